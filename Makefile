@@ -1,0 +1,37 @@
+# Stratus developer entry points. `make demo` and `make test` bootstrap .venv on a fresh machine.
+SHELL := /bin/bash
+PY ?= $(shell ls -d $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/bin/python3.12 2>/dev/null | tail -1)
+ifeq ($(strip $(PY)),)
+PY := python3
+endif
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test bench chaos lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/stratus demo --dags dags
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 tests
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+chaos: $(STAMP)
+	$(BIN)/python -m orchestrator.local.chaos
+
+lint: $(STAMP)
+	$(BIN)/python -m mypy orchestrator
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info
