@@ -1,0 +1,375 @@
+"""The run grid as plain values: rows of tasks (grouped), columns of runs, one cell each.
+
+Pure: takes a ``StepPlan`` and the run and task-instance items as the store returns them
+(docs/internals.md: plain dicts, numbers possibly ``Decimal``) and returns frozen dataclasses
+that the HTML renderer (``grid.py``) and the terminal renderer (``terminal.py``) draw.
+
+Airflow's grid, read the same way: columns are runs, oldest on the left; rows are tasks in
+topological order, each task group a header row followed by its members, indented.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from orchestrator.plan.model import StepPlan
+
+# Airflow's default state colours (airflow.settings.STATE_COLORS).
+STATE_COLORS: dict[str, str] = {
+    "queued": "gray",
+    "running": "lime",
+    "success": "green",
+    "failed": "red",
+    "up_for_retry": "gold",
+    "up_for_reschedule": "turquoise",
+    "upstream_failed": "orange",
+    "skipped": "hotpink",
+    "removed": "lightgrey",
+    "scheduled": "tan",
+    "restarting": "violet",
+    "deferred": "mediumpurple",
+}
+NO_STATUS = "no_status"
+NO_STATUS_COLOR = "white"
+
+# Which state a summary cell (a group row, a mapped task) shows: the most urgent one present.
+_PRIORITY = (
+    "failed",
+    "upstream_failed",
+    "up_for_retry",
+    "running",
+    "queued",
+    "scheduled",
+    "removed",
+    "success",
+    "skipped",
+)
+
+
+def state_color(state: str | None) -> str:
+    """The Airflow colour for a task-instance or run state (``None`` means no status)."""
+    return STATE_COLORS.get(state or "", NO_STATUS_COLOR)
+
+
+def summary_state(states: Iterable[str | None]) -> str | None:
+    """The state a group or mapped cell shows: the most urgent present, None if all unset.
+
+    A mix of finished and unset states (part of a group not reached yet) shows as running
+    when something already ran, as Airflow does for a group in progress.
+    """
+    present = [s for s in states]
+    real = {s for s in present if s}
+    if not real:
+        return None
+    for state in _PRIORITY:
+        if state in real:
+            if state in ("success", "skipped") and None in present:
+                return "running"
+            return state
+    return sorted(real)[0]
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An ISO-8601 string (or epoch seconds) from an item as an aware datetime; None if absent."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if isinstance(value, (int, float)) or type(value).__name__ == "Decimal":
+        return datetime.fromtimestamp(float(value), tz=timezone.utc)
+    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def seconds_between(start: Any, end: Any, now: datetime | None = None) -> float | None:
+    """Seconds from ``start`` to ``end`` (or to ``now`` while still running)."""
+    a = parse_time(start)
+    if a is None:
+        return None
+    b = parse_time(end) or now
+    if b is None:
+        return None
+    return max(0.0, (b - a).total_seconds())
+
+
+def format_duration(seconds: float | None) -> str:
+    """``0.4s``, ``12s``, ``3m 05s``, ``2h 01m``; empty for None."""
+    if seconds is None:
+        return ""
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    whole = int(round(seconds))
+    if whole < 60:
+        return f"{whole}s"
+    minutes, sec = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes}m {sec:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """Runs shown: those whose start (or queue, or logical) time falls in [start, end]."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+    @classmethod
+    def from_millis(cls, start_ms: Any, end_ms: Any) -> TimeRange:
+        """From the CloudWatch widget's epoch-millisecond bounds."""
+
+        def conv(v: Any) -> datetime | None:
+            return None if v is None else datetime.fromtimestamp(float(v) / 1000.0, tz=timezone.utc)
+
+        return cls(conv(start_ms), conv(end_ms))
+
+    def contains(self, when: datetime | None) -> bool:
+        if when is None:
+            return True
+        if self.start and when < self.start:
+            return False
+        if self.end and when > self.end:
+            return False
+        return True
+
+
+@dataclass(frozen=True)
+class Try:
+    """One try of a task instance (past ones from ``history``, the last from the item)."""
+
+    number: int
+    state: str | None
+    start: str | None
+    end: str | None
+    duration_s: float | None
+    error: str | None
+    log_stream: str | None
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One task instance (one map index)."""
+
+    task_id: str
+    map_index: int
+    state: str | None
+    try_number: int
+    max_tries: int | None
+    duration_s: float | None
+    tries: tuple[Try, ...]
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Cell:
+    """What one task shows in one run: a plain instance, or a summary of mapped ones."""
+
+    run_id: str
+    task_id: str
+    state: str | None
+    instances: tuple[Instance, ...] = ()
+    mapped: bool = False
+    counts: Mapping[str, int] = field(default_factory=dict)  # mapped: per-state counts
+
+    @property
+    def instance(self) -> Instance | None:
+        return self.instances[0] if self.instances and not self.mapped else None
+
+    @property
+    def duration_s(self) -> float | None:
+        found = [i.duration_s for i in self.instances if i.duration_s is not None]
+        return max(found) if found else None
+
+    @property
+    def try_number(self) -> int:
+        return max((i.try_number for i in self.instances), default=0)
+
+
+@dataclass(frozen=True)
+class Row:
+    """A task row or a task-group header row (``is_group``), at nesting ``depth``."""
+
+    key: str  # task id, or group id
+    label: str
+    depth: int
+    is_group: bool
+    mapped: bool = False
+
+
+@dataclass(frozen=True)
+class RunColumn:
+    run_id: str
+    state: str | None
+    run_type: str
+    logical_date: str | None
+    start_date: str | None
+    end_date: str | None
+    duration_s: float | None
+    item: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Grid:
+    dag_id: str
+    rows: tuple[Row, ...]
+    runs: tuple[RunColumn, ...]  # oldest first
+    cells: Mapping[tuple[str, str], Cell]  # (row key, run_id) -> cell; groups included
+
+    def cell(self, key: str, run_id: str) -> Cell:
+        return self.cells.get((key, run_id)) or Cell(run_id=run_id, task_id=key, state=None)
+
+
+def build_rows(plan: StepPlan) -> list[Row]:
+    """Rows in the plan's topological order; a group's header goes before its first member."""
+    rows: list[Row] = []
+    opened: set[str] = set()
+    for step in plan.steps:
+        parts = step.group.split(".") if step.group else []
+        for depth in range(len(parts)):
+            gid = ".".join(parts[: depth + 1])
+            if gid not in opened:
+                opened.add(gid)
+                rows.append(Row(key=gid, label=parts[depth], depth=depth, is_group=True))
+        label = step.task_id[len(step.group) + 1 :] if step.group and step.task_id.startswith(step.group + ".") else step.task_id
+        rows.append(Row(key=step.task_id, label=label, depth=len(parts), is_group=False, mapped=step.mapping is not None))
+    return rows
+
+
+def _int(value: Any, default: int = 0) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def instance_from_item(item: Mapping[str, Any], now: datetime | None = None) -> Instance:
+    """A task-instance item (docs/internals.md shape) as an ``Instance`` with all its tries."""
+    tries: list[Try] = []
+    for n, past in enumerate(item.get("history") or [], start=1):
+        tries.append(
+            Try(
+                number=_int(past.get("try_number"), n),
+                state=past.get("state"),
+                start=past.get("start") or past.get("start_date"),
+                end=past.get("end") or past.get("end_date"),
+                duration_s=seconds_between(past.get("start") or past.get("start_date"), past.get("end") or past.get("end_date")),
+                error=past.get("error"),
+                log_stream=past.get("log_stream"),
+            )
+        )
+    try_number = _int(item.get("try_number"), 0)
+    state = item.get("state")
+    duration = item.get("duration")
+    duration_s = float(duration) if duration is not None else seconds_between(
+        item.get("start_date"), item.get("end_date"), now if state == "running" else None
+    )
+    if try_number > 0 and all(t.number != try_number for t in tries):
+        tries.append(
+            Try(
+                number=try_number,
+                state=state,
+                start=item.get("start_date"),
+                end=item.get("end_date"),
+                duration_s=duration_s,
+                error=item.get("error"),
+                log_stream=item.get("log_stream"),
+            )
+        )
+    max_tries = item.get("max_tries")
+    return Instance(
+        task_id=str(item["task_id"]),
+        map_index=_int(item.get("map_index"), -1),
+        state=state,
+        try_number=try_number,
+        max_tries=_int(max_tries) if max_tries is not None else None,
+        duration_s=duration_s,
+        tries=tuple(tries),
+        error=item.get("error"),
+    )
+
+
+def _cell(run_id: str, task_id: str, items: Sequence[Mapping[str, Any]], now: datetime | None) -> Cell:
+    instances = sorted((instance_from_item(i, now) for i in items), key=lambda i: i.map_index)
+    children = [i for i in instances if i.map_index >= 0]
+    if children:
+        counts = Counter(i.state or NO_STATUS for i in children)
+        return Cell(
+            run_id=run_id,
+            task_id=task_id,
+            state=summary_state(i.state for i in children),
+            instances=tuple(children),
+            mapped=True,
+            counts=dict(counts),
+        )
+    if not instances:
+        return Cell(run_id=run_id, task_id=task_id, state=None)
+    return Cell(run_id=run_id, task_id=task_id, state=instances[0].state, instances=(instances[0],))
+
+
+def run_time(run: Mapping[str, Any]) -> datetime | None:
+    """The time a run is placed at on the time axis: start, else queued, else logical date."""
+    return parse_time(run.get("start_date") or run.get("queued_at") or run.get("logical_date"))
+
+
+def build_grid(
+    plan: StepPlan,
+    runs: Iterable[Mapping[str, Any]],
+    tis: Mapping[str, Sequence[Mapping[str, Any]]],
+    *,
+    time_range: TimeRange | None = None,
+    max_runs: int = 25,
+    now: datetime | None = None,
+) -> Grid:
+    """The grid for one DAG.
+
+    ``runs``: run items in any order; ``tis``: run_id -> that run's task-instance items.
+    Keeps the ``max_runs`` most recent runs inside ``time_range``, oldest first.
+    """
+    now = now or datetime.now(timezone.utc)
+    chosen = [r for r in runs if (time_range or TimeRange()).contains(run_time(r))]
+    chosen.sort(key=lambda r: (run_time(r) or datetime.min.replace(tzinfo=timezone.utc), str(r.get("run_id"))))
+    chosen = chosen[-max_runs:] if max_runs > 0 else chosen
+    rows = build_rows(plan)
+    members = _group_members(plan)
+    columns: list[RunColumn] = []
+    cells: dict[tuple[str, str], Cell] = {}
+    for run in chosen:
+        run_id = str(run["run_id"])
+        state = run.get("state")
+        columns.append(
+            RunColumn(
+                run_id=run_id,
+                state=state,
+                run_type=str(run.get("run_type") or "manual"),
+                logical_date=run.get("logical_date"),
+                start_date=run.get("start_date"),
+                end_date=run.get("end_date"),
+                duration_s=seconds_between(run.get("start_date"), run.get("end_date"), now if state == "running" else None),
+                item=run,
+            )
+        )
+        by_task: dict[str, list[Mapping[str, Any]]] = {}
+        for item in tis.get(run_id, ()):
+            by_task.setdefault(str(item["task_id"]), []).append(item)
+        for row in rows:
+            if not row.is_group:
+                cells[(row.key, run_id)] = _cell(run_id, row.key, by_task.get(row.key, ()), now)
+        for gid, task_ids in members.items():
+            cells[(gid, run_id)] = Cell(
+                run_id=run_id, task_id=gid, state=summary_state(cells[(t, run_id)].state for t in task_ids)
+            )
+    return Grid(dag_id=plan.dag_id, rows=tuple(rows), runs=tuple(columns), cells=cells)
+
+
+def _group_members(plan: StepPlan) -> dict[str, list[str]]:
+    members: dict[str, list[str]] = {}
+    for step in plan.steps:
+        parts = step.group.split(".") if step.group else []
+        for depth in range(len(parts)):
+            members.setdefault(".".join(parts[: depth + 1]), []).append(step.task_id)
+    return members

@@ -1,0 +1,189 @@
+"""Powertools setup shared by every function, and the metric helpers the engine calls.
+
+One ``Logger`` (JSON lines, service ``stratus``), one ``Tracer`` and one ``Metrics`` per
+process, created on import (Lambda module globals). Handlers decorate with them::
+
+    from orchestrator.observe.telemetry import logger, metrics, tracer
+
+    @logger.inject_lambda_context
+    @tracer.capture_lambda_handler
+    def handler(event, context): ...
+
+Engine metrics are per DAG: each helper writes one CloudWatch Embedded Metric Format (EMF)
+line to stdout at once, namespace ``Stratus`` and the single dimension ``DagId``, so the
+dashboard (``orchestrator.observe.dashboard``) can chart them by exactly that dimension.
+A worker that touches several DAGs in one invocation (it never does today) stays correct,
+because nothing is buffered across calls. Task and run ids go in as EMF properties
+(searchable in Logs Insights, not dimensions, which would explode the metric count).
+
+Metric names (all in ``METRIC_NAMES``): RunsStarted, RunsSucceeded, RunsFailed,
+TasksSucceeded, TasksFailed, TasksRetried (Count); TaskDuration and SchedulingDelay
+(Milliseconds).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+from orchestrator.constants import METRICS_NAMESPACE, SERVICE_NAME
+
+DIMENSION = "DagId"
+
+RUNS_STARTED = "RunsStarted"
+RUNS_SUCCEEDED = "RunsSucceeded"
+RUNS_FAILED = "RunsFailed"
+TASKS_SUCCEEDED = "TasksSucceeded"
+TASKS_FAILED = "TasksFailed"
+TASKS_RETRIED = "TasksRetried"
+TASK_DURATION = "TaskDuration"
+SCHEDULING_DELAY = "SchedulingDelay"
+
+METRIC_NAMES = (
+    RUNS_STARTED,
+    RUNS_SUCCEEDED,
+    RUNS_FAILED,
+    TASKS_SUCCEEDED,
+    TASKS_FAILED,
+    TASKS_RETRIED,
+    TASK_DURATION,
+    SCHEDULING_DELAY,
+)
+
+# Structured keys every task log line carries: `stratus logs` and Logs Insights filter on them.
+TASK_LOG_KEYS = ("dag_id", "run_id", "task_id", "map_index", "try_number")
+
+
+
+class _CurrentStdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stdout`` is at emit time (so a local capture can redirect it)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stdout)
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+logger = Logger(service=SERVICE_NAME, logger_handler=_CurrentStdoutHandler())
+tracer = Tracer(service=SERVICE_NAME)
+metrics = Metrics(service=SERVICE_NAME, namespace=METRICS_NAMESPACE)
+
+
+def _metrics_disabled() -> bool:
+    return os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() in ("1", "true")
+
+
+def emit(name: str, value: float, unit: MetricUnit, dag_id: str, **properties: Any) -> None:
+    """Write one EMF line for metric ``name`` with dimension ``DagId=dag_id``.
+
+    ``properties`` (task_id, run_id, ...) become EMF metadata: kept in the log line, not
+    dimensions. ``POWERTOOLS_METRICS_DISABLED=true`` silences it (Powertools' own switch).
+    """
+    if _metrics_disabled():
+        return
+    with single_metric(
+        name=name,
+        unit=unit,
+        value=float(value),
+        namespace=METRICS_NAMESPACE,
+        default_dimensions={DIMENSION: dag_id},
+    ) as metric:
+        for key, val in properties.items():
+            if val is not None:
+                metric.add_metadata(key=key, value=val)
+
+
+def run_started(dag_id: str, run_id: str | None = None) -> None:
+    """A run moved to running."""
+    emit(RUNS_STARTED, 1, MetricUnit.Count, dag_id, run_id=run_id)
+
+
+def run_succeeded(dag_id: str, run_id: str | None = None) -> None:
+    """A run finished in success."""
+    emit(RUNS_SUCCEEDED, 1, MetricUnit.Count, dag_id, run_id=run_id)
+
+
+def run_failed(dag_id: str, run_id: str | None = None) -> None:
+    """A run finished in failed."""
+    emit(RUNS_FAILED, 1, MetricUnit.Count, dag_id, run_id=run_id)
+
+
+def task_succeeded(dag_id: str, task_id: str, run_id: str | None = None) -> None:
+    """A task instance reached success."""
+    emit(TASKS_SUCCEEDED, 1, MetricUnit.Count, dag_id, task_id=task_id, run_id=run_id)
+
+
+def task_failed(dag_id: str, task_id: str, run_id: str | None = None) -> None:
+    """A task instance reached failed (no retry left)."""
+    emit(TASKS_FAILED, 1, MetricUnit.Count, dag_id, task_id=task_id, run_id=run_id)
+
+
+def task_retried(dag_id: str, task_id: str, run_id: str | None = None) -> None:
+    """A task try failed and the task went to up_for_retry."""
+    emit(TASKS_RETRIED, 1, MetricUnit.Count, dag_id, task_id=task_id, run_id=run_id)
+
+
+def task_duration(dag_id: str, task_id: str, duration_ms: float, run_id: str | None = None) -> None:
+    """How long one try ran (start_date -> end_date), in milliseconds."""
+    emit(TASK_DURATION, duration_ms, MetricUnit.Milliseconds, dag_id, task_id=task_id, run_id=run_id)
+
+
+def scheduling_delay(dag_id: str, task_id: str, delay_ms: float, run_id: str | None = None) -> None:
+    """How long a ready task waited to start (queued_at -> start_date), in milliseconds."""
+    emit(SCHEDULING_DELAY, delay_ms, MetricUnit.Milliseconds, dag_id, task_id=task_id, run_id=run_id)
+
+
+def millis_between(start: str | datetime | None, end: str | datetime | None) -> float | None:
+    """Milliseconds from ``start`` to ``end`` (ISO strings or datetimes); None if either is missing."""
+    if not start or not end:
+        return None
+    a = start if isinstance(start, datetime) else datetime.fromisoformat(start)
+    b = end if isinstance(end, datetime) else datetime.fromisoformat(end)
+    return max(0.0, (b - a).total_seconds() * 1000.0)
+
+
+@contextlib.contextmanager
+def task_log_context(
+    dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int
+) -> Iterator[logging.Logger]:
+    """Tag every log line of one task try with the keys `stratus logs` filters on.
+
+    Appends ``TASK_LOG_KEYS`` to the Powertools logger and yields a stdlib logger
+    (``airflow.task``, Airflow's name) whose records go out through the same JSON formatter,
+    so lines the task logs itself are findable by run, task and try as well. The keys are
+    removed on exit (Lambda containers are reused across tries).
+    """
+    keys = {
+        "dag_id": dag_id,
+        "run_id": run_id,
+        "task_id": task_id,
+        "map_index": map_index,
+        "try_number": try_number,
+    }
+    logger.append_keys(**keys)
+    task_logger = logging.getLogger("airflow.task")
+    handler = _CurrentStdoutHandler()
+    handler.setFormatter(logger.registered_formatter)
+    task_logger.addHandler(handler)
+    previous_level = task_logger.level
+    task_logger.setLevel(logging.INFO)
+    try:
+        yield task_logger
+    finally:
+        task_logger.removeHandler(handler)
+        task_logger.setLevel(previous_level)
+        logger.remove_keys(list(keys))
