@@ -67,7 +67,7 @@ def make_ti(task_id: str, run_id: str = "manual__2026-01-01T06:00:00+00:00", dag
     map_index = overrides.get("map_index", -1)
     item: dict[str, Any] = {
         "pk": f"RUN#{dag_id}#{run_id}",
-        "sk": f"TI#{task_id}#{map_index:06d}",
+        "sk": f"TI#{task_id}#{int(map_index):06d}",
         "task_id": task_id,
         "map_index": map_index,
         "state": "success",

@@ -1,0 +1,56 @@
+"""put_dashboard against moto's CloudWatch: alarms created, dashboard stored as built."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from moto import mock_aws
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "unit" / "observe"))
+from observe_builders import make_plan  # noqa: E402
+
+from orchestrator.config import Clients, Resources  # noqa: E402
+from orchestrator.errors import StratusError  # noqa: E402
+from orchestrator.observe.dashboard import put_dashboard  # noqa: E402
+
+ARN = "arn:aws:lambda:us-east-1:123456789012:function:WidgetFunction"
+
+
+@pytest.fixture
+def clients(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        yield Clients(region_name="us-east-1")
+
+
+def test_put_dashboard_creates_alarms_and_the_dashboard(clients):
+    plans = [make_plan("daily_sales"), make_plan("hourly")]
+    body = put_dashboard(clients, Resources(table="t", artefact_bucket="b"), plans, ARN, "/aws/lambda/worker",
+                         dashboard_name="stratus-test")
+    cw = clients.client("cloudwatch")
+    stored = json.loads(cw.get_dashboard(DashboardName="stratus-test")["DashboardBody"])
+    assert stored == body
+    alarms = cw.describe_alarms(AlarmNamePrefix="stratus-test-")["MetricAlarms"]
+    assert sorted(a["AlarmName"] for a in alarms) == ["stratus-test-daily_sales-runs-failed", "stratus-test-hourly-runs-failed"]
+    assert alarms[0]["MetricName"] == "RunsFailed" and alarms[0]["Namespace"] == "Stratus"
+    [alarm_widget] = [w for w in stored["widgets"] if w["type"] == "alarm"]
+    assert sorted(alarm_widget["properties"]["alarms"]) == sorted(a["AlarmArn"] for a in alarms)
+    assert [w["properties"]["endpoint"] for w in stored["widgets"] if w["type"] == "custom"] == [ARN, ARN]
+
+
+def test_put_dashboard_is_idempotent(clients):
+    plans = [make_plan("daily_sales")]
+    first = put_dashboard(clients, Resources(table="t", artefact_bucket="b"), plans, ARN, "/aws/lambda/w")
+    second = put_dashboard(clients, Resources(table="t", artefact_bucket="b"), plans, ARN, "/aws/lambda/w")
+    assert first == second
+    assert len(clients.client("cloudwatch").describe_alarms()["MetricAlarms"]) == 1
+
+
+def test_bad_dashboard_name(clients):
+    with pytest.raises(StratusError, match=r"Dashboard name 'my dashboard' is invalid"):
+        put_dashboard(clients, Resources(table="t", artefact_bucket="b"), [], ARN, "/g", dashboard_name="my dashboard")

@@ -1,0 +1,85 @@
+"""The EMF lines the functions print: parsed back as JSON, checked like CloudWatch would."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from orchestrator.constants import METRICS_NAMESPACE
+from orchestrator.observe import telemetry as t
+
+
+def _emf_lines(out: str) -> list[dict]:
+    docs = [json.loads(line) for line in out.splitlines() if line.strip()]
+    return [d for d in docs if "_aws" in d]
+
+
+@pytest.mark.parametrize(
+    ("call", "name", "unit", "value"),
+    [
+        (lambda: t.run_started("sales", "r1"), "RunsStarted", "Count", 1.0),
+        (lambda: t.run_succeeded("sales", "r1"), "RunsSucceeded", "Count", 1.0),
+        (lambda: t.run_failed("sales", "r1"), "RunsFailed", "Count", 1.0),
+        (lambda: t.task_succeeded("sales", "load", "r1"), "TasksSucceeded", "Count", 1.0),
+        (lambda: t.task_failed("sales", "load", "r1"), "TasksFailed", "Count", 1.0),
+        (lambda: t.task_retried("sales", "load", "r1"), "TasksRetried", "Count", 1.0),
+        (lambda: t.task_duration("sales", "load", 1234.5, "r1"), "TaskDuration", "Milliseconds", 1234.5),
+        (lambda: t.scheduling_delay("sales", "load", 87, "r1"), "SchedulingDelay", "Milliseconds", 87.0),
+    ],
+)
+def test_each_helper_prints_one_emf_line_with_dag_dimension(capsys, monkeypatch, call, name, unit, value):
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    call()
+    [doc] = _emf_lines(capsys.readouterr().out)
+    [directive] = doc["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == METRICS_NAMESPACE == "Stratus"
+    assert directive["Dimensions"] == [["DagId"]]
+    assert directive["Metrics"] == [{"Name": name, "Unit": unit}]
+    assert isinstance(doc["_aws"]["Timestamp"], int)
+    assert doc["DagId"] == "sales"
+    assert doc[name] == [value]
+    assert doc["run_id"] == "r1"
+    assert name in t.METRIC_NAMES
+
+
+def test_task_metrics_carry_task_id_as_property_not_dimension(capsys):
+    t.task_failed("sales", "load", run_id="r9")
+    [doc] = _emf_lines(capsys.readouterr().out)
+    assert doc["task_id"] == "load"
+    assert ["DagId"] == doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]
+
+
+def test_dags_do_not_share_dimension_values(capsys):
+    t.run_failed("a")
+    t.run_failed("b")
+    docs = _emf_lines(capsys.readouterr().out)
+    assert [d["DagId"] for d in docs] == ["a", "b"]
+    assert "run_id" not in docs[0]
+
+
+def test_powertools_switch_disables_metrics(capsys, monkeypatch):
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    t.run_started("sales")
+    assert _emf_lines(capsys.readouterr().out) == []
+
+
+def test_millis_between():
+    assert t.millis_between("2026-01-01T00:00:00+00:00", "2026-01-01T00:00:01.5+00:00") == 1500.0
+    assert t.millis_between(None, "2026-01-01T00:00:00+00:00") is None
+
+
+def test_task_log_context_tags_lines_with_try_keys_and_removes_them(capsys):
+    with t.task_log_context("sales", "r1", "load", 3, 2) as task_logger:
+        task_logger.info("from the task")
+        t.logger.info("from stratus")
+    t.logger.info("outside")
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    inside = [x for x in lines if x["message"] in ("from the task", "from stratus")]
+    assert len(inside) == 2
+    for line in inside:
+        assert (line["dag_id"], line["run_id"], line["task_id"], line["map_index"], line["try_number"]) == (
+            "sales", "r1", "load", 3, 2)
+        assert line["service"] == "stratus"
+    [outside] = [x for x in lines if x["message"] == "outside"]
+    assert "run_id" not in outside
