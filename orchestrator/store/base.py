@@ -1,0 +1,181 @@
+"""The shared plumbing of the run store: one table, one client, conditional writes -> ConflictError."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from botocore.exceptions import ClientError
+
+from orchestrator.config import Clients, Resources
+from orchestrator.errors import ConflictError, StoreError
+from orchestrator.store import dynamo as d
+from orchestrator.store.xcom import XComStore
+
+
+@dataclass
+class Update:
+    """One UpdateItem (or transaction Update) built from Python values.
+
+    ``set_``: SET a = v; ``add``: ADD a n (numbers) or a set; ``remove``: REMOVE a;
+    ``append``: SET a = list_append(if_not_exists(a, []), v); ``keep``: SET a = if_not_exists(a, v).
+    ``condition`` may use ``#name`` placeholders listed in ``names`` and ``:value``
+    placeholders listed in ``values`` (Python values).
+    """
+
+    set_: dict[str, Any] = field(default_factory=dict)
+    add: dict[str, Any] = field(default_factory=dict)
+    remove: list[str] = field(default_factory=list)
+    append: dict[str, list[Any]] = field(default_factory=dict)
+    keep: dict[str, Any] = field(default_factory=dict)
+    raw_set: list[str] = field(default_factory=list)  # "#x = ..." clauses using names/values
+    condition: str | None = None
+    names: dict[str, str] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def params(self) -> dict[str, Any]:
+        names = dict(self.names)
+        vals: dict[str, Any] = {k: d.serialize(v) for k, v in self.values.items()}
+        counter = iter(range(10_000))
+
+        def n(attr: str) -> str:
+            key = f"#u{next(counter)}"
+            names[key] = attr
+            return key
+
+        def v(value: Any) -> str:
+            key = f":u{next(counter)}"
+            vals[key] = d.serialize(value)
+            return key
+
+        sets = [f"{n(a)} = {v(x)}" for a, x in self.set_.items() if x is not None]
+        sets += [f"{(k := n(a))} = list_append(if_not_exists({k}, {v([])}), {v(x)})" for a, x in self.append.items()]
+        sets += [f"{(k := n(a))} = if_not_exists({k}, {v(x)})" for a, x in self.keep.items()]
+        sets += list(self.raw_set)
+        removes = [n(a) for a in self.remove] + [n(a) for a, x in self.set_.items() if x is None]
+        adds = [f"{n(a)} {v(x)}" for a, x in self.add.items()]
+        parts = []
+        if sets:
+            parts.append("SET " + ", ".join(sets))
+        if adds:
+            parts.append("ADD " + ", ".join(adds))
+        if removes:
+            parts.append("REMOVE " + ", ".join(removes))
+        out: dict[str, Any] = {"UpdateExpression": " ".join(parts)}
+        if self.condition:
+            out["ConditionExpression"] = self.condition
+        if names:
+            out["ExpressionAttributeNames"] = names
+        if vals:
+            out["ExpressionAttributeValues"] = vals
+        return out
+
+
+class StoreBase:
+    """Holds the client and table name; every method of the store goes through these helpers."""
+
+    def __init__(self, clients: Clients, resources: Resources) -> None:
+        self.clients = clients
+        self.resources = resources
+        self.table = resources.table
+        self.xcom = XComStore(clients.client("s3"), resources.artefact_bucket)
+
+    @property
+    def ddb(self) -> Any:
+        return self.clients.client("dynamodb")
+
+    def _key(self, pk: str, sk: str) -> dict[str, Any]:
+        return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+    def _get(self, pk: str, sk: str, *, consistent: bool = True) -> dict[str, Any] | None:
+        resp = self.ddb.get_item(TableName=self.table, Key=self._key(pk, sk), ConsistentRead=consistent)
+        return d.from_item(resp.get("Item"))
+
+    def _put(self, attrs: dict[str, Any], *, condition: str | None = None, what: str = "item") -> None:
+        kwargs: dict[str, Any] = {"TableName": self.table, "Item": d.to_item(attrs)}
+        if condition:
+            kwargs["ConditionExpression"] = condition
+        try:
+            self.ddb.put_item(**kwargs)
+        except ClientError as err:
+            if d.is_conditional_failure(err):
+                raise ConflictError(f"{what} already exists or changed concurrently") from err
+            raise StoreError(f"Writing {what} failed: {err}") from err
+
+    def _update(self, pk: str, sk: str, upd: Update, *, what: str, returns: str = "NONE") -> dict[str, Any] | None:
+        try:
+            resp = self.ddb.update_item(
+                TableName=self.table, Key=self._key(pk, sk), ReturnValues=returns, **upd.params()
+            )
+        except ClientError as err:
+            if d.is_conditional_failure(err):
+                raise ConflictError(f"{what}: not in the expected state (another writer got there first)") from err
+            raise StoreError(f"Updating {what} failed: {err}") from err
+        return d.from_item(resp.get("Attributes"))
+
+    def _tx_update(self, pk: str, sk: str, upd: Update) -> dict[str, Any]:
+        return {"Update": {"TableName": self.table, "Key": self._key(pk, sk), **upd.params()}}
+
+    def _tx_put(self, attrs: dict[str, Any], condition: str | None = None) -> dict[str, Any]:
+        put: dict[str, Any] = {"TableName": self.table, "Item": d.to_item(attrs)}
+        if condition:
+            put["ConditionExpression"] = condition
+        return {"Put": put}
+
+    def _tx_delete(self, pk: str, sk: str, condition: str | None = None) -> dict[str, Any]:
+        delete: dict[str, Any] = {"TableName": self.table, "Key": self._key(pk, sk)}
+        if condition:
+            delete["ConditionExpression"] = condition
+        return {"Delete": delete}
+
+    def _transact(self, items: list[dict[str, Any]], *, what: str) -> None:
+        """TransactWriteItems; a failed condition raises ConflictError with ``.reasons`` per item."""
+        try:
+            self.ddb.transact_write_items(TransactItems=items)
+        except ClientError as err:
+            if d.is_conditional_failure(err):
+                exc = ConflictError(f"{what}: a condition failed ({', '.join(d.cancellation_codes(err))})")
+                exc.reasons = d.cancellation_codes(err)  # type: ignore[attr-defined]
+                raise exc from err
+            raise StoreError(f"Transaction for {what} failed: {err}") from err
+
+    def _query(self, pk: str, *, prefix: str | None = None, index: str | None = None,
+               forward: bool = True, limit: int | None = None, filter_: str | None = None,
+               names: dict[str, str] | None = None, vals: dict[str, Any] | None = None,
+               consistent: bool = True) -> Iterator[dict[str, Any]]:
+        """Yield items of one partition (optionally a sort-key prefix), following pagination."""
+        pk_name, sk_name = ("gsi1pk", "gsi1sk") if index else ("pk", "sk")
+        expr_names = {"#pk": pk_name, **(names or {})}
+        expr_vals = {":pk": d.serialize(pk), **{k: d.serialize(v) for k, v in (vals or {}).items()}}
+        cond = "#pk = :pk"
+        if prefix:
+            expr_names["#sk"] = sk_name
+            expr_vals[":prefix"] = d.serialize(prefix)
+            cond += " AND begins_with(#sk, :prefix)"
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": cond,
+            "ExpressionAttributeNames": expr_names,
+            "ExpressionAttributeValues": expr_vals,
+            "ScanIndexForward": forward,
+        }
+        if index:
+            kwargs["IndexName"] = index
+        else:
+            kwargs["ConsistentRead"] = consistent
+        if filter_:
+            kwargs["FilterExpression"] = filter_
+        yielded = 0
+        while True:
+            if limit is not None and not filter_:
+                kwargs["Limit"] = max(1, limit - yielded)
+            resp = self.ddb.query(**kwargs)
+            for raw in resp.get("Items", []):
+                yield d.from_item(raw)  # type: ignore[misc]
+                yielded += 1
+                if limit is not None and yielded >= limit:
+                    return
+            last = resp.get("LastEvaluatedKey")
+            if not last:
+                return
+            kwargs["ExclusiveStartKey"] = last

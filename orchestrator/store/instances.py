@@ -1,0 +1,266 @@
+"""Task-instance items: ``RUN#{dag_id}#{run_id}/TI#{task_id}#{map_index:06d}``.
+
+Every transition is a conditional write naming the state (and try number) it expects, so
+a duplicate or late message finds the item elsewhere and raises ConflictError, which the
+engine treats as "someone already did this". Terminal writes go in one transaction with the
+run item's counters (docs/internals.md, "Counters for readiness").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orchestrator.errors import ConflictError, NotFoundError
+from orchestrator.store import dynamo as d
+from orchestrator.store.base import StoreBase, Update
+from orchestrator.store.runs import RUN_SK
+
+NONE_STATE = "none"  # a cleared task instance: Airflow's "no status", history kept
+SCHED_PREFIX = "SCHED#"
+TERMINAL = ("success", "failed", "upstream_failed", "skipped", "removed")
+
+# A task instance may be (re)created when it has no item, or was cleared.
+_CREATABLE = "(attribute_not_exists(pk) OR (#state = :none AND #try = :prev))"
+
+
+def _ti_names() -> dict[str, str]:
+    return {"#state": "state", "#try": "try_number"}
+
+
+class InstancesMixin(StoreBase):
+    def _ti_key(self, dag_id: str, run_id: str, task_id: str, map_index: int) -> tuple[str, str]:
+        return d.run_pk(dag_id, run_id), d.ti_sk(task_id, map_index)
+
+    def _new_ti(self, dag_id: str, run_id: str, task_id: str, map_index: int, state: str,
+                prev_try: int, retries: int, extra: dict[str, Any]) -> Update:
+        return Update(
+            set_={"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "map_index": map_index,
+                  "state": state, **extra},
+            raw_set=["#try = :newtry", "#mt = :maxtries"],
+            # Two completions making the same task ready (two upstreams finishing together, a
+            # sweeper reconciling while a worker dispatches): only the first creation succeeds.
+            condition=_CREATABLE,
+            names={**_ti_names(), "#mt": "max_tries"},
+            values={":none": NONE_STATE, ":prev": prev_try, ":newtry": prev_try + (1 if state in (
+                "queued", "scheduled") else 0), ":maxtries": prev_try + retries},
+        )
+
+    def queue_ti(self, dag_id: str, run_id: str, task_id: str, map_index: int, *, retries: int,
+                 deadline: int, prev_try: int = 0, max_active_tasks: int | None = None) -> dict[str, Any] | None:
+        """Create a ready task instance: ``queued`` with try ``prev_try + 1``; returns the item.
+
+        With ``max_active_tasks`` the run's ``active_tasks`` slot counter is taken in the same
+        transaction; when the run is full the instance is created ``scheduled`` with a marker
+        instead and None is returned (``promote_scheduled`` queues it when a slot frees).
+        Raises ConflictError when the instance already exists (and is not cleared).
+        """
+        pk, sk = self._ti_key(dag_id, run_id, task_id, map_index)
+        now = d.now_iso()
+        extra = {"queued_at": now, "deadline": deadline}
+        if max_active_tasks is None:
+            upd = self._new_ti(dag_id, run_id, task_id, map_index, "queued", prev_try, retries, extra)
+            return self._update(pk, sk, upd, what=f"task '{task_id}'[{map_index}] of run '{run_id}'",
+                                returns="ALL_NEW")
+        for _ in range(10):
+            take = Update(
+                add={"active_tasks": 1},
+                # Completions freeing slots race with new tasks taking them: the check and the
+                # increment are one atomic step on the run item.
+                condition="attribute_not_exists(#at) OR #at < :max",
+                names={"#at": "active_tasks"}, values={":max": max_active_tasks},
+            )
+            ti_upd = self._new_ti(dag_id, run_id, task_id, map_index, "queued", prev_try, retries, extra)
+            try:
+                self._transact([self._tx_update(pk, sk, ti_upd), self._tx_update(pk, RUN_SK, take)],
+                               what=f"queueing task '{task_id}'[{map_index}]")
+                return self.get_ti(dag_id, run_id, task_id, map_index)
+            except ConflictError as exc:
+                if getattr(exc, "reasons", ["x"])[0] == "ConditionalCheckFailed":
+                    raise
+            wait = Update(
+                add={"sched_waiting": 1},
+                # Only park the task while the run is still full: if a slot freed since the
+                # check above, the completer may already have looked for waiting tasks.
+                condition="#at >= :max", names={"#at": "active_tasks"}, values={":max": max_active_tasks},
+            )
+            ti_upd = self._new_ti(dag_id, run_id, task_id, map_index, "scheduled", prev_try, retries,
+                                  {"scheduled_at": now})
+            marker = {"pk": pk, "sk": f"{SCHED_PREFIX}{task_id}#{map_index:06d}", "task_id": task_id,
+                      "map_index": map_index, "try_number": prev_try + 1}
+            try:
+                self._transact([self._tx_update(pk, sk, ti_upd), self._tx_update(pk, RUN_SK, wait),
+                                self._tx_put(marker)], what=f"scheduling task '{task_id}'[{map_index}]")
+                return None
+            except ConflictError as exc:
+                if getattr(exc, "reasons", ["x"])[0] == "ConditionalCheckFailed":
+                    raise
+        raise ConflictError(f"Could not queue task '{task_id}'[{map_index}] of run '{run_id}': slot contention")
+
+    def promote_scheduled(self, dag_id: str, run_id: str, max_active_tasks: int, limit: int) -> list[dict[str, Any]]:
+        """Move up to ``limit`` scheduled instances to queued while slots are free; returns them."""
+        pk = d.run_pk(dag_id, run_id)
+        out: list[dict[str, Any]] = []
+        for marker in list(self._query(pk, prefix=SCHED_PREFIX, limit=limit)):
+            task_id, map_index = marker["task_id"], int(marker["map_index"])
+            take = Update(add={"active_tasks": 1, "sched_waiting": -1},
+                          condition="attribute_not_exists(#at) OR #at < :max",
+                          names={"#at": "active_tasks"}, values={":max": max_active_tasks})
+            queue = Update(
+                set_={"state": "queued", "queued_at": d.now_iso()},
+                # Two completers promoting the same waiting task: the first one moves it.
+                condition="#state = :scheduled", names={"#state": "state"}, values={":scheduled": "scheduled"},
+            )
+            try:
+                self._transact([
+                    self._tx_delete(pk, marker["sk"], "attribute_exists(pk)"),
+                    self._tx_update(pk, d.ti_sk(task_id, map_index), queue),
+                    self._tx_update(pk, RUN_SK, take),
+                ], what=f"promoting task '{task_id}'[{map_index}]")
+            except ConflictError as exc:
+                reasons = getattr(exc, "reasons", [])
+                if len(reasons) > 2 and reasons[2] == "ConditionalCheckFailed":
+                    break  # the run is full again
+                continue
+            out.append({**marker, "state": "queued"})
+        return out
+
+    def decide_ti(self, dag_id: str, run_id: str, task_id: str, map_index: int, state: str, *,
+                  run_upd: Update | None, prev_try: int = 0, reason: str | None = None) -> None:
+        """Create a task instance directly in skipped/upstream_failed/removed (+ run counters)."""
+        pk, sk = self._ti_key(dag_id, run_id, task_id, map_index)
+        now = d.now_iso()
+        extra = {"start_date": now, "end_date": now, "duration": 0, "note": reason}
+        items = [self._tx_update(pk, sk, self._new_ti(dag_id, run_id, task_id, map_index, state, prev_try, 0,
+                                                       {k: v for k, v in extra.items() if v is not None}))]
+        if run_upd is not None:
+            items.append(self._tx_update(pk, RUN_SK, run_upd))
+        self._transact(items, what=f"task '{task_id}'[{map_index}] -> {state}")
+
+    def claim_ti(self, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int, *,
+                 deadline: int, log_stream: str | None = None, invocation_id: str | None = None) -> dict[str, Any]:
+        """queued -> running for try ``try_number``; returns the item. ConflictError if not queued."""
+        pk, sk = self._ti_key(dag_id, run_id, task_id, map_index)
+        upd = Update(
+            set_={"state": "running", "start_date": d.now_iso(), "deadline": deadline,
+                  "log_stream": log_stream, "invocation_id": invocation_id},
+            # Async invoke is at least once: a second delivery of this try finds it running
+            # (or done) and does nothing; a late message of an older try has a lower number.
+            condition="#state = :queued AND #try = :n",
+            names=_ti_names(), values={":queued": "queued", ":n": try_number},
+        )
+        item = self._update(pk, sk, upd, what=f"task '{task_id}'[{map_index}] try {try_number}", returns="ALL_NEW")
+        assert item is not None
+        return item
+
+    def finish_ti(self, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int, state: str, *,
+                  fields: dict[str, Any], run_upd: Update | None, expected: tuple[str, ...] = ("running",)) -> None:
+        """running -> a terminal state for try ``try_number``, with the run counters, atomically."""
+        pk, sk = self._ti_key(dag_id, run_id, task_id, map_index)
+        keys = [f":e{i}" for i in range(len(expected))]
+        upd = Update(
+            set_={"state": state, **fields},
+            # The worker finishing and the conductor failing the same try (a timeout that was
+            # not): only the first terminal write counts; the other finds a terminal state.
+            condition=f"#state IN ({', '.join(keys)}) AND #try = :n",
+            names=_ti_names(), values={**dict(zip(keys, expected)), ":n": try_number},
+        )
+        items = [self._tx_update(pk, sk, upd)]
+        if run_upd is not None:
+            items.append(self._tx_update(pk, RUN_SK, run_upd))
+        self._transact(items, what=f"task '{task_id}'[{map_index}] try {try_number} -> {state}")
+
+    def retry_ti(self, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int, *,
+                 error: str, next_try_at: str, history: dict[str, Any],
+                 expected: tuple[str, ...] = ("running",)) -> None:
+        """running -> up_for_retry for try ``try_number`` (the try goes to ``history``)."""
+        pk, sk = self._ti_key(dag_id, run_id, task_id, map_index)
+        keys = [f":e{i}" for i in range(len(expected))]
+        upd = Update(
+            set_={"state": "up_for_retry", "error": error, "end_date": d.now_iso(), "next_try_at": next_try_at},
+            append={"history": [history]},
+            # Same race as finish_ti: a duplicate failure report must not schedule two retries.
+            condition=f"#state IN ({', '.join(keys)}) AND #try = :n",
+            names=_ti_names(), values={**dict(zip(keys, expected)), ":n": try_number},
+        )
+        self._update(pk, sk, upd, what=f"task '{task_id}'[{map_index}] try {try_number} -> up_for_retry")
+
+    def requeue_ti(self, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int, *,
+                   deadline: int) -> dict[str, Any]:
+        """up_for_retry (try n) -> queued (try n+1); returns the item."""
+        pk, sk = self._ti_key(dag_id, run_id, task_id, map_index)
+        upd = Update(
+            set_={"state": "queued", "queued_at": d.now_iso(), "deadline": deadline, "start_date": None,
+                  "end_date": None, "next_try_at": None},
+            raw_set=["#try = :next"],
+            # A retry message delivered twice: the second finds try n+1 already queued.
+            condition="#state = :ufr AND #try = :n",
+            names=_ti_names(), values={":ufr": "up_for_retry", ":n": try_number, ":next": try_number + 1},
+        )
+        item = self._update(pk, sk, upd, what=f"task '{task_id}'[{map_index}] retry {try_number + 1}",
+                            returns="ALL_NEW")
+        assert item is not None
+        return item
+
+    def reset_ti(self, dag_id: str, run_id: str, task_id: str, map_index: int, *, history: dict[str, Any]) -> None:
+        """Clear a task instance to "no status" (``none``), keeping its try number and history."""
+        pk, sk = self._ti_key(dag_id, run_id, task_id, map_index)
+        upd = Update(
+            set_={"state": NONE_STATE},
+            remove=["xcom", "xcom_s3", "xcom_keys", "error", "start_date", "end_date", "duration",
+                    "deadline", "next_try_at", "note"],
+            append={"history": [history]},
+            # Clearing a task that a worker is running would lose its result: refuse.
+            condition="attribute_exists(pk) AND NOT (#state IN (:q, :r))",
+            names={"#state": "state"}, values={":q": "queued", ":r": "running"},
+        )
+        self._update(pk, sk, upd, what=f"task '{task_id}'[{map_index}] of run '{run_id}' (clear)")
+
+    def force_ti_state(self, dag_id: str, run_id: str, task_id: str, map_index: int, state: str) -> None:
+        """Set a task instance's state unconditionally (``mark``); counters are re-derived after."""
+        pk, sk = self._ti_key(dag_id, run_id, task_id, map_index)
+        now = d.now_iso()
+        upd = Update(set_={"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "map_index": map_index,
+                           "state": state, "end_date": now, "note": f"marked {state}"},
+                     keep={"try_number": 0, "max_tries": 0, "start_date": now})
+        self._update(pk, sk, upd, what=f"task '{task_id}'[{map_index}] of run '{run_id}' (mark)")
+
+    def get_ti(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> dict[str, Any]:
+        """One task instance. Raises NotFoundError naming the task."""
+        item = self._get(*self._ti_key(dag_id, run_id, task_id, map_index))
+        if item is None:
+            raise NotFoundError(
+                f"Task instance '{task_id}' (map index {map_index}) of run '{run_id}' in DAG '{dag_id}' "
+                "does not exist (the task has not been scheduled)."
+            )
+        return item
+
+    def list_tis(self, dag_id: str, run_id: str, task_id: str | None = None) -> list[dict[str, Any]]:
+        """Task instances of a run (or of one task, in map-index order); one paginated query."""
+        prefix = d.ti_prefix(task_id) if task_id else "TI#"
+        return list(self._query(d.run_pk(dag_id, run_id), prefix=prefix))
+
+    def delete_sched_markers(self, dag_id: str, run_id: str) -> None:
+        """Remove waiting markers (re-derived by reconcile)."""
+        pk = d.run_pk(dag_id, run_id)
+        for m in list(self._query(pk, prefix=SCHED_PREFIX)):
+            self.ddb.delete_item(TableName=self.table, Key=self._key(pk, m["sk"]))
+
+    # ------------------------------------------------------------ xcom
+
+    def ti_value(self, ti: dict[str, Any], key: str = "return_value") -> Any:
+        """Decode the XCom ``key`` of a task-instance item (None when absent)."""
+        if key == "return_value":
+            return self.xcom.load(ti.get("xcom"), ti.get("xcom_s3"))
+        stored = (ti.get("xcom_keys") or {}).get(key)
+        return None if stored is None else self.xcom.load_ref(stored)
+
+    def get_xcom(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1,
+                 key: str = "return_value") -> Any:
+        """The XCom ``key`` of one task instance (None if the instance or value is missing)."""
+        item = self._get(*self._ti_key(dag_id, run_id, task_id, map_index))
+        return None if item is None else self.ti_value(item, key)
+
+    def list_xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> list[Any]:
+        """The XComs of a mapped task's instances, in map-index order (missing values as None)."""
+        return [self.ti_value(ti, key) for ti in self.list_tis(dag_id, run_id, task_id)
+                if int(ti.get("map_index", -1)) >= 0]

@@ -1,0 +1,173 @@
+"""Run items: ``RUN#{dag_id}#{run_id}/RUN``, the run-id index and the per-DAG run slots.
+
+Run slots (``max_active_runs``) are a counter on the registry item (``active_runs``) taken
+and released in the same transaction as the run's state change, so a crash can neither leak
+nor double-count a slot. Runs waiting for a slot have a marker ``DAG#{dag_id}/QRUN#{logical_date}#{run_id}``
+so that the next one is found with one query, oldest logical date first.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from orchestrator.errors import ConflictError, NotFoundError, StoreError
+from orchestrator.store import dynamo as d
+from orchestrator.store.base import StoreBase, Update
+
+RUN_SK = "RUN"
+QRUN_PREFIX = "QRUN#"
+
+
+class RunsMixin(StoreBase):
+    def create_run(self, run: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """Create a run item; returns ``(run, created)``. Idempotent on ``(dag_id, run_id)``.
+
+        ``run`` holds the contract's attributes (dag_id, run_id, state, run_type, logical_date,
+        ...); keys and GSI attributes are added here. A second call with the same ids returns
+        the stored run and ``created=False``.
+        """
+        dag_id, run_id = run["dag_id"], run["run_id"]
+        item = {
+            **run,
+            "pk": d.run_pk(dag_id, run_id),
+            "sk": RUN_SK,
+            "gsi1pk": d.dag_pk(dag_id),
+            "gsi1sk": f"{run.get('logical_date') or run.get('queued_at') or ''}#{run_id}",
+        }
+        pointer = {"pk": d.runid_pk(run_id), "sk": d.dag_pk(dag_id), "dag_id": dag_id, "run_id": run_id}
+        try:
+            # Two triggers racing on the same run id (a schedule fired twice, a retried API
+            # call): the first put wins, the second finds the item and returns it unchanged.
+            self._transact(
+                [self._tx_put(item, "attribute_not_exists(pk)"), self._tx_put(pointer)],
+                what=f"run '{run_id}' of DAG '{dag_id}'",
+            )
+        except ConflictError:
+            return self.get_run(dag_id, run_id), False
+        return d.from_item(d.to_item(item)) or item, True  # normalised like a read
+
+    def get_run(self, dag_id: str, run_id: str, *, consistent: bool = True) -> dict[str, Any]:
+        """The run item. Raises NotFoundError naming the DAG and run."""
+        item = self._get(d.run_pk(dag_id, run_id), RUN_SK, consistent=consistent)
+        if item is None:
+            raise NotFoundError(f"Run '{run_id}' of DAG '{dag_id}' does not exist.")
+        return item
+
+    def find_runs(self, run_id: str) -> list[dict[str, Any]]:
+        """Runs with this run id in any DAG (query on the ``RUNID#{run_id}`` pointers, no scan)."""
+        out = []
+        for ptr in self._query(d.runid_pk(run_id)):
+            try:
+                out.append(self.get_run(ptr["dag_id"], run_id))
+            except NotFoundError:
+                continue
+        return out
+
+    def find_run(self, run_id: str) -> dict[str, Any]:
+        """The one run with this run id. Raises NotFoundError, or StoreError when several DAGs have it."""
+        runs = self.find_runs(run_id)
+        if not runs:
+            raise NotFoundError(f"No run with run id '{run_id}' exists in any DAG.")
+        if len(runs) > 1:
+            dags = ", ".join(sorted(repr(r["dag_id"]) for r in runs))
+            raise StoreError(f"Run id '{run_id}' exists in several DAGs ({dags}); name the DAG too.")
+        return runs[0]
+
+    def list_runs(self, dag_id: str, limit: int = 25, states: Iterable[str] | None = None,
+                  newest_first: bool = True) -> list[dict[str, Any]]:
+        """Runs of a DAG by logical date (newest first by default), optionally only some states."""
+        wanted = list(states or [])
+        filter_, names, vals = None, None, None
+        if wanted:
+            keys = [f":st{i}" for i in range(len(wanted))]
+            filter_ = f"#state IN ({', '.join(keys)})"
+            names = {"#state": "state"}
+            vals = dict(zip(keys, wanted))
+        return list(self._query(d.dag_pk(dag_id), index=d.GSI1, forward=not newest_first, limit=limit,
+                                filter_=filter_, names=names, vals=vals))
+
+    def count_active_runs(self, dag_id: str) -> int:
+        """Runs of the DAG holding a slot (state running), from the registry counter."""
+        item = self._get(d.dag_pk(dag_id), "META")
+        return int((item or {}).get("active_runs", 0))
+
+    def start_run_if_slot(self, dag_id: str, run_id: str, max_active_runs: int, start_date: str) -> bool:
+        """queued -> running if the DAG has a free run slot; returns False (run stays queued) if not.
+
+        Raises ConflictError if the run is no longer queued.
+        """
+        take_slot = Update(
+            add={"active_runs": 1},
+            # Two runs finishing/starting at once: the counter check and the increment are one
+            # atomic step, so max_active_runs is never exceeded.
+            condition="attribute_not_exists(#ar) OR #ar < :max",
+            names={"#ar": "active_runs"},
+            values={":max": max_active_runs},
+        )
+        start = Update(
+            set_={"state": "running", "start_date": start_date},
+            # A duplicate start (sweeper and a finishing run both promoting this run): only the
+            # one that still sees it queued takes the slot.
+            condition="#state = :queued",
+            names={"#state": "state"},
+            values={":queued": "queued"},
+        )
+        try:
+            self._transact(
+                [
+                    self._tx_update(d.dag_pk(dag_id), "META", take_slot),
+                    self._tx_update(d.run_pk(dag_id, run_id), RUN_SK, start),
+                    self._tx_delete(d.dag_pk(dag_id), self._qrun_sk(dag_id, run_id)),
+                ],
+                what=f"start of run '{run_id}' of DAG '{dag_id}'",
+            )
+        except ConflictError as exc:
+            reasons = getattr(exc, "reasons", [])
+            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                raise
+            return False
+        return True
+
+    def _qrun_sk(self, dag_id: str, run_id: str) -> str:
+        run = self._get(d.run_pk(dag_id, run_id), RUN_SK) or {}
+        return f"{QRUN_PREFIX}{run.get('logical_date') or ''}#{run_id}"
+
+    def mark_run_waiting(self, dag_id: str, run_id: str, logical_date: str | None) -> None:
+        """Record that a queued run waits for a run slot (found by ``next_waiting_run``)."""
+        self._put({"pk": d.dag_pk(dag_id), "sk": f"{QRUN_PREFIX}{logical_date or ''}#{run_id}",
+                   "dag_id": dag_id, "run_id": run_id})
+
+    def next_waiting_runs(self, dag_id: str, limit: int = 1) -> list[str]:
+        """Run ids waiting for a slot, oldest logical date first."""
+        return [i["run_id"] for i in self._query(d.dag_pk(dag_id), prefix=QRUN_PREFIX, limit=limit)]
+
+    def finish_run(self, dag_id: str, run_id: str, state: str, end_date: str, *,
+                   extra: dict[str, Any] | None = None) -> None:
+        """running -> success/failed and release the run slot, atomically. ConflictError if not running."""
+        finish = Update(
+            set_={"state": state, "end_date": end_date, **(extra or {})},
+            # The last two tasks finishing together, or the sweeper's dagrun_timeout racing a
+            # completion: only the first writer finalises and releases the slot.
+            condition="#state = :running",
+            names={"#state": "state"},
+            values={":running": "running"},
+        )
+        release = Update(add={"active_runs": -1})
+        self._transact(
+            [self._tx_update(d.run_pk(dag_id, run_id), RUN_SK, finish),
+             self._tx_update(d.dag_pk(dag_id), "META", release)],
+            what=f"finish of run '{run_id}' of DAG '{dag_id}'",
+        )
+
+    def reopen_run(self, dag_id: str, run_id: str, *, take_slot: bool) -> None:
+        """A finished run back to running (clear / mark); takes a run slot when it had released one."""
+        reopen = Update(set_={"state": "running", "end_date": None})
+        items = [self._tx_update(d.run_pk(dag_id, run_id), RUN_SK, reopen)]
+        if take_slot:
+            items.append(self._tx_update(d.dag_pk(dag_id), "META", Update(add={"active_runs": 1})))
+        self._transact(items, what=f"re-opening run '{run_id}' of DAG '{dag_id}'")
+
+    def update_run(self, dag_id: str, run_id: str, upd: Update, *, returns: str = "NONE") -> dict[str, Any] | None:
+        """A raw conditional update of the run item (engine internals)."""
+        return self._update(d.run_pk(dag_id, run_id), RUN_SK, upd, what=f"run '{run_id}' of DAG '{dag_id}'",
+                            returns=returns)
