@@ -1,0 +1,235 @@
+"""``DAG`` (context manager) and ``@dag`` (decorator): the container of tasks.
+
+``with DAG("etl", schedule="@daily", start_date=...) as dag:`` collects the tasks created in
+the block; ``@dag`` builds the DAG when the decorated function is called, with the function
+name as the default ``dag_id`` and its docstring as the default ``doc_md``. Defining a DAG
+runs nothing: problems with schedules, time zones, timeouts and params are reported by the
+plan validator (``stratus validate``) with file and line.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.authoring import _stack
+from orchestrator.authoring.baseoperator import validate_id
+from orchestrator.authoring.params import Param
+from orchestrator.authoring.taskgroup import TaskGroup
+from orchestrator.errors import DagDefinitionError
+
+if TYPE_CHECKING:
+    from orchestrator.authoring.baseoperator import BaseOperator
+
+
+class DAG:
+    """A workflow: tasks and their dependencies, with a schedule.
+
+    Parameters (keyword-only after ``dag_id``; Airflow 3 names and defaults):
+        dag_id: letters, digits, ``_``, ``-``, ``.``.
+        schedule: cron text, a preset (``@once``, ``@hourly``, ``@daily``, ``@weekly``,
+            ``@monthly``, ``@yearly``), a ``timedelta``, ``None`` (manual only), an ``Asset``,
+            a list of assets (all of them), ``AssetAll``/``AssetAny`` (or ``&``/``|``), or a
+            ``CronTriggerTimetable`` with a time zone.
+        start_date, end_date: ``datetime`` (naive means UTC); the time zone of ``start_date``
+            is the schedule's time zone.
+        catchup: create runs for missed intervals since ``start_date`` (default False).
+        max_active_runs, max_active_tasks: concurrency limits (default 16 each).
+        dagrun_timeout: a run still going after this fails.
+        default_args: defaults for every task's arguments (retries, retry_delay, ...).
+        params: ``{"name": Param(...) or value}``; a run's conf overrides them.
+        doc_md, description, tags: documentation.
+        on_success_callback, on_failure_callback: called with the context when a run ends.
+        is_paused_upon_creation: paused when first deployed.
+    """
+
+    def __init__(
+        self,
+        dag_id: str,
+        *,
+        description: str | None = None,
+        schedule: Any = None,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+        catchup: bool = False,
+        max_active_runs: int = 16,
+        max_active_tasks: int = 16,
+        dagrun_timeout: timedelta | None = None,
+        default_args: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        doc_md: str | None = None,
+        tags: list[str] | set[str] | None = None,
+        on_success_callback: Any = None,
+        on_failure_callback: Any = None,
+        is_paused_upon_creation: bool | None = None,
+        render_template_as_native_obj: bool = False,
+        owner_links: dict[str, str] | None = None,
+        fileloc: str | None = None,
+        lineno: int | None = None,
+    ) -> None:
+        site = _stack.caller_site()
+        self.fileloc: str = fileloc or site[0]
+        self.lineno: int = lineno if lineno is not None else site[1]
+        validate_id("dag_id", dag_id, f"DAG ({_stack.short_path(self.fileloc)}:{self.lineno})")
+        self.dag_id = dag_id
+        self.description = description
+        self.schedule = schedule
+        self.default_args = dict(default_args or {})
+        self.start_date = start_date if start_date is not None else self.default_args.get("start_date")
+        self.end_date = end_date if end_date is not None else self.default_args.get("end_date")
+        self.catchup = catchup
+        self.max_active_runs = max_active_runs
+        self.max_active_tasks = max_active_tasks
+        self.dagrun_timeout = dagrun_timeout
+        self.params: dict[str, Param] = {
+            name: value if isinstance(value, Param) else Param(value) for name, value in (params or {}).items()
+        }
+        self.doc_md = doc_md
+        self.tags = sorted(set(tags or ()))
+        self.on_success_callback = on_success_callback
+        self.on_failure_callback = on_failure_callback
+        self.is_paused_upon_creation = is_paused_upon_creation
+        self.render_template_as_native_obj = render_template_as_native_obj
+        self.owner_links = owner_links or {}
+        self.task_dict: dict[str, BaseOperator] = {}
+        self.used_group_ids: set[str] = set()
+        self._suffixes: dict[str, int] = {}
+        self.task_group = TaskGroup(None, dag=self, _root=True)
+        # Set by the loader: the DAGs folder this DAG was loaded from.
+        self.dags_root: str | None = None
+        collector = _stack.state.collector
+        if collector is not None:
+            collector.append(self)
+
+    # -- tasks ------------------------------------------------------------------------------
+
+    @property
+    def tasks(self) -> list[BaseOperator]:
+        return list(self.task_dict.values())
+
+    @property
+    def task_ids(self) -> list[str]:
+        return list(self.task_dict)
+
+    def get_task(self, task_id: str) -> BaseOperator:
+        """The task called ``task_id``; raises ``KeyError`` naming the DAG otherwise."""
+        try:
+            return self.task_dict[task_id]
+        except KeyError:
+            raise KeyError(f"DAG '{self.dag_id}' has no task '{task_id}'") from None
+
+    def has_task(self, task_id: str) -> bool:
+        return task_id in self.task_dict
+
+    def add_task(self, op: BaseOperator) -> None:
+        """Register ``op`` (called by the operator itself). Duplicate ids are an error."""
+        if op.task_id in self.task_dict:
+            other = self.task_dict[op.task_id]
+            raise DagDefinitionError(
+                f"Task id '{op.task_id}' has already been added to the DAG '{self.dag_id}' "
+                f"(first at {_stack.short_path(other.fileloc)}:{other.lineno}, again at "
+                f"{_stack.short_path(op.fileloc)}:{op.lineno}); give each task a unique task_id."
+            )
+        if op.task_id in self.used_group_ids:
+            raise DagDefinitionError(
+                f"Task id '{op.task_id}' in DAG '{self.dag_id}' ({_stack.short_path(op.fileloc)}:{op.lineno}) "
+                "is already the id of a task group; rename the task or the group."
+            )
+        op.dag = self
+        op._index = len(self.task_dict)
+        self.task_dict[op.task_id] = op
+        group = op.task_group or self.task_group
+        op.task_group = group
+        group.add(op)
+
+    def adopt(self, op: BaseOperator) -> None:
+        """Add a task created outside any DAG (when a dependency links it to this DAG)."""
+        op.task_group = None
+        self.add_task(op)
+
+    def unique_task_id(self, task_id: str) -> str:
+        """``task_id``, or ``task_id__N`` with the next free N (TaskFlow's rule). O(1) amortised."""
+        if task_id not in self.task_dict:
+            return task_id
+        base = task_id
+        n = self._suffixes.get(base, 0)
+        while True:
+            n += 1
+            candidate = f"{base}__{n}"
+            if candidate not in self.task_dict and candidate not in self.used_group_ids:
+                self._suffixes[base] = n
+                return candidate
+
+    def unique_group_id(self, group_id: str) -> str:
+        n = self._suffixes.get("group:" + group_id, 0)
+        while True:
+            n += 1
+            candidate = f"{group_id}__{n}"
+            if candidate not in self.used_group_ids and candidate not in self.task_dict:
+                self._suffixes["group:" + group_id] = n
+                return candidate
+
+    @property
+    def roots(self) -> list[BaseOperator]:
+        return [t for t in self.task_dict.values() if not t.upstream_task_ids]
+
+    @property
+    def leaves(self) -> list[BaseOperator]:
+        return [t for t in self.task_dict.values() if not t.downstream_task_ids]
+
+    @property
+    def callbacks(self) -> list[str]:
+        return [n for n in ("on_failure_callback", "on_success_callback") if getattr(self, n, None)]
+
+    # -- context manager --------------------------------------------------------------------
+
+    def __enter__(self) -> DAG:
+        _stack.state.dags.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _stack.state.dags.pop()
+
+    def __repr__(self) -> str:
+        return f"<DAG: {self.dag_id}>"
+
+
+def dag(dag_id: Any = None, **kwargs: Any) -> Any:
+    """Decorate a function that creates tasks; calling it builds and returns the ``DAG``.
+
+    ``dag_id`` defaults to the function name and ``doc_md`` to its docstring; every other
+    keyword is a ``DAG`` parameter. Example::
+
+        @dag(schedule="@daily", start_date=datetime(2026, 1, 1))
+        def etl():
+            load(transform(extract()))
+
+        etl()
+    """
+
+    def wrap(fn: Callable[..., Any]) -> Callable[..., DAG]:
+        code = fn.__code__
+
+        @functools.wraps(fn)
+        def build(*args: Any, **call_kwargs: Any) -> DAG:
+            opts = dict(kwargs)
+            did = opts.pop("dag_id", None) or fn.__name__
+            if opts.get("doc_md") is None and fn.__doc__:
+                opts["doc_md"] = inspect.cleandoc(fn.__doc__)
+            # The DAG is located where the decorated function is defined (its first decorator line).
+            opts.setdefault("fileloc", code.co_filename)
+            opts.setdefault("lineno", code.co_firstlineno)
+            with DAG(did, **opts) as built:
+                fn(*args, **call_kwargs)
+            return built
+
+        return build
+
+    if callable(dag_id):
+        return wrap(dag_id)
+    if dag_id is not None:
+        kwargs["dag_id"] = dag_id
+    return wrap

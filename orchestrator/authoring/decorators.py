@@ -1,0 +1,233 @@
+"""TaskFlow: ``@task``, ``@task.branch``, ``@task.short_circuit`` (``@task.python`` = ``@task``).
+
+Calling a decorated function inside a DAG records a task and returns an ``XComArg``; the
+arguments are checked against the function's signature right away. Task ids default to the
+function name; calling the same function again gets ``name__1``, ``name__2``, as in Airflow.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from orchestrator.authoring import _stack
+from orchestrator.authoring.baseoperator import (
+    ExpandInput,
+    check_expand_kwargs_value,
+    check_expand_values,
+    describe,
+)
+from orchestrator.authoring.context import KNOWN_CONTEXT_KEYS
+from orchestrator.authoring.operators import PythonOperator, signature_of
+from orchestrator.authoring.xcom_arg import XComArg
+from orchestrator.errors import DagDefinitionError
+
+_DICT_ANNOTATION = re.compile(r"^(dict|Dict|typing\.Dict|Mapping|typing\.Mapping)\b")
+
+
+@functools.lru_cache(maxsize=4096)
+def _binding_signature(fn: Callable[..., Any]) -> inspect.Signature:
+    # Parameters named like context keys are filled at run time, so they need no argument now.
+    sig = signature_of(fn)
+    params = [
+        p.replace(default=None) if p.name in KNOWN_CONTEXT_KEYS and p.default is p.empty else p
+        for p in sig.parameters.values()
+    ]
+    return inspect.Signature(params, __validate_parameters__=False)  # type: ignore[call-arg]
+
+
+def _infer_multiple_outputs(fn: Callable[..., Any]) -> bool:
+    ann = signature_of(fn).return_annotation
+    if ann is inspect.Signature.empty:
+        return False
+    if isinstance(ann, str):
+        return bool(_DICT_ANNOTATION.match(ann))
+    return ann is dict or getattr(ann, "__origin__", None) is dict
+
+
+class _PythonDecoratedOperator(PythonOperator):
+    """The operator behind ``@task``."""
+
+    def __init__(
+        self,
+        *,
+        python_callable: Callable[..., Any],
+        task_id: str | None = None,
+        op_args: Any = None,
+        op_kwargs: dict[str, Any] | None = None,
+        multiple_outputs: bool | None = None,
+        _mapped_keys: tuple[str, ...] | None = (),
+        **kwargs: Any,
+    ) -> None:
+        label = task_id or getattr(python_callable, "__name__", None) or "task"
+        if not _stack.state.detached:
+            dag = kwargs.get("dag") or _stack.current_dag()
+            group = kwargs.get("task_group") or _stack.current_group(dag)
+            full = group.child_id(label) if group is not None else label
+            if dag is not None:
+                unique = dag.unique_task_id(full)
+                label, full = label + unique[len(full):], unique
+            where = describe(full, dag, self.__dict__.get("_site") or _stack.caller_site())
+            _check_call(python_callable, op_args or (), op_kwargs or {}, _mapped_keys, where)
+        if multiple_outputs is None:
+            multiple_outputs = _infer_multiple_outputs(python_callable)
+        super().__init__(
+            task_id=label, python_callable=python_callable, op_args=op_args, op_kwargs=op_kwargs, **kwargs
+        )
+        self.multiple_outputs = bool(multiple_outputs)
+        if self.doc_md is None and python_callable.__doc__:
+            self.doc_md = inspect.cleandoc(python_callable.__doc__)
+
+
+def _check_call(
+    fn: Callable[..., Any],
+    op_args: Any,
+    op_kwargs: dict[str, Any],
+    mapped_keys: tuple[str, ...] | None,
+    where: str,
+) -> None:
+    sig = _binding_signature(fn)
+    try:
+        if mapped_keys is None:  # expand_kwargs: the keys are only known at run time
+            sig.bind_partial(*op_args, **op_kwargs)
+        else:
+            sig.bind(*op_args, **op_kwargs, **{k: None for k in mapped_keys})
+    except TypeError as exc:
+        name = getattr(fn, "__name__", "task")
+        raise DagDefinitionError(
+            f"{where}: {exc} in the call to {name}(). The arguments must match its signature "
+            f"{name}{signature_of(fn)}."
+        ) from None
+
+
+class _BranchPythonDecoratedOperator(_PythonDecoratedOperator):
+    """The operator behind ``@task.branch``."""
+
+    _step_kind: ClassVar[str] = "branch"
+
+
+class _ShortCircuitDecoratedOperator(_PythonDecoratedOperator):
+    """The operator behind ``@task.short_circuit``."""
+
+    _step_kind: ClassVar[str] = "short_circuit"
+
+    def __init__(self, *, ignore_downstream_trigger_rules: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.ignore_downstream_trigger_rules = ignore_downstream_trigger_rules
+
+
+class _TaskDecorator:
+    """A decorated function. Call it in a DAG to add a task; ``.function`` is the plain function."""
+
+    def __init__(self, function: Callable[..., Any], operator_class: type, kwargs: dict[str, Any]) -> None:
+        if not callable(function):
+            raise DagDefinitionError(f"@task must decorate a function, got {function!r}.")
+        self.function = function
+        self.operator_class = operator_class
+        self.kwargs = kwargs
+        functools.update_wrapper(self, function)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> XComArg:
+        op = self.operator_class(python_callable=self.function, op_args=args, op_kwargs=kwargs, **self.kwargs)
+        return XComArg(op)
+
+    def override(self, **kwargs: Any) -> _TaskDecorator:
+        """The same task with some task arguments replaced: ``extract.override(task_id="e2")()``."""
+        return _TaskDecorator(self.function, self.operator_class, {**self.kwargs, **kwargs})
+
+    def partial(self, **kwargs: Any) -> _TaskPartial:
+        """Arguments shared by every mapped instance; follow with ``.expand(...)``."""
+        return _TaskPartial(self, kwargs)
+
+    def expand(self, **mapped: Any) -> XComArg:
+        """Map over lists (or upstream outputs): one task instance per item."""
+        return _TaskPartial(self, {}).expand(**mapped)
+
+    def expand_kwargs(self, value: Any) -> XComArg:
+        """Map over a list of kwargs dicts (or an upstream output of one)."""
+        return _TaskPartial(self, {}).expand_kwargs(value)
+
+    def __repr__(self) -> str:
+        return f"<task {self.function.__qualname__}>"
+
+
+class _TaskPartial:
+    def __init__(self, decorator: _TaskDecorator, kwargs: dict[str, Any]) -> None:
+        self.decorator = decorator
+        self.kwargs = kwargs
+        self._site = _stack.caller_site()
+
+    def _where(self) -> str:
+        dag = _stack.current_dag()
+        group = _stack.current_group(dag)
+        label = self.decorator.kwargs.get("task_id") or self.decorator.function.__name__
+        return describe(group.child_id(label) if group is not None else label, dag, self._site)
+
+    def expand(self, **mapped: Any) -> XComArg:
+        where = self._where()
+        check_expand_values(mapped, where)
+        both = sorted(set(mapped) & set(self.kwargs))
+        if both:
+            raise DagDefinitionError(f"{where}: {both} given to both partial() and expand(); give each once.")
+        op = self._create(tuple(mapped))
+        op._set_expand_input(ExpandInput("expand", dict(mapped)))
+        return XComArg(op)
+
+    def expand_kwargs(self, value: Any) -> XComArg:
+        where = self._where()
+        check_expand_kwargs_value(value, where)
+        if not isinstance(value, XComArg):
+            for item in value:
+                _check_call(self.decorator.function, (), {**self.kwargs, **item}, (), where)
+        op = self._create(None)
+        op._set_expand_input(ExpandInput("expand_kwargs", value))
+        return XComArg(op)
+
+    def _create(self, mapped_keys: tuple[str, ...] | None) -> Any:
+        d = self.decorator
+        return d.operator_class(
+            python_callable=d.function, op_args=(), op_kwargs=dict(self.kwargs), _mapped_keys=mapped_keys, **d.kwargs
+        )
+
+
+class _TaskDecoratorFactory:
+    """``task``: ``@task``, ``@task(...)``, ``@task.python``, ``@task.branch``, ``@task.short_circuit``.
+
+    Task arguments are ``BaseOperator``'s (``task_id``, ``retries``, ``retry_delay``,
+    ``execution_timeout``, ``trigger_rule``, ``outlets``, callbacks, and the Lambda settings
+    ``lambda_memory`` (MB), ``lambda_timeout`` (s, at most 900) and ``lambda_function``
+    (the function that runs the task)) plus ``multiple_outputs``. Example::
+
+        @task(retries=2, lambda_memory=1024)
+        def transform(rows: list[dict]) -> dict: ...
+    """
+
+    def _make(self, operator_class: type, python_callable: Any, kwargs: dict[str, Any]) -> Any:
+        if python_callable is not None:
+            if not callable(python_callable):
+                raise DagDefinitionError(
+                    f"@task got {python_callable!r}; pass options by keyword, e.g. @task(task_id=...)."
+                )
+            return _TaskDecorator(python_callable, operator_class, kwargs)
+        return lambda fn: _TaskDecorator(fn, operator_class, kwargs)
+
+    def __call__(self, python_callable: Callable[..., Any] | None = None, **kwargs: Any) -> Any:
+        return self._make(_PythonDecoratedOperator, python_callable, kwargs)
+
+    def python(self, python_callable: Callable[..., Any] | None = None, **kwargs: Any) -> Any:
+        """Same as ``@task``."""
+        return self._make(_PythonDecoratedOperator, python_callable, kwargs)
+
+    def branch(self, python_callable: Callable[..., Any] | None = None, **kwargs: Any) -> Any:
+        """The function returns the task id(s) to follow (or None); the others are skipped."""
+        return self._make(_BranchPythonDecoratedOperator, python_callable, kwargs)
+
+    def short_circuit(self, python_callable: Callable[..., Any] | None = None, **kwargs: Any) -> Any:
+        """A falsy return value skips what is downstream (see ``ShortCircuitOperator``)."""
+        return self._make(_ShortCircuitDecoratedOperator, python_callable, kwargs)
+
+
+task = _TaskDecoratorFactory()

@@ -1,0 +1,102 @@
+"""``>>``/``<<`` between tasks, groups, outputs and lists; ``chain`` and ``cross_downstream``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.errors import DagDefinitionError
+
+if TYPE_CHECKING:
+    from orchestrator.authoring.baseoperator import BaseOperator
+
+
+class DependencyMixin:
+    """Anything that can sit on either side of ``>>``: it has ``roots`` and ``leaves``."""
+
+    __slots__ = ()
+
+    @property
+    def roots(self) -> list[BaseOperator]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    @property
+    def leaves(self) -> list[BaseOperator]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def set_upstream(self, other: Any) -> None:
+        """Make ``other`` (a task, group, output, or a list of them) run before this."""
+        link(other, self)
+
+    def set_downstream(self, other: Any) -> None:
+        """Make ``other`` (a task, group, output, or a list of them) run after this."""
+        link(self, other)
+
+    def __rshift__(self, other: Any) -> Any:
+        link(self, other)
+        return other
+
+    def __lshift__(self, other: Any) -> Any:
+        link(other, self)
+        return other
+
+    def __rrshift__(self, other: Any) -> Any:
+        # [a, b] >> self
+        link(other, self)
+        return self
+
+    def __rlshift__(self, other: Any) -> Any:
+        # [a, b] << self
+        link(self, other)
+        return self
+
+
+def _ends(node: Any, attr: str) -> list[BaseOperator]:
+    if isinstance(node, DependencyMixin):
+        return getattr(node, attr)
+    if isinstance(node, (list, tuple, set, frozenset)):
+        out: list[BaseOperator] = []
+        for item in node:
+            out.extend(_ends(item, attr))
+        return out
+    raise DagDefinitionError(
+        f"Cannot set a dependency on {node!r} ({type(node).__name__}): use tasks, task outputs, "
+        "task groups or lists of them on either side of >> and <<."
+    )
+
+
+def link(upstream: Any, downstream: Any) -> None:
+    """Every leaf of ``upstream`` runs before every root of ``downstream``."""
+    leaves = _ends(upstream, "leaves")
+    roots = _ends(downstream, "roots")
+    for leaf in leaves:
+        for root in roots:
+            leaf._add_downstream(root)
+
+
+def chain(*tasks: Any) -> None:
+    """Chain tasks, outputs, groups or lists in order: ``chain(a, [b, c], d)``.
+
+    Two adjacent lists must have the same length and are linked pairwise, as in Airflow.
+    """
+    for up, down in zip(tasks, tasks[1:]):
+        up_is_list = isinstance(up, (list, tuple))
+        down_is_list = isinstance(down, (list, tuple))
+        if up_is_list and down_is_list:
+            if len(up) != len(down):
+                raise DagDefinitionError(
+                    f"chain() got adjacent lists of different lengths ({len(up)} and {len(down)}); "
+                    "adjacent lists are linked pairwise, so give them the same length or use "
+                    "cross_downstream() to link every pair."
+                )
+            for a, b in zip(up, down):
+                link(a, b)
+        else:
+            link(up, down)
+
+
+def cross_downstream(from_tasks: Sequence[Any], to_tasks: Iterable[Any]) -> None:
+    """Every task in ``from_tasks`` runs before every task in ``to_tasks``."""
+    targets = list(to_tasks)
+    for task in from_tasks:
+        link(task, targets)

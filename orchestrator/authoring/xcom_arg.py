@@ -1,0 +1,85 @@
+"""``XComArg``: a reference to the future output of a task.
+
+Calling a TaskFlow task inside a DAG returns one; so does ``operator.output``. Passing it to
+another task records the dependency and, at run time, the value is pulled from the upstream
+task (``output["key"]`` indexes that value).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.authoring.dependencies import DependencyMixin
+
+if TYPE_CHECKING:
+    from orchestrator.authoring.baseoperator import BaseOperator
+
+
+class XComArg(DependencyMixin):
+    """The output of ``operator`` (whole return value, or ``[key]`` of it).
+
+    Example::
+
+        totals = summarise()          # XComArg
+        report(total=totals["sum"])   # depends on summarise, receives its return_value["sum"]
+    """
+
+    __slots__ = ("operator", "key")
+
+    def __init__(self, operator: BaseOperator, key: str | None = None) -> None:
+        self.operator = operator
+        self.key = key
+
+    def __getitem__(self, key: str) -> XComArg:
+        if self.key is not None:
+            from orchestrator.errors import DagDefinitionError
+
+            raise DagDefinitionError(
+                f"output[{self.key!r}][{key!r}] of task '{self.operator.task_id}': only one level of "
+                "indexing is supported. Return the nested value under its own key instead."
+            )
+        if not isinstance(key, str):
+            from orchestrator.errors import DagDefinitionError
+
+            raise DagDefinitionError(
+                f"output[{key!r}] of task '{self.operator.task_id}': keys must be strings (the task "
+                "returns a dict); to pick list items, map over the output with .expand()."
+            )
+        return XComArg(self.operator, key)
+
+    def __iter__(self) -> Any:
+        raise TypeError(
+            f"The output of task '{self.operator.task_id}' is not known until it runs, so it cannot "
+            "be iterated while the DAG is defined. Map over it with .expand(arg=output) instead."
+        )
+
+    def __repr__(self) -> str:
+        suffix = f"[{self.key!r}]" if self.key is not None else ""
+        return f"XComArg({self.operator.task_id!r}){suffix}"
+
+    @property
+    def roots(self) -> list[BaseOperator]:
+        return [self.operator]
+
+    @property
+    def leaves(self) -> list[BaseOperator]:
+        return [self.operator]
+
+    def resolve(self, context: dict[str, Any]) -> Any:
+        """The referenced value, pulled through ``context["ti"].xcom_pull``."""
+        value = context["ti"].xcom_pull(task_ids=self.operator.task_id, key="return_value")
+        if self.key is None:
+            return value
+        try:
+            return value[self.key]
+        except (KeyError, TypeError, IndexError) as exc:
+            from orchestrator.errors import TaskExecutionError
+
+            raise TaskExecutionError(
+                f"Task '{self.operator.task_id}' returned {type(value).__name__}, which has no key "
+                f"{self.key!r}; a downstream task asked for output[{self.key!r}]. Return a dict with that key."
+            ) from exc
+
+    def to_ref(self) -> dict[str, Any]:
+        """The plan's JSON form: ``{"$xcom": task_id, "key": key}``."""
+        return {"$xcom": self.operator.task_id, "key": self.key}
