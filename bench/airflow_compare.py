@@ -1,0 +1,208 @@
+"""The same DAGs through Apache Airflow's ``dag.test()`` and through Stratus's local cloud, side by side.
+
+Airflow lives in its own virtualenv (``.venv-airflow``, made by ``make bench-airflow``), so its
+hundreds of pinned dependencies never meet Stratus's. This script runs in Stratus's venv and
+starts Airflow's Python once per DAG (a fresh process, as ``python dags/x.py`` with
+``dag.test()`` would be) with ``AIRFLOW_HOME`` in a temporary folder prepared by
+``airflow db migrate`` (SQLite). When no Airflow is found it prints
+``Airflow not installed: skipped`` and exits 0.
+
+Figures: Airflow's ``dag.test()`` wall time (DAG import excluded, its first-task warm-up
+included, as a user sees it), the median gap between one task's end and the next one's start
+from Airflow's own task-instance timestamps, and Stratus's run time on a local cloud that is
+already up (``bench/local_speed.py``), with the ratio and the target from issue #8.
+
+Usage::
+
+    python bench/airflow_compare.py [--chain 100] [--diamond 50] [--map 1000] [--airflow-python PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench.dags import BenchDag, standard_suite, write_dags  # noqa: E402
+from bench.table import render  # noqa: E402
+
+ENV_AIRFLOW_PYTHON = "STRATUS_AIRFLOW_PYTHON"
+DEFAULT_AIRFLOW_VENV = REPO / ".venv-airflow"
+RUNNER = Path(__file__).resolve().parent / "_airflow_runner.py"
+# Issue #8: Stratus locally at least this many times faster than dag.test(), by shape.
+TARGET_SPEEDUP = {"chain": 15.0, "map": 8.0}
+SKIPPED = "Airflow not installed: skipped"
+
+
+@dataclass
+class AirflowResult:
+    """One DAG through ``dag.test()``, timed inside Airflow's process."""
+
+    dag_id: str
+    state: str
+    test_s: float
+    median_gap_s: float
+    median_task_s: float
+    first_task_s: float
+    task_instances: int
+    log: Path
+
+
+def airflow_python(explicit: str | None = None) -> Path | None:
+    """The Python of an environment where ``airflow`` imports, or None."""
+    candidates = [explicit, os.environ.get(ENV_AIRFLOW_PYTHON), str(DEFAULT_AIRFLOW_VENV / "bin" / "python")]
+    for candidate in candidates:
+        if not candidate or not Path(candidate).exists():
+            continue
+        probe = subprocess.run(
+            [candidate, "-c", "import importlib.util, sys; sys.exit(importlib.util.find_spec('airflow') is None)"],
+            capture_output=True,
+        )
+        if probe.returncode == 0:
+            return Path(candidate)
+    return None
+
+
+def airflow_version(python: Path) -> str:
+    out = subprocess.run(
+        [str(python), "-c", "from importlib.metadata import version; print(version('apache-airflow'))"],
+        capture_output=True, text=True,
+    )
+    return out.stdout.strip() or "unknown"
+
+
+def _airflow_env(workdir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        AIRFLOW_HOME=str(workdir / "airflow_home"),
+        AIRFLOW__CORE__DAGS_FOLDER=str(workdir / "dags"),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__CORE__UNIT_TEST_MODE="False",
+    )
+    env.pop("PYTHONPATH", None)
+    return env
+
+
+def prepare_airflow(python: Path, workdir: Path) -> dict[str, str]:
+    """Make an AIRFLOW_HOME under ``workdir`` with a migrated SQLite database; return the environment to use."""
+    env = _airflow_env(workdir)
+    Path(env["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        [str(python), "-m", "airflow", "db", "migrate"], env=env, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"`airflow db migrate` failed in {env['AIRFLOW_HOME']}:\n{done.stderr[-2000:]}")
+    return env
+
+
+def run_airflow(specs: list[BenchDag], workdir: Path, python: Path, timeout_s: float = 1800) -> dict[str, AirflowResult]:
+    """Run each DAG with ``dag.test()`` in its own Airflow process; results by DAG id."""
+    env = prepare_airflow(python, workdir)
+    paths = write_dags(workdir / "dags", specs, flavor="airflow")
+    results: dict[str, AirflowResult] = {}
+    for spec in specs:
+        out = workdir / f"{spec.dag_id}.json"
+        log = workdir / f"{spec.dag_id}.airflow.log"
+        with log.open("w") as fh:
+            done = subprocess.run(
+                [str(python), str(RUNNER), str(paths[spec.dag_id]), spec.dag_id, str(out)],
+                env=env, stdout=fh, stderr=subprocess.STDOUT, timeout=timeout_s,
+            )
+        if done.returncode != 0 or not out.exists():
+            raise RuntimeError(f"Airflow's dag.test() failed for {spec.dag_id}; see {log}")
+        data: dict[str, Any] = json.loads(out.read_text())
+        results[spec.dag_id] = AirflowResult(
+            dag_id=spec.dag_id, state=data["state"], test_s=data["test_s"], median_gap_s=data["median_gap_s"],
+            median_task_s=data["median_task_s"], first_task_s=data["first_task_s"],
+            task_instances=data["task_instances"], log=log,
+        )
+    return results
+
+
+def comparison_table(
+    specs: list[BenchDag], airflow: dict[str, AirflowResult], stratus_s: dict[str, float],
+    stratus_gap_ms: dict[str, float] | None = None, version: str = "",
+) -> str:
+    """Airflow vs Stratus by DAG: wall times, ratios and the issue's targets."""
+    rows = []
+    for spec in specs:
+        a = airflow.get(spec.dag_id)
+        s = stratus_s.get(spec.dag_id)
+        ratio = (a.test_s / s) if a and s else None
+        target = TARGET_SPEEDUP.get(spec.shape)
+        verdict = "-" if target is None or ratio is None else ("met" if ratio >= target else "NOT met")
+        gap_a = a.median_gap_s * 1000 if a else None
+        gap_s = (stratus_gap_ms or {}).get(spec.dag_id)
+        rows.append([
+            spec.label, spec.task_instances,
+            a.test_s if a else None, s,
+            f"{ratio:.1f}x" if ratio else "-",
+            f">= {target:.0f}x: {verdict}" if target else "-",
+            gap_a, gap_s,
+        ])
+    return render(
+        f"Stratus local cloud vs Apache Airflow {version} dag.test() (same DAG files)",
+        ["DAG", "task instances", "Airflow dag.test() s", "Stratus local s", "speed-up", "target",
+         "Airflow median gap ms", "Stratus median gap ms"],
+        rows,
+        notes=[
+            "Airflow: one fresh process per DAG, SQLite, default settings; time of dag.test() itself "
+            "(DAG import and `airflow db migrate` excluded; its first-task warm-up included).",
+            "Stratus: run_dag until idle on a local cloud already started (moto in process, real handlers).",
+            "gap: median time from one task's end to the next task's start (task-instance timestamps).",
+        ],
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--chain", type=int, default=100)
+    parser.add_argument("--diamond", type=int, default=50)
+    parser.add_argument("--map", type=int, default=1000)
+    parser.add_argument("--airflow-python", default=None, help=f"defaults to ${ENV_AIRFLOW_PYTHON} or .venv-airflow")
+    parser.add_argument("--stratus-json", default=None,
+                        help="reuse Stratus timings written by local_speed.py --json instead of running them again")
+    args = parser.parse_args(argv)
+
+    python = airflow_python(args.airflow_python)
+    if python is None:
+        print(SKIPPED)
+        return 0
+    specs = standard_suite(chain_n=args.chain, diamond_w=args.diamond, map_n=args.map)
+    print(compare(specs, python, stratus_json=args.stratus_json))
+    return 0
+
+
+def compare(specs: list[BenchDag], python: Path, stratus_json: str | None = None) -> str:
+    """Run both sides (Stratus first, or from ``stratus_json``) and return the comparison table."""
+    if stratus_json:
+        data = json.loads(Path(stratus_json).read_text())
+        stratus_s = {k: v["total_s"] for k, v in data.items()}
+        gaps = {k: v.get("median_gap_ms") for k, v in data.items()}
+    else:
+        from bench.local_speed import measure
+
+        measured = measure(specs)
+        stratus_s = {r.dag_id: r.total_s for r in measured.runs}
+        gaps = {r.dag_id: r.median_gap_ms for r in measured.runs}
+    with tempfile.TemporaryDirectory(prefix="stratus-bench-airflow-") as tmp:
+        t0 = time.perf_counter()
+        airflow = run_airflow(specs, Path(tmp), python)
+        elapsed = time.perf_counter() - t0
+        table = comparison_table(specs, airflow, stratus_s, gaps, version=airflow_version(python))
+    return table + f"\n(Airflow side took {elapsed:.0f} s in all, including `airflow db migrate` and imports.)\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

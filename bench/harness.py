@@ -1,0 +1,157 @@
+"""Shared plumbing of the benchmark scripts: a local cloud over generated DAGs, one run, its task instances.
+
+``bench_cloud(specs)`` writes the DAG files into a temporary folder and starts
+``orchestrator.local.cloud.LocalCloud`` on it (moto in process, template deployed, handlers
+run for real on invoke). ``run_and_wait(cloud, spec)`` triggers one run, waits until the cloud
+is idle and reads back the run and task-instance items from DynamoDB.
+``operator_markers(recorder)`` puts ``task_start``/``task_end`` markers around every
+``BaseOperator.run`` into a ``CallRecorder`` timeline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterator
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench.dags import BenchDag, write_dags  # noqa: E402
+
+
+@dataclass
+class RunResult:
+    """One finished run on the local cloud."""
+
+    dag_id: str
+    run_id: str
+    state: str
+    total_s: float
+    task_instances: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def succeeded(self) -> int:
+        return sum(1 for ti in self.task_instances if ti.get("state") == "success")
+
+    def gaps_s(self) -> list[float]:
+        """Time from each task's end to the start of the next task to start (sorted by start), in seconds."""
+        timed = [
+            (_parse(ti.get("start_date")), _parse(ti.get("end_date")))
+            for ti in self.task_instances
+        ]
+        spans = sorted((s, e) for s, e in timed if s is not None and e is not None)
+        return [(b[0] - a[1]).total_seconds() for a, b in zip(spans, spans[1:])]
+
+    @property
+    def median_gap_ms(self) -> float | None:
+        gaps = self.gaps_s()
+        return statistics.median(gaps) * 1000 if gaps else None
+
+
+def _parse(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+@contextlib.contextmanager
+def bench_cloud(specs: list[BenchDag], folder: str | Path | None = None, **cloud_kwargs: Any) -> Iterator[Any]:
+    """A started ``LocalCloud`` over the DAG files of ``specs`` (in ``folder`` or a temporary one)."""
+    from orchestrator.local.cloud import LocalCloud
+
+    with contextlib.ExitStack() as stack:
+        root = Path(folder) if folder else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="stratus-bench-")))
+        write_dags(root, specs)
+        cloud = stack.enter_context(LocalCloud(str(root), **cloud_kwargs))
+        yield cloud
+
+
+def _run_id(started: Any) -> str:
+    if isinstance(started, str):
+        return started
+    if isinstance(started, dict):
+        return str(started["run_id"])
+    return str(getattr(started, "run_id"))
+
+
+def run_and_wait(cloud: Any, spec: BenchDag, timeout_s: float = 1800.0) -> RunResult:
+    """Trigger ``spec``'s DAG on ``cloud``, wait until nothing is left to do, read the run back."""
+    t0 = time.perf_counter()
+    started = cloud.run_dag(spec.dag_id)
+    cloud.wait_idle(timeout_s)
+    total = time.perf_counter() - t0
+    run_id = _run_id(started)
+    run = read_run(cloud, spec.dag_id, run_id)
+    return RunResult(spec.dag_id, run_id, str(run.get("state", "?")), total, read_task_instances(cloud, spec.dag_id, run_id))
+
+
+def _table(cloud: Any) -> tuple[Any, str]:
+    return cloud.clients.client("dynamodb"), cloud.resources.table
+
+
+def read_run(cloud: Any, dag_id: str, run_id: str) -> dict[str, Any]:
+    """The run item as plain values (``{}`` when missing)."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    ddb, table = _table(cloud)
+    item = ddb.get_item(
+        TableName=table, Key={"pk": {"S": f"RUN#{dag_id}#{run_id}"}, "sk": {"S": "RUN"}}, ConsistentRead=True
+    ).get("Item") or {}
+    des = TypeDeserializer()
+    return {k: des.deserialize(v) for k, v in item.items()}
+
+
+def read_task_instances(cloud: Any, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+    """Every task-instance item of the run, as plain values."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    ddb, table = _table(cloud)
+    des = TypeDeserializer()
+    out: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :ti)",
+        "ExpressionAttributeValues": {":pk": {"S": f"RUN#{dag_id}#{run_id}"}, ":ti": {"S": "TI#"}},
+        "ConsistentRead": True,
+    }
+    while True:
+        page = ddb.query(**kwargs)
+        out += [{k: des.deserialize(v) for k, v in item.items()} for item in page.get("Items", [])]
+        if "LastEvaluatedKey" not in page:
+            return out
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+@contextlib.contextmanager
+def operator_markers(recorder: Any) -> Iterator[None]:
+    """Mark ``task_start``/``task_end`` (label ``task_id[map_index]``) around every ``BaseOperator.run``."""
+    from orchestrator.authoring.baseoperator import BaseOperator
+
+    original = BaseOperator.run
+
+    def run(self: Any, context: dict[str, Any], expanded_kwargs: dict[str, Any] | None = None) -> Any:
+        ti = context.get("ti") if isinstance(context, dict) else None
+        index = getattr(ti, "map_index", -1) if ti is not None else -1
+        label = f"{self.task_id}[{index}]"
+        recorder.mark("task_start", label)
+        try:
+            return original(self, context, expanded_kwargs)
+        finally:
+            recorder.mark("task_end", label)
+
+    BaseOperator.run = run  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        BaseOperator.run = original  # type: ignore[method-assign]

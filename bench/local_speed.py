@@ -1,0 +1,140 @@
+"""Speed on the local cloud: time per hop on a chain, total time of a diamond and of wide maps, peak memory.
+
+Everything runs in this process: moto with the SAM template deployed, the real Lambda
+handlers run on invoke (``orchestrator.local.cloud.LocalCloud``). One cloud is started
+(its start-up time is printed apart) and each DAG is run once, until the cloud is idle.
+
+- total s: from ``run_dag`` to idle (run creation, every task, run finalisation);
+- per task ms: total / task instances;
+- median/p90 gap ms: from one task's ``end_date`` to the next task's ``start_date`` as the
+  task-instance items record them (on the chain: the hop latency);
+- peak RSS MB: the process's peak resident set size after that run (``ru_maxrss``; it only
+  grows, so each row is the peak so far, cloud included).
+
+Usage::
+
+    python bench/local_speed.py [--chain 100] [--diamond 50] [--map 1000] [--large-map 10000 | --no-large-map] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench.dags import BenchDag, fan_map, standard_suite  # noqa: E402
+from bench.harness import RunResult, bench_cloud, run_and_wait  # noqa: E402
+from bench.table import render  # noqa: E402
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far, in MB (Linux reports KB)."""
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / 1024 if sys.platform != "darwin" else rss / (1024 * 1024)
+
+
+@dataclass
+class SpeedReport:
+    """The runs measured, with the cloud's start-up time and the process's peak memory after each run."""
+
+    specs: list[BenchDag]
+    runs: list[RunResult] = field(default_factory=list)
+    rss_mb: dict[str, float] = field(default_factory=dict)
+    cloud_start_s: float = 0.0
+    rss_before_mb: float = 0.0
+    skipped: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, dict[str, object]]:
+        return {
+            r.dag_id: {
+                "total_s": r.total_s, "state": r.state, "task_instances": len(r.task_instances),
+                "median_gap_ms": r.median_gap_ms, "peak_rss_mb": self.rss_mb.get(r.dag_id),
+            }
+            for r in self.runs
+        }
+
+
+def measure(specs: list[BenchDag], timeout_s: float = 1800.0) -> SpeedReport:
+    """Start one local cloud over ``specs`` and run each DAG once, in order."""
+    report = SpeedReport(specs=specs, rss_before_mb=peak_rss_mb())
+    t0 = time.perf_counter()
+    with bench_cloud(specs) as cloud:
+        report.cloud_start_s = time.perf_counter() - t0
+        for spec in specs:
+            result = run_and_wait(cloud, spec, timeout_s)
+            report.runs.append(result)
+            report.rss_mb[spec.dag_id] = peak_rss_mb()
+    return report
+
+
+def _p90(values: list[float]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
+
+
+def speed_table(report: SpeedReport) -> str:
+    """The local speed table (one row per DAG)."""
+    by_id = {s.dag_id: s for s in report.specs}
+    rows = []
+    for r in report.runs:
+        spec = by_id[r.dag_id]
+        gaps = r.gaps_s()
+        p90 = _p90(gaps)
+        rows.append([
+            spec.label, spec.task_instances, r.succeeded, r.state, r.total_s,
+            r.total_s * 1000 / max(1, spec.task_instances),
+            statistics.median(gaps) * 1000 if gaps else None,
+            p90 * 1000 if p90 is not None else None,
+            report.rss_mb.get(r.dag_id),
+        ])
+    notes = [
+        f"Local cloud start-up (moto, template deployed): {report.cloud_start_s:.2f} s, not included above; "
+        f"peak RSS before start-up {report.rss_before_mb:.0f} MB.",
+        "gap: one task's end_date to the next task's start_date (on the chain, the hop latency).",
+    ]
+    notes += [f"Skipped: {s}" for s in report.skipped]
+    return render(
+        "Local cloud speed (moto in process, real handlers)",
+        ["DAG", "task instances", "succeeded", "run state", "total s", "per task ms",
+         "median gap ms", "p90 gap ms", "peak RSS MB"],
+        rows, notes,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--chain", type=int, default=100)
+    parser.add_argument("--diamond", type=int, default=50)
+    parser.add_argument("--map", type=int, default=1000)
+    parser.add_argument("--large-map", type=int, default=10000, help="the large map's width (default 10,000)")
+    parser.add_argument("--no-large-map", action="store_true", help="skip the large map (it takes minutes)")
+    parser.add_argument("--json", default=None, help="also write the figures as JSON to this path")
+    args = parser.parse_args(argv)
+
+    specs = standard_suite(chain_n=args.chain, diamond_w=args.diamond, map_n=args.map)
+    skipped = []
+    if args.no_large_map:
+        skipped.append(f"the {args.large_map:,}-map (--no-large-map)")
+    else:
+        specs.append(fan_map(args.large_map))
+    report = measure(specs)
+    report.skipped = skipped
+    print(speed_table(report))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report.as_json(), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
