@@ -1,0 +1,280 @@
+"""Asset-scheduled DAGs: match asset events to DAG conditions and start runs when they are met.
+
+A DAG with ``schedule=[Asset("s3://landing/sales/")]`` (or ``Asset(a) & Asset(b)``,
+``Asset(a) | Asset(b)``, nested) runs when its condition is met by asset events that
+arrived since its last asset-triggered run. An asset URI matches an event's URI
+
+- as a **prefix** when it ends with ``/`` (``s3://landing/sales/`` matches
+  ``s3://landing/sales/2026/01.csv``),
+- as a **glob** (fnmatch, case-sensitive) when it contains ``*``, ``?`` or ``[``
+  (``s3://landing/*.csv``),
+- exactly otherwise.
+
+A list or ``AssetAll`` needs every member to have had an event, ``AssetAny`` any one.
+
+Storage (one table, see docs/internals.md):
+
+- ``ASSET#{uri}/EVT#{dedup_id}``: one item per delivered event, put conditionally, so a
+  second delivery of the same S3 event (same bucket, key, sequencer, etag) finds it and
+  starts nothing. ``done`` is set once every DAG has been handled, so a crash half-way is
+  retried rather than lost.
+- ``DAG#{dag_id}/ASSETWAIT``: ``version`` (N, +1 per event) and one list attribute
+  ``e#{asset_uri}`` per condition member with the events seen since the last run; the
+  per-DAG ``ASSET#{uri}/EVT#{dedup_id}#DAG#{dag_id}`` marker is written in the same
+  transaction, so one event counts once per DAG even when redelivered after a crash.
+  When the condition is met, the waiter that resets the item *at the version it read*
+  starts the run; a concurrent event bumps the version and makes the other reset fail,
+  so two events never start two runs from the same wait state.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any, Callable
+
+from botocore.exceptions import ClientError
+
+from orchestrator.config import Clients, Resources
+from orchestrator.errors import EventError, ScheduleError
+from orchestrator.plan.model import AssetCondition, Step
+from orchestrator.store import dynamo as d
+from orchestrator.triggers.s3events import AssetEvent, outlet_event
+
+DEDUP_TTL_S = 7 * 24 * 3600
+WAIT_SK = "ASSETWAIT"
+MAX_EVENTS_PER_ASSET = 50  # kept in the wait item per asset (the item stays far below 400 KB)
+_GLOB_CHARS = set("*?[")
+
+
+# ------------------------------------------------------------------ pure matching
+
+
+def leaf_uris(cond: AssetCondition | None) -> list[str]:
+    """Every asset URI in a condition, in order, without duplicates."""
+    out: list[str] = []
+
+    def walk(c: AssetCondition) -> None:
+        if c.uri is not None and c.uri not in out:
+            out.append(c.uri)
+        for child in (c.all or []) + (c.any or []):
+            walk(child)
+
+    if cond is not None:
+        walk(cond)
+    return out
+
+
+def uri_matches(asset_uri: str, event_uri: str) -> bool:
+    """Does an event for ``event_uri`` update the asset ``asset_uri`` (prefix, glob or exact)?"""
+    if _GLOB_CHARS & set(asset_uri):
+        return fnmatch.fnmatchcase(event_uri, asset_uri)
+    if asset_uri.endswith("/"):
+        return event_uri.startswith(asset_uri)
+    return event_uri == asset_uri
+
+
+def condition_met(cond: AssetCondition, seen: set[str]) -> bool:
+    """Is ``cond`` satisfied when the assets in ``seen`` (condition URIs) have had events?"""
+    if cond.uri is not None:
+        return cond.uri in seen
+    if cond.all is not None:
+        return all(condition_met(c, seen) for c in cond.all)
+    if cond.any is not None:
+        return any(condition_met(c, seen) for c in cond.any)
+    return False
+
+
+def validate_asset_uri(uri: Any, dag_id: str = "?") -> str:
+    """An asset URI Stratus can watch: ``s3://bucket/...``. ScheduleError naming the DAG otherwise."""
+    if not isinstance(uri, str) or not uri.startswith("s3://") or len(uri) <= 5 or uri[5] == "/":
+        raise ScheduleError(
+            f"DAG '{dag_id}' uses asset {uri!r}, which is not an s3:// URI. Stratus watches S3: use "
+            "Asset('s3://bucket/prefix/') for a prefix or Asset('s3://bucket/*.csv') for a glob."
+        )
+    return uri
+
+
+def validate_condition(cond: AssetCondition | None, dag_id: str = "?") -> None:
+    """Every URI in ``cond`` is an s3 URI; raises ScheduleError naming the DAG."""
+    uris = leaf_uris(cond)
+    if not uris:
+        raise ScheduleError(f"DAG '{dag_id}' has an asset schedule with no assets.")
+    for uri in uris:
+        validate_asset_uri(uri, dag_id)
+
+
+# ------------------------------------------------------------------ storage
+
+
+class AssetStore:
+    """The asset-event and asset-wait items (low-level DynamoDB client, conditional writes)."""
+
+    def __init__(self, clients: Clients, resources: Resources) -> None:
+        self.ddb = clients.client("dynamodb")
+        self.table = resources.table
+
+    def _key(self, pk: str, sk: str) -> dict[str, Any]:
+        return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+    def claim_event(self, event: AssetEvent) -> bool:
+        """Record a delivery; False when the same event was already fully handled (a duplicate)."""
+        item = {
+            "pk": f"ASSET#{event.uri}", "sk": f"EVT#{event.dedup_id()}", "event": event.model_dump_json(),
+            "received_at": d.now_iso(), "expires_at": int(time.time()) + DEDUP_TTL_S, "done": False,
+        }
+        try:
+            # A redelivered event finds the item: if it was fully handled, stop here.
+            self.ddb.put_item(TableName=self.table, Item=d.to_item(item),
+                              ConditionExpression="attribute_not_exists(pk) OR done = :f",
+                              ExpressionAttributeValues={":f": {"BOOL": False}})
+        except ClientError as err:
+            if d.is_conditional_failure(err):
+                return False
+            raise
+        return True
+
+    def finish_event(self, event: AssetEvent) -> None:
+        self.ddb.update_item(TableName=self.table, Key=self._key(f"ASSET#{event.uri}", f"EVT#{event.dedup_id()}"),
+                             UpdateExpression="SET done = :t", ExpressionAttributeValues={":t": {"BOOL": True}})
+
+    def add_to_wait(self, dag_id: str, uris: list[str], event: AssetEvent) -> dict[str, Any] | None:
+        """Append ``event`` under each of ``uris`` in the DAG's wait item; None if already counted."""
+        names = {f"#e{i}": f"e#{u}" for i, u in enumerate(uris)}
+        sets = ", ".join(f"#e{i} = list_append(if_not_exists(#e{i}, :empty), :evt)" for i in range(len(uris)))
+        marker = {"pk": f"ASSET#{event.uri}", "sk": f"EVT#{event.dedup_id()}#DAG#{dag_id}",
+                  "expires_at": int(time.time()) + DEDUP_TTL_S}
+        try:
+            self.ddb.transact_write_items(TransactItems=[
+                # The marker makes the append happen once per (event, DAG) even on redelivery.
+                {"Put": {"TableName": self.table, "Item": d.to_item(marker),
+                         "ConditionExpression": "attribute_not_exists(pk)"}},
+                {"Update": {"TableName": self.table, "Key": self._key(d.dag_pk(dag_id), WAIT_SK),
+                            "UpdateExpression": f"SET {sets}, updated_at = :now ADD version :one",
+                            "ExpressionAttributeNames": names,
+                            "ExpressionAttributeValues": {
+                                ":empty": {"L": []}, ":evt": {"L": [{"S": event.model_dump_json()}]},
+                                ":one": {"N": "1"}, ":now": {"S": d.now_iso()}}}},
+            ])
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") == "TransactionCanceledException" and \
+                    "ConditionalCheckFailed" in d.cancellation_codes(err):
+                return None
+            raise
+        got = self.ddb.get_item(TableName=self.table, Key=self._key(d.dag_pk(dag_id), WAIT_SK), ConsistentRead=True)
+        return d.from_item(got.get("Item")) or {}
+
+    def consume(self, dag_id: str, snapshot: dict[str, Any]) -> bool:
+        """Reset the wait item if it is still at ``snapshot``'s version; True for the winner."""
+        attrs = [k for k in snapshot if k.startswith("e#")]
+        names = {f"#e{i}": a for i, a in enumerate(attrs)}
+        kwargs: dict[str, Any] = {"ExpressionAttributeNames": names} if names else {}
+        remove = (" REMOVE " + ", ".join(names)) if names else ""
+        try:
+            # Another event appended after our read (version moved): it decides instead of us.
+            self.ddb.update_item(
+                TableName=self.table, Key=self._key(d.dag_pk(dag_id), WAIT_SK),
+                UpdateExpression=f"SET last_triggered_at = :now{remove}",
+                ConditionExpression="version = :v",
+                ExpressionAttributeValues={":v": {"N": str(int(snapshot["version"]))}, ":now": {"S": d.now_iso()}},
+                **kwargs,
+            )
+        except ClientError as err:
+            if d.is_conditional_failure(err):
+                return False
+            raise
+        return True
+
+    def wait_state(self, dag_id: str) -> dict[str, list[dict[str, Any]]]:
+        """URIs seen since the DAG's last asset-triggered run -> their events (for the CLI/UI)."""
+        got = self.ddb.get_item(TableName=self.table, Key=self._key(d.dag_pk(dag_id), WAIT_SK), ConsistentRead=True)
+        item = d.from_item(got.get("Item")) or {}
+        return {k[2:]: [json.loads(e) for e in v] for k, v in item.items() if k.startswith("e#")}
+
+
+# ------------------------------------------------------------------ handling
+
+# (clients, resources, dag_item, triggering_events, now) -> the started run (or None)
+RunStarter = Callable[[Clients, Resources, dict[str, Any], list[dict[str, Any]], datetime], Any]
+
+
+def _condition_of(dag_item: dict[str, Any]) -> AssetCondition | None:
+    sched = dag_item.get("schedule") or {}
+    if isinstance(sched, str):
+        sched = json.loads(sched)
+    if sched.get("kind") != "assets" or not sched.get("assets"):
+        return None
+    return AssetCondition.model_validate(sched["assets"])
+
+
+def handle_asset_events(
+    clients: Clients,
+    resources: Resources,
+    events: list[AssetEvent],
+    *,
+    dags: list[dict[str, Any]] | None = None,
+    starter: RunStarter | None = None,
+    now: datetime | None = None,
+) -> list[Any]:
+    """Apply asset events to every unpaused asset-scheduled DAG; start the runs that became due.
+
+    ``dags`` defaults to the registry (``RunStore.list_dags()``); ``starter`` to
+    :func:`orchestrator.triggers.fire.start_asset_run`. Returns what the starter returned for
+    each run started. A duplicate delivery starts nothing.
+    """
+    if not events:
+        return []
+    if dags is None:
+        from orchestrator.store import RunStore
+
+        dags = RunStore(clients, resources).list_dags()
+    if starter is None:
+        from orchestrator.triggers.fire import start_asset_run
+
+        starter = start_asset_run
+    store = AssetStore(clients, resources)
+    started: list[Any] = []
+    for event in events:
+        if not store.claim_event(event):
+            continue
+        for dag_item in dags:
+            if dag_item.get("paused"):
+                continue
+            cond = _condition_of(dag_item)
+            if cond is None:
+                continue
+            hits = [u for u in leaf_uris(cond) if uri_matches(u, event.uri)]
+            if not hits:
+                continue
+            snapshot = store.add_to_wait(dag_item["dag_id"], hits, event)
+            if snapshot is None:
+                continue  # this event already counted for this DAG
+            seen = {k[2:] for k, v in snapshot.items() if k.startswith("e#") and v}
+            if not condition_met(cond, seen) or not store.consume(dag_item["dag_id"], snapshot):
+                continue
+            triggering: list[dict[str, Any]] = []
+            for key in sorted(k for k in snapshot if k.startswith("e#")):
+                triggering.extend(json.loads(e) for e in snapshot[key][-MAX_EVENTS_PER_ASSET:])
+            triggering.sort(key=lambda e: e.get("timestamp", ""))
+            started.append(starter(clients, resources, dag_item, triggering, now or datetime.now(UTC)))
+        store.finish_event(event)
+    return started
+
+
+def emit_outlet_events(clients: Clients, resources: Resources, plan_step: Step, run: dict[str, Any]) -> list[Any]:
+    """Emit the asset events of a task that succeeded with ``outlets``; start consumer DAGs.
+
+    The engine calls this after a task's success is recorded. Idempotent per (DAG, run,
+    task): a redelivered success emits nothing new. Returns the runs started.
+    """
+    if not plan_step.outlets:
+        return []
+    events = []
+    for uri in plan_step.outlets:
+        try:
+            events.append(outlet_event(uri, dag_id=run["dag_id"], run_id=run["run_id"], task_id=plan_step.task_id))
+        except EventError:
+            continue  # a non-s3 outlet is rejected by the compiler; never fail the producer here
+    return handle_asset_events(clients, resources, events)
