@@ -274,6 +274,8 @@ class CallRecorder:
 
     def mark(self, kind: str, label: str = "") -> None:
         """Put a marker (for example ``task_start``/``task_end`` with the task id) into the timeline."""
+        if not self.enabled:
+            return
         now = time.perf_counter()
         call = Call(next(self._seq), "mark", kind, threading.get_ident(), now, now, label=label)
         with self._lock:

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
@@ -85,12 +85,19 @@ def _run_id(started: Any) -> str:
     return str(getattr(started, "run_id"))
 
 
-def run_and_wait(cloud: Any, spec: BenchDag, timeout_s: float = 1800.0) -> RunResult:
-    """Trigger ``spec``'s DAG on ``cloud``, wait until nothing is left to do, read the run back."""
+def run_and_wait(
+    cloud: Any, spec: BenchDag, timeout_s: float = 1800.0, on_idle: Callable[[], None] | None = None
+) -> RunResult:
+    """Trigger ``spec``'s DAG on ``cloud``, wait until nothing is left to do, read the run back.
+
+    ``on_idle`` is called once the cloud is idle, before the run is read back (to stop counting calls).
+    """
     t0 = time.perf_counter()
     started = cloud.run_dag(spec.dag_id)
     cloud.wait_idle(timeout_s)
     total = time.perf_counter() - t0
+    if on_idle is not None:
+        on_idle()
     run_id = _run_id(started)
     run = read_run(cloud, spec.dag_id, run_id)
     return RunResult(spec.dag_id, run_id, str(run.get("state", "?")), total, read_task_instances(cloud, spec.dag_id, run_id))
