@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench chaos lint clean
+.PHONY: install demo test bench bench-airflow chaos lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -25,6 +25,12 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 tests
 
 bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+# Apache Airflow in its own venv (its pins never meet ours), then every benchmark with the comparison.
+bench-airflow: $(STAMP)
+	test -x .venv-airflow/bin/python || $(PY) -m venv .venv-airflow
+	.venv-airflow/bin/python -m pip install -q "apache-airflow==3.3.2"
 	$(BIN)/python bench/run_all.py
 
 chaos: $(STAMP)

@@ -61,7 +61,8 @@ class AirflowResult:
 
 def airflow_python(explicit: str | None = None) -> Path | None:
     """The Python of an environment where ``airflow`` imports, or None."""
-    candidates = [explicit, os.environ.get(ENV_AIRFLOW_PYTHON), str(DEFAULT_AIRFLOW_VENV / "bin" / "python")]
+    candidates = [explicit, os.environ.get(ENV_AIRFLOW_PYTHON), str(DEFAULT_AIRFLOW_VENV / "bin" / "python"),
+                  sys.executable]  # the last one: the ``bench`` extra installed next to Stratus
     for candidate in candidates:
         if not candidate or not Path(candidate).exists():
             continue
