@@ -50,6 +50,11 @@ _PRIORITY = (
 )
 
 
+def normal_state(state: Any) -> str | None:
+    """The store's cleared state ``"none"`` (and empty) is Airflow's "no status": None."""
+    return None if state in (None, "", "none", NO_STATUS) else str(state)
+
+
 def state_color(state: str | None) -> str:
     """The Airflow colour for a task-instance or run state (``None`` means no status)."""
     return STATE_COLORS.get(state or "", NO_STATUS_COLOR)
@@ -254,7 +259,7 @@ def instance_from_item(item: Mapping[str, Any], now: datetime | None = None) -> 
         tries.append(
             Try(
                 number=_int(past.get("try_number"), n),
-                state=past.get("state"),
+                state=normal_state(past.get("state")),
                 start=past.get("start") or past.get("start_date"),
                 end=past.get("end") or past.get("end_date"),
                 duration_s=seconds_between(past.get("start") or past.get("start_date"), past.get("end") or past.get("end_date")),
@@ -263,7 +268,7 @@ def instance_from_item(item: Mapping[str, Any], now: datetime | None = None) -> 
             )
         )
     try_number = _int(item.get("try_number"), 0)
-    state = item.get("state")
+    state = normal_state(item.get("state"))
     duration = item.get("duration")
     duration_s = float(duration) if duration is not None else seconds_between(
         item.get("start_date"), item.get("end_date"), now if state == "running" else None
@@ -340,7 +345,7 @@ def build_grid(
     cells: dict[tuple[str, str], Cell] = {}
     for run in chosen:
         run_id = str(run["run_id"])
-        state = run.get("state")
+        state = normal_state(run.get("state"))
         columns.append(
             RunColumn(
                 run_id=run_id,

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 from moto import mock_aws
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "unit" / "observe"))
-from observe_builders import make_plan  # noqa: E402
+from observe_builders import make_plan
 
-from orchestrator.config import Clients, Resources  # noqa: E402
-from orchestrator.errors import StratusError  # noqa: E402
-from orchestrator.observe.dashboard import put_dashboard  # noqa: E402
+from orchestrator.config import Clients, Resources
+from orchestrator.errors import StratusError
+from orchestrator.observe.dashboard import put_dashboard
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:WidgetFunction"
 

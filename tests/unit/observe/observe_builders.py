@@ -82,3 +82,59 @@ def make_ti(task_id: str, run_id: str = "manual__2026-01-01T06:00:00+00:00", dag
     }
     item.update(overrides)
     return item
+
+
+class FakeStore:
+    """In-memory stand-in for RunStore's read methods (unit tests only)."""
+
+    def __init__(self, plans: list[StepPlan], runs: list[dict[str, Any]], tis: dict[str, list[dict[str, Any]]]) -> None:
+        self.plans = {p.dag_id: p for p in plans}
+        self.run_items = runs
+        self.ti_items = tis
+
+    def list_dags(self) -> list[dict[str, Any]]:
+        return [{"dag_id": d, "plan_hash": p.hash} for d, p in self.plans.items()]
+
+    def get_current_plan(self, dag_id: str) -> StepPlan:
+        from orchestrator.errors import NotFoundError
+
+        if dag_id not in self.plans:
+            raise NotFoundError(f"DAG '{dag_id}' is not registered; run `stratus sync` (or check the DAG id).")
+        return self.plans[dag_id]
+
+    def get_plan(self, dag_id: str, plan_hash: str) -> StepPlan:
+        return self.get_current_plan(dag_id)
+
+    def list_runs(self, dag_id: str, limit: int = 25) -> list[dict[str, Any]]:
+        runs = [r for r in self.run_items if r["dag_id"] == dag_id]
+        return sorted(runs, key=lambda r: r["logical_date"], reverse=True)[:limit]
+
+    def get_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
+        return next(r for r in self.run_items if r["dag_id"] == dag_id and r["run_id"] == run_id)
+
+    def find_run(self, run_id: str) -> dict[str, Any]:
+        return next(r for r in self.run_items if r["run_id"] == run_id)
+
+    def list_tis(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        return list(self.ti_items.get(run_id, []))
+
+    def get_ti(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> dict[str, Any]:
+        return next(t for t in self.ti_items[run_id] if t["task_id"] == task_id and t.get("map_index", -1) == map_index)
+
+
+class FakeEngine:
+    """Records the engine calls the viewers make."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+
+    def clear(self, *args: Any, **kwargs: Any) -> list[str]:
+        self.calls.append(("clear", args, kwargs))
+        return []
+
+    def mark(self, *args: Any, **kwargs: Any) -> None:
+        self.calls.append(("mark", args, kwargs))
+
+    def start_run(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(("start_run", args, kwargs))
+        return {"run_id": "manual__new", "dag_id": args[0]}

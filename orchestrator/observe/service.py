@@ -1,0 +1,194 @@
+"""What the viewers need from the cloud: read runs for the grid, act on them, read logs.
+
+``RunsView`` is the one object the widget Lambda, `stratus ui` and the view commands use.
+Reads go to the run store (``orchestrator.store.RunStore``); actions go to the engine, so
+clearing a task from the dashboard runs exactly the code `stratus clear` runs.
+
+Actions arrive as JSON params (from a ``cwdb-action`` or a UI form), checked by ``perform``:
+
+- ``{"action": "clear", "dag_id", "run_id", "task_id"?, "map_index"?, "downstream"?, "failed_only"?}``
+- ``{"action": "mark", "dag_id", "run_id", "task_id", "state": "success"|"failed", "map_index"?}``
+- ``{"action": "trigger", "dag_id", "conf"?}``
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from orchestrator.config import Clients, Resources
+from orchestrator.errors import NotFoundError, StratusError
+from orchestrator.observe.gridmodel import TimeRange, run_time
+from orchestrator.observe.logs import LogLine, function_log_group, task_log_lines
+from orchestrator.plan.model import StepPlan
+
+ACTIONS = ("clear", "mark", "trigger")
+MARK_STATES = ("success", "failed")
+
+
+class ActionError(StratusError):
+    """An action's params are malformed (unknown action, missing field, bad state)."""
+
+
+def _require(params: Mapping[str, Any], *names: str) -> None:
+    missing = [n for n in names if not params.get(n)]
+    if missing:
+        raise ActionError(
+            f"Action '{params.get('action')}' needs {', '.join(repr(m) for m in missing)} in its params; got {sorted(params)}."
+        )
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+class RunsView:
+    """Runs, task instances, plans and logs of one deployment, plus the actions on them."""
+
+    def __init__(self, clients: Clients, resources: Resources, *, store: Any = None, engine: Any = None) -> None:
+        self.clients = clients
+        self.resources = resources
+        if store is None:
+            from orchestrator.store import RunStore
+
+            store = RunStore(clients, resources)
+        self.store = store
+        self._engine = engine
+
+    @property
+    def engine(self) -> Any:
+        if self._engine is None:
+            from orchestrator.engine.engine import Engine
+
+            self._engine = Engine(self.clients, self.resources)
+        return self._engine
+
+    # ------------------------------------------------------------ reads
+
+    def dag_ids(self) -> list[str]:
+        """Registered DAG ids, sorted."""
+        return sorted(str(d["dag_id"]) for d in self.store.list_dags())
+
+    def plan(self, dag_id: str, plan_hash: str | None = None) -> StepPlan:
+        """A plan version of the DAG, or its current plan."""
+        if plan_hash:
+            return self.store.get_plan(dag_id, plan_hash)  # type: ignore[no-any-return]
+        return self.store.get_current_plan(dag_id)  # type: ignore[no-any-return]
+
+    def runs(self, dag_id: str, limit: int = 25) -> list[dict[str, Any]]:
+        """The newest runs of a DAG, newest first."""
+        return list(self.store.list_runs(dag_id, limit=limit))
+
+    def run(self, run_id: str, dag_id: str | None = None) -> dict[str, Any]:
+        """One run, by run id alone when it is unique across DAGs. Raises NotFoundError."""
+        if dag_id:
+            return self.store.get_run(dag_id, run_id)  # type: ignore[no-any-return]
+        return self.store.find_run(run_id)  # type: ignore[no-any-return]
+
+    def tis(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        """Task-instance items of a run."""
+        return list(self.store.list_tis(dag_id, run_id))
+
+    def ti(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> dict[str, Any]:
+        """One task-instance item. Raises NotFoundError."""
+        return self.store.get_ti(dag_id, run_id, task_id, map_index)  # type: ignore[no-any-return]
+
+    def grid_data(
+        self, dag_id: str, limit: int = 25, time_range: TimeRange | None = None, scan: int = 200
+    ) -> tuple[StepPlan, list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+        """The current plan, the newest ``limit`` runs in ``time_range`` and their task instances.
+
+        Reads the newest ``scan`` run items (one query), keeps those in the range, and reads
+        task instances only for the ``limit`` kept (one query each).
+        """
+        runs = self.runs(dag_id, max(scan, limit))
+        if time_range is not None:
+            runs = [r for r in runs if time_range.contains(run_time(r))]
+        runs = runs[:limit]
+        try:
+            plan = self.plan(dag_id)
+        except NotFoundError:
+            if not runs:
+                raise
+            plan = self.plan(dag_id, runs[0]["plan_hash"])
+        return plan, runs, {str(r["run_id"]): self.tis(dag_id, str(r["run_id"])) for r in runs}
+
+    def run_plan(self, run: Mapping[str, Any]) -> StepPlan:
+        """The plan a run was started with (pinned by its ``plan_hash``)."""
+        return self.plan(str(run["dag_id"]), str(run["plan_hash"]))
+
+    @property
+    def worker_log_group(self) -> str:
+        return function_log_group(self.resources.worker_function or "worker")
+
+    def log_lines(
+        self, dag_id: str, run_id: str, task_id: str, *, map_index: int = -1, try_number: int | None = None
+    ) -> list[LogLine]:
+        """The log lines of one try (default: the latest) of a task instance."""
+        ti = self.ti(dag_id, run_id, task_id, map_index)
+        return task_log_lines(self.clients.client("logs"), self.worker_log_group, ti, run_id=run_id, try_number=try_number)
+
+    # ------------------------------------------------------------ actions
+
+    def clear(
+        self,
+        dag_id: str,
+        run_id: str,
+        task_ids: Sequence[str] | None = None,
+        *,
+        map_index: int | None = None,
+        downstream: bool = False,
+        failed_only: bool = False,
+    ) -> Any:
+        """Clear task instances so they run again (Airflow's clear); the engine re-dispatches."""
+        return self.engine.clear(
+            dag_id, run_id, task_ids=list(task_ids) if task_ids else None, map_index=map_index,
+            downstream=downstream, failed_only=failed_only,
+        )
+
+    def mark(self, dag_id: str, run_id: str, task_id: str, state: str, *, map_index: int = -1) -> Any:
+        """Set a task instance's state by hand (success or failed), then let the run move on."""
+        if state not in MARK_STATES:
+            raise ActionError(f"Cannot mark task '{task_id}' as '{state}': use one of {', '.join(MARK_STATES)}.")
+        return self.engine.mark(dag_id, run_id, task_id, state, map_index=map_index)
+
+    def trigger(self, dag_id: str, conf: Mapping[str, Any] | None = None) -> Any:
+        """Start a manual run of the DAG now; returns what the engine returns (the run item)."""
+        return self.engine.start_run(dag_id, conf=dict(conf or {}), run_type="manual")
+
+    def perform(self, params: Mapping[str, Any]) -> str:
+        """Check and run one action from JSON params; returns a one-line notice for the page."""
+        action = params.get("action")
+        if action not in ACTIONS:
+            raise ActionError(f"Unknown action {action!r}: use one of {', '.join(ACTIONS)}.")
+        _require(params, "dag_id")
+        dag_id = str(params["dag_id"])
+        map_index = params.get("map_index")
+        if action == "trigger":
+            conf = params.get("conf") or {}
+            if not isinstance(conf, Mapping):
+                raise ActionError(f"Trigger of DAG '{dag_id}': conf must be a JSON object, got {type(conf).__name__}.")
+            result = self.trigger(dag_id, conf)
+            run_id = result.get("run_id") if isinstance(result, Mapping) else result
+            return f"Triggered run '{run_id}' of DAG '{dag_id}'."
+        _require(params, "run_id")
+        run_id = str(params["run_id"])
+        if action == "clear":
+            task_id = params.get("task_id")
+            self.clear(
+                dag_id,
+                run_id,
+                [str(task_id)] if task_id else None,
+                map_index=int(map_index) if map_index is not None else None,
+                downstream=_flag(params.get("downstream")),
+                failed_only=_flag(params.get("failed_only")),
+            )
+            what = f"task '{task_id}'" if task_id else ("failed tasks" if _flag(params.get("failed_only")) else "all tasks")
+            return f"Cleared {what} in run '{run_id}' of DAG '{dag_id}'; they run again."
+        _require(params, "task_id", "state")
+        task_id = str(params["task_id"])
+        state = str(params["state"])
+        self.mark(dag_id, run_id, task_id, state, map_index=int(map_index) if map_index is not None else -1)
+        return f"Marked task '{task_id}' in run '{run_id}' of DAG '{dag_id}' as {state}."
