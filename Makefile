@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench bench-airflow chaos lint clean
+.PHONY: install demo test chromium bench bench-airflow chaos lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -21,7 +21,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/stratus demo --dags dags
 
-test: $(STAMP)
+# Debian's chromium for tests/browser (Playwright drives it; no browser download at run time).
+chromium:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest -q -n 2 tests
 
 bench: $(STAMP)
