@@ -1,0 +1,118 @@
+"""Turn a DAG's ``schedule`` (cron, preset, timedelta, None, assets, timetable) into ``Schedule``."""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
+
+from orchestrator.authoring.assets import Asset, AssetAll, AssetAny, BaseAsset, asset_uri_problem
+from orchestrator.authoring.timetables import CronTriggerTimetable
+from orchestrator.plan.model import AssetCondition, Schedule
+
+PRESETS = {
+    "@hourly": "0 * * * *",
+    "@daily": "0 0 * * *",
+    "@weekly": "0 0 * * 0",
+    "@monthly": "0 0 1 * *",
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+}
+
+
+def timezone_name(tz: tzinfo | None) -> str | None:
+    """IANA name of ``tz`` ("UTC" for naive or zero-offset fixed zones); None when it has none."""
+    if tz is None:
+        return "UTC"
+    for attr in ("key", "name", "zone"):
+        name = getattr(tz, attr, None)
+        if isinstance(name, str) and name:
+            return name
+    offset = tz.utcoffset(datetime(2000, 1, 1))
+    if offset == timedelta(0):
+        return "UTC"
+    return None
+
+
+def cron_problem(expression: str) -> str | None:
+    """Why ``expression`` is not a 5-field cron text, or None."""
+    from croniter import croniter
+
+    fields = expression.split()
+    if len(fields) != 5:
+        return (
+            f"cron {expression!r} has {len(fields)} fields; write 5 (minute hour day-of-month month "
+            "day-of-week), e.g. '0 6 * * *', or a preset such as '@daily'"
+        )
+    if not croniter.is_valid(expression):
+        return f"cron {expression!r} is not valid; check each field (e.g. '0 6 * * 1-5')"
+    return None
+
+
+def asset_condition(value: Any) -> AssetCondition:
+    """The plan form of an asset expression (a list means all)."""
+    if isinstance(value, Asset):
+        return AssetCondition(uri=value.uri)
+    if isinstance(value, AssetAny):
+        return AssetCondition(any=[asset_condition(o) for o in value.objects])
+    if isinstance(value, AssetAll):
+        return AssetCondition(all=[asset_condition(o) for o in value.objects])
+    return AssetCondition(all=[asset_condition(o) for o in value])
+
+
+def _is_asset_list(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and bool(value) and all(isinstance(v, BaseAsset) for v in value)
+
+
+def normalize_schedule(schedule: Any, start_date: Any) -> tuple[Schedule | None, list[str]]:
+    """``(Schedule, problems)``; on a problem the schedule is None. Problems are sentence fragments."""
+    tz = timezone_name(start_date.tzinfo) if isinstance(start_date, datetime) else "UTC"
+    problems: list[str] = []
+    if tz is None:
+        problems.append(
+            "start_date has a fixed UTC offset, not a named time zone; use "
+            "datetime(..., tzinfo=ZoneInfo('Europe/Paris')) or a UTC datetime"
+        )
+        tz = "UTC"
+    if schedule is None:
+        return Schedule(kind="none", timezone=tz), problems
+    if isinstance(schedule, CronTriggerTimetable):
+        tz = schedule.timezone
+        try:
+            zoneinfo.ZoneInfo(tz)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+            problems.append(f"time zone {tz!r} is unknown; use an IANA name such as 'Europe/Paris' or 'UTC'")
+        schedule = schedule.expression
+    if isinstance(schedule, str):
+        text = schedule.strip()
+        if text == "@once":
+            return (Schedule(kind="once", expression="@once", preset="@once", timezone=tz), problems)
+        if text.startswith("@"):
+            if text not in PRESETS:
+                known = ", ".join(["@once", *PRESETS])
+                problems.append(f"schedule preset {text!r} is unknown; use one of {known} or a cron text")
+                return None, problems
+            return Schedule(kind="cron", expression=PRESETS[text], preset=text, timezone=tz), problems
+        problem = cron_problem(text)
+        if problem:
+            problems.append(problem)
+            return None, problems
+        return Schedule(kind="cron", expression=text, timezone=tz), problems
+    if isinstance(schedule, timedelta):
+        if schedule.total_seconds() < 60:
+            problems.append(f"schedule timedelta {schedule} is shorter than a minute (EventBridge's precision)")
+            return None, problems
+        return Schedule(kind="timedelta", interval_s=schedule.total_seconds(), timezone=tz), problems
+    if isinstance(schedule, BaseAsset) or _is_asset_list(schedule):
+        assets = schedule.iter_assets() if isinstance(schedule, BaseAsset) else [
+            a for item in schedule for a in item.iter_assets()]
+        for a in assets:
+            problem = asset_uri_problem(a.uri)
+            if problem:
+                problems.append(problem)
+        return Schedule(kind="assets", assets=asset_condition(schedule), timezone=tz), problems
+    problems.append(
+        f"schedule {schedule!r} is not supported; use a cron text, a preset like '@daily', a "
+        "timedelta, None, an Asset (or a list of assets), or CronTriggerTimetable"
+    )
+    return None, problems

@@ -1,0 +1,265 @@
+"""Plan validation: every problem of a DAG at once, each naming the DAG, file:line and task.
+
+``validate_dag(dag)`` checks a DAG object before it is compiled (schedule, time zone,
+start_date, limits, Lambda timeouts, params, mapping, assets, unknown upstreams, cycles);
+``validate_plan(plan)`` checks a ``StepPlan`` read from JSON (ids, references, cycles,
+assets). Both return a list of messages; ``compile_dag`` raises ``PlanValidationError``
+with all of them. Every check is linear in the number of tasks and dependencies.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.authoring._stack import short_path
+from orchestrator.authoring.assets import asset_uri_problem
+from orchestrator.authoring.xcom_arg import XComArg
+from orchestrator.constants import LAMBDA_MAX_TIMEOUT_S
+from orchestrator.plan.params import schema_problem, value_problem
+from orchestrator.plan.schedule import normalize_schedule
+
+if TYPE_CHECKING:
+    from orchestrator.authoring.baseoperator import BaseOperator
+    from orchestrator.authoring.dag import DAG
+    from orchestrator.plan.model import StepPlan
+
+LAMBDA_MIN_MEMORY_MB = 128
+LAMBDA_MAX_MEMORY_MB = 10240
+MAX_SUGGESTIONS = 20  # difflib suggestions are O(n) each: only for the first few unknown ids
+MAX_CYCLES = 10
+
+TOO_LONG_ADVICE = (
+    "split the work into smaller tasks (e.g. .expand() over chunks of the input), or start the "
+    "long job on ECS/AWS Batch/Glue from a short task and wait for it with a sensor-style task "
+    "that retries"
+)
+
+
+def dag_where(dag: DAG) -> str:
+    return f"DAG '{dag.dag_id}' ({short_path(dag.fileloc)}:{dag.lineno})"
+
+
+def task_where(dag: DAG, op: BaseOperator) -> str:
+    return f"Task '{op.task_id}' in DAG '{dag.dag_id}' ({short_path(op.fileloc)}:{op.lineno})"
+
+
+def validate_dag(dag: DAG) -> list[str]:
+    """Every problem of ``dag`` (empty when it compiles)."""
+    problems = _dag_level(dag)
+    for op in dag.task_dict.values():
+        problems.extend(_task_level(dag, op))
+    upstream = {tid: op.upstream_task_ids for tid, op in dag.task_dict.items()}
+    problems.extend(graph_problems(upstream, lambda tid: task_where(dag, dag.task_dict[tid])))
+    return problems
+
+
+def _dag_level(dag: DAG) -> list[str]:
+    where = dag_where(dag)
+    problems: list[str] = []
+    schedule, sched_problems = normalize_schedule(dag.schedule, dag.start_date)
+    problems.extend(f"{where}: {p}." for p in sched_problems)
+    for name in ("start_date", "end_date"):
+        value = getattr(dag, name)
+        if value is not None and not isinstance(value, datetime):
+            problems.append(f"{where}: {name} must be a datetime, got {value!r}; write datetime(2026, 1, 1).")
+    if schedule is not None and schedule.kind in ("cron", "timedelta", "once") and dag.start_date is None:
+        shown = dag.schedule if isinstance(dag.schedule, str) else schedule.expression or dag.schedule
+        problems.append(
+            f"{where}: has schedule {shown!r} but no start_date; add start_date=datetime(2026, 1, 1) "
+            "(a fixed date: runs are scheduled from it), or set schedule=None for manual runs."
+        )
+    if isinstance(dag.start_date, datetime) and isinstance(dag.end_date, datetime):
+        try:
+            if dag.end_date < dag.start_date:
+                problems.append(f"{where}: end_date {dag.end_date} is before start_date {dag.start_date}.")
+        except TypeError:
+            problems.append(f"{where}: start_date and end_date must both be naive or both have a time zone.")
+    for name in ("max_active_runs", "max_active_tasks"):
+        value = getattr(dag, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            problems.append(f"{where}: {name} must be a positive integer, got {value!r}.")
+    if not isinstance(dag.catchup, bool):
+        problems.append(f"{where}: catchup must be True or False, got {dag.catchup!r}.")
+    if dag.dagrun_timeout is not None and not isinstance(dag.dagrun_timeout, timedelta):
+        problems.append(f"{where}: dagrun_timeout must be a timedelta, got {dag.dagrun_timeout!r}.")
+    for name in sorted(dag.params):
+        param = dag.params[name]
+        pwhere = f"Param '{name}' of {where}"
+        problem = schema_problem(param.schema)
+        if problem:
+            problems.append(f"{pwhere}: {problem}; fix the Param's keywords.")
+            continue
+        if param.has_value:
+            problem = value_problem(param.value, param.schema)
+            if problem:
+                problems.append(f"{pwhere}: default {param.value!r} is invalid: {problem}. Fix the default or the schema.")
+    return problems
+
+
+def _task_level(dag: DAG, op: BaseOperator) -> list[str]:
+    where = task_where(dag, op)
+    problems: list[str] = []
+    if op.execution_timeout is not None:
+        seconds = op.execution_timeout.total_seconds()
+        if seconds > LAMBDA_MAX_TIMEOUT_S:
+            problems.append(
+                f"{where}: execution_timeout is {seconds:g} s, above AWS Lambda's {LAMBDA_MAX_TIMEOUT_S} s "
+                f"limit for one task: {TOO_LONG_ADVICE}."
+            )
+        elif seconds <= 0:
+            problems.append(f"{where}: execution_timeout must be positive, got {seconds:g} s.")
+    if op.lambda_timeout is not None:
+        if op.lambda_timeout > LAMBDA_MAX_TIMEOUT_S:
+            problems.append(
+                f"{where}: lambda_timeout is {op.lambda_timeout} s, above AWS Lambda's "
+                f"{LAMBDA_MAX_TIMEOUT_S} s maximum: {TOO_LONG_ADVICE}."
+            )
+        elif op.lambda_timeout < 1:
+            problems.append(f"{where}: lambda_timeout must be at least 1 s, got {op.lambda_timeout}.")
+        elif op.execution_timeout is not None and op.execution_timeout.total_seconds() > op.lambda_timeout:
+            problems.append(
+                f"{where}: execution_timeout ({op.execution_timeout.total_seconds():g} s) is longer than "
+                f"lambda_timeout ({op.lambda_timeout} s), so Lambda would stop the task first; raise "
+                "lambda_timeout or lower execution_timeout."
+            )
+    if op.lambda_memory is not None and not LAMBDA_MIN_MEMORY_MB <= op.lambda_memory <= LAMBDA_MAX_MEMORY_MB:
+        problems.append(
+            f"{where}: lambda_memory is {op.lambda_memory} MB; AWS Lambda allows "
+            f"{LAMBDA_MIN_MEMORY_MB} to {LAMBDA_MAX_MEMORY_MB} MB."
+        )
+    if op.retries < 0:
+        problems.append(f"{where}: retries must be 0 or more, got {op.retries}.")
+    if op.retry_delay.total_seconds() < 0:
+        problems.append(f"{where}: retry_delay must not be negative.")
+    if op.expand_input is not None:
+        problems.extend(_mapping_problems(where, op))
+    for asset in op.outlets:
+        problem = asset_uri_problem(asset.uri)
+        if problem:
+            problems.append(f"{where}: {problem}.")
+    return problems
+
+
+def _mapping_problems(where: str, op: BaseOperator) -> list[str]:
+    assert op.expand_input is not None
+    problems: list[str] = []
+    if op.expand_input.kind == "expand":
+        for name, value in op.expand_input.value.items():
+            if isinstance(value, XComArg) or isinstance(value, (list, tuple)):
+                continue
+            problems.append(
+                f"{where}: cannot expand over argument '{name}' = {value!r} ({type(value).__name__}); "
+                f"expand() takes a list or an upstream task's output; use .partial({name}=...) for a constant."
+            )
+    else:
+        value = op.expand_input.value
+        if not isinstance(value, XComArg) and not (
+            isinstance(value, (list, tuple)) and all(isinstance(v, dict) for v in value)
+        ):
+            problems.append(f"{where}: expand_kwargs() takes a list of dicts or an upstream output, got {value!r}.")
+    for ref in op.expand_input.references():
+        if ref.operator.task_id not in op.upstream_task_ids:
+            problems.append(f"{where}: maps over '{ref.operator.task_id}', which is not upstream of it.")
+    return problems
+
+
+def graph_problems(upstream: dict[str, Iterable[str]], where: Callable[[str], str]) -> list[str]:
+    """Unknown upstream ids (with a suggestion) and cycles (printed ``a >> b >> a``)."""
+    problems: list[str] = []
+    ids = list(upstream)
+    known = set(ids)
+    suggestions_left = MAX_SUGGESTIONS
+    clean: dict[str, list[str]] = {}
+    for tid in ids:
+        ups = sorted(upstream[tid])
+        for up in ups:
+            if up in known:
+                continue
+            hint = ""
+            if suggestions_left > 0:
+                suggestions_left -= 1
+                close = difflib.get_close_matches(up, ids, n=1)
+                if close:
+                    hint = f" Did you mean '{close[0]}'?"
+            problems.append(f"{where(tid)}: depends on '{up}', which does not exist.{hint}")
+        clean[tid] = [u for u in ups if u in known]
+    for cycle in find_cycles(clean):
+        problems.append(
+            f"{where(cycle[0])}: is part of a cycle: {' >> '.join(cycle)}. "
+            "Remove one of these dependencies; a DAG must not loop."
+        )
+    return problems
+
+
+def find_cycles(upstream: dict[str, list[str]]) -> list[list[str]]:
+    """Cycles as paths ``[a, b, a]`` (a runs before b runs before a); iterative DFS, O(V + E)."""
+    downstream: dict[str, list[str]] = {tid: [] for tid in upstream}
+    for tid, ups in upstream.items():
+        for up in ups:
+            downstream[up].append(tid)
+    color = dict.fromkeys(upstream, 0)  # 0 new, 1 on the current path, 2 done
+    cycles: list[list[str]] = []
+    for start in upstream:
+        if color[start]:
+            continue
+        color[start] = 1
+        path = [start]
+        pos = {start: 0}
+        stack = [iter(downstream[start])]
+        while stack:
+            nxt = next(stack[-1], None)
+            if nxt is None:
+                stack.pop()
+                node = path.pop()
+                del pos[node]
+                color[node] = 2
+                continue
+            if color[nxt] == 1:
+                cycles.append(path[pos[nxt]:] + [nxt])
+                if len(cycles) >= MAX_CYCLES:
+                    return cycles
+            elif color[nxt] == 0:
+                color[nxt] = 1
+                pos[nxt] = len(path)
+                path.append(nxt)
+                stack.append(iter(downstream[nxt]))
+    return cycles
+
+
+def validate_plan(plan: StepPlan) -> list[str]:
+    """Problems of a ``StepPlan`` (e.g. read from JSON): ids, references, cycles, assets."""
+    def where(tid: str) -> str:
+        step = by_id.get(tid)
+        line = f":{step.line}" if step is not None and step.line else ""
+        module = step.module if step is not None else plan.fileloc
+        return f"Task '{tid}' in DAG '{plan.dag_id}' ({module}{line})"
+
+    problems: list[str] = []
+    by_id: dict[str, Any] = {}
+    for step in plan.steps:
+        if step.task_id in by_id:
+            problems.append(f"{where(step.task_id)}: the task id is used twice; give each task a unique task_id.")
+        by_id[step.task_id] = step
+    upstream = {s.task_id: s.upstream for s in plan.steps}
+    problems.extend(graph_problems(upstream, where))
+    for step in plan.steps:
+        for down in step.downstream:
+            if down in by_id and step.task_id not in by_id[down].upstream:
+                problems.append(f"{where(step.task_id)}: lists '{down}' downstream, but '{down}' does not list it upstream.")
+        if step.mapping is not None:
+            for src in step.mapping.sources:
+                if src not in step.upstream:
+                    problems.append(f"{where(step.task_id)}: maps over '{src}', which is not upstream of it.")
+        for uri in step.outlets:
+            problem = asset_uri_problem(uri)
+            if problem:
+                problems.append(f"{where(step.task_id)}: {problem}.")
+    try:
+        json.dumps(plan.model_dump(mode="json"))
+    except (TypeError, ValueError) as exc:  # pragma: no cover - pydantic guarantees this
+        problems.append(f"DAG '{plan.dag_id}': the plan is not JSON: {exc}")
+    return problems
