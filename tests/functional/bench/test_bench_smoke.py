@@ -1,0 +1,184 @@
+"""The benchmark scripts run on tiny DAGs and print their tables (rows and columns, never timings)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench import airflow_compare, aws_calls, imports  # noqa: E402
+from bench.awscount import Call, CallRecorder  # noqa: E402
+from bench.dags import chain, diamond, fan_map, standard_suite, write_dags  # noqa: E402
+
+TINY = dict(chain_n=5, diamond_w=3, map_n=10)
+
+
+@pytest.fixture
+def aws_env(monkeypatch):
+    for k, v in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
+                 "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}.items():
+        monkeypatch.setenv(k, v)
+
+
+# ------------------------------------------------------------------ DAG generators
+
+
+def test_generated_dags_are_the_three_shapes_for_both_flavours(tmp_path):
+    specs = standard_suite(**TINY)
+    assert [(s.dag_id, s.task_instances, s.sfn_transitions) for s in specs] == [
+        ("bench_chain_5", 5, 5), ("bench_diamond_3", 5, 6), ("bench_map_10", 12, 13),
+    ]
+    paths = write_dags(tmp_path / "stratus", specs)
+    assert sorted(p.name for p in paths.values()) == ["bench_chain_5.py", "bench_diamond_3.py", "bench_map_10.py"]
+    assert "from orchestrator import dag, task" in paths["bench_chain_5"].read_text()
+    airflow = write_dags(tmp_path / "airflow", specs, flavor="airflow")
+    assert "from airflow.sdk import dag, task" in airflow["bench_map_10"].read_text()
+    with pytest.raises(ValueError, match="chain needs at least 1 task, got 0"):
+        chain(0)
+
+
+def test_generated_dags_load_with_the_stratus_authoring_api(tmp_path):
+    loader = pytest.importorskip("orchestrator.plan.loader")
+    write_dags(tmp_path, [chain(5), diamond(3), fan_map(10)])
+    bag = loader.DagBag(str(tmp_path))
+    assert bag.import_errors == {}
+    assert len(bag.dags["bench_chain_5"].task_dict) == 5
+    assert len(bag.dags["bench_diamond_3"].task_dict) == 5
+    assert sorted(bag.dags["bench_map_10"].task_dict) == ["make", "total", "work"]
+
+
+# ------------------------------------------------------------------ the call recorder
+
+
+def test_recorder_counts_calls_and_dynamodb_request_units(aws_env):
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        ddb.create_table(
+            TableName="t", BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                  {"AttributeName": "sk", "AttributeType": "S"}],
+        )
+        with CallRecorder() as rec:
+            table = boto3.resource("dynamodb", region_name="us-east-1").Table("t")
+            table.put_item(Item={"pk": "a", "sk": "b", "x": "y" * 3000})  # ~3 KB: 3 WRU
+            ddb.transact_write_items(TransactItems=[
+                {"Update": {"TableName": "t", "Key": {"pk": {"S": "a"}, "sk": {"S": "b"}},
+                            "UpdateExpression": "SET q = :v", "ExpressionAttributeValues": {":v": {"N": "2"}}}},
+                {"Put": {"TableName": "t", "Item": {"pk": {"S": "a"}, "sk": {"S": "c"}}}},
+            ])  # 2 x 3 + 2 x 1
+            table.get_item(Key={"pk": "a", "sk": "b"}, ConsistentRead=True)  # 1 RRU
+            table.get_item(Key={"pk": "a", "sk": "missing"})  # 0.5 RRU
+            with pytest.raises(ddb.exceptions.ConditionalCheckFailedException):
+                table.put_item(Item={"pk": "a", "sk": "c"}, ConditionExpression="attribute_not_exists(pk)")
+            rec.mark("task_end", "x")
+        calls = rec.api_calls()
+    assert [c.name for c in calls] == ["dynamodb:PutItem", "dynamodb:TransactWriteItems", "dynamodb:GetItem",
+                                       "dynamodb:GetItem", "dynamodb:PutItem"]
+    assert [c.wcu for c in calls] == [3.0, 8.0, 0.0, 0.0, 1.0]
+    assert [c.rcu for c in calls] == [0.0, 0.0, 1.0, 0.5, 0.0]
+    assert [c.item_writes for c in calls] == [1, 2, 0, 0, 1]
+    assert calls[-1].error == "ConditionalCheckFailedException"
+    assert rec.summary()["dynamodb:GetItem"] == 2
+
+
+def test_recorder_refuses_a_second_install():
+    with CallRecorder():
+        with pytest.raises(RuntimeError, match="a CallRecorder is already installed in this process"):
+            CallRecorder().install()
+
+
+def test_critical_path_lists_calls_between_task_end_and_next_start():
+    def call(service, op, t):
+        return Call(0, service, op, 1, t, t)
+
+    timeline = [
+        call("mark", "task_start", 0), call("dynamodb", "GetItem", 1), call("mark", "task_end", 2),
+        call("dynamodb", "TransactWriteItems", 3), call("logs", "PutLogEvents", 3.5), call("lambda", "Invoke", 4),
+        call("dynamodb", "UpdateItem", 5), call("mark", "task_start", 6), call("mark", "task_end", 7),
+    ]
+    assert aws_calls.critical_path_hops(timeline) == [
+        ["dynamodb:TransactWriteItems", "lambda:Invoke", "dynamodb:UpdateItem"],
+    ]
+
+
+# ------------------------------------------------------------------ the scripts on a local cloud
+
+
+@pytest.fixture(scope="module")
+def calls_results():
+    pytest.importorskip("orchestrator.local.cloud")
+    return aws_calls.measure(standard_suite(**TINY), timeout_s=120)
+
+
+def test_aws_calls_tables_have_a_row_per_dag_and_the_priced_columns(calls_results):
+    assert [r.run.state for r in calls_results] == ["success", "success", "success"]
+    text = aws_calls.report(calls_results)
+    for row in ("| 5-chain", "| 1-3-1 diamond", "| 10-map"):
+        assert text.count(row) == 2  # the calls table and the cost table
+    for column in ("Lambda Invoke", "DDB item writes", "WRU", "RRU", "S3 GET", "SQS", "Stratus total",
+                   "SFN Standard + Lambda", "most common sequence"):
+        assert column in text
+    assert "Issue #8 targets" in text
+    chain_calls = calls_results[0]
+    assert len(chain_calls.hops) == 4  # 5 tasks, 4 hops
+    assert chain_calls.per_task()["invoke"] > 0
+
+
+def test_local_speed_table_has_a_row_per_dag():
+    pytest.importorskip("orchestrator.local.cloud")
+    from bench import local_speed
+
+    report = local_speed.measure(standard_suite(**TINY), timeout_s=120)
+    report.skipped = ["the 10,000-map (--no-large-map)"]
+    text = local_speed.speed_table(report)
+    for row in ("| 5-chain", "| 1-3-1 diamond", "| 10-map"):
+        assert row in text
+    for column in ("per task ms", "median gap ms", "peak RSS MB"):
+        assert column in text
+    assert "Skipped: the 10,000-map (--no-large-map)" in text
+    assert [r.succeeded for r in report.runs] == [5, 5, 12]
+
+
+# ------------------------------------------------------------------ imports and Airflow
+
+
+def test_imports_table_times_each_handler_module(tmp_path):
+    (tmp_path / "worker").mkdir()
+    (tmp_path / "worker" / "app.py").write_text("import json\n\ndef handler(event, context):\n    return 1\n")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "app.py").write_text("raise RuntimeError('no table configured')\n")
+    results = imports.measure(repeat=1, root=tmp_path)
+    text = imports.imports_table(results)
+    assert "| functions/worker/app.py" in text
+    assert "import failed: RuntimeError: no table configured" in text
+
+
+def test_airflow_compare_skips_when_airflow_is_absent(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(airflow_compare, "DEFAULT_AIRFLOW_VENV", tmp_path / "none")
+    monkeypatch.delenv(airflow_compare.ENV_AIRFLOW_PYTHON, raising=False)
+    if airflow_compare.airflow_python() is not None:
+        pytest.skip("Airflow is importable by this interpreter")
+    assert airflow_compare.main(["--chain", "2"]) == 0
+    assert capsys.readouterr().out.strip() == "Airflow not installed: skipped"
+
+
+def test_comparison_table_prints_ratios_against_the_targets(tmp_path):
+    specs = standard_suite(**TINY)
+    fake = {
+        s.dag_id: airflow_compare.AirflowResult(s.dag_id, "success", test_s=t, median_gap_s=0.1, median_task_s=0.05,
+                                                first_task_s=7.0, task_instances=s.task_instances, log=tmp_path)
+        for s, t in zip(specs, (20.0, 10.0, 16.0))
+    }
+    text = airflow_compare.comparison_table(specs, fake, {"bench_chain_5": 1.0, "bench_diamond_3": 2.0,
+                                                          "bench_map_10": 4.0}, version="3.3.2")
+    assert "| 5-chain" in text and "20.0x" in text and ">= 15x: met" in text
+    assert "| 10-map" in text and "4.0x" in text and ">= 8x: NOT met" in text
