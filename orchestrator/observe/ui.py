@@ -1,0 +1,241 @@
+"""`stratus ui`: the run grid and its actions in a browser, served on 127.0.0.1 (stdlib only).
+
+The same renderer as the CloudWatch widget (``orchestrator.observe.grid``) with ``LocalLinks``:
+actions are POST forms guarded by ``confirm()``; logs are served from CloudWatch Logs (moto's
+locally). Routes:
+
+- ``GET /``: every DAG's grid (the 10 newest runs each);
+- ``GET /dags/<dag_id>?run_id=&hours=``: one DAG's grid, the selected run's task instances;
+- ``GET /runs/<dag_id>/<run_id>``: that run (redirects to the DAG page with it selected);
+- ``GET /logs?dag_id=&run_id=&task_id=&try=&map_index=``: one try's log lines;
+- ``POST /action`` (form field ``params``: JSON, see ``RunsView.perform``): act, then go back.
+
+For tests: ``UIServer(view, port=0).start()`` runs it on a thread; ``.url``; ``.close()``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import threading
+from datetime import datetime, timedelta, timezone
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
+
+from orchestrator.errors import NotFoundError, StratusError
+from orchestrator.observe.grid import LocalLinks, render_grid
+from orchestrator.observe.gridmodel import TimeRange
+from orchestrator.observe.service import RunsView
+
+ACTIVE_STATES = ("queued", "running")
+REFRESH_S = 2
+MAX_BODY = 64 * 1024
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>{refresh}
+<style>
+body{{font-family:Arial,Helvetica,sans-serif;margin:16px;color:#16191f}}
+nav{{margin-bottom:12px}} nav a{{margin-right:12px}}
+.notice{{background:#f2f8fd;border:1px solid #0972d3;padding:4px 8px;margin:6px 0}}
+.error{{background:#fff0f0;border:1px solid #b00;padding:4px 8px;margin:6px 0}}
+pre{{background:#f4f4f4;padding:8px;white-space:pre-wrap}}
+.sg .pill.st-success,.sg .pill.st-failed,.sg .pill.st-queued{{color:#fff}}
+</style></head>
+<body><nav><a href="/">Stratus</a>{nav}</nav>{body}</body></html>"""
+
+
+def _e(value: Any) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _page(title: str, body: str, *, nav: str = "", refresh: bool = False) -> bytes:
+    meta = f'<meta http-equiv="refresh" content="{REFRESH_S}">' if refresh else ""
+    return _PAGE.format(title=_e(title), refresh=meta, nav=nav, body=body).encode()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        if self.server.verbose:
+            super().log_message(format, *args)
+
+    # ---------------------------------------------------------------- plumbing
+
+    def _send(self, status: int, body: bytes, content_type: str = "text/html; charset=utf-8") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _redirect(self, location: str) -> None:
+        self.send_response(HTTPStatus.SEE_OTHER)
+        self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _error(self, status: int, message: str) -> None:
+        self._send(status, _page("Stratus", f'<div class="error">{_e(message)}</div>'))
+
+    @property
+    def view(self) -> RunsView:
+        return self.server.view
+
+    # ---------------------------------------------------------------- routes
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+        parts = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        segments = [unquote(s) for s in parts.path.split("/") if s]
+        try:
+            if not segments:
+                self._send(HTTPStatus.OK, self._index())
+            elif segments[0] == "dags" and len(segments) == 2:
+                self._send(HTTPStatus.OK, self._dag(segments[1], query))
+            elif segments[0] == "runs" and len(segments) == 3:
+                self.view.run(segments[2], segments[1])  # 404 if missing
+                self._redirect(f"/dags/{quote(segments[1], safe='')}?{urlencode({'run_id': segments[2]})}")
+            elif segments == ["logs"]:
+                self._send(HTTPStatus.OK, self._logs(query))
+            elif segments == ["healthz"]:
+                self._send(HTTPStatus.OK, b"ok", "text/plain")
+            else:
+                self._error(HTTPStatus.NOT_FOUND, f"No page at {parts.path}.")
+        except NotFoundError as exc:
+            self._error(HTTPStatus.NOT_FOUND, str(exc))
+        except StratusError as exc:
+            self._error(HTTPStatus.BAD_REQUEST, str(exc))
+
+    def do_POST(self) -> None:  # noqa: N802 - stdlib name
+        if urlsplit(self.path).path != "/action":
+            self._error(HTTPStatus.NOT_FOUND, f"No action at {self.path}.")
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            self._error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "Request too large.")
+            return
+        form = {k: v[-1] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+        try:
+            params = json.loads(form.get("params") or "")
+            if not isinstance(params, dict):
+                raise ValueError("not an object")
+        except ValueError:
+            self._error(HTTPStatus.BAD_REQUEST, "The action's params must be a JSON object in the form field 'params'.")
+            return
+        dag_id = str(params.get("dag_id") or "")
+        try:
+            notice = self.view.perform(params)
+            key = "notice"
+        except StratusError as exc:
+            notice, key = f"{params.get('action')} failed: {exc}", "error"
+        query = {key: notice}
+        run_id = params.get("run_id")
+        if isinstance(run_id, str) and run_id:
+            query["run_id"] = run_id
+        target = f"/dags/{quote(dag_id, safe='')}?{urlencode(query)}" if dag_id else f"/?{urlencode(query)}"
+        self._redirect(target)
+
+    # ---------------------------------------------------------------- pages
+
+    def _nav(self) -> str:
+        try:
+            return "".join(f'<a href="/dags/{quote(d, safe="")}">{_e(d)}</a>' for d in self.view.dag_ids())
+        except StratusError:
+            return ""
+
+    def _index(self) -> bytes:
+        parts = []
+        active = False
+        for dag_id in self.view.dag_ids():
+            plan, runs, tis = self.view.grid_data(dag_id, limit=10)
+            active = active or any(r.get("state") in ACTIVE_STATES for r in runs)
+            parts.append(render_grid(plan, runs, tis, links=LocalLinks(), max_runs=10, can_mark=True))
+        body = "".join(parts) or "<p>No DAGs registered yet: run <code>stratus sync</code> or <code>stratus dev</code>.</p>"
+        return _page("Stratus", body, nav=self._nav(), refresh=active)
+
+    def _dag(self, dag_id: str, query: dict[str, str]) -> bytes:
+        time_range = None
+        if query.get("hours"):
+            try:
+                hours = float(query["hours"])
+            except ValueError as exc:
+                raise StratusError(f"hours must be a number, got {query['hours']!r}.") from exc
+            time_range = TimeRange(start=datetime.now(timezone.utc) - timedelta(hours=hours))
+        limit = int(query.get("limit") or 25)
+        plan, runs, tis = self.view.grid_data(dag_id, limit=limit, time_range=time_range)
+        notice = query.get("notice")
+        banner = f'<div class="error">{_e(query["error"])}</div>' if query.get("error") else ""
+        body = banner + render_grid(
+            plan, runs, tis, links=LocalLinks(), selected_run=query.get("run_id"), time_range=time_range,
+            max_runs=limit, can_mark=True, notice=notice,
+        )
+        active = any(r.get("state") in ACTIVE_STATES for r in runs)
+        return _page(f"{dag_id} - Stratus", body, nav=self._nav(), refresh=active)
+
+    def _logs(self, query: dict[str, str]) -> bytes:
+        for name in ("dag_id", "run_id", "task_id"):
+            if not query.get(name):
+                raise StratusError(f"/logs needs the query parameter '{name}'.")
+        try:
+            try_number = int(query["try"]) if query.get("try") else None
+            map_index = int(query.get("map_index") or -1)
+        except ValueError as exc:
+            raise StratusError("try and map_index must be integers.") from exc
+        lines = self.view.log_lines(
+            query["dag_id"], query["run_id"], query["task_id"], map_index=map_index, try_number=try_number
+        )
+        title = f"{query['task_id']}" + (f"[{map_index}]" if map_index >= 0 else "") + f" try {query.get('try') or 'latest'}"
+        back = f"/dags/{quote(query['dag_id'], safe='')}?{urlencode({'run_id': query['run_id']})}"
+        text = "\n".join(line.render() for line in lines) or "(no log lines)"
+        body = (f'<h3>Log: {_e(title)} <small>run {_e(query["run_id"])}</small></h3>'
+                f'<a href="{_e(back)}">back to the run</a><pre class="log">{_e(text)}</pre>')
+        return _page(f"Log {title}", body, nav=self._nav())
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], view: RunsView, verbose: bool) -> None:
+        super().__init__(address, _Handler)
+        self.view = view
+        self.verbose = verbose
+
+
+class UIServer:
+    """The UI's HTTP server, bound to ``host`` (loopback by default) and ``port`` (0: any free)."""
+
+    def __init__(self, view: RunsView, *, port: int = 0, host: str = "127.0.0.1", verbose: bool = False) -> None:
+        self.server = _Server((host, port), view, verbose)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> UIServer:
+        """Serve on a background thread; returns self."""
+        self._thread = threading.Thread(target=self.server.serve_forever, name="stratus-ui", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve on this thread until interrupted."""
+        self.server.serve_forever()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> UIServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

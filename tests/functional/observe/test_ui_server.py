@@ -1,0 +1,116 @@
+"""`stratus ui` server in process (port 0) over moto's run store; engine calls recorded."""
+
+from __future__ import annotations
+
+import html
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+from observe_builders import FakeEngine, make_plan
+
+from orchestrator.observe import telemetry
+from orchestrator.observe.logs import capture_invocation, put_invocation_logs
+from orchestrator.observe.service import RunsView
+from orchestrator.observe.ui import UIServer
+
+RUN = "manual__2026-01-01T06:00:00+00:00"
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def _seed(store, logs):
+    store.put_plan(make_plan())
+    store.create_run({"dag_id": "daily_sales", "run_id": RUN, "state": "failed", "run_type": "manual",
+                      "plan_hash": make_plan().hash, "logical_date": "2026-01-01T06:00:00+00:00",
+                      "start_date": "2026-01-01T06:00:01+00:00", "end_date": "2026-01-01T06:02:00+00:00"})
+    with capture_invocation() as lines:
+        with telemetry.task_log_context("daily_sales", RUN, "extract", -1, 1):
+            telemetry.logger.error("source offline")
+    put_invocation_logs(logs, "stratus-worker", "2026/01/01/[$LATEST]t1", "req-1", lines, started_ms=int(time.time() * 1000))
+    store._put({"pk": f"RUN#daily_sales#{RUN}", "sk": "TI#extract#-00001", "dag_id": "daily_sales", "run_id": RUN,
+                "task_id": "extract", "map_index": -1, "state": "failed", "try_number": 1, "max_tries": 1,
+                "log_stream": "2026/01/01/[$LATEST]t1", "error": "RuntimeError: source offline"})
+
+
+@pytest.fixture
+def ui(stack):
+    clients, resources, store = stack
+    _seed(store, clients.client("logs"))
+    engine = FakeEngine()
+    with UIServer(RunsView(clients, resources, store=store, engine=engine), port=0) as server:
+        yield server, engine
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+def test_binds_loopback_on_a_free_port(ui):
+    server, _ = ui
+    assert server.url.startswith("http://127.0.0.1:") and not server.url.endswith(":0")
+
+
+def test_index_and_dag_page_show_the_grid(ui):
+    server, _ = ui
+    status, page = _get(server.url + "/")
+    assert status == 200 and page.startswith("<!doctype html>")
+    assert f'data-task="extract" data-run="{html.escape(RUN)}" data-state="failed"' in page
+    status, page = _get(server.url + "/dags/daily_sales?" + urllib.parse.urlencode({"run_id": RUN}))
+    assert status == 200 and 'http-equiv="refresh"' not in page  # nothing running
+    assert 'onsubmit="return confirm(' in page and "Mark success" in page
+
+
+def test_run_route_redirects_and_missing_things_are_404(ui):
+    server, _ = ui
+    opener = urllib.request.build_opener(_NoRedirect)
+    with pytest.raises(urllib.error.HTTPError) as err:
+        opener.open(server.url + f"/runs/daily_sales/{urllib.parse.quote(RUN)}")
+    assert err.value.code == 303
+    assert err.value.headers["Location"] == "/dags/daily_sales?" + urllib.parse.urlencode({"run_id": RUN})
+    status, page = _get(server.url + "/runs/daily_sales/nope")
+    assert status == 404 and "Run &#x27;nope&#x27; of DAG &#x27;daily_sales&#x27; does not exist." in page
+    status, page = _get(server.url + "/dags/other")
+    assert status == 404 and "DAG &#x27;other&#x27; is not registered" in page
+
+
+def test_logs_route_serves_the_try_lines(ui):
+    server, _ = ui
+    query = urllib.parse.urlencode({"dag_id": "daily_sales", "run_id": RUN, "task_id": "extract", "try": 1})
+    status, page = _get(server.url + "/logs?" + query)
+    assert status == 200 and "ERROR source offline" in page
+    status, page = _get(server.url + "/logs?dag_id=daily_sales")
+    assert status == 400 and "/logs needs the query parameter &#x27;run_id&#x27;." in page
+
+
+def test_post_action_calls_the_engine_and_redirects_with_notice(ui):
+    server, engine = ui
+    params = {"action": "clear", "dag_id": "daily_sales", "run_id": RUN, "task_id": "extract"}
+    data = urllib.parse.urlencode({"params": json.dumps(params)}).encode()
+    with urllib.request.urlopen(urllib.request.Request(server.url + "/action", data=data), timeout=10) as resp:
+        page = resp.read().decode()
+    assert engine.calls == [("clear", ("daily_sales", RUN), {"task_ids": ["extract"], "map_index": None,
+                                                             "downstream": False, "failed_only": False})]
+    assert "Cleared task &#x27;extract&#x27;" in page
+
+
+def test_post_bad_params(ui):
+    server, engine = ui
+    data = urllib.parse.urlencode({"params": "[1]"}).encode()
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(urllib.request.Request(server.url + "/action", data=data), timeout=10)
+    assert err.value.code == 400
+    data = urllib.parse.urlencode({"params": json.dumps({"action": "explode", "dag_id": "daily_sales"})}).encode()
+    with urllib.request.urlopen(urllib.request.Request(server.url + "/action", data=data), timeout=10) as resp:
+        page = resp.read().decode()
+    assert "explode failed: Unknown action &#x27;explode&#x27;" in page and engine.calls == []
