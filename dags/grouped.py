@@ -1,8 +1,8 @@
 """Task groups: ids are prefixed with the group id, and `>>` on a group links its ends.
 
-`extract` and `report` are groups (`@task_group` and `with TaskGroup(...)`); their tasks are
-`extract.pull_a`, `report.summary`, ... `start >> extract_group >> report >> end` makes the
-group's first tasks wait for `start` and `end` wait for the group's last tasks.
+`extract` is a `with TaskGroup(...)` block and `report` an `@task_group` function; their
+tasks are `extract.pull_a`, `report.summary`, ... `start >> extract` makes the group's first
+tasks wait for `start`; `report(...) >> end` makes `end` wait for the group's last task.
 """
 
 from __future__ import annotations
@@ -27,27 +27,24 @@ def grouped():
     def combine(a: int, b: int) -> int:
         return a + b
 
+    @task
+    def summary(total: int) -> str:
+        return f"total={total}"
+
+    @task
+    def notify(text: str) -> None:
+        print(f"report ready: {text}")
+
+    with TaskGroup("extract") as extract:
+        combined = combine(pull.override(task_id="pull_a")("alpha"), pull.override(task_id="pull_b")("beta"))
+
     @task_group
-    def extract():
-        """Pull both sources and combine them."""
-        return combine(pull.override(task_id="pull_a")("alpha"), pull.override(task_id="pull_b")("beta"))
+    def report(total):
+        """Summarise and notify."""
+        notify(summary(total))
 
-    combined = extract()
-
-    with TaskGroup("report") as report:
-
-        @task
-        def summary(total: int) -> str:
-            return f"total={total}"
-
-        @task
-        def notify() -> None:
-            print("report ready")
-
-        summary(combined) >> notify()
-
-    start >> combined
-    report >> end
+    start >> extract
+    report(combined) >> end
 
 
 grouped()

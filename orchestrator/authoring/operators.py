@@ -7,7 +7,7 @@ import inspect
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from orchestrator.authoring.baseoperator import BaseOperator
+from orchestrator.authoring.baseoperator import MAPPED, BaseOperator
 from orchestrator.errors import DagDefinitionError
 
 
@@ -70,8 +70,9 @@ class PythonOperator(BaseOperator):
             )
         super().__init__(**kwargs)
         self.python_callable = python_callable
-        self.op_args = list(op_args or [])
-        self.op_kwargs = dict(op_kwargs or {})
+        # MAPPED: the value comes from expand() at run time (the operator is re-created then).
+        self.op_args = op_args if op_args is MAPPED else list(op_args or [])
+        self.op_kwargs = op_kwargs if op_kwargs is MAPPED else dict(op_kwargs or {})
         self.templates_dict = templates_dict
         self.show_return_value_in_logs = show_return_value_in_logs
 

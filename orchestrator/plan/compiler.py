@@ -101,8 +101,10 @@ def topological_order(dag: DAG) -> list[BaseOperator]:
 def _step(op: BaseOperator, module: str, dag_file: str) -> Step:
     python_like = hasattr(op, "python_callable") and hasattr(op, "op_kwargs")
     if python_like:
-        op_args = [encode(v) for v in op.op_args]  # type: ignore[attr-defined]
-        args = {k: encode(v) for k, v in op.op_kwargs.items()}  # type: ignore[attr-defined]
+        raw_args = op.op_args  # type: ignore[attr-defined]
+        raw_kwargs = op.op_kwargs  # type: ignore[attr-defined]
+        op_args = [] if raw_args is MAPPED else [encode(v) for v in raw_args]
+        args = {} if raw_kwargs is MAPPED else {k: encode(v) for k, v in raw_kwargs.items()}
         fn = op.python_callable  # type: ignore[attr-defined]
         callable_name = getattr(fn, "__qualname__", None) or stable_repr(fn)
     else:
