@@ -1,0 +1,117 @@
+"""The conductor: everything the happy path cannot do by itself.
+
+- retry messages (SQS, or a one-time schedule for long delays): up_for_retry -> queued try
+  n+1 -> async-invoke the worker;
+- OnFailure destination records (a crashed or timed-out worker invocation): that try fails,
+  then retries or fails the task (counters and propagation as on the worker);
+- ``sweep(now)``: from stored state alone, re-invoke tries that were never claimed, fail
+  tries whose worker never reported back, re-send lost retries, fail runs past their
+  ``dagrun_timeout``, start runs waiting for a slot, and reconcile runs with nothing in flight.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from orchestrator.engine import maintenance
+from orchestrator.engine.engine import QUEUE_GRACE_S, Engine
+from orchestrator.engine.messages import OnFailureRecord, RetryMessage, SweepEvent, TaskMessage
+from orchestrator.engine.worker import fail_try
+from orchestrator.errors import ConflictError, NotFoundError
+from orchestrator.observe.telemetry import logger
+
+LOST_RETRY_GRACE_S = 300
+
+
+class Conductor:
+    """Handles conductor inputs with an ``Engine`` (same store and dispatcher as the worker)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.store = engine.store
+
+    def handle(self, message: RetryMessage | OnFailureRecord | SweepEvent) -> dict[str, Any]:
+        """Dispatch on the message type; raises TypeError for anything else."""
+        if isinstance(message, RetryMessage):
+            return {"retry": self.retry(message.task)}
+        if isinstance(message, OnFailureRecord):
+            return {"on_failure": self.on_failure(message)}
+        if isinstance(message, SweepEvent):
+            return self.sweep()
+        raise TypeError(f"The conductor does not handle {type(message).__name__}")
+
+    def retry(self, failed: TaskMessage) -> str:
+        """Queue try ``failed.try_number + 1`` and invoke the worker; ``noop`` if already done."""
+        plan = self.store.get_plan(failed.dag_id, failed.plan_hash)
+        try:
+            run = self.store.get_run(failed.dag_id, failed.run_id)
+        except NotFoundError:
+            return "noop"
+        if run.get("state") != "running":
+            return "noop"
+        step = plan.step(failed.task_id)
+        deadline = self.engine.epoch() + QUEUE_GRACE_S
+        try:
+            # A retry message delivered twice (SQS is at least once): the second finds the
+            # next try already queued.
+            ti = self.store.requeue_ti(failed.dag_id, failed.run_id, step.task_id, failed.map_index,
+                                       failed.try_number, deadline=deadline)
+        except ConflictError:
+            return "noop"
+        self.engine.invoke(plan, failed.model_copy(update={"try_number": int(ti["try_number"])}))
+        return "queued"
+
+    def on_failure(self, record: OnFailureRecord) -> str:
+        """A worker invocation failed outside the task code: fail that try (retry or failed)."""
+        msg = record.task()
+        logger.warning("worker invocation failed", extra={"condition": record.condition, **msg.model_dump()})
+        return fail_try(self.engine, msg, record.error_text(), expected=("queued", "running"))
+
+    def sweep(self, now: datetime | None = None) -> dict[str, Any]:
+        """Repair what lost messages left behind, from stored state alone. Returns counts."""
+        stats = {"runs": 0, "reinvoked": 0, "failed_tries": 0, "retries": 0, "timed_out": 0, "reconciled": 0}
+        now_s = int((now or self.engine.now()).timestamp())
+        for dag in self.store.list_dags():
+            dag_id = dag["dag_id"]
+            self.engine.start_waiting(dag_id)
+            for run in self.store.list_runs(dag_id, limit=1000, states=["running"]):
+                stats["runs"] += 1
+                self._sweep_run(run, now_s, stats)
+        return stats
+
+    def _sweep_run(self, run: dict[str, Any], now_s: int, stats: dict[str, int]) -> None:
+        dag_id, run_id = run["dag_id"], run["run_id"]
+        plan = self.store.get_plan(dag_id, run["plan_hash"])
+        if run.get("deadline_at") and now_s > int(run["deadline_at"]):
+            self.engine.timeout_run(plan, run)
+            stats["timed_out"] += 1
+            return
+        in_flight = 0
+        for ti in self.store.list_tis(dag_id, run_id):
+            state, deadline = ti.get("state"), int(ti.get("deadline", 0) or 0)
+            msg = self.engine.message(plan, run_id, ti["task_id"], int(ti["map_index"]), int(ti.get("try_number", 1)))
+            if state == "queued":
+                in_flight += 1
+                if deadline and now_s > deadline:
+                    self.engine.invoke(plan, msg)  # the claim makes a duplicate harmless
+                    stats["reinvoked"] += 1
+            elif state == "running":
+                in_flight += 1
+                if deadline and now_s > deadline:
+                    fail_try(self.engine, msg, "The worker did not report back before its deadline "
+                             "(crashed, killed or timed out).", expected=("running",))
+                    stats["failed_tries"] += 1
+            elif state == "up_for_retry":
+                in_flight += 1
+                due = ti.get("next_try_at")
+                if due and now_s > int(datetime.fromisoformat(due).timestamp()) + LOST_RETRY_GRACE_S:
+                    if self.retry(msg) == "queued":
+                        stats["retries"] += 1
+            elif state == "scheduled":
+                in_flight += 1
+        if in_flight == 0:
+            maintenance.reconcile(self.engine, dag_id, run_id)
+            stats["reconciled"] += 1
+        else:
+            self.engine.promote(plan, self.store.get_run(dag_id, run_id))

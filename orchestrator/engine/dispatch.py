@@ -1,0 +1,92 @@
+"""How the engine starts work: async-invoke the worker, or park a retry in SQS / the scheduler."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Any, Protocol
+
+from orchestrator import constants as c
+from orchestrator.config import Clients, Resources
+from orchestrator.engine.messages import RetryMessage, TaskMessage
+from orchestrator.errors import StratusError
+
+
+class Dispatcher(Protocol):
+    def invoke_worker(self, msg: TaskMessage, function_name: str | None = None) -> None: ...
+
+    def schedule_retry(self, msg: TaskMessage, delay_s: float) -> None: ...
+
+
+class DispatchError(StratusError):
+    """A task message could not be handed to Lambda, SQS or the scheduler."""
+
+
+class LambdaDispatcher:
+    """The AWS implementation.
+
+    ``invoke_worker``: ``lambda:Invoke`` with ``InvocationType=Event`` (payload = the
+    TaskMessage JSON) on the worker function, or on the step's own function when the plan
+    names one. ``schedule_retry``: an SQS message to the conductor's queue with
+    ``DelaySeconds`` (<= 900 s); longer delays become a one-time EventBridge Scheduler
+    ``at()`` schedule that targets the conductor and deletes itself after firing.
+    """
+
+    def __init__(self, clients: Clients, resources: Resources) -> None:
+        self.clients = clients
+        self.resources = resources
+
+    def _function(self, name: str | None) -> str:
+        if not name or name == c.WORKER:
+            if not self.resources.worker_function:
+                raise DispatchError(f"No worker function configured ({c.ENV_WORKER_FUNCTION} is empty).")
+            return self.resources.worker_function
+        return name
+
+    def invoke_worker(self, msg: TaskMessage, function_name: str | None = None) -> None:
+        payload = msg.model_dump_json().encode()
+        self.clients.client("lambda").invoke(
+            FunctionName=self._function(function_name), InvocationType="Event", Payload=payload
+        )
+
+    def schedule_retry(self, msg: TaskMessage, delay_s: float) -> None:
+        body = RetryMessage(task=msg).model_dump_json()
+        delay = max(0, int(round(delay_s)))
+        if delay <= c.SQS_MAX_DELAY_S:
+            if not self.resources.retry_queue_url:
+                raise DispatchError(f"No retry queue configured ({c.ENV_RETRY_QUEUE_URL} is empty).")
+            self.clients.client("sqs").send_message(
+                QueueUrl=self.resources.retry_queue_url, MessageBody=body, DelaySeconds=delay
+            )
+            return
+        self._schedule_at(body, datetime.now(timezone.utc) + timedelta(seconds=delay), msg)
+
+    def _schedule_at(self, body: str, when: datetime, msg: TaskMessage) -> None:
+        if not (self.resources.conductor_function and self.resources.scheduler_role_arn):
+            raise DispatchError(
+                "Retry delays above 900 s need the conductor function and the scheduler role "
+                f"({c.ENV_CONDUCTOR_FUNCTION}, {c.ENV_SCHEDULER_ROLE_ARN})."
+            )
+        fn = self.resources.conductor_function
+        arn = fn if fn.startswith("arn:") else self._function_arn(fn)
+        raw = f"retry-{msg.dag_id}-{msg.task_id}-{msg.map_index}-{msg.try_number}-{msg.run_id}"
+        name = re.sub(r"[^0-9A-Za-z_.-]", "-", raw)[:64]
+        kwargs: dict[str, Any] = dict(
+            Name=name,
+            ScheduleExpression=f"at({when.strftime('%Y-%m-%dT%H:%M:%S')})",
+            ScheduleExpressionTimezone="UTC",
+            FlexibleTimeWindow={"Mode": "OFF"},
+            Target={"Arn": arn, "RoleArn": self.resources.scheduler_role_arn, "Input": body},
+            ActionAfterCompletion="DELETE",
+        )
+        if self.resources.scheduler_group:
+            kwargs["GroupName"] = self.resources.scheduler_group
+        self.clients.client("scheduler").create_schedule(**kwargs)
+
+    def _function_arn(self, name: str) -> str:
+        return self.clients.client("lambda").get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+
+
+def message_json(msg: TaskMessage) -> dict[str, Any]:
+    return json.loads(msg.model_dump_json())

@@ -1,0 +1,470 @@
+"""The state machine: runs and task instances moved through the run store.
+
+The pipeline for one task (docs/internals.md, "Writes per task on the happy path"):
+``make ready`` (put the instance queued, async-invoke the worker) -> the worker's
+``handle_task`` (claim, run, store the output) -> ``complete`` (terminal write + run
+counters in one transaction) -> ``propagate`` (decide each downstream task from its trigger
+rule, with the counters, in O(out-degree)) -> ``finish`` the run when every task is done.
+The conductor reuses the same functions for failed invocations, retries and the sweeper.
+A ConflictError from a conditional write means another writer already did the step: a no-op.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections import deque
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from orchestrator.engine import callbacks, mapping
+from orchestrator.engine.dispatch import Dispatcher
+from orchestrator.engine.messages import TaskMessage
+from orchestrator.engine.rules import Counts, Decision, branch_skips, descendants, evaluate, run_state
+from orchestrator.engine.rules import short_circuit_skips
+from orchestrator.errors import ConflictError, NotFoundError, StratusError
+from orchestrator.observe import telemetry
+from orchestrator.observe.telemetry import logger
+from orchestrator.plan.model import Step, StepPlan
+from orchestrator.store import RunStore, Update
+
+STATES = ("success", "failed", "skipped", "upstream_failed", "removed")
+FAILED = ("failed", "upstream_failed")
+QUEUE_GRACE_S = 900 + 120  # a queued try not claimed by then was lost (async retries included)
+RUN_GRACE_S = 120
+
+
+def iso(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).isoformat()
+
+
+class Engine:
+    """Applies the scheduling rules through a ``RunStore`` and starts work with a ``Dispatcher``.
+
+    Example::
+
+        engine = Engine(RunStore(clients, resources), LambdaDispatcher(clients, resources))
+        run = engine.start_run("daily_sales", conf={"day": "2026-01-01"})
+    """
+
+    def __init__(self, store: RunStore, dispatcher: Dispatcher, *, dags_root: str | None = None,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        self.store = store
+        self.dispatcher = dispatcher
+        self.dags_root = dags_root or store.resources.dags_root
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        # Called as on_outlets(plan, step, run) after a task with outlets succeeded (triggers).
+        self.on_outlets: Callable[[StepPlan, Step, dict[str, Any]], None] | None = None
+
+    # ------------------------------------------------------------------ helpers
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def epoch(self) -> int:
+        return int(self.now().timestamp())
+
+    def dag_of(self, plan: StepPlan) -> Any:
+        return callbacks.load_dag(self.dags_root, plan.fileloc, plan.dag_id)
+
+    def task_of(self, plan: StepPlan, task_id: str) -> Any:
+        try:
+            return self.dag_of(plan).task_dict.get(task_id)
+        except StratusError:
+            return None
+
+    @staticmethod
+    def throttle(plan: StepPlan) -> int | None:
+        """``max_active_tasks`` when the run could exceed it (mapping, or more tasks than slots)."""
+        if any(s.mapping is not None for s in plan.steps) or len(plan.steps) > plan.max_active_tasks:
+            return max(1, plan.max_active_tasks)
+        return None
+
+    def message(self, plan: StepPlan, run_id: str, task_id: str, map_index: int, try_number: int) -> TaskMessage:
+        return TaskMessage(dag_id=plan.dag_id, run_id=run_id, task_id=task_id, map_index=map_index,
+                           try_number=try_number, plan_hash=plan.hash)
+
+    def invoke(self, plan: StepPlan, msg: TaskMessage) -> None:
+        target = plan.step(msg.task_id).target.function
+        self.dispatcher.invoke_worker(msg, target)
+
+    # ------------------------------------------------------------------ runs
+
+    def start_run(self, dag_id: str, *, plan: StepPlan | None = None, run_id: str | None = None,
+                  logical_date: datetime | None = None, data_interval: tuple[datetime, datetime] | None = None,
+                  conf: dict[str, Any] | None = None, run_type: str = "manual",
+                  triggering_asset_events: Any = None) -> dict[str, Any]:
+        """Create a run and start it (or queue it behind ``max_active_runs``); returns the run item.
+
+        Idempotent on ``run_id`` (default ``{run_type}__{logical_date ISO}``, Airflow's format):
+        a second call returns the existing run. ``conf`` is checked against the DAG's params
+        (ParamValidationError names the DAG and param).
+        """
+        from orchestrator.plan.params import resolve_params
+
+        plan = self.store.ensure_plan(plan) if plan is not None else self.store.get_current_plan(dag_id)
+        if plan.dag_id != dag_id:
+            raise StratusError(f"start_run('{dag_id}') was given the plan of DAG '{plan.dag_id}'.")
+        now = self.now()
+        logical = (logical_date or now).astimezone(timezone.utc)
+        run_id = run_id or f"{run_type}__{logical.isoformat()}"
+        params = resolve_params(dict(plan.params), conf or {}, dag_id=dag_id)
+        start, end = data_interval or (logical, logical)
+        item = {
+            "dag_id": dag_id, "run_id": run_id, "state": "queued", "run_type": run_type,
+            "plan_hash": plan.hash, "logical_date": iso(logical), "data_interval_start": iso(start),
+            "data_interval_end": iso(end), "conf": conf or {}, "params": params, "queued_at": iso(now),
+            "tasks_total": len(plan.steps), "tasks_done": 0, "leaf_failed": 0,
+            "triggering_asset_events": triggering_asset_events,
+        }
+        run, created = self.store.create_run(item)
+        if not created:
+            return run
+        self.try_start(plan, run)
+        return self.store.get_run(dag_id, run_id)
+
+    def try_start(self, plan: StepPlan, run: dict[str, Any]) -> bool:
+        """Take a run slot and start the root tasks, or leave the run queued and waiting."""
+        dag_id, run_id = plan.dag_id, run["run_id"]
+        now = self.now()
+        try:
+            started = self.store.start_run_if_slot(dag_id, run_id, plan.max_active_runs, iso(now))
+        except ConflictError:
+            return False
+        if not started:
+            self.store.mark_run_waiting(dag_id, run_id, run.get("logical_date"))
+            return False
+        if plan.dagrun_timeout_s:
+            self.store.update_run(dag_id, run_id, Update(set_={"deadline_at": int(now.timestamp() + plan.dagrun_timeout_s)}))
+        telemetry.run_started(dag_id, run_id)
+        run = self.store.get_run(dag_id, run_id)
+        work: list[tuple[str, dict[str, int], frozenset[str]]] = []
+        for step in plan.steps:
+            if not step.upstream:
+                work += self.make_ready(plan, run, step)[0]
+        self.propagate(plan, run, work, check=not plan.steps)
+        return True
+
+    def start_waiting(self, dag_id: str) -> None:
+        """Start the oldest run waiting for a slot of ``dag_id``, if a slot is free."""
+        for run_id in self.store.next_waiting_runs(dag_id, limit=1):
+            run = self.store.get_run(dag_id, run_id)
+            if run.get("state") != "queued":
+                continue
+            self.try_start(self.store.get_plan(dag_id, run["plan_hash"]), run)
+
+    def maybe_finish(self, plan: StepPlan, run: dict[str, Any]) -> None:
+        """Finalise the run when every task is done (Airflow: failed if a leaf failed)."""
+        if run.get("state") != "running" or int(run.get("tasks_done", 0)) < int(run.get("tasks_total", 0)):
+            deadline = run.get("deadline_at")
+            if run.get("state") == "running" and deadline and self.epoch() > int(deadline):
+                self.timeout_run(plan, run)
+            return
+        state = run_state(int(run.get("leaf_failed", 0)))
+        try:
+            self.store.finish_run(plan.dag_id, run["run_id"], state, iso(self.now()))
+        except ConflictError:
+            return
+        self.after_finish(plan, {**run, "state": state}, reason="success" if state == "success" else "task_failure")
+
+    def timeout_run(self, plan: StepPlan, run: dict[str, Any]) -> None:
+        """dagrun_timeout: fail the run; unfinished task instances become skipped (Airflow)."""
+        try:
+            self.store.finish_run(plan.dag_id, run["run_id"], "failed", iso(self.now()),
+                                  extra={"note": f"dagrun_timeout of {plan.dagrun_timeout_s:g}s exceeded"})
+        except ConflictError:
+            return
+        for ti in self.store.list_tis(plan.dag_id, run["run_id"]):
+            if ti.get("state") not in STATES:
+                self.store.force_ti_state(plan.dag_id, run["run_id"], ti["task_id"], int(ti["map_index"]), "skipped")
+        self.after_finish(plan, {**run, "state": "failed"}, reason="timed_out")
+
+    def after_finish(self, plan: StepPlan, run: dict[str, Any], *, reason: str) -> None:
+        (telemetry.run_succeeded if run["state"] == "success" else telemetry.run_failed)(plan.dag_id, run["run_id"])
+        logger.info("run finished", extra={"dag_id": plan.dag_id, "run_id": run["run_id"], "state": run["state"]})
+        if plan.callbacks:
+            try:
+                dag = self.dag_of(plan)
+            except StratusError:
+                dag = None
+            from orchestrator.engine.runtime import build_context, RuntimeTaskInstance
+
+            ti = RuntimeTaskInstance(plan.dag_id, run["run_id"], "", -1, 0, 0, plan, self.store)
+            ctx = build_context(plan=plan, step=plan.steps[0], run=run, ti=ti, dag=dag)
+            ctx.update(reason=reason, ti=None, task_instance=None, task=None)
+            name = "on_success_callback" if run["state"] == "success" else "on_failure_callback"
+            callbacks.call(dag, name, ctx, what=f"DAG '{plan.dag_id}'")
+        self.start_waiting(plan.dag_id)
+
+    # ------------------------------------------------------------------ readiness
+
+    def make_ready(self, plan: StepPlan, run: dict[str, Any],
+                   step: Step) -> tuple[list[tuple[str, dict[str, int], frozenset[str]]], bool]:
+        """A task's trigger rule passed: queue it (expanding a mapped task).
+
+        Returns ``(finished steps to propagate, created)``; ``created`` is False when another
+        writer had already made the task ready.
+        """
+        if step.mapping is not None:
+            return self.expand(plan, run, step)
+        if step.kind == "empty" and not step.callbacks and not step.outlets:
+            # Like Airflow's scheduler: an EmptyOperator without callbacks never reaches a worker.
+            more = self.decide(plan, run, step, "success", frozenset())
+            return more, bool(more)
+        return [], self.queue(plan, run["run_id"], step, -1)
+
+    def queue(self, plan: StepPlan, run_id: str, step: Step, map_index: int) -> bool:
+        deadline = self.epoch() + QUEUE_GRACE_S
+        kwargs = dict(retries=step.retry.retries, deadline=deadline, max_active_tasks=self.throttle(plan))
+        try:
+            ti = self.store.queue_ti(plan.dag_id, run_id, step.task_id, map_index, **kwargs)
+        except ConflictError:
+            ti = self._requeue_cleared(plan, run_id, step, map_index, kwargs)
+        if ti is None:
+            return self._parked(plan, run_id, step, map_index)
+        self.invoke(plan, self.message(plan, run_id, step.task_id, map_index, int(ti["try_number"])))
+        return True
+
+    def _parked(self, plan: StepPlan, run_id: str, step: Step, map_index: int) -> bool:
+        try:
+            return self.store.get_ti(plan.dag_id, run_id, step.task_id, map_index).get("state") == "scheduled"
+        except NotFoundError:
+            return False
+
+    def _requeue_cleared(self, plan: StepPlan, run_id: str, step: Step, map_index: int,
+                         kwargs: dict[str, Any]) -> dict[str, Any] | None:
+        try:
+            existing = self.store.get_ti(plan.dag_id, run_id, step.task_id, map_index)
+        except NotFoundError:
+            return None
+        if existing.get("state") != "none":
+            return None  # already queued/decided by another writer
+        try:
+            return self.store.queue_ti(plan.dag_id, run_id, step.task_id, map_index,
+                                       prev_try=int(existing.get("try_number", 0)), **kwargs)
+        except ConflictError:
+            return None
+
+    def expand(self, plan: StepPlan, run: dict[str, Any],
+               step: Step) -> tuple[list[tuple[str, dict[str, int], frozenset[str]]], bool]:
+        """Count a mapped task's instances now; 0 -> one skipped instance (map index -1)."""
+        t = step.task_id
+        try:
+            kind, lens = mapping.lengths(plan, step, run, self.store, self.task_of(plan, t))
+        except StratusError as exc:
+            more = self.decide(plan, run, step, "failed", frozenset(), error=str(exc))
+            return more, bool(more)
+        n = mapping.count(kind, lens)
+        if n == 0:
+            more = self.decide(plan, run, step, "skipped", frozenset(), error="mapped over zero items")
+            return more, bool(more)
+        try:
+            # Two completers expanding the same mapped task: only the first records the count
+            # and queues the instances (a crash after this is repaired by reconcile).
+            self.store.update_run(plan.dag_id, run["run_id"], Update(
+                set_={f"map_count#{t}": n, f"map_lens#{t}": lens},
+                condition="attribute_not_exists(#mc)", names={"#mc": f"map_count#{t}"}))
+        except ConflictError:
+            return [], False
+        for i in range(n):
+            self.queue(plan, run["run_id"], step, i)
+        return [], True
+
+    def decide(self, plan: StepPlan, run: dict[str, Any], step: Step, state: str, forced: frozenset[str], *,
+               error: str | None = None) -> list[tuple[str, dict[str, int], frozenset[str]]]:
+        """Write a task instance straight into a terminal state (skip, upstream_failed, ...)."""
+        upd = self.step_update(plan, step, {state: 1}, from_worker=False)
+        try:
+            self.store.decide_ti(plan.dag_id, run["run_id"], step.task_id, -1, state, run_upd=upd, reason=error)
+        except ConflictError:
+            try:
+                existing = self.store.get_ti(plan.dag_id, run["run_id"], step.task_id, -1)
+            except NotFoundError:
+                return []
+            if existing.get("state") != "none":
+                return []
+            try:
+                self.store.decide_ti(plan.dag_id, run["run_id"], step.task_id, -1, state, run_upd=upd,
+                                     reason=error, prev_try=int(existing.get("try_number", 0)))
+            except ConflictError:
+                return []
+        if state == "skipped":
+            self._skipped_callback(plan, run, step)
+        return [(step.task_id, {state: 1}, forced)]
+
+    def _skipped_callback(self, plan: StepPlan, run: dict[str, Any], step: Step) -> None:
+        if "on_skipped_callback" not in step.callbacks:
+            return
+        from orchestrator.engine.runtime import RuntimeTaskInstance, build_context
+
+        task = self.task_of(plan, step.task_id)
+        ti = RuntimeTaskInstance(plan.dag_id, run["run_id"], step.task_id, -1, 0, 0, plan, self.store, task=task)
+        ctx = build_context(plan=plan, step=step, run=run, ti=ti, task=task, dag=getattr(task, "dag", None))
+        callbacks.call(task, "on_skipped_callback", ctx, what=f"task '{step.task_id}'")
+
+    # ------------------------------------------------------------------ completion
+
+    def step_update(self, plan: StepPlan, step: Step, counts: dict[str, int], *, from_worker: bool) -> Update:
+        """The run-item update for a step reaching a terminal state (counters, steps_done guard)."""
+        add: dict[str, Any] = {"tasks_done": 1, "steps_done": {step.task_id}}
+        if not step.downstream and any(counts.get(s, 0) for s in FAILED):
+            add["leaf_failed"] = 1
+        steps = plan.step_map()
+        for d in step.downstream:
+            if len(steps[d].upstream) > 1:
+                for st, n in counts.items():
+                    if n:
+                        add[f"c#{d}#{st}"] = n
+                add[f"c#{d}#units"] = 1
+        if from_worker and self.throttle(plan) is not None:
+            add["active_tasks"] = -1
+        # A step finishes once: a duplicate completion (two last mapped instances, a replayed
+        # message) finds its id in steps_done and changes nothing.
+        return Update(add=add, condition="NOT contains(#sd, :tid)", names={"#sd": "steps_done"},
+                      values={":tid": step.task_id})
+
+    def counts_for(self, plan: StepPlan, run: dict[str, Any], d: Step) -> Counts:
+        states = {st: int(run.get(f"c#{d.task_id}#{st}", 0) or 0) for st in STATES}
+        pending = len(d.upstream) - int(run.get(f"c#{d.task_id}#units", 0) or 0)
+        return Counts.of(states, max(0, pending))
+
+    def propagate(self, plan: StepPlan, run: dict[str, Any], work: list[tuple[str, dict[str, int], frozenset[str]]],
+                  *, fresh: dict[str, Any] | None = None, check: bool = False) -> None:
+        """Decide the downstream tasks of each finished step; then finish the run if all are done.
+
+        ``work`` items are ``(task_id, {state: n}, forced_skips)``. The run item is read
+        (consistently, after the step's terminal write) only when a downstream task has
+        several upstreams (its counters) or the run may be complete; a chain needs no read.
+        """
+        steps = plan.step_map()
+        queue = deque(work)
+        latest = fresh
+        check_finish = check
+        while queue:
+            task_id, counts, forced = queue.popleft()
+            step = steps[task_id]
+            if not step.downstream:
+                check_finish = True
+            multi = any(len(steps[d].upstream) > 1 and d not in forced for d in step.downstream)
+            if multi and latest is None:
+                latest = self.store.get_run(plan.dag_id, run["run_id"])
+            for d_id in step.downstream:
+                d = steps[d_id]
+                if d_id in forced:
+                    decision = Decision.SKIP
+                elif len(d.upstream) == 1:
+                    decision = evaluate(d.trigger_rule, Counts.of(counts))
+                else:
+                    assert latest is not None
+                    decision = evaluate(d.trigger_rule, self.counts_for(plan, latest, d))
+                if decision is Decision.READY:
+                    more, created = self.make_ready(plan, latest or run, d)
+                    queue.extend(more)
+                    check_finish |= not created
+                elif decision in (Decision.SKIP, Decision.UPSTREAM_FAILED):
+                    sub = frozenset(forced & descendants(plan, d_id)) if forced else frozenset()
+                    more = self.decide(plan, latest or run, d, decision.value, sub)
+                    queue.extend(more)
+                    check_finish |= not more
+            latest = None  # the next step's decisions need counters read after these writes
+        if check_finish or self.throttle(plan) is not None:
+            final = fresh if (fresh is not None and not work) else self.store.get_run(plan.dag_id, run["run_id"])
+            self.promote(plan, final)
+            self.maybe_finish(plan, final)
+
+    def promote(self, plan: StepPlan, run: dict[str, Any]) -> None:
+        """Queue tasks parked by max_active_tasks while slots are free (O(1) per completion)."""
+        limit = self.throttle(plan)
+        if limit is None or int(run.get("sched_waiting", 0) or 0) <= 0 or run.get("state") != "running":
+            return
+        free = limit - int(run.get("active_tasks", 0) or 0)
+        if free <= 0:
+            return
+        for m in self.store.promote_scheduled(plan.dag_id, run["run_id"], limit, free):
+            self.invoke(plan, self.message(plan, run["run_id"], m["task_id"], int(m["map_index"]), int(m["try_number"])))
+
+    def complete(self, plan: StepPlan, run: dict[str, Any], step: Step, msg: TaskMessage, state: str, *,
+                 fields: dict[str, Any], forced: frozenset[str] = frozenset(),
+                 expected: tuple[str, ...] = ("running",)) -> bool:
+        """Terminal write of one try (+ counters), then propagate. False if another writer won."""
+        d, r, t = plan.dag_id, msg.run_id, step.task_id
+        from_slot = self.throttle(plan) is not None
+        if msg.map_index < 0:
+            upd = self.step_update(plan, step, {state: 1}, from_worker=True)
+            try:
+                self.store.finish_ti(d, r, t, -1, msg.try_number, state, fields=fields, run_upd=upd, expected=expected)
+            except ConflictError:
+                return False
+            self.propagate(plan, run, [(t, {state: 1}, forced)], check=from_slot)
+            return True
+        add: dict[str, Any] = {f"m#{t}#done": 1, f"m#{t}#{state}": 1}
+        if from_slot:
+            add["active_tasks"] = -1
+        try:
+            self.store.finish_ti(d, r, t, msg.map_index, msg.try_number, state, fields=fields,
+                                 run_upd=Update(add=add), expected=expected)
+        except ConflictError:
+            return False
+        latest = self.store.get_run(d, r)
+        if int(latest.get(f"m#{t}#done", 0)) < int(latest.get(f"map_count#{t}", 0) or 1 << 62):
+            self.promote(plan, latest)
+            self.maybe_finish(plan, latest)
+            return True
+        counts = {st: int(latest.get(f"m#{t}#{st}", 0) or 0) for st in STATES}
+        try:
+            after = self.store.update_run(d, r, self.step_update(plan, step, counts, from_worker=False),
+                                          returns="ALL_NEW")
+        except ConflictError:
+            return True
+        assert after is not None
+        self.propagate(plan, after, [(t, counts, frozenset())], fresh=after)
+        return True
+
+    def skips_after_success(self, plan: StepPlan, step: Step, value: Any) -> frozenset[str]:
+        """Tasks a branch / short-circuit result skips (ValueError for a bad branch choice)."""
+        if step.kind == "branch":
+            return frozenset(branch_skips(plan, step.task_id, value))
+        if step.kind == "short_circuit" and not value:
+            return frozenset(short_circuit_skips(plan, step.task_id, step.ignore_downstream_trigger_rules))
+        return frozenset()
+
+    # ------------------------------------------------------------------ worker path
+
+    def handle_task(self, msg: TaskMessage) -> dict[str, Any]:
+        """Run one task try (the worker's one call): claim, run, store, complete, dispatch.
+
+        Returns ``{"status": ...}``: ``done`` (with the state), ``duplicate`` (another
+        delivery owns this try), or ``ignored`` (the run is no longer running).
+        """
+        from orchestrator.engine.worker import run_try
+
+        return run_try(self, msg)
+
+    # ------------------------------------------------------------------ maintenance (UI / CLI / sweeper)
+
+    def reconcile(self, dag_id: str, run_id: str) -> dict[str, Any]:
+        """Derive the run from stored task states (counters, lost ready tasks, finalisation)."""
+        from orchestrator.engine import maintenance
+
+        return maintenance.reconcile(self, dag_id, run_id)
+
+    def clear(self, dag_id: str, run_id: str, task_ids: list[str] | None = None, downstream: bool = False,
+              failed_only: bool = False) -> list[tuple[str, int]]:
+        """Clear task instances (history kept), re-open the run and re-run what becomes ready."""
+        from orchestrator.engine import maintenance
+
+        return maintenance.clear(self, dag_id, run_id, task_ids, downstream=downstream, failed_only=failed_only)
+
+    def mark(self, dag_id: str, run_id: str, task_id: str, state: str) -> None:
+        """Mark a task success/failed/skipped by hand and re-derive the run."""
+        from orchestrator.engine import maintenance
+
+        maintenance.mark(self, dag_id, run_id, task_id, state)
+
+
+def format_error(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-8000:]
+
+
+def monotonic() -> float:
+    return time.monotonic()

@@ -1,0 +1,202 @@
+"""Derive a run from its stored task states: reconcile, clear and mark (UI/CLI and sweeper).
+
+These are the only engine paths that read every task instance of a run. ``reconcile``
+recomputes the run item's counters from the task-instance items, queues tasks whose
+trigger rule is satisfied but have no item (a lost dispatch), queues missing mapped
+instances, and finalises the run. It assumes no worker is writing counters at the same
+moment (it runs on stuck runs, or right after a clear/mark); a concurrent completion is
+repaired by the next reconcile.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from orchestrator.engine.engine import FAILED, STATES, Engine, iso
+from orchestrator.engine.rules import Counts, Decision, descendants, evaluate
+from orchestrator.errors import ConflictError, NotFoundError, StratusError
+from orchestrator.plan.model import StepPlan
+from orchestrator.store import Update
+
+ACTIVE = ("queued", "running", "up_for_retry")
+
+
+def _step_outcomes(plan: StepPlan, run: dict[str, Any], tis: list[dict[str, Any]]) -> dict[str, dict[str, int] | None]:
+    """Per step: ``{state: n}`` of its instances when the step is done, else None."""
+    by_task: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for ti in tis:
+        by_task[ti["task_id"]].append(ti)
+    out: dict[str, dict[str, int] | None] = {}
+    for step in plan.steps:
+        items = [t for t in by_task.get(step.task_id, []) if t.get("state") not in (None, "none")]
+        parent = next((t for t in items if int(t.get("map_index", -1)) == -1), None)
+        if step.mapping is None or (parent is not None and parent.get("state") in STATES):
+            out[step.task_id] = {parent["state"]: 1} if parent is not None and parent.get("state") in STATES else None
+            continue
+        n = run.get(f"map_count#{step.task_id}")
+        children = [t for t in items if int(t.get("map_index", -1)) >= 0 and int(t["map_index"]) < int(n or 0)]
+        if n is None or len(children) < int(n) or any(t.get("state") not in STATES for t in children):
+            out[step.task_id] = None
+            continue
+        counts: dict[str, int] = defaultdict(int)
+        for t in children:
+            counts[t["state"]] += 1
+        out[step.task_id] = dict(counts)
+    return out
+
+
+def recount(engine: Engine, plan: StepPlan, run: dict[str, Any], tis: list[dict[str, Any]]) -> dict[str, Any]:
+    """Rewrite the run's counters from the task instances; returns the new counter values."""
+    outcomes = _step_outcomes(plan, run, tis)
+    steps = plan.step_map()
+    new: dict[str, Any] = {"tasks_done": 0, "leaf_failed": 0}
+    done_ids = set()
+    for tid, counts in outcomes.items():
+        if counts is None:
+            continue
+        done_ids.add(tid)
+        new["tasks_done"] += 1
+        step = steps[tid]
+        if not step.downstream and any(counts.get(s, 0) for s in FAILED):
+            new["leaf_failed"] += 1
+        for d in step.downstream:
+            if len(steps[d].upstream) > 1:
+                for st, n in counts.items():
+                    new[f"c#{d}#{st}"] = new.get(f"c#{d}#{st}", 0) + n
+                new[f"c#{d}#units"] = new.get(f"c#{d}#units", 0) + 1
+    for ti in tis:
+        idx = int(ti.get("map_index", -1))
+        if idx >= 0 and ti.get("state") in STATES:
+            t = ti["task_id"]
+            new[f"m#{t}#done"] = new.get(f"m#{t}#done", 0) + 1
+            new[f"m#{t}#{ti['state']}"] = new.get(f"m#{t}#{ti['state']}", 0) + 1
+    if engine.throttle(plan) is not None:
+        new["active_tasks"] = sum(1 for t in tis if t.get("state") in ACTIVE)
+        new["sched_waiting"] = sum(1 for t in tis if t.get("state") == "scheduled")
+    stale = [k for k in run if (k.startswith("c#") or k.startswith("m#")) and k not in new]
+    upd = Update(set_=dict(new), remove=stale + ([] if done_ids else ["steps_done"]))
+    if done_ids:
+        upd.set_["steps_done"] = done_ids
+    engine.store.update_run(plan.dag_id, run["run_id"], upd)
+    new["steps_done"] = done_ids
+    return {**new, "_outcomes": outcomes}
+
+
+def reconcile(engine: Engine, dag_id: str, run_id: str) -> dict[str, Any]:
+    """Derive everything from stored task states: counters, lost ready tasks, finalisation.
+
+    Returns the run item after the repair.
+    """
+    store = engine.store
+    run = store.get_run(dag_id, run_id)
+    plan = store.get_plan(dag_id, run["plan_hash"])
+    if run.get("state") != "running":
+        return run
+    tis = store.list_tis(dag_id, run_id)
+    derived = recount(engine, plan, run, tis)
+    outcomes = derived.pop("_outcomes")
+    run = store.get_run(dag_id, run_id)
+    existing = {(t["task_id"], int(t.get("map_index", -1))): t for t in tis if t.get("state") not in (None, "none")}
+    steps = plan.step_map()
+    work: list[tuple[str, dict[str, int], frozenset[str]]] = []
+    for step in plan.steps:
+        t = step.task_id
+        if outcomes.get(t) is not None:
+            continue
+        n = run.get(f"map_count#{t}")
+        if step.mapping is not None and n is not None:
+            for i in range(int(n)):
+                if (t, i) not in existing:
+                    engine.queue(plan, run_id, step, i)  # an instance lost between expansion and queueing
+            continue
+        if (t, -1) in existing:
+            continue
+        if not step.upstream:
+            decision = Decision.READY
+        else:
+            states: dict[str, int] = defaultdict(int)
+            pending = 0
+            for u in step.upstream:
+                got = outcomes.get(u)
+                if got is None:
+                    pending += 1
+                else:
+                    for st, k in got.items():
+                        states[st] += k
+            decision = evaluate(step.trigger_rule, Counts.of(states, pending))
+        if decision is Decision.READY:
+            work += engine.make_ready(plan, run, step)[0]
+        elif decision in (Decision.SKIP, Decision.UPSTREAM_FAILED):
+            work += engine.decide(plan, run, steps[t], decision.value, frozenset())
+    engine.propagate(plan, run, work, check=True)
+    return store.get_run(dag_id, run_id)
+
+
+def clear(engine: Engine, dag_id: str, run_id: str, task_ids: list[str] | None = None, *,
+          downstream: bool = False, failed_only: bool = False) -> list[tuple[str, int]]:
+    """Reset task instances to "no status" (history kept), re-open the run and reconcile it.
+
+    ``task_ids`` None clears every task; ``downstream`` adds their descendants;
+    ``failed_only`` clears only failed/upstream_failed instances. Queued or running
+    instances are left alone. Returns the cleared ``(task_id, map_index)`` pairs.
+    """
+    store = engine.store
+    run = store.get_run(dag_id, run_id)
+    plan = store.get_plan(dag_id, run["plan_hash"])
+    wanted = set(task_ids) if task_ids else {s.task_id for s in plan.steps}
+    unknown = sorted(wanted - set(plan.step_map()))
+    if unknown:
+        raise NotFoundError(f"Cannot clear {', '.join(repr(u) for u in unknown)}: not tasks of DAG '{dag_id}'.")
+    if downstream:
+        for t in list(wanted):
+            wanted |= descendants(plan, t)
+    cleared: list[tuple[str, int]] = []
+    for ti in store.list_tis(dag_id, run_id):
+        state = ti.get("state")
+        if ti["task_id"] not in wanted or state in ("queued", "running", "none", None):
+            continue
+        if failed_only and state not in FAILED:
+            continue
+        history = {"try_number": ti.get("try_number"), "state": state, "start_date": ti.get("start_date"),
+                   "end_date": ti.get("end_date"), "error": (ti.get("error") or "")[-2000:] or None,
+                   "log_stream": ti.get("log_stream"), "cleared_at": iso(engine.now())}
+        try:
+            store.reset_ti(dag_id, run_id, ti["task_id"], int(ti["map_index"]), history=history)
+        except ConflictError:
+            continue
+        cleared.append((ti["task_id"], int(ti["map_index"])))
+    mapped = {t for t, _ in cleared if plan.step(t).mapping is not None}
+    if mapped:
+        remove = [f"map_count#{t}" for t in mapped] + [f"map_lens#{t}" for t in mapped]
+        store.update_run(dag_id, run_id, Update(remove=remove))
+    if cleared:
+        _reopen(engine, dag_id, run_id, run)
+        reconcile(engine, dag_id, run_id)
+    return cleared
+
+
+def mark(engine: Engine, dag_id: str, run_id: str, task_id: str, state: str) -> None:
+    """Set a task's state by hand (success, failed, skipped), then re-derive the run."""
+    if state not in ("success", "failed", "skipped"):
+        raise StratusError(f"Cannot mark task '{task_id}' as {state!r}: choose success, failed or skipped.")
+    store = engine.store
+    run = store.get_run(dag_id, run_id)
+    plan = store.get_plan(dag_id, run["plan_hash"])
+    try:
+        plan.step(task_id)
+    except KeyError as exc:
+        raise NotFoundError(f"Task '{task_id}' is not in DAG '{dag_id}'.") from exc
+    indexes = [int(t["map_index"]) for t in store.list_tis(dag_id, run_id, task_id) if int(t["map_index"]) >= 0]
+    for i in indexes or [-1]:
+        store.force_ti_state(dag_id, run_id, task_id, i, state)
+    _reopen(engine, dag_id, run_id, run)
+    reconcile(engine, dag_id, run_id)
+
+
+def _reopen(engine: Engine, dag_id: str, run_id: str, run: dict[str, Any]) -> None:
+    if run.get("state") in ("success", "failed"):
+        try:
+            engine.store.reopen_run(dag_id, run_id, take_slot=True)
+        except ConflictError:  # pragma: no cover - reopen has no condition
+            pass

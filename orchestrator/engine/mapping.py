@@ -1,0 +1,129 @@
+"""Dynamic task mapping at run time: how many instances, and each instance's arguments.
+
+A mapped step is expanded when it becomes ready: the engine counts the instances (cross
+product of the ``expand`` lists, or the length of the ``expand_kwargs`` list) and records
+``map_count#{task}`` and ``map_lens#{task}`` on the run item. Each instance's worker then
+computes its own arguments from its map index with ``rules.unravel`` and reads only the
+elements it needs (one XCom per mapped argument), so a 1,000-way map over a 1,000-way map
+stays linear in reads.
+
+Literal lists come from the DAG file's operator (its real Python values) when the DAG is
+loaded, else from the plan JSON. Upstream outputs are ``(task_id, key)`` references: a
+mapped upstream contributes one element per instance (in map-index order), a plain upstream
+contributes the list (or dict items) it returned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from orchestrator.engine.rules import map_length, unravel
+from orchestrator.errors import TaskExecutionError
+from orchestrator.plan.model import Step, StepPlan
+
+
+@dataclass(frozen=True)
+class Source:
+    """One mapped-over input: a literal list or a reference to an upstream output."""
+
+    name: str | None  # kwarg name (expand) or None (expand_kwargs)
+    literal: list[Any] | None = None
+    task_id: str | None = None
+    key: str | None = None
+
+
+def _as_source(name: str | None, value: Any) -> Source:
+    op = getattr(value, "operator", None)
+    if op is not None and hasattr(value, "key"):  # an XComArg from the DAG file
+        return Source(name, task_id=op.task_id, key=value.key)
+    if isinstance(value, dict) and "$xcom" in value:
+        return Source(name, task_id=value["$xcom"], key=value.get("key"))
+    if isinstance(value, dict):
+        return Source(name, literal=[(k, v) for k, v in value.items()])
+    return Source(name, literal=list(value))
+
+
+def sources(step: Step, task: Any = None) -> tuple[str, list[Source]]:
+    """The mapping kind and its inputs, preferring the loaded operator's values over the plan's."""
+    expand_input = getattr(task, "expand_input", None) if task is not None else None
+    if expand_input is not None:
+        kind, value = expand_input.kind, expand_input.value
+    else:
+        assert step.mapping is not None
+        kind = step.mapping.kind
+        value = step.mapping.expand if kind == "expand" else step.mapping.expand_kwargs
+    if kind == "expand":
+        return kind, [_as_source(name, v) for name, v in dict(value).items()]
+    return kind, [_as_source(None, value)]
+
+
+def _upstream_list(plan: StepPlan, run: dict[str, Any], store: Any, src: Source, *, where: str) -> list[Any] | int:
+    """A mapped upstream's instance count, or a plain upstream's returned list."""
+    assert src.task_id is not None
+    up = plan.step(src.task_id)
+    if up.mapping is not None:
+        return int(run.get(f"map_count#{src.task_id}", 0) or 0)
+    value = store.get_xcom(run["dag_id"], run["run_id"], src.task_id, -1)
+    if src.key is not None:
+        value = value[src.key] if isinstance(value, dict) and src.key in value else None
+    if isinstance(value, dict):
+        return [(k, v) for k, v in value.items()]
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    label = src.task_id + (f"[{src.key!r}]" if src.key else "")
+    raise TaskExecutionError(
+        f"{where} maps over the output of '{label}', which is {type(value).__name__} ({str(value)[:80]!r}); "
+        "a mapped task needs a list or a dict. Make the upstream task return one."
+    )
+
+
+def lengths(plan: StepPlan, step: Step, run: dict[str, Any], store: Any, task: Any = None) -> tuple[str, list[int]]:
+    """``(kind, per-source lengths)`` for expanding ``step`` now. Raises TaskExecutionError."""
+    where = f"Mapped task '{step.task_id}' in DAG '{plan.dag_id}'"
+    kind, srcs = sources(step, task)
+    out = []
+    for src in srcs:
+        if src.literal is not None:
+            out.append(len(src.literal))
+            continue
+        got = _upstream_list(plan, run, store, src, where=where)
+        out.append(got if isinstance(got, int) else len(got))
+    return kind, out
+
+
+def count(kind: str, lens: list[int]) -> int:
+    """Number of instances: product of the lengths (expand) or the list length (expand_kwargs)."""
+    return map_length(lens) if kind == "expand" else (lens[0] if lens else 0)
+
+
+def instance_kwargs(plan: StepPlan, step: Step, run: dict[str, Any], store: Any, map_index: int,
+                    task: Any = None) -> dict[str, Any]:
+    """The mapped arguments of instance ``map_index``, reading only the elements it needs."""
+    where = f"Mapped task '{step.task_id}'[{map_index}] in DAG '{plan.dag_id}'"
+    kind, srcs = sources(step, task)
+    lens = [int(n) for n in (run.get(f"map_lens#{step.task_id}") or [])]
+    if len(lens) != len(srcs):
+        kind, lens = lengths(plan, step, run, store, task)
+    idx = unravel(map_index, lens) if kind == "expand" else (map_index,)
+    out: dict[str, Any] = {}
+    for src, j in zip(srcs, idx):
+        if src.literal is not None:
+            element = src.literal[j]
+        elif plan.step(src.task_id or "").mapping is not None:
+            element = store.get_xcom(run["dag_id"], run["run_id"], src.task_id, j)
+            if src.key is not None:
+                element = element[src.key] if isinstance(element, dict) else None
+        else:
+            got = _upstream_list(plan, run, store, src, where=where)
+            assert isinstance(got, list)
+            element = got[j]
+        if kind == "expand":
+            out[src.name or ""] = element
+        else:
+            if not isinstance(element, dict):
+                raise TaskExecutionError(
+                    f"{where}: expand_kwargs needs a list of dicts, element {j} is {type(element).__name__}."
+                )
+            out.update(element)
+    return out

@@ -1,0 +1,198 @@
+"""Run one task try: build the Airflow-style context, call the operator, enforce the timeout.
+
+The worker path: ``Engine.handle_task`` claims the try, then calls ``execute_try`` here with
+the loaded operator. The context holds Airflow 3's keys (``ds``, ``ts``, ``logical_date``,
+``data_interval_start/end``, ``run_id``, ``dag_run``, ``params``, ``ti``, ``task``, ``dag``,
+``triggering_asset_events``, ...). ``ti.xcom_pull`` reads upstream outputs from the run store
+(a mapped upstream gives the list of its outputs in map-index order); ``ti.xcom_push`` buffers
+values that are stored with the try's terminal write.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import signal
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable
+
+from orchestrator.plan.model import Step, StepPlan
+from orchestrator.store import xcom as codec
+
+
+class TaskTimeout(Exception):
+    """A try ran longer than its ``execution_timeout`` (the try fails and may be retried)."""
+
+
+@dataclass(frozen=True)
+class DagRunInfo:
+    """``context["dag_run"]``: the run as a task sees it."""
+
+    dag_id: str
+    run_id: str
+    run_type: str
+    conf: dict[str, Any]
+    logical_date: datetime | None
+    data_interval_start: datetime | None
+    data_interval_end: datetime | None
+    start_date: datetime | None
+    triggering_asset_events: Any = None
+
+
+def parse_dt(value: Any) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+@dataclass
+class RuntimeTaskInstance:
+    """``context["ti"]``: identity of the try plus XCom access (Airflow's RuntimeTaskInstance)."""
+
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int
+    try_number: int
+    max_tries: int
+    plan: StepPlan
+    store: Any
+    task: Any = None
+    start_date: datetime | None = None
+    state: str = "running"
+    pushed: dict[str, Any] = field(default_factory=dict)
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        """Store ``value`` under ``key`` for downstream tasks (written when the try ends)."""
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"Task '{self.task_id}': xcom_push needs a non-empty string key, got {key!r}.")
+        codec.encode(value)  # fail now, with the task's traceback, on an unstorable value
+        self.pushed[key] = value
+
+    def xcom_pull(self, task_ids: str | list[str] | None = None, key: str = "return_value",
+                  map_indexes: int | list[int] | None = None, default: Any = None,
+                  dag_id: str | None = None, run_id: str | None = None, include_prior_dates: bool = False) -> Any:
+        """Read upstream outputs: one value for a task id, a list for a list of ids.
+
+        For a mapped task without ``map_indexes`` the value is the list of its instances'
+        outputs in map-index order. ``task_ids=None`` pulls this task's own pushes.
+        """
+        if task_ids is None:
+            task_ids = self.task_id
+        if isinstance(task_ids, str):
+            return self._pull_one(task_ids, key, map_indexes, default, dag_id, run_id)
+        return [self._pull_one(t, key, map_indexes, default, dag_id, run_id) for t in task_ids]
+
+    def _pull_one(self, task_id: str, key: str, map_indexes: int | list[int] | None, default: Any,
+                  dag_id: str | None, run_id: str | None) -> Any:
+        dag_id, run_id = dag_id or self.dag_id, run_id or self.run_id
+        if task_id == self.task_id and key in self.pushed and dag_id == self.dag_id and run_id == self.run_id:
+            return self.pushed[key]
+        try:
+            mapped = self.plan.step(task_id).mapping is not None if dag_id == self.dag_id else False
+        except KeyError:
+            mapped = False
+        if isinstance(map_indexes, list):
+            return [self._value(dag_id, run_id, task_id, i, key, default) for i in map_indexes]
+        if map_indexes is not None:
+            return self._value(dag_id, run_id, task_id, int(map_indexes), key, default)
+        if mapped:
+            return self.store.list_xcom(dag_id, run_id, task_id, key)
+        return self._value(dag_id, run_id, task_id, -1, key, default)
+
+    def _value(self, dag_id: str, run_id: str, task_id: str, map_index: int, key: str, default: Any) -> Any:
+        value = self.store.get_xcom(dag_id, run_id, task_id, map_index, key)
+        return default if value is None else value
+
+    def __repr__(self) -> str:
+        return (f"<TaskInstance: {self.dag_id}.{self.task_id} {self.run_id} map_index={self.map_index} "
+                f"try_number={self.try_number}>")
+
+
+def build_context(*, plan: StepPlan, step: Step, run: dict[str, Any], ti: RuntimeTaskInstance,
+                  task: Any = None, dag: Any = None) -> dict[str, Any]:
+    """The task's context dict (Airflow 3 keys)."""
+    logical = parse_dt(run.get("logical_date"))
+    start = parse_dt(run.get("data_interval_start")) or logical
+    end = parse_dt(run.get("data_interval_end")) or logical
+    conf = run.get("conf") or {}
+    params = run.get("params") or {}
+    dag_run = DagRunInfo(
+        dag_id=plan.dag_id, run_id=run["run_id"], run_type=run.get("run_type", "manual"), conf=conf,
+        logical_date=logical, data_interval_start=start, data_interval_end=end,
+        start_date=parse_dt(run.get("start_date")), triggering_asset_events=run.get("triggering_asset_events"),
+    )
+    ctx: dict[str, Any] = {
+        "dag": dag,
+        "task": task,
+        "ti": ti,
+        "task_instance": ti,
+        "dag_run": dag_run,
+        "run_id": run["run_id"],
+        "params": dict(params),
+        "conf": conf,
+        "logical_date": logical,
+        "data_interval_start": start,
+        "data_interval_end": end,
+        "start_date": ti.start_date,
+        "map_index": ti.map_index,
+        "try_number": ti.try_number,
+        "triggering_asset_events": run.get("triggering_asset_events") or {},
+        "task_instance_key_str": f"{plan.dag_id}__{step.task_id}__{(logical or datetime.min).strftime('%Y%m%d')}",
+        "outlets": list(getattr(task, "outlets", []) or []),
+        "inlets": list(getattr(task, "inlets", []) or []),
+        "expanded_ti_count": run.get(f"map_count#{step.task_id}"),
+    }
+    if logical is not None:
+        ctx.update(
+            ds=logical.strftime("%Y-%m-%d"),
+            ds_nodash=logical.strftime("%Y%m%d"),
+            ts=logical.isoformat(),
+            ts_nodash=logical.strftime("%Y%m%dT%H%M%S"),
+            ts_nodash_with_tz=logical.isoformat().replace("-", "").replace(":", ""),
+        )
+    return ctx
+
+
+def run_with_timeout(fn: Callable[[], Any], timeout_s: float | None, *, what: str) -> Any:
+    """Call ``fn`` and fail with TaskTimeout after ``timeout_s`` seconds.
+
+    In the main thread (a Lambda handler) SIGALRM interrupts the task body itself. Elsewhere
+    (the local cloud's thread pool) the body runs in a helper thread; on timeout an
+    asynchronous TaskTimeout is raised inside it (it stops at its next Python bytecode; a
+    blocking C call finishes first) and the try fails at once either way.
+    """
+    if not timeout_s or timeout_s <= 0:
+        return fn()
+    message = f"{what} timed out after {timeout_s:g}s (execution_timeout)"
+    if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
+        def on_alarm(signum: int, frame: Any) -> None:
+            raise TaskTimeout(message)
+
+        previous = signal.signal(signal.SIGALRM, on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, timeout_s)
+        try:
+            return fn()
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=target, name=f"stratus-task-{what}", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    if worker.is_alive():
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(worker.ident or 0), ctypes.py_object(TaskTimeout))
+        raise TaskTimeout(message)
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")

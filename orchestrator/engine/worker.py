@@ -1,0 +1,220 @@
+"""One task try on the worker, and the failure path shared with the conductor.
+
+``run_try`` is ``Engine.handle_task``: claim the try (a duplicate delivery stops here), load
+the DAG, build the context, run ``operator.run(context, expanded_kwargs)`` under the task's
+``execution_timeout``, store the output, then either complete the task (terminal write +
+counters + dispatch of what became ready) or mark it up_for_retry and park the next try.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orchestrator import constants as c
+from orchestrator.engine import callbacks, mapping
+from orchestrator.engine.engine import Engine, format_error, iso
+from orchestrator.engine.messages import TaskMessage
+from orchestrator.engine.rules import retry_delay_s
+from orchestrator.engine.runtime import RuntimeTaskInstance, TaskTimeout, build_context, parse_dt, run_with_timeout
+from orchestrator.errors import ConflictError, EventError, NotFoundError
+from orchestrator.observe import telemetry
+from orchestrator.observe.telemetry import logger, task_log_context
+from orchestrator.plan.model import Step, StepPlan
+from orchestrator.store import xcom as codec
+
+
+def _skip_exceptions() -> tuple[type[BaseException], type[BaseException]]:
+    from orchestrator.authoring.exceptions import AirflowFailException, AirflowSkipException
+
+    return AirflowSkipException, AirflowFailException
+
+
+def _timeout_s(step: Step) -> int:
+    return int(step.target.timeout_s or c.LAMBDA_MAX_TIMEOUT_S)
+
+
+def run_try(engine: Engine, msg: TaskMessage) -> dict[str, Any]:
+    store = engine.store
+    try:
+        plan = store.get_plan(msg.dag_id, msg.plan_hash)
+        step = plan.step(msg.task_id)
+    except KeyError as exc:
+        raise EventError(f"Task '{msg.task_id}' is not in plan {msg.plan_hash} of DAG '{msg.dag_id}'.") from exc
+    try:
+        run = store.get_run(msg.dag_id, msg.run_id)
+    except NotFoundError:
+        logger.warning("task message for a run that does not exist", extra=msg.model_dump())
+        return {"status": "ignored"}
+    if run.get("state") != "running":
+        return {"status": "ignored", "run_state": run.get("state")}
+    with task_log_context(msg.dag_id, msg.run_id, msg.task_id, msg.map_index, msg.try_number) as log:
+        try:
+            # At-least-once delivery: the conditional claim lets exactly one delivery run the try.
+            ti = store.claim_ti(msg.dag_id, msg.run_id, msg.task_id, msg.map_index, msg.try_number,
+                                deadline=engine.epoch() + _timeout_s(step) + 120,
+                                log_stream=_log_stream())
+        except ConflictError:
+            logger.info("duplicate task message: this try is not queued any more")
+            return {"status": "duplicate"}
+        log.info("task started")
+        state, fields, forced, retry_error, task, ctx = _execute(engine, plan, step, run, ti, msg)
+        if retry_error is not None and int(ti["try_number"]) <= int(ti.get("max_tries", 0)):
+            _retry(engine, plan, step, run, msg, ti, retry_error, task, ctx)
+            return {"status": "up_for_retry"}
+        done = engine.complete(plan, run, step, msg, state, fields=fields, forced=forced)
+        if done:
+            _after_terminal(engine, plan, step, run, state, task, ctx, ti)
+        log.info("task finished", extra={"state": state})
+        return {"status": "done", "state": state}
+
+
+def _log_stream() -> str | None:
+    import os
+
+    return os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
+
+
+def _execute(engine: Engine, plan: StepPlan, step: Step, run: dict[str, Any], ti: dict[str, Any],
+             msg: TaskMessage) -> tuple[str, dict[str, Any], frozenset[str], str | None, Any, dict[str, Any]]:
+    """Run the task body. Returns (state, item fields, forced skips, retryable error, task, context)."""
+    skip_exc, fail_exc = _skip_exceptions()
+    store = engine.store
+    started = parse_dt(ti.get("start_date")) or engine.now()
+    rti = RuntimeTaskInstance(msg.dag_id, msg.run_id, msg.task_id, msg.map_index, msg.try_number,
+                              int(ti.get("max_tries", 0)), plan, store, start_date=started)
+    task: Any = None
+    ctx: dict[str, Any] = {}
+    what = msg.describe()
+    try:
+        dag = engine.dag_of(plan)
+        task = dag.task_dict[msg.task_id]
+        rti.task = task
+        ctx = build_context(plan=plan, step=step, run=run, ti=rti, task=task, dag=dag)
+        expanded = None
+        if msg.map_index >= 0:
+            expanded = mapping.instance_kwargs(plan, step, run, store, msg.map_index, task)
+        callbacks.call(task, "on_execute_callback", ctx, what=f"task '{msg.task_id}'")
+        value = run_with_timeout(lambda: task.run(ctx, expanded), step.execution_timeout_s,
+                                 what=f"Task '{msg.task_id}'")
+        forced = engine.skips_after_success(plan, step, value)
+        fields = _output_fields(engine, msg, step, value, rti.pushed, started)
+        return "success", fields, forced, None, task, ctx
+    except skip_exc as exc:
+        return "skipped", _end_fields(engine, started, str(exc) or None, rti.pushed, msg), frozenset(), None, task, ctx
+    except fail_exc as exc:
+        return "failed", _end_fields(engine, started, format_error(exc), rti.pushed, msg), frozenset(), None, task, ctx
+    except (ValueError, TypeError) as exc:
+        if isinstance(exc, TypeError) and "as XCom" in str(exc) or "Branch task" in str(exc):
+            # A bad return value will not get better on retry.
+            return "failed", _end_fields(engine, started, str(exc), rti.pushed, msg), frozenset(), None, task, ctx
+        err = format_error(exc)
+        return "failed", _end_fields(engine, started, err, rti.pushed, msg), frozenset(), err, task, ctx
+    except TaskTimeout as exc:
+        err = f"TaskTimeout: {exc}"
+        return "failed", _end_fields(engine, started, err, rti.pushed, msg), frozenset(), err, task, ctx
+    except Exception as exc:  # noqa: BLE001 - the task's own failure
+        err = format_error(exc)
+        logger.error(f"{what} failed", extra={"error": err[-2000:]})
+        return "failed", _end_fields(engine, started, err, rti.pushed, msg), frozenset(), err, task, ctx
+
+
+def _end_fields(engine: Engine, started: Any, error: str | None, pushed: dict[str, Any],
+                msg: TaskMessage) -> dict[str, Any]:
+    end = engine.now()
+    fields: dict[str, Any] = {"end_date": iso(end), "duration": round((end - started).total_seconds(), 3)}
+    if error:
+        fields["error"] = error
+    if pushed:
+        fields["xcom_keys"] = {
+            k: engine.store.xcom.place_ref(codec.encode(v), dag_id=msg.dag_id, run_id=msg.run_id,
+                                           task_id=msg.task_id, map_index=msg.map_index,
+                                           try_number=msg.try_number, key=k)
+            for k, v in pushed.items()
+        }
+    return fields
+
+
+def _output_fields(engine: Engine, msg: TaskMessage, step: Step, value: Any, pushed: dict[str, Any],
+                   started: Any) -> dict[str, Any]:
+    pushed = dict(pushed)
+    if step.multiple_outputs and isinstance(value, dict):
+        for k, v in value.items():
+            pushed.setdefault(str(k), v)
+    fields = _end_fields(engine, started, None, pushed, msg)
+    if value is not None:
+        inline, key = engine.store.xcom.place(codec.encode(value), dag_id=msg.dag_id, run_id=msg.run_id,
+                                              task_id=msg.task_id, map_index=msg.map_index,
+                                              try_number=msg.try_number)
+        fields["xcom" if inline is not None else "xcom_s3"] = inline if inline is not None else key
+    return fields
+
+
+def _retry(engine: Engine, plan: StepPlan, step: Step, run: dict[str, Any], msg: TaskMessage, ti: dict[str, Any],
+           error: str, task: Any, ctx: dict[str, Any], expected: tuple[str, ...] = ("running",)) -> bool:
+    delay = retry_delay_s(step.retry, msg.try_number, dag_id=msg.dag_id, task_id=msg.task_id,
+                          logical_date=str(run.get("logical_date", "")))
+    now = engine.now()
+    history = {"try_number": msg.try_number, "state": "failed", "start_date": ti.get("start_date"),
+               "end_date": iso(now), "error": error[-2000:], "log_stream": ti.get("log_stream")}
+    from datetime import timedelta
+
+    try:
+        engine.store.retry_ti(msg.dag_id, msg.run_id, msg.task_id, msg.map_index, msg.try_number, error=error,
+                              next_try_at=iso(now + timedelta(seconds=delay)), history=history, expected=expected)
+    except ConflictError:
+        return False
+    engine.dispatcher.schedule_retry(msg, delay)
+    telemetry.task_retried(msg.dag_id, msg.task_id, msg.run_id)
+    logger.warning(f"{msg.describe()} failed; retrying in {delay:g}s", extra={"error": error[-2000:]})
+    if task is not None and ctx:
+        callbacks.call(task, "on_retry_callback", {**ctx, "exception": error}, what=f"task '{msg.task_id}'")
+    return True
+
+
+def _after_terminal(engine: Engine, plan: StepPlan, step: Step, run: dict[str, Any], state: str, task: Any,
+                    ctx: dict[str, Any], ti: dict[str, Any]) -> None:
+    if state == "success":
+        telemetry.task_succeeded(plan.dag_id, step.task_id, run["run_id"])
+        if step.outlets and engine.on_outlets is not None:
+            try:
+                engine.on_outlets(plan, step, run)
+            except Exception:  # noqa: BLE001
+                logger.exception("emitting outlet asset events failed")
+    elif state == "failed":
+        telemetry.task_failed(plan.dag_id, step.task_id, run["run_id"])
+    name = {"success": "on_success_callback", "failed": "on_failure_callback",
+            "skipped": "on_skipped_callback"}.get(state)
+    if name and task is not None and ctx:
+        callbacks.call(task, name, ctx, what=f"task '{step.task_id}'")
+
+
+def fail_try(engine: Engine, msg: TaskMessage, error: str, *, expected: tuple[str, ...] = ("queued", "running"),
+             retryable: bool = True) -> str:
+    """Fail try ``msg.try_number`` from outside the worker (OnFailure record, sweeper).
+
+    Retries when the task has tries left, else fails it (with counters and propagation).
+    Returns ``up_for_retry``, ``failed`` or ``noop`` (the try had already ended).
+    """
+    store = engine.store
+    plan = store.get_plan(msg.dag_id, msg.plan_hash)
+    step = plan.step(msg.task_id)
+    try:
+        run = store.get_run(msg.dag_id, msg.run_id)
+        ti = store.get_ti(msg.dag_id, msg.run_id, msg.task_id, msg.map_index)
+    except NotFoundError:
+        return "noop"
+    if ti.get("state") not in expected or int(ti.get("try_number", 0)) != msg.try_number:
+        return "noop"
+    task = engine.task_of(plan, msg.task_id) if step.callbacks else None
+    ctx: dict[str, Any] = {}
+    if task is not None:
+        rti = RuntimeTaskInstance(msg.dag_id, msg.run_id, msg.task_id, msg.map_index, msg.try_number,
+                                  int(ti.get("max_tries", 0)), plan, store, task=task)
+        ctx = build_context(plan=plan, step=step, run=run, ti=rti, task=task, dag=getattr(task, "dag", None))
+    if retryable and msg.try_number <= int(ti.get("max_tries", 0)):
+        return "up_for_retry" if _retry(engine, plan, step, run, msg, ti, error, task, ctx, expected) else "noop"
+    fields = {"end_date": iso(engine.now()), "error": error}
+    if not engine.complete(plan, run, step, msg, "failed", fields=fields, expected=expected):
+        return "noop"
+    _after_terminal(engine, plan, step, run, "failed", task, ctx, ti)
+    return "failed"
