@@ -13,12 +13,14 @@ handlers run on invoke (``orchestrator.local.cloud.LocalCloud``). One cloud is s
 
 Usage::
 
-    python bench/local_speed.py [--chain 100] [--diamond 50] [--map 1000] [--large-map 10000 | --no-large-map] [--json out.json]
+    python bench/local_speed.py [--chain 100] [--diamond 50] [--map 1000] [--large-map 10000 | --no-large-map]
+                                [--json out.json] [--profile]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
 import statistics
@@ -33,6 +35,7 @@ if str(REPO) not in sys.path:
 
 from bench.dags import BenchDag, fan_map, standard_suite  # noqa: E402
 from bench.harness import RunResult, bench_cloud, run_and_wait  # noqa: E402
+from bench.sampler import StackSampler  # noqa: E402
 from bench.table import render  # noqa: E402
 
 
@@ -63,16 +66,17 @@ class SpeedReport:
         }
 
 
-def measure(specs: list[BenchDag], timeout_s: float = 1800.0) -> SpeedReport:
-    """Start one local cloud over ``specs`` and run each DAG once, in order."""
+def measure(specs: list[BenchDag], timeout_s: float = 1800.0, sampler: StackSampler | None = None) -> SpeedReport:
+    """Start one local cloud over ``specs`` and run each DAG once, in order (sampled by ``sampler`` if given)."""
     report = SpeedReport(specs=specs, rss_before_mb=peak_rss_mb())
     t0 = time.perf_counter()
     with bench_cloud(specs) as cloud:
         report.cloud_start_s = time.perf_counter() - t0
-        for spec in specs:
-            result = run_and_wait(cloud, spec, timeout_s)
-            report.runs.append(result)
-            report.rss_mb[spec.dag_id] = peak_rss_mb()
+        with sampler if sampler is not None else contextlib.nullcontext():
+            for spec in specs:
+                result = run_and_wait(cloud, spec, timeout_s)
+                report.runs.append(result)
+                report.rss_mb[spec.dag_id] = peak_rss_mb()
     return report
 
 
@@ -120,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--large-map", type=int, default=10000, help="the large map's width (default 10,000)")
     parser.add_argument("--no-large-map", action="store_true", help="skip the large map (it takes minutes)")
     parser.add_argument("--json", default=None, help="also write the figures as JSON to this path")
+    parser.add_argument("--profile", action="store_true",
+                        help="sample every thread's stack during the runs and print the hottest functions")
     args = parser.parse_args(argv)
 
     specs = standard_suite(chain_n=args.chain, diamond_w=args.diamond, map_n=args.map)
@@ -128,9 +134,13 @@ def main(argv: list[str] | None = None) -> int:
         skipped.append(f"the {args.large_map:,}-map (--no-large-map)")
     else:
         specs.append(fan_map(args.large_map))
-    report = measure(specs)
+    sampler = StackSampler() if args.profile else None
+    report = measure(specs, sampler=sampler)
     report.skipped = skipped
     print(speed_table(report))
+    if sampler is not None:
+        print("Where the time goes (all threads, during the runs):\n")
+        print(sampler.report(25, only=("orchestrator/", "functions/", "moto/", "botocore/", "boto3/")))
     if args.json:
         Path(args.json).write_text(json.dumps(report.as_json(), indent=2))
     return 0
