@@ -60,9 +60,10 @@ class RunsView:
     @property
     def engine(self) -> Any:
         if self._engine is None:
+            from orchestrator.engine.dispatch import LambdaDispatcher
             from orchestrator.engine.engine import Engine
 
-            self._engine = Engine(self.clients, self.resources)
+            self._engine = Engine(self.store, LambdaDispatcher(self.clients, self.resources))
         return self._engine
 
     # ------------------------------------------------------------ reads

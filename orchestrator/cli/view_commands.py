@@ -1,0 +1,181 @@
+"""``stratus runs|show|logs|clear|mark|ui``: look at runs and act on them.
+
+Every command talks to the cloud ``orchestrator.local.target.resolve_target(args)`` picks:
+a deployed stack, or a running `stratus dev`. Output is plain text; state colours are added
+only when stdout is a terminal (``--no-color`` turns them off there too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from orchestrator.errors import StratusError
+from orchestrator.observe.service import MARK_STATES, RunsView
+from orchestrator.observe.terminal import render_run_tree, render_runs
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dags", default="dags", help="DAGs folder (default: dags)")
+    p.add_argument("--stack", default=None, help="CloudFormation stack to use (default: stratus dev, else the configured stack)")
+    p.add_argument("--no-color", action="store_true", help="no ANSI colours even on a terminal")
+
+
+def _dag_opt(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dag", default=None, help="the run's DAG id, when the run id exists in several DAGs")
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``runs``, ``show``, ``logs``, ``clear``, ``mark`` and ``ui`` subcommands."""
+    p = subparsers.add_parser("runs", help="list the runs of a DAG, newest first")
+    p.add_argument("dag_id", help="DAG id")
+    p.add_argument("--limit", type=int, default=25, help="most runs listed (default: 25)")
+    _common(p)
+    p.set_defaults(func=cmd_runs)
+
+    p = subparsers.add_parser("show", help="show one run as a coloured tree of its tasks")
+    p.add_argument("run_id", help="run id (as listed by `stratus runs`)")
+    _dag_opt(p)
+    _common(p)
+    p.set_defaults(func=cmd_show)
+
+    p = subparsers.add_parser("logs", help="print the log of one try of a task")
+    p.add_argument("run_id", help="run id")
+    p.add_argument("task_id", help="task id")
+    p.add_argument("--try", dest="try_number", type=int, default=None, help="try number (default: the latest)")
+    p.add_argument("--map-index", type=int, default=-1, help="map index of a mapped task (default: -1, unmapped)")
+    _dag_opt(p)
+    _common(p)
+    p.set_defaults(func=cmd_logs)
+
+    p = subparsers.add_parser("clear", help="clear task instances so they run again (Airflow's clear)")
+    p.add_argument("run_id", help="run id")
+    p.add_argument("--task", "-t", action="append", dest="tasks", default=None, help="task id (repeatable; default: all tasks)")
+    p.add_argument("--downstream", action="store_true", help="also clear the tasks downstream of those named")
+    p.add_argument("--failed-only", action="store_true", help="only failed and upstream_failed task instances")
+    p.add_argument("--map-index", type=int, default=None, help="only this map index of a mapped task")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    _dag_opt(p)
+    _common(p)
+    p.set_defaults(func=cmd_clear)
+
+    p = subparsers.add_parser("mark", help="set a task instance's state by hand")
+    p.add_argument("run_id", help="run id")
+    p.add_argument("task_id", help="task id")
+    p.add_argument("state", choices=MARK_STATES, help="success or failed")
+    p.add_argument("--map-index", type=int, default=-1, help="map index of a mapped task (default: -1)")
+    _dag_opt(p)
+    _common(p)
+    p.set_defaults(func=cmd_mark)
+
+    p = subparsers.add_parser("ui", help="serve the run grid on 127.0.0.1 (stratus dev or a stack)")
+    p.add_argument("--port", type=int, default=8780, help="port (default: 8780; 0 picks a free one)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, loopback only)")
+    _common(p)
+    p.set_defaults(func=cmd_ui)
+
+
+def view_for(args: argparse.Namespace) -> RunsView:
+    """The ``RunsView`` of the cloud the command targets."""
+    from orchestrator.local.target import resolve_target
+
+    clients, resources = resolve_target(args)
+    return RunsView(clients, resources)
+
+
+def _color(args: argparse.Namespace) -> bool:
+    return sys.stdout.isatty() and not getattr(args, "no_color", False)
+
+
+def _run(view: RunsView, args: argparse.Namespace) -> dict[str, Any]:
+    return view.run(args.run_id, getattr(args, "dag", None))
+
+
+def cmd_runs(args: argparse.Namespace, view: RunsView | None = None) -> int:
+    view = view or view_for(args)
+    view.plan(args.dag_id)  # NotFoundError names the DAG if it is not registered
+    print(render_runs(view.runs(args.dag_id, args.limit), color=_color(args)))
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, view: RunsView | None = None) -> int:
+    view = view or view_for(args)
+    run = _run(view, args)
+    plan = view.run_plan(run)
+    print(render_run_tree(plan, run, view.tis(plan.dag_id, str(run["run_id"])), color=_color(args)))
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace, view: RunsView | None = None) -> int:
+    view = view or view_for(args)
+    run = _run(view, args)
+    lines = view.log_lines(str(run["dag_id"]), str(run["run_id"]), args.task_id, map_index=args.map_index,
+                           try_number=args.try_number)
+    if not lines:
+        print(f"(no log lines for task '{args.task_id}' yet)", file=sys.stderr)
+    for line in lines:
+        print(line.render())
+    return 0
+
+
+def cmd_clear(args: argparse.Namespace, view: RunsView | None = None) -> int:
+    view = view or view_for(args)
+    run = _run(view, args)
+    dag_id, run_id = str(run["dag_id"]), str(run["run_id"])
+    what = ", ".join(repr(t) for t in args.tasks) if args.tasks else "all tasks"
+    if args.failed_only:
+        what += " (failed only)"
+    if args.downstream:
+        what += " and downstream"
+    if sys.stdin.isatty() and not args.yes:
+        answer = input(f"Clear {what} in run '{run_id}' of DAG '{dag_id}'? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("Nothing cleared.")
+            return 1
+    result = view.clear(dag_id, run_id, args.tasks, map_index=args.map_index, downstream=args.downstream,
+                        failed_only=args.failed_only)
+    cleared = _cleared_names(result)
+    suffix = f": {', '.join(cleared)}" if cleared else ""
+    print(f"Cleared {what} in run '{run_id}' of DAG '{dag_id}'{suffix}.")
+    return 0
+
+
+def _cleared_names(result: Any) -> list[str]:
+    if not isinstance(result, (list, tuple)):
+        return []
+    out = []
+    for item in result:
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, dict) and "task_id" in item:
+            mi = int(item.get("map_index", -1))
+            out.append(item["task_id"] + (f"[{mi}]" if mi >= 0 else ""))
+        elif isinstance(item, (list, tuple)) and item:
+            out.append(str(item[0]) + (f"[{item[1]}]" if len(item) > 1 and int(item[1]) >= 0 else ""))
+    return out
+
+
+def cmd_mark(args: argparse.Namespace, view: RunsView | None = None) -> int:
+    view = view or view_for(args)
+    run = _run(view, args)
+    dag_id, run_id = str(run["dag_id"]), str(run["run_id"])
+    view.mark(dag_id, run_id, args.task_id, args.state, map_index=args.map_index)
+    print(f"Marked task '{args.task_id}' in run '{run_id}' of DAG '{dag_id}' as {args.state}.")
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace, view: RunsView | None = None) -> int:
+    from orchestrator.observe.ui import UIServer
+
+    view = view or view_for(args)
+    try:
+        server = UIServer(view, port=args.port, host=args.host)
+    except OSError as exc:
+        raise StratusError(f"Cannot serve the UI on {args.host}:{args.port}: {exc.strerror}; try --port 0.") from exc
+    print(f"Stratus UI on {server.url}  (Ctrl-C to stop)", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server.server_close()
+    return 0
