@@ -54,7 +54,6 @@ def register(subparsers: Any) -> None:
     p.add_argument("--task", "-t", action="append", dest="tasks", default=None, help="task id (repeatable; default: all tasks)")
     p.add_argument("--downstream", action="store_true", help="also clear the tasks downstream of those named")
     p.add_argument("--failed-only", action="store_true", help="only failed and upstream_failed task instances")
-    p.add_argument("--map-index", type=int, default=None, help="only this map index of a mapped task")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     _dag_opt(p)
     _common(p)
@@ -63,8 +62,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("mark", help="set a task instance's state by hand")
     p.add_argument("run_id", help="run id")
     p.add_argument("task_id", help="task id")
-    p.add_argument("state", choices=MARK_STATES, help="success or failed")
-    p.add_argument("--map-index", type=int, default=-1, help="map index of a mapped task (default: -1)")
+    p.add_argument("state", choices=MARK_STATES, help="success or failed (a mapped task: every map index)")
     _dag_opt(p)
     _common(p)
     p.set_defaults(func=cmd_mark)
@@ -133,11 +131,12 @@ def cmd_clear(args: argparse.Namespace, view: RunsView | None = None) -> int:
         if answer.strip().lower() not in ("y", "yes"):
             print("Nothing cleared.")
             return 1
-    result = view.clear(dag_id, run_id, args.tasks, map_index=args.map_index, downstream=args.downstream,
-                        failed_only=args.failed_only)
+    result = view.clear(dag_id, run_id, args.tasks, downstream=args.downstream, failed_only=args.failed_only)
     cleared = _cleared_names(result)
-    suffix = f": {', '.join(cleared)}" if cleared else ""
-    print(f"Cleared {what} in run '{run_id}' of DAG '{dag_id}'{suffix}.")
+    if not cleared:
+        print(f"Nothing to clear for {what} in run '{run_id}' of DAG '{dag_id}' (queued or running tasks are left alone).")
+        return 0
+    print(f"Cleared {what} in run '{run_id}' of DAG '{dag_id}': {', '.join(cleared)}.")
     return 0
 
 
@@ -160,7 +159,7 @@ def cmd_mark(args: argparse.Namespace, view: RunsView | None = None) -> int:
     view = view or view_for(args)
     run = _run(view, args)
     dag_id, run_id = str(run["dag_id"]), str(run["run_id"])
-    view.mark(dag_id, run_id, args.task_id, args.state, map_index=args.map_index)
+    view.mark(dag_id, run_id, args.task_id, args.state)
     print(f"Marked task '{args.task_id}' in run '{run_id}' of DAG '{dag_id}' as {args.state}.")
     return 0
 

@@ -6,8 +6,8 @@ clearing a task from the dashboard runs exactly the code `stratus clear` runs.
 
 Actions arrive as JSON params (from a ``cwdb-action`` or a UI form), checked by ``perform``:
 
-- ``{"action": "clear", "dag_id", "run_id", "task_id"?, "map_index"?, "downstream"?, "failed_only"?}``
-- ``{"action": "mark", "dag_id", "run_id", "task_id", "state": "success"|"failed", "map_index"?}``
+- ``{"action": "clear", "dag_id", "run_id", "task_id"?, "downstream"?, "failed_only"?}``
+- ``{"action": "mark", "dag_id", "run_id", "task_id", "state": "success"|"failed"}``
 - ``{"action": "trigger", "dag_id", "conf"?}``
 """
 
@@ -139,21 +139,21 @@ class RunsView:
         run_id: str,
         task_ids: Sequence[str] | None = None,
         *,
-        map_index: int | None = None,
         downstream: bool = False,
         failed_only: bool = False,
-    ) -> Any:
-        """Clear task instances so they run again (Airflow's clear); the engine re-dispatches."""
-        return self.engine.clear(
-            dag_id, run_id, task_ids=list(task_ids) if task_ids else None, map_index=map_index,
-            downstream=downstream, failed_only=failed_only,
+    ) -> list[tuple[str, int]]:
+        """Clear task instances so they run again (Airflow's clear); returns the cleared
+        ``(task_id, map_index)`` pairs. A mapped task is cleared with all its map indexes."""
+        return self.engine.clear(  # type: ignore[no-any-return]
+            dag_id, run_id, list(task_ids) if task_ids else None, downstream=downstream, failed_only=failed_only
         )
 
-    def mark(self, dag_id: str, run_id: str, task_id: str, state: str, *, map_index: int = -1) -> Any:
-        """Set a task instance's state by hand (success or failed), then let the run move on."""
+    def mark(self, dag_id: str, run_id: str, task_id: str, state: str) -> None:
+        """Set a task's state by hand (success or failed; every map index of a mapped task),
+        then let the run move on."""
         if state not in MARK_STATES:
             raise ActionError(f"Cannot mark task '{task_id}' as '{state}': use one of {', '.join(MARK_STATES)}.")
-        return self.engine.mark(dag_id, run_id, task_id, state, map_index=map_index)
+        self.engine.mark(dag_id, run_id, task_id, state)
 
     def trigger(self, dag_id: str, conf: Mapping[str, Any] | None = None) -> Any:
         """Start a manual run of the DAG now; returns what the engine returns (the run item)."""
@@ -166,7 +166,6 @@ class RunsView:
             raise ActionError(f"Unknown action {action!r}: use one of {', '.join(ACTIONS)}.")
         _require(params, "dag_id")
         dag_id = str(params["dag_id"])
-        map_index = params.get("map_index")
         if action == "trigger":
             conf = params.get("conf") or {}
             if not isinstance(conf, Mapping):
@@ -178,18 +177,19 @@ class RunsView:
         run_id = str(params["run_id"])
         if action == "clear":
             task_id = params.get("task_id")
-            self.clear(
+            cleared = self.clear(
                 dag_id,
                 run_id,
                 [str(task_id)] if task_id else None,
-                map_index=int(map_index) if map_index is not None else None,
                 downstream=_flag(params.get("downstream")),
                 failed_only=_flag(params.get("failed_only")),
             )
             what = f"task '{task_id}'" if task_id else ("failed tasks" if _flag(params.get("failed_only")) else "all tasks")
-            return f"Cleared {what} in run '{run_id}' of DAG '{dag_id}'; they run again."
+            if not cleared:
+                return f"Nothing to clear for {what} in run '{run_id}' of DAG '{dag_id}' (queued or running tasks are left alone)."
+            return f"Cleared {what} in run '{run_id}' of DAG '{dag_id}' ({len(cleared)} task instance(s)); they run again."
         _require(params, "task_id", "state")
         task_id = str(params["task_id"])
         state = str(params["state"])
-        self.mark(dag_id, run_id, task_id, state, map_index=int(map_index) if map_index is not None else -1)
+        self.mark(dag_id, run_id, task_id, state)
         return f"Marked task '{task_id}' in run '{run_id}' of DAG '{dag_id}' as {state}."

@@ -99,8 +99,7 @@ def test_post_action_calls_the_engine_and_redirects_with_notice(ui):
     data = urllib.parse.urlencode({"params": json.dumps(params)}).encode()
     with urllib.request.urlopen(urllib.request.Request(server.url + "/action", data=data), timeout=10) as resp:
         page = resp.read().decode()
-    assert engine.calls == [("clear", ("daily_sales", RUN), {"task_ids": ["extract"], "map_index": None,
-                                                             "downstream": False, "failed_only": False})]
+    assert engine.calls == [("clear", ("daily_sales", RUN, ["extract"]), {"downstream": False, "failed_only": False})]
     assert "Cleared task &#x27;extract&#x27;" in page
 
 

@@ -90,10 +90,10 @@ def test_clear_and_mark_call_the_engine(view, capsys):
     _, engine = view
     assert cli.main(["clear", RUN, "--task", "clean", "--downstream", "--failed-only", "--dag", "daily_sales"]) == 0
     assert engine.calls[-1] == (
-        "clear", ("daily_sales", RUN), {"task_ids": ["clean"], "map_index": None, "downstream": True, "failed_only": True})
-    assert f"Cleared 'clean' (failed only) and downstream in run '{RUN}' of DAG 'daily_sales'." in capsys.readouterr().out
+        "clear", ("daily_sales", RUN, ["clean"]), {"downstream": True, "failed_only": True})
+    assert f"Cleared 'clean' (failed only) and downstream in run '{RUN}' of DAG 'daily_sales': clean." in capsys.readouterr().out
     assert cli.main(["mark", RUN, "extract", "failed"]) == 0
-    assert engine.calls[-1] == ("mark", ("daily_sales", RUN, "extract", "failed"), {"map_index": -1})
+    assert engine.calls[-1] == ("mark", ("daily_sales", RUN, "extract", "failed"), {})
     assert f"Marked task 'extract' in run '{RUN}' of DAG 'daily_sales' as failed." in capsys.readouterr().out
 
 

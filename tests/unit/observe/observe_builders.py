@@ -128,9 +128,9 @@ class FakeEngine:
     def __init__(self) -> None:
         self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
 
-    def clear(self, *args: Any, **kwargs: Any) -> list[str]:
+    def clear(self, *args: Any, **kwargs: Any) -> list[tuple[str, int]]:
         self.calls.append(("clear", args, kwargs))
-        return []
+        return [(args[2][0] if len(args) > 2 and args[2] else "extract", -1)]
 
     def mark(self, *args: Any, **kwargs: Any) -> None:
         self.calls.append(("mark", args, kwargs))

@@ -67,9 +67,8 @@ def test_action_call_clears_then_rerenders_with_notice():
     event = _event("widget_action_clear.json")
     assert merged_params(event) == {"action": "clear", "dag_id": "daily_sales", "run_id": R_IN, "task_id": "extract"}
     out, engine = _handle(event)
-    assert engine.calls == [("clear", ("daily_sales", R_IN), {"task_ids": ["extract"], "map_index": None,
-                                                              "downstream": False, "failed_only": False})]
-    assert f"Cleared task &#x27;extract&#x27; in run &#x27;{html.escape(R_IN)}&#x27;" in out
+    assert engine.calls == [("clear", ("daily_sales", R_IN, ["extract"]), {"downstream": False, "failed_only": False})]
+    assert f"Cleared task &#x27;extract&#x27; in run &#x27;{html.escape(R_IN)}&#x27; of DAG &#x27;daily_sales&#x27; (1 task" in out
     assert f'<h4 class="run" data-run="{html.escape(R_IN)}"' in out
 
 
