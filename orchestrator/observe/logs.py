@@ -209,12 +209,24 @@ def _invocations(lines: Sequence[LogLine]) -> list[list[LogLine]]:
 
 
 def select_try_lines(
-    events: Sequence[Mapping[str, Any]], run_id: str, task_id: str, try_number: int, map_index: int = -1
+    events: Sequence[Mapping[str, Any]],
+    run_id: str,
+    task_id: str,
+    try_number: int,
+    map_index: int = -1,
+    *,
+    one_stream: bool = False,
 ) -> list[LogLine]:
-    """From raw log events, the lines of one try (whole invocations that logged for it)."""
+    """From raw log events, the lines of one try (whole invocations that logged for it).
+
+    ``one_stream``: the events are one log stream; without Lambda's START/END framing the
+    stream is taken as one invocation (a local cloud writing a stream per invocation).
+    """
     parsed = [_parse(e) for e in events]
+    framed = any(x.message.lstrip().startswith("START RequestId:") for x in parsed)
+    chunks = [parsed] if one_stream and not framed and parsed else _invocations(parsed)
     out: list[LogLine] = []
-    for chunk in _invocations(parsed):
+    for chunk in chunks:
         if any(_matches(x, run_id, task_id, try_number, map_index) for x in chunk):
             out.extend(x for x in chunk if not x.message.lstrip().startswith(("START RequestId:", "END RequestId:", "REPORT RequestId:")))
     return out
@@ -291,4 +303,4 @@ def task_log_lines(
                 + (f" or stream '{stream}'" if stream else "") + " does not exist (yet)."
             ) from err
         raise StratusError(f"Reading logs from '{log_group}' failed: {err}") from err
-    return select_try_lines(events, run_id, task_id, wanted, map_index)
+    return select_try_lines(events, run_id, task_id, wanted, map_index, one_stream=bool(stream))

@@ -102,3 +102,10 @@ def test_select_try_lines_matches_map_index():
     events = [line(0, "zero"), line(1, "one")]
     assert [x.fields["message"] for x in select_try_lines(events, RUN, "t", 1, 1)] == ["one"]
     assert select_try_lines(events, RUN, "t", 2, 1) == []
+
+
+def test_unframed_stream_is_one_invocation_but_group_lines_are_matched_one_by_one():
+    tagged = json.dumps({"run_id": RUN, "task_id": "load", "try_number": 1, "map_index": -1, "message": "m"})
+    events = [{"timestamp": 1, "message": "bare print"}, {"timestamp": 2, "message": tagged}]
+    assert [x.message for x in select_try_lines(events, RUN, "load", 1, one_stream=True)] == ["bare print", tagged]
+    assert [x.message for x in select_try_lines(events, RUN, "load", 1)] == [tagged]
