@@ -1,0 +1,21 @@
+"""Trigger function: schedule fires, S3 object events and asset events start runs.
+
+Thin: Powertools decorators, then ``orchestrator.triggers.handler.handle_event``, which
+dispatches on the event's shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orchestrator.config import Clients, Resources
+from orchestrator.observe.telemetry import logger, tracer
+from orchestrator.triggers.handler import handle_event
+
+_CLIENTS = Clients.from_env()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return handle_event(_CLIENTS, Resources.from_env(), event)
