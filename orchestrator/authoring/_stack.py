@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import threading
@@ -52,6 +53,7 @@ def caller_site() -> tuple[str, int]:
     return (frame.f_code.co_filename, frame.f_lineno)
 
 
+@functools.lru_cache(maxsize=1024)
 def short_path(path: str) -> str:
     """``path`` relative to the working directory when inside it (for messages)."""
     try:

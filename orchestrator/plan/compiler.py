@@ -8,6 +8,7 @@ Linear in tasks + dependencies (plus a log factor for the ordering heap).
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 import os
@@ -98,6 +99,16 @@ def topological_order(dag: DAG) -> list[BaseOperator]:
     return order
 
 
+@functools.lru_cache(maxsize=4096)
+def _retry(retries: int, delay: float, backoff: bool, max_delay: float | None) -> RetryPolicy:
+    return RetryPolicy(retries=retries, retry_delay_s=delay, exponential_backoff=backoff, max_retry_delay_s=max_delay)
+
+
+@functools.lru_cache(maxsize=4096)
+def _target(function: str, memory: int | None, timeout: int | None) -> LambdaTarget:
+    return LambdaTarget(function=function, memory_mb=memory, timeout_s=timeout)
+
+
 def _step(op: BaseOperator, module: str, dag_file: str) -> Step:
     python_like = hasattr(op, "python_callable") and hasattr(op, "op_kwargs")
     if python_like:
@@ -125,26 +136,26 @@ def _step(op: BaseOperator, module: str, dag_file: str) -> Step:
         else:
             mapping = Mapping(kind="expand_kwargs", expand_kwargs=encode(op.expand_input.value), sources=sources)
     group = op.task_group.group_id if op.task_group is not None else None
-    return Step(
+    # Values are built here with the right types, so skip pydantic's per-field validation
+    # (10,000 steps); validate_plan and StepPlan.from_json still validate documents from outside.
+    return Step.model_construct(
         task_id=op.task_id,
         operator=type(op).__name__,
         kind=op._step_kind,  # type: ignore[arg-type]
         module=module,
         callable=callable_name,
-        line=op.lineno if os.path.abspath(op.fileloc) == dag_file else None,
+        line=op.lineno if op.fileloc == dag_file else None,
         upstream=sorted(op.upstream_task_ids),
         downstream=sorted(op.downstream_task_ids),
         trigger_rule=op.trigger_rule.value,
-        retry=RetryPolicy(
-            retries=op.retries,
-            retry_delay_s=op.retry_delay.total_seconds(),
-            exponential_backoff=op.retry_exponential_backoff,
-            max_retry_delay_s=op.max_retry_delay.total_seconds() if op.max_retry_delay is not None else None,
+        retry=_retry(
+            op.retries,
+            op.retry_delay.total_seconds(),
+            op.retry_exponential_backoff,
+            op.max_retry_delay.total_seconds() if op.max_retry_delay is not None else None,
         ),
         execution_timeout_s=op.execution_timeout.total_seconds() if op.execution_timeout is not None else None,
-        target=LambdaTarget(
-            function=op.lambda_function or WORKER, memory_mb=op.lambda_memory, timeout_s=op.lambda_timeout
-        ),
+        target=_target(op.lambda_function or WORKER, op.lambda_memory, op.lambda_timeout),
         group=group,
         mapping=mapping,
         op_args=op_args,
@@ -177,7 +188,7 @@ def compile_dag(dag: DAG, dags_root: str | None = None) -> StepPlan:
     schedule, _ = normalize_schedule(dag.schedule, dag.start_date)
     assert schedule is not None
     module = relative_fileloc(dag, dags_root)
-    dag_file = os.path.abspath(dag.fileloc)
+    dag_file = dag.fileloc
     steps = [_step(op, module, dag_file) for op in topological_order(dag)]
     timeout = dag.dagrun_timeout.total_seconds() if dag.dagrun_timeout is not None else None
     plan = StepPlan(

@@ -101,6 +101,17 @@ def _dag_level(dag: DAG) -> list[str]:
 
 
 def _task_level(dag: DAG, op: BaseOperator) -> list[str]:
+    # Most tasks have nothing to report: check cheaply first, build messages only on a problem.
+    if (
+        op.execution_timeout is None
+        and op.lambda_timeout is None
+        and op.lambda_memory is None
+        and op.expand_input is None
+        and not op.outlets
+        and op.retries >= 0
+        and op.retry_delay.days >= 0
+    ):
+        return []
     where = task_where(dag, op)
     problems: list[str] = []
     if op.execution_timeout is not None:
@@ -187,7 +198,10 @@ def graph_problems(upstream: dict[str, Iterable[str]], where: Callable[[str], st
                     hint = f" Did you mean '{close[0]}'?"
             problems.append(f"{where(tid)}: depends on '{up}', which does not exist.{hint}")
         clean[tid] = [u for u in ups if u in known]
-    for cycle in find_cycles(clean):
+    remaining = _unsorted(clean)
+    if not remaining:
+        return problems
+    for cycle in find_cycles({tid: ups for tid, ups in clean.items() if tid in remaining}):
         problems.append(
             f"{where(cycle[0])}: is part of a cycle: {' >> '.join(cycle)}. "
             "Remove one of these dependencies; a DAG must not loop."
@@ -195,12 +209,31 @@ def graph_problems(upstream: dict[str, Iterable[str]], where: Callable[[str], st
     return problems
 
 
+def _unsorted(upstream: dict[str, list[str]]) -> set[str]:
+    """Tasks Kahn's algorithm cannot order (on or behind a cycle); empty for a DAG. O(V + E)."""
+    downstream: dict[str, list[str]] = {tid: [] for tid in upstream}
+    indegree = {}
+    for tid, ups in upstream.items():
+        indegree[tid] = len(ups)
+        for up in ups:
+            downstream[up].append(tid)
+    ready = [tid for tid, n in indegree.items() if n == 0]
+    while ready:
+        tid = ready.pop()
+        for down in downstream[tid]:
+            indegree[down] -= 1
+            if indegree[down] == 0:
+                ready.append(down)
+    return {tid for tid, n in indegree.items() if n > 0}
+
+
 def find_cycles(upstream: dict[str, list[str]]) -> list[list[str]]:
     """Cycles as paths ``[a, b, a]`` (a runs before b runs before a); iterative DFS, O(V + E)."""
     downstream: dict[str, list[str]] = {tid: [] for tid in upstream}
     for tid, ups in upstream.items():
         for up in ups:
-            downstream[up].append(tid)
+            if up in downstream:
+                downstream[up].append(tid)
     color = dict.fromkeys(upstream, 0)  # 0 new, 1 on the current path, 2 done
     cycles: list[list[str]] = []
     for start in upstream:
