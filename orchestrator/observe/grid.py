@@ -155,6 +155,8 @@ STYLE = (
     ".sg form.act{display:inline;margin:0 2px}"
     ".sg .btn{font-size:11px;padding:1px 6px;margin:0 2px}"
     ".sg .pill{display:inline-block;padding:0 5px;border-radius:8px;color:#000;border:1px solid #999}"
+    ".sg .pill.st-success,.sg .pill.st-failed,.sg .pill.st-queued,.sg .pill.st-deferred{color:#fff}"
+    ".sg .notice{background:#f2f8fd;border:1px solid #0972d3;color:#16191f;padding:4px 8px;margin:6px 0}"
     + "".join(f".sg .st-{name}{{background:{color}}}" for name, color in STATE_COLORS.items())
     + f".sg .st-{NO_STATUS}{{background:{NO_STATUS_COLOR}}}"
     + "</style>"

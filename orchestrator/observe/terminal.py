@@ -116,14 +116,14 @@ def render_run_tree(
         if cell.mapped:
             counts = ", ".join(f"{n} {s}" for s, n in sorted(cell.counts.items()))
             lines.append(f"{indent}{row.label} [mapped x{len(cell.instances)}]  {_state_label(cell.state, color)}  ({counts})")
-            for inst in cell.instances:
-                lines.append(f"{indent}  [{inst.map_index}]  {_ti_text(inst, color)}")
+            for child in cell.instances:
+                lines.append(f"{indent}  [{child.map_index}]  {_ti_text(child, color)}")
             continue
-        inst = cell.instance
-        if inst is None:
+        single = cell.instance
+        if single is None:
             lines.append(f"{indent}{row.label}  {_state_label(None, color)}")
         else:
-            lines.append(f"{indent}{row.label}  {_ti_text(inst, color)}")
+            lines.append(f"{indent}{row.label}  {_ti_text(single, color)}")
     return "\n".join(lines)
 
 

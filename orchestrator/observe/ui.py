@@ -38,10 +38,8 @@ _PAGE = """<!doctype html>
 <style>
 body{{font-family:Arial,Helvetica,sans-serif;margin:16px;color:#16191f}}
 nav{{margin-bottom:12px}} nav a{{margin-right:12px}}
-.notice{{background:#f2f8fd;border:1px solid #0972d3;padding:4px 8px;margin:6px 0}}
 .error{{background:#fff0f0;border:1px solid #b00;padding:4px 8px;margin:6px 0}}
 pre{{background:#f4f4f4;padding:8px;white-space:pre-wrap}}
-.sg .pill.st-success,.sg .pill.st-failed,.sg .pill.st-queued{{color:#fff}}
 </style></head>
 <body><nav><a href="/">Stratus</a>{nav}</nav>{body}</body></html>"""
 
@@ -216,7 +214,7 @@ class UIServer:
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> UIServer:
         """Serve on a background thread; returns self."""

@@ -115,7 +115,9 @@ def handle_event(
         return _message(f"DAG {dag_id}", str(exc))
     links = WidgetLinks(endpoint, region, view.worker_log_group)
     selected = params.get("run_id") if action in ("select", "clear") else None
-    return render_grid(
+    # CloudWatch's dark theme: light text (the state colours stay as they are).
+    dark = '<style>.sg{color:#d1d5db}</style>' if context.get("theme") == "dark" else ""
+    return dark + render_grid(
         plan,
         runs,
         tis,
