@@ -196,8 +196,9 @@ class AssetStore:
 
 # ------------------------------------------------------------------ handling
 
-# (clients, resources, dag_item, triggering_events, now) -> the started run (or None)
-RunStarter = Callable[[Clients, Resources, dict[str, Any], list[dict[str, Any]], datetime], Any]
+# (clients, resources, dag_item, triggering_asset_events, now) -> the started run; the events are
+# Airflow 3's shape: {asset uri: [event, ...]} (see AssetEvent.context_payload)
+RunStarter = Callable[[Clients, Resources, dict[str, Any], dict[str, list[dict[str, Any]]], datetime], Any]
 
 
 def _condition_of(dag_item: dict[str, Any]) -> AssetCondition | None:
@@ -254,10 +255,10 @@ def handle_asset_events(
             seen = {k[2:] for k, v in snapshot.items() if k.startswith("e#") and v}
             if not condition_met(cond, seen) or not store.consume(dag_item["dag_id"], snapshot):
                 continue
-            triggering: list[dict[str, Any]] = []
+            triggering: dict[str, list[dict[str, Any]]] = {}
             for key in sorted(k for k in snapshot if k.startswith("e#")):
-                triggering.extend(json.loads(e) for e in snapshot[key][-MAX_EVENTS_PER_ASSET:])
-            triggering.sort(key=lambda e: e.get("timestamp", ""))
+                evts = [AssetEvent.model_validate_json(e) for e in snapshot[key][-MAX_EVENTS_PER_ASSET:]]
+                triggering[key[2:]] = [e.context_payload(key[2:]) for e in sorted(evts, key=lambda e: e.timestamp)]
             started.append(starter(clients, resources, dag_item, triggering, now or datetime.now(UTC)))
         store.finish_event(event)
     return started

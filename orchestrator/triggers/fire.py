@@ -163,13 +163,13 @@ def _companion(clients: Clients, resources: Resources, plan: StepPlan, after: da
 
 def _default_starter(clients: Clients, resources: Resources, plan: StepPlan, *, info: DagRunInfo, run_id: str,
                      run_type: str, conf: dict[str, Any] | None = None,
-                     triggering_asset_events: list[dict[str, Any]] | None = None) -> tuple[dict[str, Any], bool]:
+                     triggering_asset_events: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
     return start_run(clients, resources, plan, run_id=run_id, run_type=run_type, info=info, conf=conf,
                      triggering_asset_events=triggering_asset_events)
 
 
 def start_asset_run(clients: Clients, resources: Resources, dag_item: dict[str, Any],
-                    events: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
+                    events: dict[str, list[dict[str, Any]]], now: datetime) -> dict[str, Any]:
     """Start an ``asset_triggered__<now>`` run of an asset-scheduled DAG with its triggering events."""
     from orchestrator.store import RunStore
 

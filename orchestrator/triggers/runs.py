@@ -60,7 +60,7 @@ def start_run(
     run_type: str,
     info: DagRunInfo,
     conf: dict[str, Any] | None = None,
-    triggering_asset_events: list[dict[str, Any]] | None = None,
+    triggering_asset_events: dict[str, list[dict[str, Any]]] | None = None,
     engine: Any = None,
 ) -> tuple[dict[str, Any], bool]:
     """Create (and, when a slot is free, start) a run through the engine; ``(run, created)``.

@@ -61,9 +61,17 @@ class AssetEvent(BaseModel):
         parts = [self.sequencer or f"t{self.timestamp}", self.etag or "", self.version_id or ""]
         return "s3#" + "#".join(parts)
 
-    def context_payload(self) -> dict[str, Any]:
-        """What the run's context shows in ``triggering_asset_events``."""
-        return self.model_dump(exclude_none=True)
+    def context_payload(self, asset_uri: str | None = None) -> dict[str, Any]:
+        """One event as the run's context shows it in ``triggering_asset_events[asset_uri]``.
+
+        The fields (``uri``, ``bucket``, ``key``, ``size``, ``etag``, ``timestamp``, ...) are at
+        the top level and, as in Airflow 3's ``AssetEvent``, under ``extra``; ``asset_uri`` is
+        the DAG's asset the event matched.
+        """
+        flat = self.model_dump(exclude_none=True)
+        extra = {k: v for k, v in flat.items() if k not in ("timestamp", "source", "source_dag_id",
+                                                              "source_run_id", "source_task_id")}
+        return {**flat, "asset_uri": asset_uri or self.uri, "extra": extra}
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:

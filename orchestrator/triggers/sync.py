@@ -389,7 +389,7 @@ def compile_folder(dags_root: str) -> tuple[list[StepPlan], dict[str, str]]:
     plans = []
     for dag_id, dag in sorted(bag.dags.items()):
         try:
-            plans.append(compile_dag(dag))
+            plans.append(compile_dag(dag, dags_root))
         except StratusError as err:
             errors[dag_id] = str(err)
     return plans, errors

@@ -27,7 +27,8 @@ class Recorder:
         self.started = []
 
     def __call__(self, clients, resources, dag_item, events, now):
-        self.started.append((dag_item["dag_id"], [e["key"] for e in events]))
+        self.started.append((dag_item["dag_id"], [e["key"] for evts in events.values() for e in evts]))
+        self.events = events
         return dag_item["dag_id"]
 
 
@@ -84,3 +85,7 @@ def test_notification_records_shape(aws):
     dags = [dag_item("sales", C(uri="s3://landing/sales/"))]
     assert handle_asset_events(clients, resources, parse_s3_event(event), dags=dags, starter=rec) == ["sales"]
     assert rec.started == [("sales", ["sales/red flower(2).csv"])]
+    (evt,) = rec.events["s3://landing/sales/"]
+    assert evt["extra"]["key"] == "sales/red flower(2).csv" and evt["size"] == 1305107
+    assert evt["uri"] == "s3://landing/sales/red flower(2).csv" and evt["asset_uri"] == "s3://landing/sales/"
+    assert evt["etag"] == "b21b84d653bb07b05b1e6b33684dc11b" and evt["timestamp"] == "2026-01-05T06:01:02.123000+00:00"

@@ -1,0 +1,200 @@
+"""``stratus sync|trigger|backfill|pause|unpause``: register DAGs, schedule them, start runs.
+
+Commands that read or change runs talk to the cloud ``orchestrator.local.target.resolve_target(args)``
+picks: the stack named by ``--stack`` (or ``STRATUS_STACK``), else a running ``stratus dev``,
+else a TargetError saying what to start. ``backfill`` alone falls back to an embedded local
+cloud (like ``stratus run``) when there is no target, so it works with nothing deployed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from orchestrator.errors import ParamValidationError, TargetError
+
+
+def _target_opts(p: argparse.ArgumentParser, *, dags: bool = True, json_out: bool = True) -> None:
+    if dags:
+        p.add_argument("--dags", default="dags", help="DAGs folder (default: dags)")
+    p.add_argument("--stack", default=None, help="deployed stack to use (default: $STRATUS_STACK, else stratus dev)")
+    if json_out:
+        p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``sync``, ``trigger``, ``backfill``, ``pause`` and ``unpause`` subcommands."""
+    p = subparsers.add_parser("sync", help="register every DAG and make EventBridge Scheduler match them")
+    _target_opts(p)
+    p.add_argument("--dry-run", action="store_true", help="print the changes (create/update/delete) and make none")
+    p.set_defaults(func=cmd_sync)
+
+    p = subparsers.add_parser("trigger", help="start a manual run of a DAG")
+    p.add_argument("dag_id", help="DAG id")
+    _target_opts(p)
+    p.add_argument("--conf", default=None, help="run conf as a JSON object, checked against the DAG's params")
+    p.add_argument("--logical-date", default=None, help="ISO-8601 logical date (default: now)")
+    p.add_argument("--run-id", default=None, help="run id (default: manual__<logical date>)")
+    p.set_defaults(func=cmd_trigger)
+
+    p = subparsers.add_parser("backfill", help="create runs for every interval between two dates")
+    p.add_argument("dag_id", help="DAG id")
+    _target_opts(p)
+    p.add_argument("--start", required=True, help="first logical date (a date in the DAG's time zone, or ISO-8601)")
+    p.add_argument("--end", required=True, help="last logical date (a date covers the whole day, or ISO-8601)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--rerun-failed", action="store_true", help="clear and re-run failed runs in the range")
+    group.add_argument("--rerun-all", action="store_true", help="clear and re-run every finished run in the range")
+    p.add_argument("--conf", default=None, help="conf for the created runs (JSON object)")
+    p.add_argument("--no-wait", action="store_true", help="create the runs and return without following them")
+    p.add_argument("--timeout", type=float, default=3600.0, help="seconds to follow the runs (default: 3600)")
+    p.set_defaults(func=cmd_backfill)
+
+    for name, paused in (("pause", True), ("unpause", False)):
+        p = subparsers.add_parser(name, help=f"{name} a DAG (its schedule is {'removed' if paused else 'restored'})")
+        p.add_argument("dag_id", help="DAG id")
+        _target_opts(p, dags=False)
+        p.set_defaults(func=cmd_pause if paused else cmd_unpause)
+
+
+def _resolve(args: argparse.Namespace) -> tuple[Any, Any]:
+    from orchestrator.local.target import resolve_target
+
+    return resolve_target(args)
+
+
+def _conf(text: str | None, dag_id: str) -> dict[str, Any]:
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ParamValidationError(f"--conf for DAG '{dag_id}' is not valid JSON: {exc}.") from None
+    if not isinstance(value, dict):
+        raise ParamValidationError(f"--conf for DAG '{dag_id}' must be a JSON object, got {type(value).__name__}.")
+    return value
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from orchestrator.triggers.sync import sync_folder
+
+    clients, resources = _resolve(args)
+    report = sync_folder(clients, resources, args.dags, dry_run=args.dry_run)
+    if args.json:
+        _print_json({"registered": report.registered, "errors": report.errors, "dry_run": report.dry_run,
+                     "changes": [c.__dict__ for c in report.changes]})
+    else:
+        for line in report.lines():
+            print(line)
+    return 1 if report.errors else 0
+
+
+def cmd_trigger(args: argparse.Namespace) -> int:
+    from orchestrator.triggers.api import trigger_dag
+
+    conf = _conf(args.conf, args.dag_id)
+    clients, resources = _resolve(args)
+    run = trigger_dag(clients, resources, args.dag_id, conf=conf, logical_date=args.logical_date,
+                      run_id=args.run_id)
+    if args.json:
+        _print_json(run)
+    else:
+        print(f"Triggered DAG '{args.dag_id}': run '{run['run_id']}' is {run.get('state')} "
+              f"(logical date {run.get('logical_date')}).")
+    return 0
+
+
+def _rerun(args: argparse.Namespace) -> str:
+    return "all" if args.rerun_all else "failed" if args.rerun_failed else "none"
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    conf = _conf(args.conf, args.dag_id)
+    try:
+        clients, resources = _resolve(args)
+    except TargetError:
+        return _backfill_embedded(args, conf)
+    from orchestrator.store import RunStore
+
+    plan = RunStore(clients, resources).get_current_plan(args.dag_id)
+    return _backfill(args, clients, resources, plan, conf, engine=None, wait=None)
+
+
+def _backfill(args: argparse.Namespace, clients: Any, resources: Any, plan: Any, conf: dict[str, Any], *,
+              engine: Any, wait: Any) -> int:
+    from orchestrator.triggers.backfill import parse_bound, run_backfill, wait_backfill
+
+    start = parse_bound(args.start, timezone=plan.schedule.timezone, end=False, dag_id=plan.dag_id)
+    end = parse_bound(args.end, timezone=plan.schedule.timezone, end=True, dag_id=plan.dag_id)
+    quiet = args.json
+
+    def on_item(item: Any) -> None:
+        if not quiet:
+            note = f" (was {item.state})" if item.state else ""
+            print(f"{item.action:>8}  {item.run_id}{note}")
+
+    report = run_backfill(clients, resources, plan, start, end, rerun=_rerun(args), conf=conf, engine=engine,
+                          on_item=on_item)
+    states: dict[str, str] = {}
+    if report.run_ids and not args.no_wait:
+        from orchestrator.store import RunStore
+
+        if wait is not None:
+            wait()
+        states = wait_backfill(
+            RunStore(clients, resources), plan.dag_id, report.run_ids, timeout_s=args.timeout,
+            on_progress=None if quiet else (lambda p: print(p.line(plan.dag_id), file=sys.stderr)),
+        )
+    if args.json:
+        _print_json({**report.as_dict(), "states": states})
+    elif not report.items:
+        print(f"DAG '{plan.dag_id}' has no intervals between {start.isoformat()} and {end.isoformat()}.")
+    failed = sorted(r for r, s in states.items() if s == "failed")
+    if failed and not quiet:
+        print(f"{len(failed)} run(s) failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _backfill_embedded(args: argparse.Namespace, conf: dict[str, Any]) -> int:
+    """No stack and no `stratus dev`: backfill on an embedded local cloud, self-contained."""
+    from orchestrator.local.cloud import LocalCloud
+
+    if not args.json:
+        print("No deployed stack or `stratus dev` found: backfilling on an embedded local cloud.", file=sys.stderr)
+    with LocalCloud(args.dags, auto_advance=True) as cloud:
+        plan = cloud.sync_dag(args.dag_id)
+        return _backfill(args, cloud.clients, cloud.resources, plan, conf, engine=cloud.engine(),
+                         wait=lambda: cloud.wait_idle(args.timeout))
+
+
+def _pause(args: argparse.Namespace, paused: bool) -> int:
+    from orchestrator.triggers.api import set_paused
+
+    clients, resources = _resolve(args)
+    result = set_paused(clients, resources, args.dag_id, paused)
+    if args.json:
+        _print_json(result)
+        return 0
+    print(f"DAG '{args.dag_id}' is {'paused' if paused else 'unpaused'}.")
+    for line in result.get("schedule_changes", []):
+        print(f"  {line}")
+    if result.get("schedule_note"):
+        print(f"  {result['schedule_note']}")
+    if result.get("started"):
+        print(f"  started {len(result['started'])} run(s) that became due: {', '.join(result['started'])}")
+    return 0
+
+
+def cmd_pause(args: argparse.Namespace) -> int:
+    return _pause(args, True)
+
+
+def cmd_unpause(args: argparse.Namespace) -> int:
+    return _pause(args, False)
+
