@@ -25,7 +25,7 @@ import functools
 import inspect
 import math
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -33,6 +33,14 @@ from orchestrator.authoring import _stack
 from orchestrator.authoring.context import set_current_context
 from orchestrator.authoring.dependencies import DependencyMixin
 from orchestrator.authoring.exceptions import TemplateRenderError
+from orchestrator.authoring.mapping import (  # noqa: F401 - re-exported for the plan compiler
+    MAPPED,
+    ExpandInput,
+    OperatorPartial,
+    check_expand_kwargs_value,
+    check_expand_values,
+    iter_xcom_args,
+)
 from orchestrator.authoring.templating import render
 from orchestrator.authoring.trigger_rule import TriggerRule
 from orchestrator.authoring.xcom_arg import XComArg
@@ -53,16 +61,6 @@ CALLBACK_NAMES = (
 )
 
 
-class _MappedArgument:
-    """Placeholder for an argument whose value comes from ``expand`` at run time."""
-
-    def __repr__(self) -> str:
-        return "<mapped>"
-
-
-MAPPED = _MappedArgument()
-
-
 def validate_id(kind: str, value: Any, where: str) -> None:
     """Raise ``DagDefinitionError`` unless ``value`` is a usable DAG/task/group id."""
     if not isinstance(value, str) or not value:
@@ -81,18 +79,6 @@ def describe(task_id: str, dag: DAG | None, site: tuple[str, int]) -> str:
     return f"Task '{task_id}'{in_dag} ({_stack.short_path(site[0])}:{site[1]})"
 
 
-def iter_xcom_args(value: Any) -> Iterator[XComArg]:
-    """Every ``XComArg`` inside ``value`` (walking lists, tuples, sets and dict values)."""
-    if isinstance(value, XComArg):
-        yield value
-    elif isinstance(value, (list, tuple, set, frozenset)):
-        for item in value:
-            yield from iter_xcom_args(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from iter_xcom_args(item)
-
-
 def to_seconds(value: Any, what: str, where: str) -> float | None:
     """A ``timedelta`` or a number of seconds as float seconds (None stays None)."""
     if value is None:
@@ -104,48 +90,14 @@ def to_seconds(value: Any, what: str, where: str) -> float | None:
     raise DagDefinitionError(f"{where}: {what} must be a timedelta or a number of seconds, got {value!r}.")
 
 
-class ExpandInput:
-    """What a mapped task maps over: ``expand`` kwargs, or an ``expand_kwargs`` list."""
-
-    __slots__ = ("kind", "value")
-
-    def __init__(self, kind: str, value: Any) -> None:
-        self.kind = kind  # "expand" | "expand_kwargs"
-        self.value = value  # expand: {name: list | XComArg}; expand_kwargs: list[dict] | XComArg
-
-    def references(self) -> list[XComArg]:
-        return list(iter_xcom_args(self.value))
+_ACCEPTED: dict[type, frozenset[str]] = {}
 
 
-def check_expand_values(mapped: dict[str, Any], where: str) -> None:
-    """Each mapped value must be a list/tuple literal or an upstream output."""
-    if not mapped:
-        raise DagDefinitionError(f"{where}: expand() needs at least one argument to map over.")
-    for name, value in mapped.items():
-        if isinstance(value, XComArg) or (isinstance(value, (list, tuple)) and not hasattr(value, "_fields")):
-            continue
-        raise DagDefinitionError(
-            f"{where}: cannot expand over argument '{name}' = {value!r} ({type(value).__name__}). "
-            f"expand() takes a list or an upstream task's output; to pass the same value to every "
-            f"mapped task, use .partial({name}=...)."
-        )
-
-
-def check_expand_kwargs_value(value: Any, where: str) -> None:
-    """``expand_kwargs`` takes a list of dicts or an upstream output."""
-    if isinstance(value, XComArg):
-        return
-    if isinstance(value, (list, tuple)) and all(isinstance(item, dict) for item in value):
-        return
-    raise DagDefinitionError(
-        f"{where}: expand_kwargs() takes a list of dicts (one dict of arguments per mapped task) "
-        f"or an upstream task's output, got {value!r}."
-    )
-
-
-@functools.cache
 def accepted_params(cls: type) -> frozenset[str]:
     """Keyword arguments the operator class accepts (union over its ``__init__`` chain)."""
+    cached = _ACCEPTED.get(cls)
+    if cached is not None:
+        return cached
     names: set[str] = set()
     for klass in cls.__mro__:
         init = klass.__dict__.get("__init__")
@@ -154,7 +106,8 @@ def accepted_params(cls: type) -> frozenset[str]:
         for p in inspect.signature(init).parameters.values():
             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self":
                 names.add(p.name)
-    return frozenset(names)
+    _ACCEPTED[cls] = frozenset(names)
+    return _ACCEPTED[cls]
 
 
 def _apply_default_args(cls: type, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -203,57 +156,6 @@ def _wrap_init(init: Callable[..., None]) -> Callable[..., None]:
     return __init__
 
 
-class OperatorPartial:
-    """``SomeOperator.partial(task_id=..., **constant_kwargs)``; call ``.expand`` next."""
-
-    def __init__(self, operator_class: type[BaseOperator], kwargs: dict[str, Any]) -> None:
-        self.operator_class = operator_class
-        self.kwargs = kwargs
-        self._site = _stack.caller_site()
-
-    def _where(self) -> str:
-        dag = _stack.current_dag()
-        group = _stack.current_group(dag)
-        label = self.kwargs.get("task_id", "?")
-        full = group.child_id(label) if group is not None else label
-        return describe(full, dag, self._site)
-
-    def expand(self, **mapped: Any) -> BaseOperator:
-        """Create the mapped task: one instance per item (cross product over several kwargs)."""
-        where = self._where()
-        check_expand_values(mapped, where)
-        self._check_names(mapped, where)
-        op = self._create({name: MAPPED for name in mapped}, where)
-        op._set_expand_input(ExpandInput("expand", dict(mapped)))
-        return op
-
-    def expand_kwargs(self, value: Any) -> BaseOperator:
-        """Create the mapped task from a list of kwargs dicts (or an upstream output of one)."""
-        where = self._where()
-        check_expand_kwargs_value(value, where)
-        if not isinstance(value, XComArg):
-            for item in value:
-                self._check_names(item, where)
-        op = self._create({}, where)
-        op._set_expand_input(ExpandInput("expand_kwargs", value))
-        return op
-
-    def _check_names(self, mapped: dict[str, Any], where: str) -> None:
-        both = sorted(set(mapped) & set(self.kwargs))
-        if both:
-            raise DagDefinitionError(f"{where}: {both} given to both partial() and expand(); give each once.")
-        unknown = sorted(set(mapped) - accepted_params(self.operator_class))
-        if unknown:
-            raise DagDefinitionError(
-                f"{where}: {self.operator_class.__name__} has no argument {unknown[0]!r} to map over."
-            )
-
-    def _create(self, placeholders: dict[str, Any], where: str) -> BaseOperator:
-        op = self.operator_class(**self.kwargs, **placeholders)
-        op._partial_kwargs = dict(self.kwargs)
-        return op
-
-
 class BaseOperator(DependencyMixin):
     """Base of every task. Subclasses implement ``execute(context)``.
 
@@ -281,6 +183,9 @@ class BaseOperator(DependencyMixin):
     template_fields: ClassVar[Sequence[str]] = ()
     template_ext: ClassVar[Sequence[str]] = ()
     _step_kind: ClassVar[str] = "task"
+    _init_kwargs: dict[str, Any]
+    fileloc: str
+    lineno: int
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

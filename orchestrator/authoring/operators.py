@@ -71,9 +71,9 @@ class PythonOperator(BaseOperator):
         super().__init__(**kwargs)
         self.python_callable = python_callable
         # MAPPED: the value comes from expand() at run time (the operator is re-created then).
-        self.op_args = op_args if op_args is MAPPED else list(op_args or [])
-        self.op_kwargs = op_kwargs if op_kwargs is MAPPED else dict(op_kwargs or {})
-        self.templates_dict = templates_dict
+        self.op_args: Any = op_args if op_args is MAPPED else list(op_args or [])
+        self.op_kwargs: Any = op_kwargs if op_kwargs is MAPPED else dict(op_kwargs or {})
+        self.templates_dict: Any = templates_dict
         self.show_return_value_in_logs = show_return_value_in_logs
 
     def apply_mapped_kwargs(self, expanded_kwargs: dict[str, Any]) -> None:

@@ -66,6 +66,7 @@ class TaskGroup(DependencyMixin):
         if dag is None:
             raise DagDefinitionError(f"{where} must be created inside a DAG (`with DAG(...)` or an @dag function).")
         validate_id("group_id", group_id, where)
+        assert group_id is not None
         self.dag = dag
         self.parent_group = parent_group or _stack.current_group(dag)
         self._group_id = group_id

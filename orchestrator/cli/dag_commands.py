@@ -149,7 +149,7 @@ def render_plan(plan: StepPlan) -> str:
     lines.append(f"  steps ({len(plan.steps)}, in run order):")
     rows = []
     for st in plan.steps:
-        notes = []
+        notes: list[str] = []
         if st.kind != "task":
             notes.append(st.kind)
         if st.mapping is not None:

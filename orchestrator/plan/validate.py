@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -178,7 +178,7 @@ def _mapping_problems(where: str, op: BaseOperator) -> list[str]:
     return problems
 
 
-def graph_problems(upstream: dict[str, Iterable[str]], where: Callable[[str], str]) -> list[str]:
+def graph_problems(upstream: Mapping[str, Iterable[str]], where: Callable[[str], str]) -> list[str]:
     """Unknown upstream ids (with a suggestion) and cycles (printed ``a >> b >> a``)."""
     problems: list[str] = []
     ids = list(upstream)
