@@ -1,0 +1,355 @@
+"""The embedded local cloud: moto + template.yaml deployed + the handlers running for real.
+
+``LocalCloud`` starts moto (in process by default; ``server=True`` runs moto's threaded
+server on 127.0.0.1 on a free port so other processes can share it), translates the SAM
+template with samtranslator, creates it as a CloudFormation stack (``local.stack``), reads
+the stack outputs into ``Resources``, routes moto's Lambda invokes to the handler modules
+(``local.functions``) and starts the emulation of what moto does not do
+(``local.emulation``)::
+
+    with LocalCloud("dags") as cloud:
+        run = cloud.run_dag("etl_taskflow")
+        assert run["state"] == "success"
+
+One local cloud runs per process at a time (moto's state is process-wide).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from orchestrator import constants as c
+from orchestrator.config import Clients, Resources
+from orchestrator.errors import StratusError
+from orchestrator.local import functions
+from orchestrator.local.emulation import Emulation, LocalClock
+from orchestrator.local.functions import MOTO_LOCK, FunctionHost
+from orchestrator.local.stack import ACCOUNT_ID, DeployedStack, deploy_stack
+from orchestrator.local.template import TranslatedTemplate, translate
+
+log = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_TEMPLATE = PROJECT_ROOT / "template.yaml"
+_FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+
+
+class LocalCloudError(StratusError):
+    """The local cloud could not start, or did not become idle in time."""
+
+
+def default_template() -> Path:
+    """template.yaml of the project in the working directory, else the one next to the package."""
+    here = Path.cwd() / "template.yaml"
+    return here if here.is_file() else DEFAULT_TEMPLATE
+
+
+class LocalCloud:
+    """moto with the Stratus stack deployed and the handlers running (see the module docstring).
+
+    Parameters: ``dags_root`` (the DAG folder the handlers load), ``template`` (default: the
+    project's template.yaml), ``code_root`` (the folder ``CodeUri`` paths are relative to;
+    default the template's folder), ``server`` (moto's threaded server on 127.0.0.1 instead
+    of in-process mocking), ``pool_size`` (threads running async invocations),
+    ``function_timeouts`` (logical id or name -> seconds, overriding the template),
+    ``auto_advance`` (when only timers remain, jump the clock to the next one: what
+    ``stratus run`` wants for retry delays), ``parameters`` (template parameter overrides),
+    ``echo_logs`` (also print the functions' logs).
+    """
+
+    def __init__(
+        self,
+        dags_root: str | Path = "dags",
+        *,
+        template: str | Path | None = None,
+        code_root: str | Path | None = None,
+        server: bool = False,
+        pool_size: int = 8,
+        stack_name: str = "stratus-local",
+        region: str = "us-east-1",
+        parameters: dict[str, str] | None = None,
+        function_timeouts: dict[str, int] | None = None,
+        auto_advance: bool = False,
+        echo_logs: bool = False,
+        tick_s: float = 0.02,
+    ) -> None:
+        self.dags_root = Path(dags_root).resolve()
+        self.template_path = Path(template).resolve() if template else default_template()
+        self.code_root = Path(code_root).resolve() if code_root else None
+        self.server = server
+        self.pool_size = pool_size
+        self.stack_name = stack_name
+        self.region = region
+        self.parameters = dict(parameters or {})
+        self.function_timeouts = dict(function_timeouts or {})
+        self.auto_advance = auto_advance
+        self.echo_logs = echo_logs
+        self.tick_s = tick_s
+        self.clock = LocalClock()
+        self.endpoint_url: str | None = None
+        self.clients: Clients
+        self.resources: Resources
+        self.stack: DeployedStack
+        self.translated: TranslatedTemplate
+        self.host: FunctionHost
+        self.emulation: Emulation
+        self._mock: Any = None
+        self._server: Any = None
+        self._saved_env: dict[str, str | None] = {}
+        self._started = False
+
+    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self) -> LocalCloud:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _set_env(self, values: dict[str, str]) -> None:
+        for key, value in values.items():
+            if key not in self._saved_env:
+                self._saved_env[key] = os.environ.get(key)
+            os.environ[key] = value
+
+    def start(self) -> LocalCloud:
+        """Start moto, deploy the template and the emulation; raises ``LocalCloudError``."""
+        if self._started:
+            return self
+        if not self.template_path.is_file():
+            raise LocalCloudError(
+                f"Template {str(self.template_path)!r} not found: run from the project folder or pass template=."
+            )
+        self._set_env({"AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region})
+        try:
+            self._start_moto()
+            self._deploy()
+        except BaseException:
+            self.close()
+            raise
+        self._started = True
+        return self
+
+    def _start_moto(self) -> None:
+        if self.server:
+            from moto.server import ThreadedMotoServer
+
+            self._set_env(_FAKE_CREDENTIALS)
+            self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+            self._server.start()
+            host, port = self._server.get_host_and_port()
+            self.endpoint_url = f"http://{host}:{port}"
+            # Every boto3 client of this process (handlers included) goes to the local server.
+            self._set_env({"AWS_ENDPOINT_URL": self.endpoint_url, c.ENV_ENDPOINT_URL: self.endpoint_url})
+            import urllib.request
+
+            urllib.request.urlopen(urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST"))
+        else:
+            from moto import mock_aws
+
+            self._mock = mock_aws()
+            self._mock.start()
+        self.clients = Clients(endpoint_url=self.endpoint_url, region_name=self.region)
+
+    def _deploy(self) -> None:
+        staging = f"stratus-local-staging-{uuid.uuid4().hex[:12]}"
+        self.translated = translate(
+            self.template_path,
+            staging_bucket=staging,
+            parameters=self.parameters,
+            region=self.region,
+            code_root=self.code_root,
+        )
+        with MOTO_LOCK:
+            self.stack = deploy_stack(
+                self.clients,
+                self.translated,
+                stack_name=self.stack_name,
+                staging_bucket=staging,
+                region=self.region,
+                parameters=self.parameters,
+            )
+        self.resources = Resources.from_stack_outputs(self.stack.outputs, dags_root=str(self.dags_root))
+        specs = {}
+        arns = {}
+        env: dict[str, str] = {}
+        lam = self.clients.client("lambda")
+        for logical_id, spec in self.translated.functions.items():
+            name = self.stack.physical_ids.get(logical_id)
+            if not name:
+                continue
+            config = lam.get_function(FunctionName=name)["Configuration"]
+            specs[name] = spec
+            arns[name] = config["FunctionArn"]
+            for key, value in config.get("Environment", {}).get("Variables", {}).items():
+                if key in env and env[key] != value:
+                    log.warning("local cloud: %s differs between functions; the process keeps %r", key, env[key])
+                    continue
+                env[key] = value
+        # One process hosts every function: the environment is shared, with local overrides.
+        env[c.ENV_DAGS_ROOT] = str(self.dags_root)
+        if self.endpoint_url:
+            env[c.ENV_ENDPOINT_URL] = self.endpoint_url
+        self._set_env(env)
+        self.host = FunctionHost(
+            functions=specs,
+            arns=arns,
+            region=self.region,
+            pool_size=self.pool_size,
+            timeouts=self.function_timeouts,
+            log_writer=self._write_logs,
+            echo_logs=self.echo_logs,
+        )
+        functions.register(self.host)
+        self.emulation = Emulation(
+            host=self.host,
+            clock=self.clock,
+            region=self.region,
+            account_id=ACCOUNT_ID,
+            function_names={v: k for k, v in arns.items()},
+            settle=lambda: self.wait_idle(advance=False),
+            dead_letters=self.stack.dead_letters,
+        )
+        self.emulation.start(self.tick_s)
+
+    def close(self) -> None:
+        """Stop the emulation, the handlers and moto; restore the environment."""
+        emulation = getattr(self, "emulation", None)
+        if emulation is not None:
+            emulation.stop()
+        host = getattr(self, "host", None)
+        if host is not None:
+            host.close(wait=True)
+            functions.unregister(host)
+            functions.uninstall_hooks()
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                self._server.stop()
+            self._server = None
+        if self._mock is not None:
+            with contextlib.suppress(Exception):
+                self._mock.stop()
+            self._mock = None
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env.clear()
+        self._started = False
+
+    # ------------------------------------------------------------------ use
+    def _write_logs(self, group: str, stream: str, text: str) -> None:
+        from moto.logs.models import logs_backends
+
+        lines = [line for line in text.splitlines() if line.strip()]
+        if not lines:
+            return
+        ms = int(time.time() * 1000)
+        with MOTO_LOCK:
+            backend = logs_backends[ACCOUNT_ID][self.region]
+            if group not in backend.groups:
+                backend.create_log_group(group, {})
+            backend.create_log_stream(group, stream)
+            backend.put_log_events(group, stream, [{"timestamp": ms, "message": line} for line in lines])
+
+    def function_name(self, logical_id: str) -> str:
+        """Physical name of a template function (``"WorkerFunction"`` -> ``"stratus-local-worker"``)."""
+        return self.stack.physical_ids[logical_id]
+
+    @property
+    def invocations(self) -> dict[str, int]:
+        """Invocations so far per logical function id (each handler run counts once)."""
+        by_name = {v: k for k, v in self.stack.physical_ids.items()}
+        return {by_name.get(name, name): n for name, n in self.host.invocations.items()}
+
+    def wait_idle(self, timeout: float = 120.0, *, advance: bool | None = None) -> None:
+        """Wait until nothing is queued or running and no message or timer is due.
+
+        With ``advance`` (default: the cloud's ``auto_advance``) the clock jumps to the next
+        one-time timer (SQS delay, retry, at() schedule) whenever everything else is idle.
+        Raises ``LocalCloudError`` after ``timeout`` seconds, saying what is still busy.
+        """
+        advance = self.auto_advance if advance is None else advance
+        deadline = time.monotonic() + timeout
+        quiet = 0
+        while True:
+            started = self.emulation.pump()
+            if started == 0 and self.host.pending == 0:
+                quiet += 1
+                if quiet >= 2:
+                    nxt = self.emulation.next_due(recurring=False) if advance else None
+                    if nxt is None or not advance:
+                        return
+                    self.clock.jump_to(nxt)
+                    quiet = 0
+                    continue
+            else:
+                quiet = 0
+            if time.monotonic() > deadline:
+                raise LocalCloudError(
+                    f"The local cloud is still busy after {timeout:.0f} s: {self.host.pending} invocation(s) "
+                    "queued or running. A task may be stuck; raise the timeout or check the task's logs."
+                )
+            time.sleep(0.001 if quiet else 0.003)
+
+    def run_dag(
+        self,
+        dag_id: str,
+        *,
+        conf: dict[str, Any] | None = None,
+        logical_date: datetime | None = None,
+        run_id: str | None = None,
+        timeout: float = 600.0,
+    ) -> dict[str, Any]:
+        """Register the DAG's plan, start a run through the engine, wait until idle; returns the run item."""
+        engine = self.engine()
+        plan = self.sync_dag(dag_id)
+        run = engine.start_run(dag_id, plan=plan, conf=conf, logical_date=logical_date, run_id=run_id)
+        self.wait_idle(timeout)
+        return engine.store.get_run(dag_id, run["run_id"])
+
+    def sync_dag(self, dag_id: str) -> Any:
+        """Compile one DAG from ``dags_root`` and put its plan in the registry; returns the plan."""
+        from orchestrator.plan.compiler import compile_dag
+        from orchestrator.plan.loader import DagBag
+
+        bag = DagBag(str(self.dags_root))
+        dag = bag.dags.get(dag_id)
+        if dag is None:
+            problems = "; ".join(f"{f}: {e}" for f, e in bag.import_errors.items())
+            known = ", ".join(sorted(bag.dags)) or "none"
+            raise LocalCloudError(
+                f"DAG {dag_id!r} not found in {str(self.dags_root)!r} (DAGs found: {known})."
+                + (f" Import errors: {problems}" if problems else "")
+            )
+        plan = compile_dag(dag, str(self.dags_root))
+        self.engine().store.put_plan(plan)
+        return plan
+
+    def engine(self) -> Any:
+        """An ``Engine`` on this cloud's store, dispatching through Lambda (moto -> handlers)."""
+        from orchestrator.engine.dispatch import LambdaDispatcher
+        from orchestrator.engine.engine import Engine
+        from orchestrator.store import RunStore
+
+        return Engine(
+            RunStore(self.clients, self.resources),
+            LambdaDispatcher(self.clients, self.resources),
+            dags_root=str(self.dags_root),
+        )
+
+    def now(self) -> datetime:
+        return self.clock.now().astimezone(timezone.utc)

@@ -1,0 +1,440 @@
+"""Run the template's Lambda handlers in process when moto is asked to invoke a function.
+
+``install_hooks`` replaces ``moto.awslambda.models.LambdaFunction.invoke`` (moto would run
+Docker, or return a canned answer) and ``moto.core.responses.BaseResponse._dispatch`` (to make
+each moto API call atomic, as each AWS API call is). While a ``FunctionHost`` is registered,
+invoking one of its functions, through boto3 in process or through moto's threaded server,
+runs the real handler module (``functions/<name>/app.py``) with a Lambda-like context:
+
+- ``RequestResponse``: in the caller's thread; the result is the response payload, an
+  exception becomes ``FunctionError: Unhandled`` with Lambda's error payload;
+- ``Event``: queued on the host's thread pool and answered 202 at once (no inline recursion);
+  failures follow ``local.emulation`` (Lambda's retries, then the OnFailure destination);
+- ``DryRun``: answered 204.
+
+Each invocation's stdout (Powertools logs) is captured and written to the function's
+CloudWatch log group in moto, one stream per invocation, as Lambda does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import importlib.util
+import io
+import json
+import logging
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from types import ModuleType
+from typing import Any
+
+from orchestrator.constants import ASYNC_INVOKE_MAX_BYTES
+from orchestrator.local.template import FunctionSpec
+
+log = logging.getLogger(__name__)
+
+# One lock makes every moto API call atomic (DynamoDB conditional writes and transactions
+# are atomic in AWS; moto's are not thread-safe). Lambda calls are left out: an invoke runs a
+# handler that makes its own calls.
+MOTO_LOCK = threading.RLock()
+
+_HOSTS: dict[str, FunctionHost] = {}  # function ARN -> host
+_HOOKS_LOCK = threading.Lock()
+_ORIGINALS: dict[str, Any] = {}
+
+
+class LambdaTimeout(BaseException):
+    """Raised inside a handler thread that outlived its function's timeout (Lambda kills it)."""
+
+
+@dataclass
+class LambdaContext:
+    """The attributes and method of Lambda's Python context object that handlers use."""
+
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    aws_request_id: str
+    log_group_name: str
+    log_stream_name: str
+    timeout_s: int
+    function_version: str = "$LATEST"
+    identity: Any = None
+    client_context: Any = None
+    _start: float = field(default_factory=time.monotonic, repr=False)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._start + self.timeout_s - time.monotonic()) * 1000))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one invocation returned: ``payload`` (JSON text) or ``error`` (Lambda's error shape)."""
+
+    request_id: str
+    payload: str | None = None
+    error: dict[str, Any] | None = None
+    timed_out: bool = False
+
+
+class _StdoutRouter(io.TextIOBase):
+    """sys.stdout replacement: a thread with a capture buffer writes there, others pass through."""
+
+    def __init__(self, passthrough: Any) -> None:
+        self.passthrough = passthrough
+        self.local = threading.local()
+
+    def write(self, text: str) -> int:
+        buf = getattr(self.local, "buffer", None)
+        if buf is not None:
+            return buf.write(text)
+        return self.passthrough.write(text)
+
+    def flush(self) -> None:
+        with contextlib.suppress(Exception):
+            self.passthrough.flush()
+
+    def isatty(self) -> bool:
+        return bool(getattr(self.passthrough, "isatty", lambda: False)())
+
+
+class FunctionHost:
+    """The functions of one local cloud: loads handler modules and runs invocations.
+
+    ``functions`` maps each function's physical name to its template spec. ``on_async_result``
+    is called with (function name, payload, attempt, outcome) after every ``Event`` invocation
+    (the emulation decides on retries and destinations). ``activity`` counts work for
+    ``LocalCloud.wait_idle``.
+    """
+
+    def __init__(
+        self,
+        *,
+        functions: dict[str, FunctionSpec],
+        arns: dict[str, str],
+        region: str,
+        pool_size: int = 8,
+        timeouts: dict[str, int] | None = None,
+        log_writer: Callable[[str, str, str], None] | None = None,
+        echo_logs: bool = False,
+    ) -> None:
+        self.functions = functions
+        self.arns = arns
+        self.region = region
+        self.timeouts = timeouts or {}
+        self.on_async_result: Callable[[str, str, int, Outcome], None] | None = None
+        self.on_handler_error: Callable[[str, BaseException], None] | None = None
+        self._log_writer = log_writer
+        self._echo = echo_logs
+        self._modules: dict[str, ModuleType] = {}
+        self._import_lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="stratus-lambda")
+        self._busy = 0
+        self._busy_lock = threading.Condition()
+        self.invocations: dict[str, int] = {name: 0 for name in functions}
+        self.closed = False
+        self._instance = uuid.uuid4().hex[:8]
+
+    # -- activity accounting
+    @contextlib.contextmanager
+    def busy(self) -> Iterator[None]:
+        with self._busy_lock:
+            self._busy += 1
+        try:
+            yield
+        finally:
+            with self._busy_lock:
+                self._busy -= 1
+                self._busy_lock.notify_all()
+
+    @property
+    def pending(self) -> int:
+        """Invocations queued or running (``Event``) plus batches being delivered."""
+        with self._busy_lock:
+            return self._busy
+
+    # -- running handlers
+    def _module(self, name: str) -> ModuleType:
+        with self._import_lock:
+            module = self._modules.get(name)
+            if module is not None:
+                return module
+            spec = self.functions[name]
+            path = spec.module_file
+            if not path.is_file():
+                raise FileNotFoundError(
+                    f"Handler module {str(path)!r} of function {spec.logical_id!r} does not exist "
+                    f"(template Handler {spec.handler!r}, CodeUri {str(spec.code_dir)!r})."
+                )
+            mod_name = f"_stratus_local_{self._instance}_{spec.logical_id}"
+            import_spec = importlib.util.spec_from_file_location(mod_name, path)
+            assert import_spec and import_spec.loader
+            module = importlib.util.module_from_spec(import_spec)
+            sys.modules[mod_name] = module
+            sys.path.insert(0, str(spec.code_dir))
+            try:
+                import_spec.loader.exec_module(module)
+            except BaseException:
+                sys.modules.pop(mod_name, None)
+                raise
+            finally:
+                with contextlib.suppress(ValueError):
+                    sys.path.remove(str(spec.code_dir))
+            self._modules[name] = module
+            return module
+
+    def timeout_of(self, name: str) -> int:
+        spec = self.functions[name]
+        return int(self.timeouts.get(spec.logical_id, self.timeouts.get(name, spec.timeout_s)))
+
+    def run(self, name: str, payload: str) -> Outcome:
+        """Run the handler once in this thread; never raises for a handler failure."""
+        spec = self.functions[name]
+        request_id = str(uuid.uuid4())
+        now = datetime.now(timezone.utc)
+        stream = f"{now:%Y/%m/%d}/[$LATEST]{request_id.replace('-', '')}"
+        timeout_s = self.timeout_of(name)
+        ctx = LambdaContext(
+            function_name=name,
+            invoked_function_arn=self.arns[name],
+            memory_limit_in_mb=spec.memory_mb,
+            aws_request_id=request_id,
+            log_group_name=f"/aws/lambda/{name}",
+            log_stream_name=stream,
+            timeout_s=timeout_s,
+        )
+        self.invocations[name] = self.invocations.get(name, 0) + 1
+        buffer = io.StringIO()
+        router = sys.stdout if isinstance(sys.stdout, _StdoutRouter) else None
+        timed_out = threading.Event()
+        finished = threading.Event()
+        state = threading.Lock()
+        thread_id = threading.get_ident()
+
+        def kill() -> None:
+            if finished.wait(timeout_s):
+                return
+            with state:
+                if finished.is_set():
+                    return
+                timed_out.set()
+                # Lambda stops the sandbox; the closest in process is an exception in the thread.
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(LambdaTimeout))
+
+        def done() -> None:
+            with state:
+                finished.set()
+
+        watchdog = threading.Thread(target=kill, daemon=True, name=f"stratus-timeout-{request_id[:8]}")
+        watchdog.start()
+        if router is not None:
+            router.local.buffer = buffer
+        print(f"START RequestId: {request_id} Version: $LATEST", file=buffer)
+        started = time.monotonic()
+        try:
+            try:
+                event = json.loads(payload) if payload else {}
+                handler = getattr(self._module(name), spec.handler_name)
+                result = handler(event, ctx)
+                done()
+                if timed_out.is_set():  # the handler swallowed the timeout
+                    raise LambdaTimeout()
+                outcome = Outcome(request_id, payload=json.dumps(result, default=str))
+            except LambdaTimeout:
+                raise
+            except BaseException as exc:  # noqa: BLE001 - Lambda reports every exception
+                done()
+                if timed_out.is_set():
+                    raise LambdaTimeout() from exc
+                if self.on_handler_error:
+                    self.on_handler_error(name, exc)
+                outcome = Outcome(request_id, error=_error_payload(exc, request_id))
+                traceback.print_exc(file=buffer)
+        except LambdaTimeout:
+            done()
+            message = f"{now:%Y-%m-%dT%H:%M:%S.%f}Z {request_id} Task timed out after {timeout_s:.2f} seconds"
+            outcome = Outcome(request_id, error={"errorMessage": message}, timed_out=True)
+            print(message, file=buffer)
+        finally:
+            done()
+            if router is not None:
+                router.local.buffer = None
+        elapsed_ms = (time.monotonic() - started) * 1000
+        print(f"END RequestId: {request_id}", file=buffer)
+        print(f"REPORT RequestId: {request_id}\tDuration: {elapsed_ms:.2f} ms", file=buffer)
+        self._write_logs(name, stream, buffer.getvalue())
+        return outcome
+
+    def _write_logs(self, name: str, stream: str, text: str) -> None:
+        if self._echo and router_passthrough() is not None:
+            router_passthrough().write(text)  # type: ignore[union-attr]
+        if self._log_writer is not None:
+            try:
+                self._log_writer(f"/aws/lambda/{name}", stream, text)
+            except Exception as exc:  # logs are best effort, as in Lambda
+                log.debug("local cloud: could not write logs of %s: %s", name, exc)
+
+    def submit_event(self, name: str, payload: str, attempt: int = 1) -> None:
+        """Queue an asynchronous (``Event``) invocation on the pool."""
+        if self.closed:
+            log.warning("local cloud closed: dropping async invoke of %s", name)
+            return
+        with self._busy_lock:
+            self._busy += 1
+
+        def job() -> None:
+            try:
+                outcome = self.run(name, payload)
+                if self.on_async_result:
+                    self.on_async_result(name, payload, attempt, outcome)
+            except Exception:  # the pool must never die silently
+                log.exception("local cloud: async invocation of %s failed in the emulator", name)
+            finally:
+                with self._busy_lock:
+                    self._busy -= 1
+                    self._busy_lock.notify_all()
+
+        self._pool.submit(job)
+
+    def submit(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the pool, counted as activity (used for SQS batches)."""
+        with self._busy_lock:
+            self._busy += 1
+
+        def job() -> None:
+            try:
+                fn()
+            except Exception:
+                log.exception("local cloud: background delivery failed")
+            finally:
+                with self._busy_lock:
+                    self._busy -= 1
+                    self._busy_lock.notify_all()
+
+        self._pool.submit(job)
+
+    def close(self, wait: bool = True) -> None:
+        self.closed = True
+        self._pool.shutdown(wait=wait, cancel_futures=not wait)
+
+    # -- the moto side
+    def handle_invoke(self, name: str, body: Any, headers: Any, response_headers: dict[str, str]) -> str:
+        payload = body.decode("utf-8") if isinstance(body, bytes) else (body or "")
+        if not isinstance(payload, str):
+            payload = json.dumps(payload)
+        inv_type = _header(headers, "X-Amz-Invocation-Type") or "RequestResponse"
+        if inv_type == "DryRun":
+            return ""
+        if inv_type == "Event":
+            if len(payload.encode("utf-8")) > ASYNC_INVOKE_MAX_BYTES:
+                from moto.awslambda.exceptions import LambdaClientError
+
+                err = LambdaClientError(
+                    "RequestEntityTooLargeException",
+                    f"Request must be smaller than {ASYNC_INVOKE_MAX_BYTES} bytes for the InvokeAsync operation",
+                )
+                err.code = 413
+                raise err
+            self.submit_event(name, payload)
+            return ""
+        outcome = self.run(name, payload)
+        if outcome.error is not None:
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps(outcome.error)
+        return outcome.payload or "null"
+
+
+def router_passthrough() -> Any:
+    return sys.stdout.passthrough if isinstance(sys.stdout, _StdoutRouter) else None
+
+
+def _header(headers: Any, name: str) -> str | None:
+    if headers is None:
+        return None
+    getter = getattr(headers, "get", None)
+    if getter is not None:
+        value = getter(name) or getter(name.lower())
+        if value:
+            return str(value)
+    with contextlib.suppress(Exception):
+        for key, value in headers.items():
+            if key.lower() == name.lower():
+                return str(value)
+    return None
+
+
+def _error_payload(exc: BaseException, request_id: str) -> dict[str, Any]:
+    return {
+        "errorMessage": str(exc),
+        "errorType": type(exc).__name__,
+        "requestId": request_id,
+        "stackTrace": traceback.format_tb(exc.__traceback__),
+    }
+
+
+# -- hook installation (process-wide; one registry of hosts)
+def register(host: FunctionHost) -> None:
+    """Route moto invokes of ``host``'s functions to it (installs the hooks on first use)."""
+    with _HOOKS_LOCK:
+        _install_hooks()
+        for name, arn in host.arns.items():
+            _HOSTS[arn] = host
+
+
+def unregister(host: FunctionHost) -> None:
+    with _HOOKS_LOCK:
+        for arn in list(_HOSTS):
+            if _HOSTS[arn] is host:
+                del _HOSTS[arn]
+
+
+def _install_hooks() -> None:
+    if _ORIGINALS:
+        return
+    from moto.awslambda.models import LambdaFunction
+    from moto.awslambda.responses import LambdaResponse
+    from moto.core.responses import BaseResponse
+
+    original_invoke = LambdaFunction.invoke
+    original_dispatch = BaseResponse._dispatch
+
+    def invoke(self: Any, body: Any, request_headers: Any, response_headers: Any) -> Any:
+        host = _HOSTS.get(self.function_arn)
+        if host is None:
+            return original_invoke(self, body, request_headers, response_headers)
+        return host.handle_invoke(self.function_name, body, request_headers, response_headers)
+
+    def dispatch(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(self, LambdaResponse):
+            return original_dispatch(self, *args, **kwargs)
+        with MOTO_LOCK:
+            return original_dispatch(self, *args, **kwargs)
+
+    _ORIGINALS["invoke"] = original_invoke
+    _ORIGINALS["dispatch"] = original_dispatch
+    LambdaFunction.invoke = invoke  # type: ignore[method-assign]
+    BaseResponse._dispatch = dispatch  # type: ignore[method-assign]
+    if not isinstance(sys.stdout, _StdoutRouter):
+        sys.stdout = _StdoutRouter(sys.stdout)
+
+
+def uninstall_hooks() -> None:
+    """Restore moto's own behaviour (when no host is registered)."""
+    with _HOOKS_LOCK:
+        if _HOSTS or not _ORIGINALS:
+            return
+        from moto.awslambda.models import LambdaFunction
+        from moto.core.responses import BaseResponse
+
+        LambdaFunction.invoke = _ORIGINALS.pop("invoke")  # type: ignore[method-assign]
+        BaseResponse._dispatch = _ORIGINALS.pop("dispatch")  # type: ignore[method-assign]
+        if isinstance(sys.stdout, _StdoutRouter):
+            sys.stdout = sys.stdout.passthrough

@@ -1,0 +1,202 @@
+"""template.yaml -> the CloudFormation the local cloud creates in moto, and what moto skips.
+
+``load_sam_template`` parses the SAM file (CloudFormation short tags included).
+``translate`` turns it into plain CloudFormation with samtranslator, the same translator
+`sam deploy` runs in AWS. Before translating it points every ``CodeUri``/``ContentUri`` at a
+placeholder object in a staging bucket (samtranslator and moto both want S3 code), and keeps
+where each function's code really is: the local cloud runs that code from disk.
+
+``MOTO_SKIPPED_TYPES`` lists the resource types moto's CloudFormation does not create; the
+local cloud creates the ones that matter through the service APIs (``local.emulation``), and
+the IaC tests assert on them in the translated template.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import boto3
+from samtranslator.parser.parser import Parser
+from samtranslator.translator.translator import Translator
+from samtranslator.utils.py27hash_fix import to_py27_compatible_template, undo_mark_unicode_str_in_template
+from samtranslator.yaml_helper import yaml_parse
+
+from orchestrator.errors import StratusError
+
+# Resource types the template uses that moto's CloudFormation does not implement (moto warns
+# and creates nothing). The local cloud deploys these through the APIs after the stack.
+MOTO_SKIPPED_TYPES = frozenset(
+    {
+        "AWS::Scheduler::ScheduleGroup",
+        "AWS::Scheduler::Schedule",
+        "AWS::Lambda::EventInvokeConfig",
+        "AWS::Lambda::Url",
+        "AWS::CloudWatch::Alarm",
+        "AWS::S3::BucketPolicy",
+        "AWS::SQS::QueuePolicy",
+    }
+)
+
+STAGING_KEY_PREFIX = "stratus-local-code/"
+
+
+class TemplateError(StratusError):
+    """template.yaml cannot be read or translated; names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One Lambda function of the template as the local cloud runs it."""
+
+    logical_id: str
+    code_dir: Path
+    handler: str
+    timeout_s: int = 3
+    memory_mb: int = 128
+    environment: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def module_file(self) -> Path:
+        """The handler's module file, e.g. ``functions/worker/app.py`` for ``app.handler``."""
+        module, _, _ = self.handler.rpartition(".")
+        return self.code_dir / (module.replace(".", "/") + ".py")
+
+    @property
+    def handler_name(self) -> str:
+        return self.handler.rpartition(".")[2]
+
+
+@dataclass(frozen=True)
+class TranslatedTemplate:
+    """CloudFormation (a dict) plus the local code of each function and layer."""
+
+    path: Path
+    cloudformation: dict[str, Any]
+    functions: dict[str, FunctionSpec]
+    staged_keys: dict[str, str]  # logical id -> placeholder S3 key the resource points at
+
+    def resources_of_type(self, type_name: str) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.cloudformation.get("Resources", {}).items() if v.get("Type") == type_name}
+
+    @property
+    def skipped_by_moto(self) -> dict[str, dict[str, Any]]:
+        """Resources moto's CloudFormation will not create (``MOTO_SKIPPED_TYPES``)."""
+        return {
+            k: v for k, v in self.cloudformation.get("Resources", {}).items() if v.get("Type") in MOTO_SKIPPED_TYPES
+        }
+
+
+class _NoManagedPolicies:
+    """samtranslator asks for AWS managed policy ARNs only for policies given by name."""
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+def load_sam_template(path: str | Path) -> dict[str, Any]:
+    """Parse a SAM/CloudFormation YAML or JSON file; raises ``TemplateError`` naming it."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise TemplateError(f"Cannot read template {str(p)!r}: {exc.strerror}. Pass the path of template.yaml.") from exc
+    try:
+        parsed = yaml_parse(text)
+    except Exception as exc:  # yaml raises several types; all mean the same to the user
+        raise TemplateError(f"Template {str(p)!r} is not valid YAML/JSON: {exc}") from exc
+    if not isinstance(parsed, dict) or "Resources" not in parsed:
+        raise TemplateError(f"Template {str(p)!r} has no 'Resources' section.")
+    return parsed
+
+
+def _merged_function_props(props: Mapping[str, Any], globals_fn: Mapping[str, Any]) -> dict[str, Any]:
+    merged: dict[str, Any] = copy.deepcopy(dict(globals_fn))
+    for key, value in props.items():
+        if key == "Environment" and "Environment" in merged:
+            env = dict(merged["Environment"].get("Variables", {}))
+            env.update(value.get("Variables", {}))
+            merged["Environment"] = {"Variables": env}
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def translate(
+    path: str | Path,
+    *,
+    staging_bucket: str,
+    parameters: Mapping[str, str] | None = None,
+    region: str = "us-east-1",
+    code_root: str | Path | None = None,
+) -> TranslatedTemplate:
+    """Translate a SAM template for local deployment (code pointed at ``staging_bucket``).
+
+    ``parameters`` override the template's parameter defaults; ``code_root`` is the folder
+    ``CodeUri`` paths are relative to (default: the template's folder). Raises ``TemplateError`` if
+    samtranslator rejects the template (its message lists every problem).
+    """
+    p = Path(path).resolve()
+    sam = load_sam_template(p)
+    base = Path(code_root).resolve() if code_root else p.parent
+    globals_fn = sam.get("Globals", {}).get("Function", {})
+    functions: dict[str, FunctionSpec] = {}
+    staged: dict[str, str] = {}
+    for logical_id, resource in sam["Resources"].items():
+        rtype = resource.get("Type")
+        props = resource.setdefault("Properties", {})
+        if rtype == "AWS::Serverless::Function":
+            merged = _merged_function_props(props, globals_fn)
+            code_uri = merged.get("CodeUri")
+            if not isinstance(code_uri, str):
+                raise TemplateError(
+                    f"Function {logical_id!r} in {str(p)!r} needs a literal local CodeUri (a folder) to run locally."
+                )
+            env = merged.get("Environment", {}).get("Variables", {})
+            functions[logical_id] = FunctionSpec(
+                logical_id=logical_id,
+                code_dir=(base / code_uri).resolve(),
+                handler=str(merged.get("Handler", "app.handler")),
+                timeout_s=_int_or(_param_value(merged.get("Timeout"), sam, parameters), 3),
+                memory_mb=_int_or(_param_value(merged.get("MemorySize"), sam, parameters), 128),
+                environment=copy.deepcopy(env),
+            )
+            staged[logical_id] = f"{STAGING_KEY_PREFIX}{logical_id}.zip"
+            props["CodeUri"] = f"s3://{staging_bucket}/{staged[logical_id]}"
+        elif rtype == "AWS::Serverless::LayerVersion":
+            staged[logical_id] = f"{STAGING_KEY_PREFIX}{logical_id}.zip"
+            props["ContentUri"] = f"s3://{staging_bucket}/{staged[logical_id]}"
+    if "CodeUri" in globals_fn:
+        del globals_fn["CodeUri"]
+    try:
+        values = dict(parameters or {})
+        to_py27_compatible_template(sam, values)
+        session = boto3.session.Session(region_name=region)
+        translator = Translator(None, Parser(), boto_session=session)
+        cfn = undo_mark_unicode_str_in_template(
+            translator.translate(sam, parameter_values=values, get_managed_policy_map=_NoManagedPolicies().load)
+        )
+    except Exception as exc:  # samtranslator's InvalidDocumentException and friends
+        causes = getattr(exc, "causes", None) or []
+        details = "; ".join(str(getattr(c, "message", c)) for c in causes) or str(exc)
+        raise TemplateError(f"samtranslator rejected {str(p)!r}: {details}") from exc
+    return TranslatedTemplate(path=p, cloudformation=cfn, functions=functions, staged_keys=staged)
+
+
+def _param_value(value: Any, sam: Mapping[str, Any], overrides: Mapping[str, str] | None) -> Any:
+    """A literal, or the value of a ``!Ref`` to a template parameter (override, else default)."""
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        name = value["Ref"]
+        if overrides and name in overrides:
+            return overrides[name]
+        return sam.get("Parameters", {}).get(name, {}).get("Default")
+    return value
+
+
+def _int_or(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
