@@ -175,8 +175,8 @@ def _cell_title(cell: Cell) -> str:
     if inst is None:
         return f"{cell.task_id}: {cell.state or 'no status'}"
     text = f"{cell.task_id}: {inst.state or 'no status'}, try {inst.try_number}"
-    if inst.max_tries is not None:
-        text += f" of {inst.max_tries}"
+    if inst.attempts is not None:
+        text += f" of {inst.attempts}"
     if inst.duration_s is not None:
         text += f", {format_duration(inst.duration_s)}"
     return text
@@ -321,7 +321,7 @@ def render_run_detail(
 
 
 def _ti_row(dag_id: str, run_id: str, inst: Instance, links: Links, can_mark: bool, suffix: str) -> str:
-    tries = f"{inst.try_number}" + (f"/{inst.max_tries}" if inst.max_tries is not None else "")
+    tries = f"{inst.try_number}" + (f"/{inst.attempts}" if inst.attempts is not None else "")
     return (
         f'<tr class="ti" data-task="{_e(inst.task_id)}" data-map-index="{inst.map_index}" '
         f'data-state="{_e(inst.state or NO_STATUS)}"><td>{_e(inst.task_id + suffix)}</td>'

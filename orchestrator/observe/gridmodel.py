@@ -169,6 +169,11 @@ class Instance:
     tries: tuple[Try, ...]
     error: str | None
 
+    @property
+    def attempts(self) -> int | None:
+        """How many tries the instance may take in all (the store's ``max_tries`` counts retries)."""
+        return None if self.max_tries is None else max(self.max_tries + 1, self.try_number)
+
 
 @dataclass(frozen=True)
 class Cell:

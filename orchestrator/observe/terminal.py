@@ -130,7 +130,7 @@ def render_run_tree(
 def _ti_text(inst: Any, color: bool) -> str:
     parts = [_state_label(inst.state, color)]
     if inst.try_number:
-        tries = f"try {inst.try_number}" + (f"/{inst.max_tries}" if inst.max_tries else "")
+        tries = f"try {inst.try_number}" + (f"/{inst.attempts}" if inst.attempts else "")
         parts.append(tries)
     if inst.duration_s is not None:
         parts.append(format_duration(inst.duration_s))

@@ -10,14 +10,16 @@ A screenshot goes to artifacts/ui-grid.png.
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
-from conftest import ARTIFACTS
 
 from orchestrator.observe.service import RunsView
 from orchestrator.observe.ui import UIServer
 
 pytestmark = pytest.mark.browser
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 FLAKY = '''
 from __future__ import annotations

@@ -30,10 +30,10 @@ def view(stack, monkeypatch):
                           "tasks_total": 4, "tasks_done": 2})
     pk = f"RUN#daily_sales#{RUN}"
     store._put({"pk": pk, "sk": "TI#extract#-00001", "dag_id": "daily_sales", "run_id": RUN, "task_id": "extract",
-                "map_index": -1, "state": "success", "try_number": 1, "max_tries": 1, "duration": 2.0})
+                "map_index": -1, "state": "success", "try_number": 1, "max_tries": 0, "duration": 2.0})
     for i, state in enumerate(("success", "failed")):
         store._put({"pk": pk, "sk": f"TI#clean#{i:06d}", "dag_id": "daily_sales", "run_id": RUN, "task_id": "clean",
-                    "map_index": i, "state": state, "try_number": 1, "max_tries": 1, "duration": 1.0,
+                    "map_index": i, "state": state, "try_number": 1, "max_tries": 0, "duration": 1.0,
                     "error": "ValueError: bad row" if state == "failed" else None,
                     "log_stream": "2026/01/01/[$LATEST]c1" if i == 1 else None})
     with capture_invocation() as lines:

@@ -72,7 +72,7 @@ def make_ti(task_id: str, run_id: str = "manual__2026-01-01T06:00:00+00:00", dag
         "map_index": map_index,
         "state": "success",
         "try_number": 1,
-        "max_tries": 1,
+        "max_tries": 0,
         "queued_at": "2026-01-01T06:00:01+00:00",
         "start_date": "2026-01-01T06:00:02+00:00",
         "end_date": "2026-01-01T06:00:05+00:00",

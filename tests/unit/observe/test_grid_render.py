@@ -29,7 +29,7 @@ def _data():
         R2: [
             make_ti("extract", R2),
             make_ti("clean", R2, map_index=0),
-            make_ti("clean", R2, map_index=1, state="failed", try_number=2, max_tries=2,
+            make_ti("clean", R2, map_index=1, state="failed", try_number=2, max_tries=1,
                     error="Traceback (most recent call last):\nValueError: bad row 7",
                     log_stream="2026/01/02/[$LATEST]bbbb",
                     history=[{"state": "up_for_retry", "start": "2026-01-02T06:00:02+00:00",
@@ -187,3 +187,10 @@ def test_summary_state_and_durations():
     assert summary_state(["success", None]) == "running"
     assert summary_state(["skipped", "success"]) == "success"
     assert [format_duration(x) for x in (None, 0.42, 12, 185, 7260)] == ["", "0.4s", "12s", "3m 05s", "2h 01m"]
+
+
+def test_tries_show_the_attempts_allowed():
+    runs = [make_run(R1)]
+    tis = {R1: [make_ti("extract", try_number=1, max_tries=2), make_ti("load_group.load", try_number=2, max_tries=1)]}
+    page = render_grid(make_plan(), runs, tis, links=LocalLinks())
+    assert "extract: success, try 1 of 3" in page and "load_group.load: success, try 2 of 2" in page
