@@ -34,7 +34,7 @@ if str(REPO) not in sys.path:
 
 from bench.awscount import Call, CallRecorder  # noqa: E402
 from bench.dags import BenchDag, standard_suite  # noqa: E402
-from bench.harness import RunResult, bench_cloud, operator_markers, run_and_wait  # noqa: E402
+from bench.harness import BACKENDS, RunResult, bench_cloud, default_backend, operator_markers, run_and_wait  # noqa: E402
 from bench.table import render  # noqa: E402
 
 # On-demand prices, us-east-1, as published on the AWS pricing pages (checked 2026-11-22):
@@ -152,10 +152,10 @@ def critical_path_hops(calls: list[Call]) -> list[list[str]]:
     return hops
 
 
-def measure(specs: list[BenchDag], timeout_s: float = 1800.0) -> list[DagCalls]:
-    """Run each DAG once on one local cloud, recording the calls of each run apart."""
+def measure(specs: list[BenchDag], timeout_s: float = 1800.0, backend: str = "local") -> list[DagCalls]:
+    """Run each DAG once on one cloud (see ``bench.harness.bench_cloud``), recording the calls of each run apart."""
     results: list[DagCalls] = []
-    with bench_cloud(specs) as cloud, CallRecorder() as recorder, operator_markers(recorder):
+    with bench_cloud(specs, backend=backend) as cloud, CallRecorder() as recorder, operator_markers(recorder):
         for spec in specs:
             cloud.wait_idle(timeout_s)
             recorder.clear()
@@ -278,9 +278,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--map", type=int, default=1000)
     parser.add_argument("--lambda-ms", type=float, default=DEFAULT_LAMBDA_MS,
                         help="billed duration assumed per Lambda invocation on AWS (ms)")
+    parser.add_argument("--backend", choices=BACKENDS, default=None,
+                        help="local: the local cloud (default when available); engine: the engine alone on moto")
     args = parser.parse_args(argv)
+    backend = args.backend or default_backend()
     specs = standard_suite(chain_n=args.chain, diamond_w=args.diamond, map_n=args.map)
-    print(report(measure(specs), args.lambda_ms))
+    if backend != "local":
+        print(f"Backend: {backend} (the engine alone on moto; each dispatch counted as one lambda:Invoke)\n")
+    print(report(measure(specs, backend=backend), args.lambda_ms))
     return 0
 
 

@@ -281,6 +281,15 @@ class CallRecorder:
         with self._lock:
             self.calls.append(call)
 
+    def synthetic(self, service: str, operation: str) -> None:
+        """Record a call that would be made on AWS but is short-circuited here (the engine-only backend's Invoke)."""
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        call = Call(next(self._seq), service, operation, threading.get_ident(), now, now, label="synthetic")
+        with self._lock:
+            self.calls.append(call)
+
     def snapshot(self) -> list[Call]:
         """All calls and markers so far, in start order."""
         with self._lock:

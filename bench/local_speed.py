@@ -14,7 +14,7 @@ handlers run on invoke (``orchestrator.local.cloud.LocalCloud``). One cloud is s
 Usage::
 
     python bench/local_speed.py [--chain 100] [--diamond 50] [--map 1000] [--large-map 10000 | --no-large-map]
-                                [--json out.json] [--profile]
+                                [--json out.json] [--profile] [--patch-moto] [--backend local|engine]
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.dags import BenchDag, fan_map, standard_suite  # noqa: E402
-from bench.harness import RunResult, bench_cloud, run_and_wait  # noqa: E402
+from bench.harness import BACKENDS, RunResult, bench_cloud, default_backend, run_and_wait  # noqa: E402
+from bench.moto_patches import cheap_transactions  # noqa: E402
 from bench.sampler import StackSampler  # noqa: E402
 from bench.table import render  # noqa: E402
 
@@ -55,6 +56,8 @@ class SpeedReport:
     cloud_start_s: float = 0.0
     rss_before_mb: float = 0.0
     skipped: list[str] = field(default_factory=list)
+    backend: str = "local"
+    patch_moto: bool = False
 
     def as_json(self) -> dict[str, dict[str, object]]:
         return {
@@ -66,11 +69,18 @@ class SpeedReport:
         }
 
 
-def measure(specs: list[BenchDag], timeout_s: float = 1800.0, sampler: StackSampler | None = None) -> SpeedReport:
-    """Start one local cloud over ``specs`` and run each DAG once, in order (sampled by ``sampler`` if given)."""
-    report = SpeedReport(specs=specs, rss_before_mb=peak_rss_mb())
+def measure(specs: list[BenchDag], timeout_s: float = 1800.0, sampler: StackSampler | None = None,
+            backend: str = "local", patch_moto: bool = False) -> SpeedReport:
+    """Start one cloud over ``specs`` and run each DAG once, in order (sampled by ``sampler`` if given).
+
+    ``patch_moto``: apply ``bench.moto_patches.cheap_transactions`` (moto's TransactWriteItems without whole-table copies).
+    """
+    report = SpeedReport(specs=specs, rss_before_mb=peak_rss_mb(), backend=backend, patch_moto=patch_moto)
     t0 = time.perf_counter()
-    with bench_cloud(specs) as cloud:
+    with contextlib.ExitStack() as stack:
+        if patch_moto:
+            stack.enter_context(cheap_transactions())
+        cloud = stack.enter_context(bench_cloud(specs, backend=backend))
         report.cloud_start_s = time.perf_counter() - t0
         with sampler if sampler is not None else contextlib.nullcontext():
             for spec in specs:
@@ -107,9 +117,14 @@ def speed_table(report: SpeedReport) -> str:
         f"peak RSS before start-up {report.rss_before_mb:.0f} MB.",
         "gap: one task's end_date to the next task's start_date (on the chain, the hop latency).",
     ]
+    if report.patch_moto:
+        notes.append("With --patch-moto: moto's TransactWriteItems backs up the touched items instead of deep-copying "
+                     "whole tables (bench/moto_patches.py; not what the local cloud does by default).")
     notes += [f"Skipped: {s}" for s in report.skipped]
+    title = ("Local cloud speed (moto in process, real handlers)" if report.backend == "local"
+             else "Engine speed on moto (no Lambda hop: task messages run in one thread)")
     return render(
-        "Local cloud speed (moto in process, real handlers)",
+        title,
         ["DAG", "task instances", "succeeded", "run state", "total s", "per task ms",
          "median gap ms", "p90 gap ms", "peak RSS MB"],
         rows, notes,
@@ -124,9 +139,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--large-map", type=int, default=10000, help="the large map's width (default 10,000)")
     parser.add_argument("--no-large-map", action="store_true", help="skip the large map (it takes minutes)")
     parser.add_argument("--json", default=None, help="also write the figures as JSON to this path")
+    parser.add_argument("--patch-moto", action="store_true",
+                        help="moto's TransactWriteItems backs up touched items, not whole tables (bench/moto_patches.py)")
     parser.add_argument("--profile", action="store_true",
                         help="sample every thread's stack during the runs and print the hottest functions")
+    parser.add_argument("--backend", choices=BACKENDS, default=None,
+                        help="local: the local cloud (default when available); engine: the engine alone on moto")
     args = parser.parse_args(argv)
+    backend = args.backend or default_backend()
 
     specs = standard_suite(chain_n=args.chain, diamond_w=args.diamond, map_n=args.map)
     skipped = []
@@ -135,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         specs.append(fan_map(args.large_map))
     sampler = StackSampler() if args.profile else None
-    report = measure(specs, sampler=sampler)
+    report = measure(specs, sampler=sampler, backend=backend, patch_moto=args.patch_moto)
     report.skipped = skipped
     print(speed_table(report))
     if sampler is not None:
