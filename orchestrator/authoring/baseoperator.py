@@ -431,14 +431,21 @@ class BaseOperator(DependencyMixin):
         """Resolve upstream outputs and render Jinja in every field named in ``template_fields``."""
 
         def leaf(value: Any) -> Any:
-            return value.resolve(context) if isinstance(value, XComArg) else value
+            # XComArg (upstream output) and DagParam (an @dag function argument) resolve here.
+            resolve = getattr(value, "resolve", None)
+            if isinstance(value, XComArg) or getattr(value, "_is_dag_param", False):
+                return resolve(context)  # type: ignore[misc]
+            return value
 
+        env = self.dag.jinja_environment() if self.dag is not None else None
+        if self.dag is not None and self.dag.user_defined_macros:
+            context = {**self.dag.user_defined_macros, **context}
         for name in self.template_fields:
             value = getattr(self, name, None)
             if value is None:
                 continue
             try:
-                setattr(self, name, render(value, context, leaf=leaf))
+                setattr(self, name, render(value, context, leaf=leaf, env=env))
             except TemplateRenderError as exc:
                 raise TemplateRenderError(
                     f"Task '{self.task_id}': could not render template field '{name}': {exc}"

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.authoring import _stack
 from orchestrator.authoring.baseoperator import validate_id
-from orchestrator.authoring.params import Param
+from orchestrator.authoring.params import NOTSET, DagParam, Param
 from orchestrator.authoring.taskgroup import TaskGroup
 from orchestrator.errors import DagDefinitionError
 
@@ -44,6 +44,8 @@ class DAG:
         doc_md, description, tags: documentation.
         on_success_callback, on_failure_callback: called with the context when a run ends.
         is_paused_upon_creation: paused when first deployed.
+        user_defined_macros, user_defined_filters: extra names and filters for templates.
+        render_template_as_native_obj: templates render to Python values, not strings.
     """
 
     def __init__(
@@ -66,6 +68,8 @@ class DAG:
         on_failure_callback: Any = None,
         is_paused_upon_creation: bool | None = None,
         render_template_as_native_obj: bool = False,
+        user_defined_macros: dict[str, Any] | None = None,
+        user_defined_filters: dict[str, Callable[..., Any]] | None = None,
         owner_links: dict[str, str] | None = None,
         fileloc: str | None = None,
         lineno: int | None = None,
@@ -93,6 +97,9 @@ class DAG:
         self.on_failure_callback = on_failure_callback
         self.is_paused_upon_creation = is_paused_upon_creation
         self.render_template_as_native_obj = render_template_as_native_obj
+        self.user_defined_macros = dict(user_defined_macros or {})
+        self.user_defined_filters = dict(user_defined_filters or {})
+        self._jinja_env: Any = None
         self.owner_links = owner_links or {}
         self.task_dict: dict[str, BaseOperator] = {}
         self.used_group_ids: set[str] = set()
@@ -172,6 +179,25 @@ class DAG:
                 self._suffixes["group:" + group_id] = n
                 return candidate
 
+    def param(self, name: str, default: Any = NOTSET) -> DagParam:
+        """A reference to param ``name`` resolved at run time (sets its default when given)."""
+        if default is not NOTSET:
+            self.params[name] = default if isinstance(default, Param) else Param(default)
+        return DagParam(name, NOTSET if default is NOTSET else self.params[name].value)
+
+    def jinja_environment(self) -> Any:
+        """The sandboxed Jinja environment for this DAG's templates (native or not, its filters)."""
+        if self._jinja_env is None:
+            from orchestrator.authoring import templating
+
+            if self.user_defined_filters:
+                self._jinja_env = templating.make_environment(
+                    native=self.render_template_as_native_obj, filters=self.user_defined_filters
+                )
+            else:
+                self._jinja_env = templating.default_environment(self.render_template_as_native_obj)
+        return self._jinja_env
+
     @property
     def roots(self) -> list[BaseOperator]:
         return [t for t in self.task_dict.values() if not t.upstream_task_ids]
@@ -201,7 +227,9 @@ def dag(dag_id: Any = None, **kwargs: Any) -> Any:
     """Decorate a function that creates tasks; calling it builds and returns the ``DAG``.
 
     ``dag_id`` defaults to the function name and ``doc_md`` to its docstring; every other
-    keyword is a ``DAG`` parameter. Example::
+    keyword is a ``DAG`` parameter. The function's own arguments become DAG params (their
+    defaults, or the values passed to the call, are the params' defaults) and the function
+    receives ``DagParam`` references that resolve from the run's params. Example::
 
         @dag(schedule="@daily", start_date=datetime(2026, 1, 1))
         def etl():
@@ -222,8 +250,21 @@ def dag(dag_id: Any = None, **kwargs: Any) -> Any:
             # The DAG is located where the decorated function is defined (its first decorator line).
             opts.setdefault("fileloc", code.co_filename)
             opts.setdefault("lineno", code.co_firstlineno)
+            sig = inspect.signature(fn)
+            try:
+                bound = sig.bind(*args, **call_kwargs)
+            except TypeError as exc:
+                raise DagDefinitionError(
+                    f"DAG '{did}' ({_stack.short_path(code.co_filename)}:{code.co_firstlineno}): {exc} in the "
+                    f"call to {fn.__name__}(); give the argument a default (it becomes a DAG param) or pass it."
+                ) from None
+            bound.apply_defaults()
             with DAG(did, **opts) as built:
-                fn(*args, **call_kwargs)
+                for name, value in list(bound.arguments.items()):
+                    if sig.parameters[name].kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+                        continue
+                    bound.arguments[name] = built.param(name, value)
+                fn(*bound.args, **bound.kwargs)
             return built
 
         return build

@@ -64,12 +64,12 @@ def check_expand_values(mapped: dict[str, Any], where: str) -> None:
     if not mapped:
         raise DagDefinitionError(f"{where}: expand() needs at least one argument to map over.")
     for name, value in mapped.items():
-        if isinstance(value, XComArg) or (isinstance(value, (list, tuple)) and not hasattr(value, "_fields")):
+        if isinstance(value, (XComArg, dict)) or (isinstance(value, (list, tuple)) and not hasattr(value, "_fields")):
             continue
         raise DagDefinitionError(
             f"{where}: cannot expand over argument '{name}' = {value!r} ({type(value).__name__}). "
-            f"expand() takes a list or an upstream task's output; to pass the same value to every "
-            f"mapped task, use .partial({name}=...)."
+            f"expand() takes a list, a dict (one task per key/value pair) or an upstream task's output; "
+            f"to pass the same value to every mapped task, use .partial({name}=...)."
         )
 
 

@@ -58,3 +58,32 @@ class Param:
 
     def __repr__(self) -> str:
         return f"Param({self.value!r}, {self.schema!r})"
+
+
+class DagParam:
+    """A reference to a DAG param, resolved from the run's ``params`` when the task runs.
+
+    ``@dag`` passes one for each argument of the decorated function (its default becomes the
+    param's default), so ``def etl(limit: int = 100): extract(limit)`` lets a run's conf
+    override ``limit``, as in Airflow. Only resolved inside templated fields/TaskFlow arguments.
+    """
+
+    _is_dag_param = True
+    __slots__ = ("name", "default")
+
+    def __init__(self, name: str, default: Any = NOTSET) -> None:
+        self.name = name
+        self.default = default
+
+    def resolve(self, context: dict[str, Any]) -> Any:
+        params = context.get("params") or {}
+        if self.name in params:
+            return params[self.name]
+        if self.default is not NOTSET:
+            return self.default
+        from orchestrator.errors import ParamValidationError
+
+        raise ParamValidationError(f"Param '{self.name}' has no value in this run: pass it in the run's conf.")
+
+    def __repr__(self) -> str:
+        return f"DagParam({self.name!r})"

@@ -2,13 +2,17 @@
 
 Only strings are rendered; lists, tuples, dicts and sets are walked; every other value is
 returned as is. The environment is Jinja's ``SandboxedEnvironment`` with ``StrictUndefined``:
-a misspelt variable is an error, not an empty string.
+a misspelt variable is an error, not an empty string. Airflow's date filters are there
+(``ds``, ``ds_nodash``, ``ts``, ``ts_nodash``, ``ts_nodash_with_tz``); a DAG's
+``user_defined_filters`` and ``user_defined_macros`` are added, and
+``render_template_as_native_obj=True`` renders ``"{{ [1, 2] }}"`` to a list, as in Airflow.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
+from datetime import date, datetime
 from typing import Any
 
 from orchestrator.authoring.exceptions import TemplateRenderError
@@ -16,22 +20,66 @@ from orchestrator.authoring.exceptions import TemplateRenderError
 _MARKERS = ("{{", "{%", "{#")
 
 
-@functools.lru_cache(maxsize=1)
-def _environment() -> Any:
+def _ds(value: date) -> str:
+    return value.strftime("%Y-%m-%d")
+
+
+def _ds_nodash(value: date) -> str:
+    return value.strftime("%Y%m%d")
+
+
+def _ts(value: datetime) -> str:
+    return value.isoformat()
+
+
+def _ts_nodash(value: datetime) -> str:
+    return value.strftime("%Y%m%dT%H%M%S")
+
+
+def _ts_nodash_with_tz(value: datetime) -> str:
+    return value.isoformat().replace("-", "").replace(":", "")
+
+
+FILTERS: dict[str, Callable[[Any], str]] = {
+    "ds": _ds,
+    "ds_nodash": _ds_nodash,
+    "ts": _ts,
+    "ts_nodash": _ts_nodash,
+    "ts_nodash_with_tz": _ts_nodash_with_tz,
+}
+
+
+def make_environment(*, native: bool = False, filters: Mapping[str, Callable[..., Any]] | None = None) -> Any:
+    """A new sandboxed environment (native: values keep their Python types)."""
     # Imported lazily: most tasks have nothing to render, and import time is cold-start time.
     from jinja2 import StrictUndefined
     from jinja2.sandbox import SandboxedEnvironment
 
-    return SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)
+    cls: Any = SandboxedEnvironment
+    if native:
+        from jinja2.nativetypes import NativeCodeGenerator, NativeTemplate, native_concat
+
+        class SandboxedNativeEnvironment(SandboxedEnvironment):
+            code_generator_class = NativeCodeGenerator
+            concat = staticmethod(native_concat)  # type: ignore[assignment]
+            template_class = NativeTemplate
+
+        cls = SandboxedNativeEnvironment
+    env = cls(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False, cache_size=400)
+    env.filters.update(FILTERS)
+    if filters:
+        env.filters.update(filters)
+    return env
 
 
-@functools.lru_cache(maxsize=512)
-def _compile(source: str) -> Any:
-    return _environment().from_string(source)
+@functools.lru_cache(maxsize=2)
+def default_environment(native: bool = False) -> Any:
+    """The shared environment for DAGs without their own filters."""
+    return make_environment(native=native)
 
 
-def render_string(source: str, context: Mapping[str, Any]) -> str:
-    """Render one template string with ``context``.
+def render_string(source: str, context: Mapping[str, Any], *, env: Any = None) -> Any:
+    """Render one template string with ``context`` (a str, or any type with a native env).
 
     Raises:
         TemplateRenderError: on a syntax error, an undefined name or a sandbox violation.
@@ -40,31 +88,34 @@ def render_string(source: str, context: Mapping[str, Any]) -> str:
         return source
     from jinja2 import TemplateError
 
+    env = env if env is not None else default_environment()
     try:
-        return _compile(source).render(**context)
+        return env.from_string(source).render(**context)
     except TemplateError as exc:
         raise TemplateRenderError(f"Could not render template {source!r}: {exc}") from exc
 
 
-def render(value: Any, context: Mapping[str, Any], *, leaf: Callable[[Any], Any] | None = None) -> Any:
+def render(
+    value: Any, context: Mapping[str, Any], *, leaf: Callable[[Any], Any] | None = None, env: Any = None
+) -> Any:
     """Render ``value``: strings through Jinja, containers recursively, other values as is.
 
     ``leaf``, when given, is applied to every value that is neither a string nor a container
     (the operator uses it to resolve upstream output references; what it returns is not
-    rendered again). Example::
+    rendered again). ``env`` defaults to the shared sandboxed environment. Example::
 
         render({"path": "s3://b/{{ ds }}/"}, {"ds": "2026-01-01"}) == {"path": "s3://b/2026-01-01/"}
     """
     if isinstance(value, str):
-        return render_string(value, context)
+        return render_string(value, context, env=env)
     if isinstance(value, list):
-        return [render(v, context, leaf=leaf) for v in value]
+        return [render(v, context, leaf=leaf, env=env) for v in value]
     if isinstance(value, tuple) and not hasattr(value, "_fields"):
-        return tuple(render(v, context, leaf=leaf) for v in value)
+        return tuple(render(v, context, leaf=leaf, env=env) for v in value)
     if isinstance(value, dict):
-        return {k: render(v, context, leaf=leaf) for k, v in value.items()}
+        return {k: render(v, context, leaf=leaf, env=env) for k, v in value.items()}
     if isinstance(value, (set, frozenset)):
-        return type(value)(render(v, context, leaf=leaf) for v in value)
+        return type(value)(render(v, context, leaf=leaf, env=env) for v in value)
     if leaf is not None:
         return leaf(value)
     return value

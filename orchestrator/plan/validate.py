@@ -160,11 +160,12 @@ def _mapping_problems(where: str, op: BaseOperator) -> list[str]:
     problems: list[str] = []
     if op.expand_input.kind == "expand":
         for name, value in op.expand_input.value.items():
-            if isinstance(value, XComArg) or isinstance(value, (list, tuple)):
+            if isinstance(value, (XComArg, list, tuple, dict)):
                 continue
             problems.append(
                 f"{where}: cannot expand over argument '{name}' = {value!r} ({type(value).__name__}); "
-                f"expand() takes a list or an upstream task's output; use .partial({name}=...) for a constant."
+                f"expand() takes a list, a dict or an upstream task's output; use .partial({name}=...) "
+                "for a constant."
             )
     else:
         value = op.expand_input.value
