@@ -344,7 +344,12 @@ def _create_function_url(clients: Clients, props: dict[str, Any], deployed: Depl
 
 
 def _create_bucket_policy(clients: Clients, props: dict[str, Any], deployed: DeployedStack, logical_id: str) -> None:
-    clients.client("s3").put_bucket_policy(Bucket=props["Bucket"], Policy=json.dumps(props["PolicyDocument"]))
+    doc = dict(props["PolicyDocument"])
+    # moto evaluates bucket policies without condition keys, so a Deny conditioned on
+    # aws:SecureTransport=false would deny every request: keep such statements out locally.
+    doc["Statement"] = [s for s in doc.get("Statement", []) if not (s.get("Effect") == "Deny" and s.get("Condition"))]
+    if doc["Statement"]:
+        clients.client("s3").put_bucket_policy(Bucket=props["Bucket"], Policy=json.dumps(doc))
 
 
 def _create_queue_policy(clients: Clients, props: dict[str, Any], deployed: DeployedStack, logical_id: str) -> None:

@@ -1,0 +1,147 @@
+"""Triggers on the embedded local cloud: the template deployed into moto, handlers running,
+the scheduler driven by the fast-forwarded LocalClock, S3 -> EventBridge -> trigger function."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from orchestrator.local.cloud import LocalCloud
+from orchestrator.store import RunStore
+from orchestrator.triggers.sync import read_existing, sync_plans
+
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "events"
+ROOT = Path(__file__).parents[3]
+
+# Whole runs need the worker and conductor handlers (functions/worker, functions/conductor).
+pytestmark = pytest.mark.skipif(
+    not (ROOT / "functions" / "worker" / "app.py").exists() or not (ROOT / "functions" / "conductor" / "app.py").exists(),
+    reason="the worker/conductor Lambda handlers are not in this checkout yet",
+)
+
+
+def write_dag(root: Path, name: str, body: str) -> None:
+    (root / f"{name}.py").write_text(textwrap.dedent(body))
+
+
+@pytest.fixture
+def cloud(tmp_path, monkeypatch):
+    for k, v in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
+                 "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}.items():
+        monkeypatch.setenv(k, v)
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    with LocalCloud(dags) as c:
+        yield c
+
+
+def test_daily_catchup_from_ten_days_back_creates_ten_runs_in_order(cloud):
+    now = cloud.now()
+    fire_at = (now + timedelta(minutes=3)).replace(second=0, microsecond=0)
+    start = fire_at - timedelta(days=9, hours=1)
+    write_dag(cloud.dags_root, "catchup_daily", f"""
+        from datetime import datetime
+        from orchestrator import dag, task
+
+        @dag(schedule="{fire_at.minute} {fire_at.hour} * * *", start_date=datetime.fromisoformat("{start.isoformat()}"),
+             catchup=True, max_active_runs=2)
+        def catchup_daily():
+            @task
+            def work(ds=None):
+                return ds
+            work()
+
+        catchup_daily()
+    """)
+    plan = cloud.sync_dag("catchup_daily")
+    report = sync_plans(cloud.clients, cloud.resources, [plan], now=cloud.now())
+    assert [c.action for c in report.changes] == ["create"]
+    cloud.clock.advance(fire_at - cloud.now() + timedelta(minutes=1))
+    cloud.wait_idle(180)
+    store = RunStore(cloud.clients, cloud.resources)
+    runs = store.list_runs("catchup_daily", limit=50, newest_first=False)
+    expected = [(fire_at - timedelta(days=n)).isoformat() for n in range(9, -1, -1)]
+    assert [r["logical_date"] for r in runs] == expected
+    assert [r["run_id"] for r in runs] == [f"scheduled__{d}" for d in expected]
+    assert {r["state"] for r in runs} == {"success"}
+    # never more than max_active_runs at once: at each start, fewer than 2 others were running
+    spans = sorted((r["start_date"], r["end_date"]) for r in runs)
+    for start_i, _ in spans:
+        assert sum(1 for s, e in spans if s <= start_i < e) <= 2
+    # the same fire delivered again creates nothing
+    fire = json.dumps({"kind": "schedule", "dag_id": "catchup_daily",
+                       "scheduled_time": fire_at.strftime("%Y-%m-%dT%H:%M:%SZ")})
+    cloud.clients.client("lambda").invoke(FunctionName=cloud.resources.trigger_function, Payload=fire)
+    cloud.wait_idle(60)
+    assert len(store.list_runs("catchup_daily", limit=50)) == 10
+
+
+def test_object_arrival_starts_matching_dags_once(cloud):
+    landing = cloud.resources.landing_bucket
+    for name, asset in (("incoming_prefix", f"s3://{landing}/incoming/"), ("csv_glob", f"s3://{landing}/*.csv"),
+                        ("elsewhere", f"s3://{landing}/elsewhere/")):
+        write_dag(cloud.dags_root, name, f"""
+            from datetime import datetime
+            from orchestrator import Asset, dag, task
+
+            @dag(schedule=[Asset("{asset}")], start_date=datetime(2026, 1, 1))
+            def {name}():
+                @task
+                def see(triggering_asset_events=None):
+                    return sorted(e["extra"]["key"] for evts in triggering_asset_events.values() for e in evts)
+                see()
+
+            {name}()
+        """)
+        cloud.sync_dag(name)
+    s3 = cloud.clients.client("s3")
+    s3.put_object(Bucket=landing, Key="incoming/2026-01-05.csv", Body=b"a,b\n1,2\n")
+    cloud.wait_idle(120)
+    store = RunStore(cloud.clients, cloud.resources)
+    counts = {name: len(store.list_runs(name)) for name in ("incoming_prefix", "csv_glob", "elsewhere")}
+    assert counts == {"incoming_prefix": 1, "csv_glob": 0, "elsewhere": 0}  # the glob's '*' needs no '/'
+    (run,) = store.list_runs("incoming_prefix")
+    assert run["state"] == "success" and run["run_type"] == "asset_triggered"
+    events = run["triggering_asset_events"][f"s3://{landing}/incoming/"]
+    assert [(e["bucket"], e["key"], e["size"]) for e in events] == [(landing, "incoming/2026-01-05.csv", 8)]
+    assert store.get_xcom("incoming_prefix", run["run_id"], "see") == ["incoming/2026-01-05.csv"]
+    # a non-matching key starts nothing
+    s3.put_object(Bucket=landing, Key="misc/readme.txt", Body=b"x")
+    cloud.wait_idle(60)
+    assert {name: len(store.list_runs(name)) for name in counts} == counts
+    # the same event delivered twice starts one run
+    event = json.loads((FIXTURES / "s3_eventbridge_object_created.json").read_text())
+    event["detail"]["bucket"]["name"] = landing
+    event["detail"]["object"]["key"] = "report.csv"
+    for _ in range(2):
+        cloud.clients.client("lambda").invoke(FunctionName=cloud.resources.trigger_function,
+                                              Payload=json.dumps(event))
+    cloud.wait_idle(60)
+    assert len(store.list_runs("csv_glob")) == 1
+
+
+def test_schedules_exist_after_sync(cloud):
+    write_dag(cloud.dags_root, "hourly", """
+        from datetime import datetime
+        from orchestrator import dag, task
+
+        @dag(schedule="@hourly", start_date=datetime(2026, 1, 1))
+        def hourly():
+            @task
+            def work():
+                return 1
+            work()
+
+        hourly()
+    """)
+    from orchestrator.triggers.sync import sync_folder
+
+    report = sync_folder(cloud.clients, cloud.resources, str(cloud.dags_root), now=cloud.now())
+    assert [c.action for c in report.changes] == ["create"] and not report.errors
+    sched = read_existing(cloud.clients, cloud.resources.scheduler_group)["hourly"]
+    assert sched["Target"]["Arn"].endswith(":function:" + cloud.resources.trigger_function)
+    assert sync_folder(cloud.clients, cloud.resources, str(cloud.dags_root), now=cloud.now()).changes == []
