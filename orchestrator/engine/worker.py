@@ -57,7 +57,13 @@ def run_try(engine: Engine, msg: TaskMessage) -> dict[str, Any]:
             logger.info("duplicate task message: this try is not queued any more")
             return {"status": "duplicate"}
         log.info("task started")
+        # observe (H5): scheduling delay, ready (queued_at) -> started (the claim's start_date).
+        delay_ms = telemetry.millis_between(ti.get("queued_at"), ti.get("start_date"))
+        if delay_ms is not None:
+            telemetry.scheduling_delay(msg.dag_id, msg.task_id, delay_ms, msg.run_id)
         state, fields, forced, retry_error, task, ctx = _execute(engine, plan, step, run, ti, msg)
+        if fields.get("duration") is not None:  # observe (H5): how long this try ran
+            telemetry.task_duration(msg.dag_id, msg.task_id, float(fields["duration"]) * 1000.0, msg.run_id)
         if retry_error is not None and int(ti["try_number"]) <= int(ti.get("max_tries", 0)):
             _retry(engine, plan, step, run, msg, ti, retry_error, task, ctx)
             return {"status": "up_for_retry"}
