@@ -41,3 +41,61 @@ def stack(aws_env, monkeypatch):
     for key, value in resources.as_env().items():
         monkeypatch.setenv(key, value)
     return clients, resources, RunStore(clients, resources)
+
+
+@pytest.fixture
+def inline_engine(stack, tmp_path):
+    """Build (engine, drain, store, view) for DAG files written to tmp_path.
+
+    Workers run inline from a queue: ``drain()`` runs every queued task message through
+    ``Engine.handle_task`` (the worker's code path minus the Lambda hop); retries are run
+    at once (their delay is not waited for).
+    """
+    import textwrap
+    from collections import deque
+
+    from orchestrator.engine.dispatch import LambdaDispatcher
+    from orchestrator.engine.engine import Engine
+    from orchestrator.observe.service import RunsView
+    from orchestrator.plan.compiler import compile_dag
+    from orchestrator.plan.loader import DagBag
+
+    clients, resources, store = stack
+
+    class InlineDispatcher(LambdaDispatcher):
+        def __init__(self) -> None:
+            super().__init__(clients, resources)
+            self.queue: deque = deque()
+            self.retries: deque = deque()
+
+        def invoke_worker(self, msg, function_name=None) -> None:
+            self.queue.append(msg)
+
+        def schedule_retry(self, msg, delay_s) -> None:
+            self.retries.append(msg)
+
+    def build(files: dict[str, str], *dag_ids: str):
+        root = tmp_path / "dags"
+        root.mkdir(exist_ok=True)
+        for name, body in files.items():
+            (root / name).write_text(textwrap.dedent(body))
+        bag = DagBag(str(root))
+        assert not bag.import_errors, bag.import_errors
+        for dag_id in dag_ids:
+            store.put_plan(compile_dag(bag.get_dag(dag_id), str(root)))
+        dispatcher = InlineDispatcher()
+        engine = Engine(store, dispatcher, dags_root=str(root))
+        from orchestrator.engine.conductor import Conductor
+
+        conductor = Conductor(engine)
+
+        def drain() -> None:
+            while dispatcher.queue or dispatcher.retries:
+                if dispatcher.queue:
+                    engine.handle_task(dispatcher.queue.popleft())
+                else:
+                    conductor.retry(dispatcher.retries.popleft())
+
+        return engine, drain, store, RunsView(clients, resources, store=store, engine=engine)
+
+    return build

@@ -8,18 +8,11 @@ from __future__ import annotations
 import html
 import json
 import re
-import textwrap
 import urllib.parse
 import urllib.request
-from collections import deque
 
 import pytest
 
-from orchestrator.engine.dispatch import LambdaDispatcher
-from orchestrator.engine.engine import Engine
-from orchestrator.plan.compiler import compile_dag
-from orchestrator.plan.loader import DagBag
-from orchestrator.observe.service import RunsView
 from orchestrator.observe.ui import UIServer
 
 FLAKY = '''
@@ -51,36 +44,10 @@ flaky()
 '''
 
 
-class InlineDispatcher(LambdaDispatcher):
-    def __init__(self, clients, resources) -> None:
-        super().__init__(clients, resources)
-        self.queue: deque = deque()
-
-    def invoke_worker(self, msg, function_name=None) -> None:
-        self.queue.append(msg)
-
-    def schedule_retry(self, msg, delay_s) -> None:  # pragma: no cover - the DAG has no retries
-        raise AssertionError("no retries expected")
-
-
 @pytest.fixture
-def setup(stack, tmp_path, monkeypatch):
+def setup(inline_engine, monkeypatch):
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
-    clients, resources, store = stack
-    root = tmp_path / "dags"
-    root.mkdir()
-    (root / "flaky.py").write_text(textwrap.dedent(FLAKY))
-    bag = DagBag(str(root))
-    assert not bag.import_errors
-    store.put_plan(compile_dag(bag.get_dag("flaky"), str(root)))
-    dispatcher = InlineDispatcher(clients, resources)
-    engine = Engine(store, dispatcher, dags_root=str(root))
-
-    def drain() -> None:
-        while dispatcher.queue:
-            engine.handle_task(dispatcher.queue.popleft())
-
-    view = RunsView(clients, resources, store=store, engine=engine)
+    engine, drain, store, view = inline_engine({"flaky.py": FLAKY}, "flaky")
     with UIServer(view, port=0) as server:
         yield server, engine, drain, store
 
