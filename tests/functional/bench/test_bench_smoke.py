@@ -90,6 +90,46 @@ def test_recorder_counts_calls_and_dynamodb_request_units(aws_env):
     assert rec.summary()["dynamodb:GetItem"] == 2
 
 
+@pytest.mark.parametrize("patched", [False, True])
+def test_cheap_transactions_roll_back_a_cancelled_transaction_like_moto(aws_env, patched):
+    import contextlib
+
+    import boto3
+    from moto import mock_aws
+
+    from bench.moto_patches import cheap_transactions
+
+    with mock_aws(), (cheap_transactions() if patched else contextlib.nullcontext()):
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        ddb.create_table(
+            TableName="t", BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                  {"AttributeName": "sk", "AttributeType": "S"}],
+        )
+        ddb.put_item(TableName="t", Item={"pk": {"S": "p"}, "sk": {"S": "a"}, "x": {"N": "1"}})
+        ddb.put_item(TableName="t", Item={"pk": {"S": "p"}, "sk": {"S": "b"}, "y": {"N": "1"}})
+
+        def key(sk):
+            return {"pk": {"S": "p"}, "sk": {"S": sk}}
+
+        with pytest.raises(ddb.exceptions.TransactionCanceledException):
+            ddb.transact_write_items(TransactItems=[
+                {"Update": {"TableName": "t", "Key": key("a"), "UpdateExpression": "SET x = :two",
+                            "ExpressionAttributeValues": {":two": {"N": "2"}}}},
+                {"Put": {"TableName": "t", "Item": {**key("c"), "z": {"N": "1"}}}},
+                {"ConditionCheck": {"TableName": "t", "Key": key("b"), "ConditionExpression": "y = :five",
+                                    "ExpressionAttributeValues": {":five": {"N": "5"}}}},
+            ])
+        assert ddb.get_item(TableName="t", Key=key("a"))["Item"]["x"] == {"N": "1"}
+        assert "Item" not in ddb.get_item(TableName="t", Key=key("c"))
+        ddb.transact_write_items(TransactItems=[
+            {"Update": {"TableName": "t", "Key": key("a"), "UpdateExpression": "SET x = :two",
+                        "ExpressionAttributeValues": {":two": {"N": "2"}}}},
+        ])
+        assert ddb.get_item(TableName="t", Key=key("a"))["Item"]["x"] == {"N": "2"}
+
+
 def test_recorder_refuses_a_second_install():
     with CallRecorder():
         with pytest.raises(RuntimeError, match="a CallRecorder is already installed in this process"):
