@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from orchestrator.config import Clients, Resources
-from orchestrator.constants import METRICS_NAMESPACE
+from orchestrator.constants import METRICS_NAMESPACE, SERVICE_NAME
 from orchestrator.errors import StratusError
 from orchestrator.observe import telemetry as t
 from orchestrator.plan.model import StepPlan
@@ -73,7 +73,7 @@ def _series(metric: str, dag_ids: Sequence[str], *, stat: str | None = None, lab
         opts: dict[str, Any] = {"label": label.format(dag=dag_id)}
         if stat:
             opts["stat"] = stat
-        out.append([METRICS_NAMESPACE, metric, t.DIMENSION, dag_id, opts])
+        out.append([METRICS_NAMESPACE, metric, t.DIMENSION, dag_id, t.SERVICE_DIMENSION, SERVICE_NAME, opts])
     return out
 
 
@@ -186,7 +186,7 @@ def put_alarms(clients: Clients, plans: Sequence[StepPlan], dashboard_name: str 
             AlarmDescription=f"A run of DAG '{plan.dag_id}' failed (Stratus).",
             Namespace=METRICS_NAMESPACE,
             MetricName=t.RUNS_FAILED,
-            Dimensions=[{"Name": t.DIMENSION, "Value": plan.dag_id}],
+            Dimensions=[{"Name": k, "Value": v} for k, v in t.dimensions(plan.dag_id).items()],
             Statistic="Sum",
             Period=PERIOD_S,
             EvaluationPeriods=1,

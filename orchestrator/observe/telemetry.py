@@ -12,7 +12,7 @@ process, created on import (Lambda module globals). Handlers decorate with them:
 Engine metrics are per DAG: each helper writes one CloudWatch Embedded Metric Format (EMF)
 line to stdout at once, namespace ``Stratus`` and the single dimension ``DagId``, so the
 dashboard (``orchestrator.observe.dashboard``) can chart them by exactly that dimension.
-A worker that touches several DAGs in one invocation (it never does today) stays correct,
+(plus Powertools' ``service=stratus``). A worker that touches several DAGs in one invocation (it never does today) stays correct,
 because nothing is buffered across calls. Task and run ids go in as EMF properties
 (searchable in Logs Insights, not dimensions, which would explode the metric count).
 
@@ -37,6 +37,10 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from orchestrator.constants import METRICS_NAMESPACE, SERVICE_NAME
 
 DIMENSION = "DagId"
+# Powertools adds ``service`` as a dimension whenever POWERTOOLS_SERVICE_NAME is set (it is on
+# Lambda); we always set it so that every line has the same dimension set, which is what the
+# dashboard's metric widgets and alarms must name exactly.
+SERVICE_DIMENSION = "service"
 
 RUNS_STARTED = "RunsStarted"
 RUNS_SUCCEEDED = "RunsSucceeded"
@@ -83,6 +87,11 @@ tracer = Tracer(service=SERVICE_NAME)
 metrics = Metrics(service=SERVICE_NAME, namespace=METRICS_NAMESPACE)
 
 
+def dimensions(dag_id: str) -> dict[str, str]:
+    """The dimensions of every Stratus metric: ``DagId`` and Powertools' ``service``."""
+    return {DIMENSION: dag_id, SERVICE_DIMENSION: SERVICE_NAME}
+
+
 def _metrics_disabled() -> bool:
     return os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() in ("1", "true")
 
@@ -100,7 +109,7 @@ def emit(name: str, value: float, unit: MetricUnit, dag_id: str, **properties: A
         unit=unit,
         value=float(value),
         namespace=METRICS_NAMESPACE,
-        default_dimensions={DIMENSION: dag_id},
+        default_dimensions=dimensions(dag_id),
     ) as metric:
         for key, val in properties.items():
             if val is not None:

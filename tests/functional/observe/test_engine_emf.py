@@ -56,7 +56,7 @@ def test_worker_and_engine_print_emf_per_dag(inline_engine, capsys, monkeypatch)
     by_name: dict[str, list[dict]] = {}
     for doc in docs:
         [directive] = doc["_aws"]["CloudWatchMetrics"]
-        assert directive["Namespace"] == "Stratus" and directive["Dimensions"] == [["DagId"]]
+        assert directive["Namespace"] == "Stratus" and directive["Dimensions"] == [["DagId", "service"]]
         assert doc["DagId"] == "emf_dag"
         for metric in directive["Metrics"]:
             by_name.setdefault(metric["Name"], []).append(doc)

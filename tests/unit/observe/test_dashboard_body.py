@@ -43,12 +43,12 @@ def test_custom_widgets_point_at_the_widget_function_per_dag():
 def test_metric_widgets_chart_the_emitted_metrics_by_dag():
     metrics = {w["properties"]["title"]: w["properties"]["metrics"] for w in _body()["widgets"] if w["type"] == "metric"}
     runs = metrics["Runs succeeded / failed"]
-    assert ["Stratus", "RunsSucceeded", "DagId", "daily_sales", {"label": "daily_sales succeeded"}] in runs
-    assert ["Stratus", "RunsFailed", "DagId", "hourly_clicks", {"label": "hourly_clicks failed"}] in runs
+    assert ["Stratus", "RunsSucceeded", "DagId", "daily_sales", "service", "stratus", {"label": "daily_sales succeeded"}] in runs
+    assert ["Stratus", "RunsFailed", "DagId", "hourly_clicks", "service", "stratus", {"label": "hourly_clicks failed"}] in runs
     failures = metrics["Task failures and retries"]
     assert {m[1] for m in failures} == {"TasksFailed", "TasksRetried"}
     duration = metrics["Task duration p50 / p95 (ms)"]
-    assert {m[4]["stat"] for m in duration} == {"p50", "p95"}
+    assert {m[-1]["stat"] for m in duration} == {"p50", "p95"}
     assert {m[1] for m in metrics["Scheduling delay p50 / p95 (ms)"]} == {"SchedulingDelay"}
 
 

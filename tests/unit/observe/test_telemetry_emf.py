@@ -34,7 +34,8 @@ def test_each_helper_prints_one_emf_line_with_dag_dimension(capsys, monkeypatch,
     [doc] = _emf_lines(capsys.readouterr().out)
     [directive] = doc["_aws"]["CloudWatchMetrics"]
     assert directive["Namespace"] == METRICS_NAMESPACE == "Stratus"
-    assert directive["Dimensions"] == [["DagId"]]
+    assert directive["Dimensions"] == [["DagId", "service"]]
+    assert doc["service"] == "stratus"
     assert directive["Metrics"] == [{"Name": name, "Unit": unit}]
     assert isinstance(doc["_aws"]["Timestamp"], int)
     assert doc["DagId"] == "sales"
@@ -47,7 +48,7 @@ def test_task_metrics_carry_task_id_as_property_not_dimension(capsys):
     t.task_failed("sales", "load", run_id="r9")
     [doc] = _emf_lines(capsys.readouterr().out)
     assert doc["task_id"] == "load"
-    assert ["DagId"] == doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]
+    assert ["DagId", "service"] == doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]
 
 
 def test_dags_do_not_share_dimension_values(capsys):
@@ -56,6 +57,14 @@ def test_dags_do_not_share_dimension_values(capsys):
     docs = _emf_lines(capsys.readouterr().out)
     assert [d["DagId"] for d in docs] == ["a", "b"]
     assert "run_id" not in docs[0]
+
+
+def test_dimension_set_is_the_same_with_lambda_service_env(capsys, monkeypatch):
+    # On Lambda POWERTOOLS_SERVICE_NAME is set; the dimension set must not change with it.
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "stratus")
+    t.run_started("sales")
+    [doc] = _emf_lines(capsys.readouterr().out)
+    assert doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["DagId", "service"]]
 
 
 def test_powertools_switch_disables_metrics(capsys, monkeypatch):
