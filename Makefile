@@ -7,8 +7,13 @@ endif
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# aws-sam-cli in its own venv (its pins would fight moto/boto3 in .venv).
+SAM_VENV := .venv-sam
+SAM_STAMP := $(SAM_VENV)/.installed
+# `sam build` for python3.12 needs python3.12 on PATH: the directory of the interpreter found above.
+PYDIR := $(abspath $(dir $(PY)))
 
-.PHONY: install demo test chromium bench bench-airflow chaos lint clean
+.PHONY: install sam demo test chromium bench bench-airflow chaos lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -16,7 +21,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+$(SAM_STAMP):
+	test -x $(SAM_VENV)/bin/python || $(PY) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install -q --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install -q aws-sam-cli
+	touch $(SAM_STAMP)
+
 install: $(STAMP)
+
+sam: $(SAM_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/stratus demo --dags dags
@@ -25,8 +38,8 @@ demo: $(STAMP)
 chromium:
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 
-test: $(STAMP) chromium
-	$(BIN)/python -m pytest -q -n 2 tests
+test: $(STAMP) $(SAM_STAMP) chromium
+	PATH="$(PYDIR):$$PATH" $(BIN)/python -m pytest -q -n 2 tests
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
@@ -44,4 +57,4 @@ lint: $(STAMP)
 	$(BIN)/python -m mypy orchestrator
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) $(SAM_VENV) .pytest_cache build .aws-sam *.egg-info

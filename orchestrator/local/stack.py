@@ -239,6 +239,7 @@ def deploy_stack(
         if spec.get("Type") == "AWS::Lambda::Function" and target is not None and logical_id in physical:
             deployed.dead_letters[physical[logical_id]] = str(resolver.resolve(target))
     _enable_bucket_eventbridge(clients, cfn, physical)
+    _enable_table_ttl(clients, cfn, physical)
     for key, output in late_outputs.items():
         value = resolver.resolve(output["Value"])
         if value is not NO_VALUE:
@@ -255,6 +256,17 @@ def _enable_bucket_eventbridge(clients: Clients, cfn: dict[str, Any], physical: 
         if notif.get("EventBridgeConfiguration", {}).get("EventBridgeEnabled") in (True, "true", "True"):
             clients.client("s3").put_bucket_notification_configuration(
                 Bucket=physical[logical_id], NotificationConfiguration={"EventBridgeConfiguration": {}}
+            )
+
+
+def _enable_table_ttl(clients: Clients, cfn: dict[str, Any], physical: dict[str, str]) -> None:
+    """moto's CloudFormation ignores a table's TimeToLiveSpecification; it is applied here."""
+    for logical_id, spec in cfn["Resources"].items():
+        ttl = spec.get("Properties", {}).get("TimeToLiveSpecification")
+        if spec.get("Type") == "AWS::DynamoDB::Table" and ttl and logical_id in physical:
+            clients.client("dynamodb").update_time_to_live(
+                TableName=physical[logical_id],
+                TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": bool(ttl.get("Enabled", True))},
             )
 
 
