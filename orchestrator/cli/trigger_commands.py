@@ -9,9 +9,10 @@ cloud (like ``stratus run``) when there is no target, so it works with nothing d
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
-from typing import Any
+from typing import Any, Iterator
 
 from orchestrator.errors import ParamValidationError, TargetError
 
@@ -59,6 +60,14 @@ def register(subparsers: Any) -> None:
         p.set_defaults(func=cmd_pause if paused else cmd_unpause)
 
 
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """stdout is the command's output (``--json`` included): the engine's EMF metric lines,
+    printed when it starts runs from this process, go to stderr meanwhile."""
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
+
+
 def _resolve(args: argparse.Namespace) -> tuple[Any, Any]:
     from orchestrator.local.target import resolve_target
 
@@ -100,8 +109,9 @@ def cmd_trigger(args: argparse.Namespace) -> int:
 
     conf = _conf(args.conf, args.dag_id)
     clients, resources = _resolve(args)
-    run = trigger_dag(clients, resources, args.dag_id, conf=conf, logical_date=args.logical_date,
-                      run_id=args.run_id)
+    with _quiet_stdout():
+        run = trigger_dag(clients, resources, args.dag_id, conf=conf, logical_date=args.logical_date,
+                          run_id=args.run_id)
     if args.json:
         _print_json(run)
     else:
@@ -123,24 +133,28 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from orchestrator.store import RunStore
 
     plan = RunStore(clients, resources).get_current_plan(args.dag_id)
-    return _backfill(args, clients, resources, plan, conf, engine=None, wait=None)
+    return _backfill(args, clients, resources, plan, conf, engine=None, wait=None, quiet_stdout=True)
 
 
 def _backfill(args: argparse.Namespace, clients: Any, resources: Any, plan: Any, conf: dict[str, Any], *,
-              engine: Any, wait: Any) -> int:
+              engine: Any, wait: Any, quiet_stdout: bool = False) -> int:
     from orchestrator.triggers.backfill import parse_bound, run_backfill, wait_backfill
 
     start = parse_bound(args.start, timezone=plan.schedule.timezone, end=False, dag_id=plan.dag_id)
     end = parse_bound(args.end, timezone=plan.schedule.timezone, end=True, dag_id=plan.dag_id)
     quiet = args.json
 
+    out = sys.stdout
+
     def on_item(item: Any) -> None:
         if not quiet:
             note = f" (was {item.state})" if item.state else ""
-            print(f"{item.action:>8}  {item.run_id}{note}")
+            print(f"{item.action:>8}  {item.run_id}{note}", file=out)
 
-    report = run_backfill(clients, resources, plan, start, end, rerun=_rerun(args), conf=conf, engine=engine,
-                          on_item=on_item)
+    # (an embedded local cloud routes this thread's stdout itself: no redirect there)
+    with _quiet_stdout() if quiet_stdout else contextlib.nullcontext():
+        report = run_backfill(clients, resources, plan, start, end, rerun=_rerun(args), conf=conf, engine=engine,
+                              on_item=on_item)
     states: dict[str, str] = {}
     if report.run_ids and not args.no_wait:
         from orchestrator.store import RunStore
@@ -177,7 +191,8 @@ def _pause(args: argparse.Namespace, paused: bool) -> int:
     from orchestrator.triggers.api import set_paused
 
     clients, resources = _resolve(args)
-    result = set_paused(clients, resources, args.dag_id, paused)
+    with _quiet_stdout():
+        result = set_paused(clients, resources, args.dag_id, paused)
     if args.json:
         _print_json(result)
         return 0

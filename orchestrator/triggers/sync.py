@@ -252,12 +252,22 @@ def read_existing(clients: Clients, group: str) -> dict[str, dict[str, Any]]:
 
 
 def trigger_arn(clients: Clients, resources: Resources) -> str:
-    """The trigger function's ARN (the schedules' target)."""
-    if not resources.trigger_function:
+    """The trigger function's ARN (the schedules' target).
+
+    Built from the scheduler role's ARN (same account and partition) and the client's region,
+    so the trigger function itself needs no ``lambda:GetFunction`` to add a companion schedule;
+    ``GetFunction`` only when the role ARN is not known.
+    """
+    name = resources.trigger_function
+    if not name:
         raise TargetError("The stack has no trigger function (output TriggerFunctionName); redeploy the template.")
-    if resources.trigger_function.startswith("arn:"):
-        return resources.trigger_function
-    conf = clients.client("lambda").get_function(FunctionName=resources.trigger_function)["Configuration"]
+    if name.startswith("arn:"):
+        return name
+    role = resources.scheduler_role_arn.split(":")
+    if len(role) >= 5 and role[0] == "arn" and role[4]:
+        region = clients.client("lambda").meta.region_name
+        return f"arn:{role[1]}:lambda:{region}:{role[4]}:function:{name}"
+    conf = clients.client("lambda").get_function(FunctionName=name)["Configuration"]
     return str(conf["FunctionArn"])
 
 

@@ -136,3 +136,10 @@ def test_schedule_names():
     long = "x" * 80
     assert len(schedule_name(long)) == 64 and schedule_name(long) != schedule_name(long + "y")
     assert len(schedule_name(long, ".dst")) == 64 and schedule_name(long, ".dst").endswith(".dst")
+
+
+def test_trigger_arn_is_built_from_the_scheduler_role(aws):
+    from orchestrator.triggers.sync import trigger_arn
+
+    clients, resources = aws
+    assert trigger_arn(clients, resources) == TRIGGER_ARN

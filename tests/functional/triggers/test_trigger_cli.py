@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import json
+import textwrap
+from dataclasses import replace
+
+import pytest
+
+from orchestrator.cli import trigger_commands
+from orchestrator.cli.main import main
+from orchestrator.engine.engine import Engine
+from orchestrator.store import RunStore
+from orchestrator.triggers import api, backfill
+from orchestrator.triggers import runs as runs_mod
+
+DAG = """
+from datetime import datetime, timezone
+from orchestrator import Param, dag, task
+
+@dag(schedule="0 6 * * *", start_date=datetime(2026, 1, 1, tzinfo=timezone.utc), max_active_runs=2,
+     params={"limit": Param(10, type="integer", minimum=1)})
+def cli_daily():
+    @task
+    def work(params=None):
+        return params["limit"]
+    work()
+
+cli_daily()
+"""
+
+
+class NullDispatcher:
+    def invoke_worker(self, msg, function_name=None):
+        pass
+
+    def schedule_retry(self, msg, delay_s):
+        pass
+
+
+@pytest.fixture
+def env(aws, tmp_path, monkeypatch):
+    clients, resources = aws
+    resources = replace(resources, trigger_function="arn:aws:lambda:us-east-1:123456789012:function:stratus-trigger")
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "cli_daily.py").write_text(textwrap.dedent(DAG))
+    monkeypatch.setattr(trigger_commands, "_resolve", lambda args: (clients, resources))
+
+    def engine(c, r):
+        return Engine(RunStore(c, r), NullDispatcher())
+
+    for mod in (runs_mod, api, backfill):
+        monkeypatch.setattr(mod, "make_engine", engine)
+    return clients, resources, str(dags)
+
+
+def test_sync_dry_run_then_sync(env, capsys):
+    clients, resources, dags = env
+    assert main(["sync", "--dags", dags, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "would register 1 DAG(s): cli_daily" in out
+    assert "+ create schedule cli_daily [DAG 'cli_daily'] cron(0 6 * * ? *)" in out
+    assert RunStore(clients, resources).list_dags() == []
+    assert main(["sync", "--dags", dags]) == 0
+    assert main(["sync", "--dags", dags]) == 0
+    assert "schedules already match" in capsys.readouterr().out
+
+
+def test_trigger_with_conf_and_errors(env, capsys):
+    clients, resources, dags = env
+    main(["sync", "--dags", dags])
+    capsys.readouterr()
+    assert main(["trigger", "cli_daily", "--conf", '{"limit": 3}', "--logical-date", "2026-02-01T06:00:00Z"]) == 0
+    assert "run 'manual__2026-02-01T06:00:00+00:00'" in capsys.readouterr().out
+    assert main(["trigger", "cli_daily", "--conf", "{oops"]) == 1
+    assert "error: --conf for DAG 'cli_daily' is not valid JSON" in capsys.readouterr().err
+    assert main(["trigger", "cli_daily", "--conf", '{"limit": 0}']) == 1
+    err = capsys.readouterr().err
+    assert "DAG 'cli_daily'" in err and "limit" in err
+    assert main(["trigger", "nope"]) == 1
+    assert "DAG 'nope' is not registered" in capsys.readouterr().err
+
+
+def test_backfill_json_and_pause(env, capsys):
+    clients, resources, dags = env
+    main(["sync", "--dags", dags])
+    capsys.readouterr()
+    assert main(["backfill", "cli_daily", "--start", "2026-01-01", "--end", "2026-01-03", "--no-wait", "--json"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert [r["run_id"] for r in body["runs"]] == [f"backfill__2026-01-0{d}T06:00:00+00:00" for d in (1, 2, 3)]
+    states = [r["state"] for r in RunStore(clients, resources).list_runs("cli_daily", newest_first=False)]
+    assert states == ["running", "running", "queued"]
+    assert main(["pause", "cli_daily"]) == 0
+    out = capsys.readouterr().out
+    assert "DAG 'cli_daily' is paused." in out and "- delete schedule cli_daily" in out
+    assert main(["unpause", "cli_daily"]) == 0
+    assert "+ create schedule cli_daily" in capsys.readouterr().out
+
+
+def test_backfill_bad_range(env, capsys):
+    clients, resources, dags = env
+    main(["sync", "--dags", dags])
+    capsys.readouterr()
+    assert main(["backfill", "cli_daily", "--start", "2026-01-05", "--end", "2026-01-01"]) == 1
+    assert "is before --start" in capsys.readouterr().err
