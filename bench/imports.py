@@ -4,8 +4,8 @@ A Lambda cold start pays for the interpreter and for importing the handler modul
 module-level code included: Powertools set-up, boto3 clients). Each figure here is the time of
 ``import app`` in a fresh ``python`` process with the function's folder and the repository on
 ``sys.path`` and a Lambda-like environment (dummy resource names, a region, no network),
-measured ``--repeat`` times (the median is shown, and the minimum). The heaviest top-level
-packages come from ``python -X importtime`` of the same import.
+measured ``--repeat`` times (the median is shown, and the minimum). The modules whose own
+module-level code takes longest come from ``python -X importtime`` of the same import.
 
 Usage::
 
@@ -95,17 +95,13 @@ def lambda_env(function_dir: Path) -> dict[str, str]:
 
 
 def _heaviest(stderr: str, top: int = 4) -> list[tuple[str, float]]:
-    """Packages the handler imports directly, by cumulative import time, from ``-X importtime`` output."""
-    totals: dict[str, float] = {}
+    """Modules with the most *self* import time (their own module-level code) from ``-X importtime`` output."""
+    rows: list[tuple[str, float]] = []
     for line in stderr.splitlines():
-        m = re.match(r"import time:\s+\d+\s+\|\s+(\d+)\s+\|(\s*)(\S+)", line)
-        if not m:
-            continue
-        cumulative_us, indent, name = int(m.group(1)), len(m.group(2)), m.group(3)
-        if indent == 3:  # imported directly by the handler module (depth 1 below ``app``)
-            root = name.split(".")[0]
-            totals[root] = totals.get(root, 0.0) + cumulative_us / 1e6
-    return sorted(totals.items(), key=lambda kv: -kv[1])[:top]
+        m = re.match(r"import time:\s+(\d+)\s+\|\s+\d+\s+\|\s*(\S+)", line)
+        if m and m.group(2) != "app":
+            rows.append((m.group(2), int(m.group(1)) / 1e6))
+    return sorted(rows, key=lambda kv: -kv[1])[:top]
 
 
 def measure_one(app: Path, repeat: int = 3, python: str = sys.executable) -> ImportResult:
@@ -159,7 +155,7 @@ def imports_table(results: list[ImportResult], start_ms: float | None = None) ->
         notes.append(f"Interpreter start-up alone (`python -c pass`): {start_ms:.0f} ms, not included.")
     return render(
         "Cold import of the Lambda handler modules",
-        ["handler", "median ms", "min ms", "modules loaded", "heaviest direct imports (ms)"],
+        ["handler", "median ms", "min ms", "modules loaded", "slowest modules, own import time (ms)"],
         rows, notes,
     )
 
