@@ -8,7 +8,9 @@ only when stdout is a terminal (``--no-color`` turns them off there too).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from orchestrator.errors import StratusError
@@ -82,6 +84,13 @@ def view_for(args: argparse.Namespace) -> RunsView:
     return RunsView(clients, resources)
 
 
+@contextlib.contextmanager
+def _engine_output_to_stderr() -> Iterator[None]:
+    """stdout is the command's output: the engine's log and EMF lines go to stderr meanwhile."""
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
+
+
 def _color(args: argparse.Namespace) -> bool:
     return sys.stdout.isatty() and not getattr(args, "no_color", False)
 
@@ -131,7 +140,8 @@ def cmd_clear(args: argparse.Namespace, view: RunsView | None = None) -> int:
         if answer.strip().lower() not in ("y", "yes"):
             print("Nothing cleared.")
             return 1
-    result = view.clear(dag_id, run_id, args.tasks, downstream=args.downstream, failed_only=args.failed_only)
+    with _engine_output_to_stderr():
+        result = view.clear(dag_id, run_id, args.tasks, downstream=args.downstream, failed_only=args.failed_only)
     cleared = _cleared_names(result)
     if not cleared:
         print(f"Nothing to clear for {what} in run '{run_id}' of DAG '{dag_id}' (queued or running tasks are left alone).")
@@ -159,7 +169,8 @@ def cmd_mark(args: argparse.Namespace, view: RunsView | None = None) -> int:
     view = view or view_for(args)
     run = _run(view, args)
     dag_id, run_id = str(run["dag_id"]), str(run["run_id"])
-    view.mark(dag_id, run_id, args.task_id, args.state)
+    with _engine_output_to_stderr():
+        view.mark(dag_id, run_id, args.task_id, args.state)
     print(f"Marked task '{args.task_id}' in run '{run_id}' of DAG '{dag_id}' as {args.state}.")
     return 0
 
