@@ -81,3 +81,28 @@ def test_retry_button_reruns_the_failed_task(setup):
     load = store.get_ti("flaky", run_id, "load")
     assert load["state"] == "success" and int(load["try_number"]) == 2
     assert "#1 failed" in html.unescape(page) and "#2 success" in html.unescape(page)
+
+
+def test_cli_clear_and_mark_through_the_engine(inline_engine, monkeypatch, capsys):
+    from orchestrator.cli import main as cli
+    from orchestrator.cli import view_commands
+
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    engine, drain, store, view = inline_engine({"flaky.py": FLAKY}, "flaky")
+    monkeypatch.setattr(view_commands, "view_for", lambda args: view)
+    run_id = engine.start_run("flaky")["run_id"]
+    drain()
+    assert cli.main(["show", run_id]) == 0
+    assert "load  ✘ failed  try 1/1" in capsys.readouterr().out
+    assert cli.main(["clear", run_id, "--task", "load", "--failed-only"]) == 0
+    out = capsys.readouterr().out
+    assert out == f"Cleared 'load' (failed only) in run '{run_id}' of DAG 'flaky': load.\n"  # engine lines went to stderr
+    drain()
+    assert cli.main(["show", run_id]) == 0
+    shown = capsys.readouterr().out
+    assert f"flaky  {run_id}  ✔ success" in shown and "load  ✔ success  try 2/2" in shown
+    assert cli.main(["mark", run_id, "load", "failed"]) == 0
+    drain()
+    assert store.get_run("flaky", run_id)["state"] == "failed"
+    assert cli.main(["clear", run_id, "--task", "extract"]) == 0
+    assert "Cleared 'extract'" in capsys.readouterr().out
