@@ -101,3 +101,11 @@ def test_mark_rejects_other_states(view, capsys):
     with pytest.raises(SystemExit):
         cli.main(["mark", RUN, "extract", "skipped"])
     assert "invalid choice: 'skipped'" in capsys.readouterr().err
+
+
+def test_without_a_target_the_commands_say_what_to_start(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("STRATUS_STACK", raising=False)
+    for argv in (["runs", "daily_sales"], ["show", RUN], ["logs", RUN, "extract"], ["ui", "--port", "0"]):
+        assert cli.main(argv) == 1
+        assert "error: No cloud to talk to: start `stratus dev` in this folder" in capsys.readouterr().err
