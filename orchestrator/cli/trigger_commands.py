@@ -69,9 +69,32 @@ def _quiet_stdout() -> Iterator[None]:
 
 
 def _resolve(args: argparse.Namespace) -> tuple[Any, Any]:
-    from orchestrator.local.target import resolve_target
-
+    try:
+        from orchestrator.local.target import resolve_target
+    except ModuleNotFoundError as exc:
+        if exc.name != "orchestrator.local.target":
+            raise
+        return _stack_only(args)
     return resolve_target(args)
+
+
+def _stack_only(args: argparse.Namespace) -> tuple[Any, Any]:
+    """Without orchestrator.local.target: the deployed stack from --stack / STRATUS_STACK only."""
+    import os
+
+    from orchestrator import constants as c
+    from orchestrator.config import Clients, Resources
+
+    stack = getattr(args, "stack", None) or os.environ.get(c.ENV_STACK)
+    if not stack:
+        raise TargetError(
+            "No cloud to talk to: pass --stack NAME (or set STRATUS_STACK) for a deployed stack, "
+            "or start `stratus dev` in another terminal."
+        )
+    clients = Clients()
+    found = clients.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in found.get("Outputs", [])}
+    return clients, Resources.from_stack_outputs(outputs, dags_root=getattr(args, "dags", "dags"))
 
 
 def _conf(text: str | None, dag_id: str) -> dict[str, Any]:

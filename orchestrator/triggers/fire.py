@@ -21,6 +21,7 @@ A crash between 3 and 4 is safe: the next fire recomputes the same run ids.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from dataclasses import dataclass, field
@@ -39,6 +40,9 @@ from orchestrator.triggers.timetable import DagRunInfo, timetable_for, utc
 log = logging.getLogger(__name__)
 
 DAG_ID_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,250}$")
+# Runs created by one invocation; a longer catch-up continues in a fresh invocation of the
+# trigger function (same event), so no invocation runs into the Lambda timeout.
+RUNS_PER_FIRE = 100
 
 # (clients, resources, plan, info, run_id, run_type) -> (run, created)
 Starter = Callable[..., tuple[dict[str, Any], bool]]
@@ -54,10 +58,11 @@ class FireResult:
     existing: list[str] = field(default_factory=list)
     skipped: str | None = None
     companion: str | None = None
+    more: bool = False  # the catch-up was cut at RUNS_PER_FIRE: fire again to continue
 
     def as_dict(self) -> dict[str, Any]:
         return {"dag_id": self.dag_id, "scheduled_time": self.scheduled_time, "created": self.created,
-                "existing": self.existing, "skipped": self.skipped, "companion": self.companion}
+                "existing": self.existing, "skipped": self.skipped, "companion": self.companion, "more": self.more}
 
 
 def is_fire_event(event: Any) -> bool:
@@ -117,6 +122,7 @@ def fire_schedule(
     *,
     starter: Starter | None = None,
     companions: bool = True,
+    limit: int = RUNS_PER_FIRE,
 ) -> FireResult:
     """Create the runs of ``dag_id`` due at ``scheduled_time`` (see module doc). Idempotent."""
     from orchestrator.store import RunStore
@@ -135,7 +141,9 @@ def fire_schedule(
         return result
     plan = store.get_plan(dag_id, item["plan_hash"])
     last = item.get("last_scheduled_logical_date")
-    due = timetable_for(plan).due_runs(last_logical=utc(last) if last else None, now=moment, catchup=plan.catchup)
+    due = timetable_for(plan).due_runs(last_logical=utc(last) if last else None, now=moment, catchup=plan.catchup,
+                                       limit=limit)
+    result.more = plan.catchup and len(due) >= limit
     start = starter or _default_starter
     for info in due:
         run_id = info.run_id("scheduled")
@@ -182,9 +190,19 @@ def start_asset_run(clients: Clients, resources: Resources, dag_item: dict[str, 
 
 
 def handle_fire_event(clients: Clients, resources: Resources, event: dict[str, Any]) -> dict[str, Any]:
-    """The trigger function's schedule branch: parse, fire, report."""
+    """The trigger function's schedule branch: parse, fire, report.
+
+    A catch-up longer than RUNS_PER_FIRE continues in a new asynchronous invocation of the
+    trigger function with the same event (the bookkeeping makes it pick up where this one
+    stopped).
+    """
     dag_id, moment = parse_fire_event(event)
-    return fire_schedule(clients, resources, dag_id, moment).as_dict()
+    result = fire_schedule(clients, resources, dag_id, moment)
+    if result.more and resources.trigger_function:
+        clients.client("lambda").invoke(FunctionName=resources.trigger_function, InvocationType="Event",
+                                        Payload=json.dumps({"kind": "schedule", "dag_id": dag_id,
+                                                            "scheduled_time": moment.isoformat()}).encode())
+    return result.as_dict()
 
 
 def due_now(clients: Clients, resources: Resources, dag_id: str, now: datetime | None = None) -> FireResult:

@@ -122,3 +122,18 @@ def test_runs_start_as_slots_free(env):
     engine.start_waiting("daily")
     assert states() == ["success", "running", "queued"]
 
+
+
+def test_a_long_catchup_is_cut_into_batches(env):
+    clients, resources, store, _, starter = env
+    store.put_plan(make_plan(max_active_runs=50))
+    first = fire_schedule(clients, resources, "daily", "2026-01-10T06:00:00Z", starter=starter, companions=False,
+                          limit=4)
+    assert len(first.created) == 4 and first.more
+    second = fire_schedule(clients, resources, "daily", "2026-01-10T06:00:00Z", starter=starter, companions=False,
+                           limit=4)
+    assert second.created[0] == "scheduled__2026-01-05T06:00:00+00:00" and second.more
+    third = fire_schedule(clients, resources, "daily", "2026-01-10T06:00:00Z", starter=starter, companions=False,
+                          limit=4)
+    assert len(third.created) == 2 and not third.more
+    assert len(store.list_runs("daily", limit=50)) == 10
