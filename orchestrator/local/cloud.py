@@ -62,7 +62,7 @@ class LocalCloud:
     Parameters: ``dags_root`` (the DAG folder the handlers load), ``template`` (default: the
     project's template.yaml), ``code_root`` (the folder ``CodeUri`` paths are relative to;
     default the template's folder), ``server`` (moto's threaded server on 127.0.0.1 instead
-    of in-process mocking), ``pool_size`` (threads running async invocations),
+    of in-process mocking; ``port`` 0 picks a free one), ``pool_size`` (threads running async invocations),
     ``function_timeouts`` (logical id or name -> seconds, overriding the template),
     ``auto_advance`` (when only timers remain, jump the clock to the next one: what
     ``stratus run`` wants for retry delays), ``parameters`` (template parameter overrides),
@@ -76,6 +76,7 @@ class LocalCloud:
         template: str | Path | None = None,
         code_root: str | Path | None = None,
         server: bool = False,
+        port: int = 0,
         pool_size: int = 8,
         stack_name: str = "stratus-local",
         region: str = "us-east-1",
@@ -89,6 +90,7 @@ class LocalCloud:
         self.template_path = Path(template).resolve() if template else default_template()
         self.code_root = Path(code_root).resolve() if code_root else None
         self.server = server
+        self.port = port
         self.pool_size = pool_size
         self.stack_name = stack_name
         self.region = region
@@ -147,7 +149,7 @@ class LocalCloud:
             from moto.server import ThreadedMotoServer
 
             self._set_env(_FAKE_CREDENTIALS)
-            self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+            self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
             self._server.start()
             host, port = self._server.get_host_and_port()
             self.endpoint_url = f"http://{host}:{port}"

@@ -352,6 +352,23 @@ class FunctionHost:
         return outcome.payload or "null"
 
 
+@contextlib.contextmanager
+def quiet_stdout() -> Iterator[io.StringIO]:
+    """Capture this thread's stdout only (the engine's EMF lines when it runs in the CLI's thread)."""
+    buffer = io.StringIO()
+    router = sys.stdout if isinstance(sys.stdout, _StdoutRouter) else None
+    if router is None:
+        with contextlib.redirect_stdout(buffer):
+            yield buffer
+        return
+    previous = getattr(router.local, "buffer", None)
+    router.local.buffer = buffer
+    try:
+        yield buffer
+    finally:
+        router.local.buffer = previous
+
+
 def router_passthrough() -> Any:
     return sys.stdout.passthrough if isinstance(sys.stdout, _StdoutRouter) else None
 

@@ -1,0 +1,239 @@
+"""``stratus run|dev|demo|deploy``: local runs on the embedded cloud, the dev server, deploying.
+
+- ``run DAG``: a self-contained local run (its own embedded cloud, like Airflow's
+  ``dag.test()``) with live progress and a final table, or ``--json``; exit 1 if it fails.
+- ``dev``: the long-running local cloud on 127.0.0.1 that the other commands target.
+- ``demo``: every example DAG on one embedded cloud, each final table and a summary.
+- ``deploy``: ``sam build`` + ``sam deploy`` + ``stratus sync``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TextIO
+
+from orchestrator.errors import StratusError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``run``, ``dev``, ``demo`` and ``deploy`` subcommands."""
+    p = subparsers.add_parser("run", help="run a DAG once on an embedded local cloud (like Airflow's dag.test())")
+    p.add_argument("dag_id", help="DAG id")
+    p.add_argument("--dags", default="dags", help="DAGs folder (default: dags)")
+    p.add_argument("--conf", default=None, help="run conf as a JSON object, checked against the DAG's params")
+    p.add_argument("--logical-date", default=None, help="logical date, ISO-8601 (default: now)")
+    p.add_argument("--json", action="store_true", help="print the final run and its task instances as JSON")
+    p.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for the run (default: 1800)")
+    p.set_defaults(func=cmd_run)
+
+    p = subparsers.add_parser("dev", help="serve a local cloud on 127.0.0.1 for the other commands (Ctrl-C stops)")
+    p.add_argument("--dags", default="dags", help="DAGs folder (default: dags)")
+    p.add_argument("--port", type=int, default=0, help="port of the local AWS endpoint (default: a free one)")
+    p.set_defaults(func=cmd_dev)
+
+    p = subparsers.add_parser("demo", help="run every example DAG on one embedded local cloud")
+    p.add_argument("--dags", default="dags", help="DAGs folder (default: dags)")
+    p.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for each DAG (default: 1800)")
+    p.set_defaults(func=cmd_demo)
+
+    if "deploy" not in getattr(subparsers, "choices", {}):
+        p = subparsers.add_parser("deploy", help="sam build + sam deploy + stratus sync")
+        p.add_argument("--stack", default=None, help="stack name (default: $STRATUS_STACK, else 'stratus')")
+        p.add_argument("--dags", default="dags", help="DAGs folder packaged into the DAGs layer (default: dags)")
+        p.add_argument("--guided", action="store_true", help="first deploy: let sam ask for the settings")
+        p.add_argument("--region", default=None, help="AWS region (default: your AWS configuration)")
+        p.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE",
+                       help="template parameter override (repeatable), e.g. LandingBucketName=my-landing")
+        p.add_argument("--no-sync", action="store_true", help="skip `stratus sync` after the deploy")
+        p.set_defaults(func=cmd_deploy)
+
+
+# ---------------------------------------------------------------------------- run
+def _parse_conf(text: str | None) -> dict[str, Any]:
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise StratusError(f"--conf is not valid JSON ({exc.msg} at position {exc.pos}): pass an object like '{{\"k\": 1}}'.") from exc
+    if not isinstance(value, dict):
+        raise StratusError(f"--conf must be a JSON object, got {type(value).__name__}: pass an object like '{{\"k\": 1}}'.")
+    return value
+
+
+def _parse_date(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise StratusError(f"--logical-date {text!r} is not an ISO-8601 date or datetime (e.g. 2026-01-31 or 2026-01-31T06:00:00Z).") from exc
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _follow(cloud: Any, store: Any, dag_id: str, run_id: str, out: TextIO, timeout: float) -> None:
+    """Show progress until the cloud is idle: in place on a TTY, one line per change otherwise."""
+    from orchestrator.local.report import progress
+
+    done = threading.Event()
+    failure: list[BaseException] = []
+
+    def wait() -> None:
+        try:
+            cloud.wait_idle(timeout)
+        except BaseException as exc:  # surfaced in the main thread
+            failure.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=wait, daemon=True, name="stratus-run-wait").start()
+    tty = bool(getattr(out, "isatty", lambda: False)())
+    last = ""
+    interval = 0.3
+    while True:
+        finished = done.wait(interval)
+        started = time.monotonic()
+        line = progress(store.list_tis(dag_id, run_id)).line()
+        interval = max(0.3, 5 * (time.monotonic() - started))  # polling must not slow a big run
+        if line != last:
+            out.write(("\r" + line + "\033[K") if tty else line + "\n")
+            out.flush()
+            last = line
+        if finished:
+            break
+    if tty:
+        out.write("\n")
+    if failure:
+        raise failure[0]
+
+
+def _result(cloud: Any, plan: Any, dag_id: str, run_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    from orchestrator.local.report import plain
+
+    store = cloud.engine().store
+    run = plain(store.get_run(dag_id, run_id))
+    tis = plain(store.list_tis(dag_id, run_id))
+    return run, tis
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from orchestrator.local.cloud import LocalCloud
+    from orchestrator.local.dev import local_parameters
+    from orchestrator.local.functions import quiet_stdout
+    from orchestrator.local.report import run_table
+
+    conf = _parse_conf(args.conf)
+    logical_date = _parse_date(args.logical_date)
+    out = sys.stderr if args.json else sys.stdout
+    with LocalCloud(args.dags, auto_advance=True, parameters=local_parameters()) as cloud:
+        plan = cloud.sync_dag(args.dag_id)
+        engine = cloud.engine()
+        with quiet_stdout():
+            run = engine.start_run(args.dag_id, plan=plan, conf=conf, logical_date=logical_date)
+        print(f"{args.dag_id}: run {run['run_id']} started on the local cloud", file=out, flush=True)
+        _follow(cloud, engine.store, args.dag_id, run["run_id"], out, args.timeout)
+        final, tis = _result(cloud, plan, args.dag_id, run["run_id"])
+    if args.json:
+        print(json.dumps({"run": final, "task_instances": tis}, indent=2, default=str))
+    else:
+        print(run_table(final, tis, [s.task_id for s in plan.steps]))
+    return 0 if final.get("state") == "success" else 1
+
+
+# ---------------------------------------------------------------------------- dev
+def cmd_dev(args: argparse.Namespace) -> int:
+    from orchestrator.local.dev import serve
+
+    return serve(args.dags, port=args.port)
+
+
+# ---------------------------------------------------------------------------- demo
+def cmd_demo(args: argparse.Namespace) -> int:
+    from orchestrator.local.demo import run_demo
+
+    return run_demo(args.dags, out=sys.stdout, timeout=args.timeout)
+
+
+# ---------------------------------------------------------------------------- deploy
+def find_sam() -> str:
+    """The ``sam`` executable: $STRATUS_SAM, the project's .venv-sam, else PATH."""
+    for candidate in (os.environ.get("STRATUS_SAM"), str(PROJECT_ROOT / ".venv-sam" / "bin" / "sam"), shutil.which("sam")):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    raise StratusError("aws-sam-cli not found: run `make sam` (installs it in .venv-sam) or `pip install aws-sam-cli`.")
+
+
+def python312_dir() -> str | None:
+    """Directory of a real python3.12 (sam build for python3.12 needs it on PATH)."""
+    candidates = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.12*/bin/python3.12"))) + ["/usr/bin/python3.12"]
+    for cand in candidates:
+        if os.access(cand, os.X_OK):
+            return str(Path(cand).parent)
+    found = shutil.which("python3.12")
+    return str(Path(found).parent) if found and "/shims/" not in found else None
+
+
+def _sam(argv: list[str], env: dict[str, str]) -> None:
+    print("$ " + " ".join(argv), flush=True)
+    status = subprocess.call(argv, env=env)
+    if status != 0:
+        raise StratusError(f"`{' '.join(argv[:2])}` failed with exit status {status}; see its output above.")
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    stack = args.stack or os.environ.get("STRATUS_STACK") or "stratus"
+    sam = find_sam()
+    dags = Path(args.dags)
+    if not dags.is_dir():
+        raise StratusError(f"DAGs folder {str(dags)!r} does not exist: pass --dags PATH.")
+    template = Path.cwd() / "template.yaml"
+    if not template.is_file():
+        template = PROJECT_ROOT / "template.yaml"
+    env = dict(os.environ, SAM_CLI_TELEMETRY=os.environ.get("SAM_CLI_TELEMETRY", "0"))
+    py = python312_dir()
+    if py:
+        env["PATH"] = py + os.pathsep + env.get("PATH", "")
+    overrides = [f"DagsPath={dags.resolve()}", *args.parameter]
+    for item in overrides:
+        if "=" not in item:
+            raise StratusError(f"--parameter {item!r} must be KEY=VALUE, e.g. LandingBucketName=my-landing.")
+    region = ["--region", args.region] if args.region else []
+    _sam([sam, "build", "--template-file", str(template), "--parameter-overrides", *overrides, *region], env)
+    built = str(Path.cwd() / ".aws-sam" / "build" / "template.yaml")
+    deploy = [sam, "deploy", "--template-file", built, *region]
+    if args.guided:
+        deploy += ["--guided", "--stack-name", stack, "--parameter-overrides", *overrides]
+    else:
+        deploy += [
+            "--stack-name", stack, "--capabilities", "CAPABILITY_IAM", "--resolve-s3",
+            "--no-fail-on-empty-changeset", "--parameter-overrides", *overrides,
+        ]
+    _sam(deploy, env)
+    if args.no_sync:
+        return 0
+    from orchestrator.cli.main import main
+
+    sync_args = ["sync", "--stack", stack, "--dags", str(dags)]
+    if args.region:
+        os.environ.setdefault("AWS_DEFAULT_REGION", args.region)
+    print("$ stratus " + " ".join(sync_args), flush=True)
+    try:
+        return main(sync_args)
+    except SystemExit as exc:  # argparse: no `sync` command in this installation
+        print("`stratus sync` is not available here; register the DAGs with it once it is.", file=sys.stderr)
+        return int(exc.code or 1)
+
+
+__all__ = ["register", "cmd_run", "cmd_dev", "cmd_demo", "cmd_deploy", "find_sam", "python312_dir"]
