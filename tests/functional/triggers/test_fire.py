@@ -137,3 +137,27 @@ def test_a_long_catchup_is_cut_into_batches(env):
                           limit=4)
     assert len(third.created) == 2 and not third.more
     assert len(store.list_runs("daily", limit=50)) == 10
+
+
+def test_dst_gap_day_gets_a_companion_fire_and_its_run(env):
+    from dataclasses import replace
+
+    from orchestrator.triggers.sync import ensure_group, read_existing
+
+    clients, resources, store, _, starter = env
+    resources = replace(resources, trigger_function="arn:aws:lambda:us-east-1:123456789012:function:stratus-trigger")
+    ensure_group(clients, resources)
+    store.put_plan(make_plan(catchup=False, schedule=Schedule(kind="cron", expression="30 2 * * *",
+                                                               timezone="Europe/Berlin")))
+    # Saturday's fire (02:30 CET): EventBridge would next fire on Monday, skipping Sunday's 02:30
+    sat = fire_schedule(clients, resources, "daily", "2026-03-28T01:30:00Z", starter=starter)
+    assert sat.created == ["scheduled__2026-03-28T01:30:00+00:00"] and sat.companion == "daily.dst"
+    companion = read_existing(clients, resources.scheduler_group)["daily.dst"]
+    assert companion["ScheduleExpression"] == "at(2026-03-29T01:30:00)"
+    # the companion fires on Sunday at 03:30 CEST: the gap day runs once, an hour late
+    sun = fire_schedule(clients, resources, "daily", "2026-03-29T01:30:00Z", starter=starter)
+    assert sun.created == ["scheduled__2026-03-29T01:30:00+00:00"] and sun.companion is None
+    # fall back: 02:30 happens twice on 2026-10-25 and runs once
+    fire_schedule(clients, resources, "daily", "2026-10-25T00:30:00Z", starter=starter)
+    again = fire_schedule(clients, resources, "daily", "2026-10-25T01:30:00Z", starter=starter)
+    assert again.created == [] and again.existing == []
