@@ -68,6 +68,22 @@ def _quiet_stdout() -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def _env(values: dict[str, str]) -> Iterator[None]:
+    import os
+
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def _resolve(args: argparse.Namespace) -> tuple[Any, Any]:
     try:
         from orchestrator.local.target import resolve_target
@@ -204,7 +220,10 @@ def _backfill_embedded(args: argparse.Namespace, conf: dict[str, Any]) -> int:
 
     if not args.json:
         print("No deployed stack or `stratus dev` found: backfilling on an embedded local cloud.", file=sys.stderr)
-    with LocalCloud(args.dags, auto_advance=True) as cloud:
+    # --json: stdout is the JSON document only; the embedded functions' EMF metric lines would
+    # interleave with it (nobody reads metrics of a throw-away cloud)
+    quiet = {"POWERTOOLS_METRICS_DISABLED": "true"} if args.json else {}
+    with _env(quiet), LocalCloud(args.dags, auto_advance=True) as cloud:
         plan = cloud.sync_dag(args.dag_id)
         return _backfill(args, cloud.clients, cloud.resources, plan, conf, engine=cloud.engine(),
                          wait=lambda: cloud.wait_idle(args.timeout))

@@ -145,3 +145,32 @@ def test_schedules_exist_after_sync(cloud):
     sched = read_existing(cloud.clients, cloud.resources.scheduler_group)["hourly"]
     assert sched["Target"]["Arn"].endswith(":function:" + cloud.resources.trigger_function)
     assert sync_folder(cloud.clients, cloud.resources, str(cloud.dags_root), now=cloud.now()).changes == []
+
+
+def test_backfill_without_a_target_runs_on_an_embedded_cloud(tmp_path, monkeypatch, capsys):
+    from orchestrator.cli.main import main
+
+    for k, v in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
+                 "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.delenv("STRATUS_STACK", raising=False)
+    monkeypatch.chdir(tmp_path)  # no .stratus/dev.json here
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    write_dag(dags, "bf", """
+        from datetime import datetime, timezone
+        from orchestrator import dag, task
+
+        @dag(schedule="@daily", start_date=datetime(2026, 1, 1, tzinfo=timezone.utc), max_active_runs=2)
+        def bf():
+            @task
+            def work(ds=None):
+                return ds
+            work()
+
+        bf()
+    """)
+    assert main(["backfill", "bf", "--start", "2026-01-01", "--end", "2026-01-04", "--dags", str(dags), "--json"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert [r["run_id"] for r in body["runs"]] == [f"backfill__2026-01-0{d}T00:00:00+00:00" for d in range(1, 5)]
+    assert set(body["states"].values()) == {"success"}
