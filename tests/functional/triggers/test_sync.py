@@ -41,9 +41,10 @@ def test_sync_creates_one_schedule_per_scheduled_dag_and_is_idempotent(env):
              make_plan("berlin", schedule=Schedule(kind="cron", expression="30 2 * * *", timezone="Europe/Berlin")),
              make_plan("every6h", schedule=Schedule(kind="timedelta", interval_s=6 * 3600)),
              make_plan("manual_only", schedule=Schedule(kind="none")),
+             make_plan("bounded", start_date="2030-06-01T00:00:00+00:00", end_date="2030-09-01T00:00:00+00:00"),
              make_plan("on_data", schedule=Schedule(kind="assets", assets={"uri": "s3://landing/x/"}))]
     report = sync_plans(clients, resources, plans, now=NOW)
-    assert actions(report) == [("create", "berlin"), ("create", "daily"), ("create", "every6h")]
+    assert actions(report) == [("create", "berlin"), ("create", "bounded"), ("create", "daily"), ("create", "every6h")]
     assert set(report.registered) == {p.dag_id for p in plans}
     existing = read_existing(clients, resources.scheduler_group)
     daily = existing["daily"]
@@ -55,6 +56,9 @@ def test_sync_creates_one_schedule_per_scheduled_dag_and_is_idempotent(env):
                                                     "scheduled_time": "<aws.scheduler.scheduled-time>"}
     assert existing["berlin"]["ScheduleExpressionTimezone"] == "Europe/Berlin"
     assert existing["every6h"]["ScheduleExpression"] == "rate(6 hours)"
+    assert existing["every6h"]["StartDate"] == datetime(2026, 3, 1, 18, 0, tzinfo=UTC)
+    assert existing["bounded"]["StartDate"] == datetime(2030, 6, 1, tzinfo=UTC)
+    assert existing["bounded"]["EndDate"] == datetime(2030, 9, 1, 0, 1, tzinfo=UTC)
     # the registry has every plan
     assert {d["dag_id"] for d in RunStore(clients, resources).list_dags()} == {p.dag_id for p in plans}
     # again: nothing to do (a later "now" keeps the rate phase)
