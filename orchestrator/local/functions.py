@@ -213,7 +213,11 @@ class FunctionHost:
         )
         self.invocations[name] = self.invocations.get(name, 0) + 1
         buffer = io.StringIO()
-        router = sys.stdout if isinstance(sys.stdout, _StdoutRouter) else None
+        # Something (pytest's capture between test phases, a redirect_stdout) may have replaced
+        # the router installed with the hooks: put it back so this invocation's lines are kept (H5).
+        if not isinstance(sys.stdout, _StdoutRouter):
+            sys.stdout = _StdoutRouter(sys.stdout)
+        router = sys.stdout
         timed_out = threading.Event()
         finished = threading.Event()
         state = threading.Lock()
