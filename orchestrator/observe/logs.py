@@ -162,8 +162,10 @@ class LogLine:
             return self.message.rstrip("\n")
         when = datetime.fromtimestamp(self.timestamp / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         text = f"{when[:-4]}Z {self.fields.get('level', 'INFO')} {self.fields.get('message', '')}"
-        exc = self.fields.get("exception")
-        return f"{text}\n{exc}" if exc else text
+        # Powertools puts a logged exception in "exception"; the engine logs a task's
+        # traceback in "error".
+        extra = [str(self.fields[k]).rstrip("\n") for k in ("exception", "error") if self.fields.get(k)]
+        return "\n".join([text, *extra])
 
 
 def _parse(event: Mapping[str, Any]) -> LogLine:

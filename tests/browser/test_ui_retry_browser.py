@@ -91,5 +91,10 @@ def test_retry_from_the_grid_reruns_the_failed_task(cloud, chromium_page):
         assert "#1 failed" in page.locator('tr.ti[data-task="load"]').inner_text()
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "ui-grid.png"), full_page=True)
+        # Each try's log is one click away: try 1 holds the failure.
+        href = page.locator('tr.ti[data-task="load"] a.log[data-try="1"]').get_attribute("href")
+        page.goto(server.url + href)  # the link opens a new tab; follow it here
+        log_text = page.locator("pre.log").inner_text()
+        assert "warehouse offline" in log_text and "task started" in log_text
     ti = view.ti("flaky_ui", run_id, "load")
     assert ti["state"] == "success" and int(ti["try_number"]) == 2

@@ -109,3 +109,11 @@ def test_unframed_stream_is_one_invocation_but_group_lines_are_matched_one_by_on
     events = [{"timestamp": 1, "message": "bare print"}, {"timestamp": 2, "message": tagged}]
     assert [x.message for x in select_try_lines(events, RUN, "load", 1, one_stream=True)] == ["bare print", tagged]
     assert [x.message for x in select_try_lines(events, RUN, "load", 1)] == [tagged]
+
+
+def test_render_shows_exception_and_error_fields():
+    from orchestrator.observe.logs import LogLine
+
+    line = LogLine(timestamp=0, message="{}", fields={"level": "ERROR", "message": "failed", "error": "Traceback\nValueError: x"})
+    assert line.render() == "1970-01-01T00:00:00.000Z ERROR failed\nTraceback\nValueError: x"
+    assert LogLine(timestamp=0, message="plain\n", fields=None).render() == "plain"
