@@ -138,18 +138,39 @@ def step_functions_per_million(spec: BenchDag, lambda_ms: float) -> dict[str, fl
 
 
 def critical_path_hops(calls: list[Call]) -> list[list[str]]:
-    """For each ``task_end`` marker, the API calls that start before the next ``task_start`` marker."""
+    """The sequential calls of each hop from one task's end to the next task's start (for a chain).
+
+    A hop is: the calls the finishing worker makes after its task body returns, up to and
+    including the ``lambda:Invoke`` that dispatches the next task (what it does after that
+    runs in parallel with the next task, as on AWS), then the calls the next worker makes
+    between the start of its invocation and the start of its task body. Calls are attributed
+    to invocations by thread and ``invocation_start`` markers.
+    """
     hops: list[list[str]] = []
-    current: list[str] | None = None
+    ends: dict[int, list[str]] = {}  # thread -> calls since task_end, until its Invoke
+    open_end: dict[int, bool] = {}
+    pending: list[list[str]] = []  # finished "end sides" waiting for the next task's start
+    since_invocation: dict[int, list[str]] = {}
     for c in calls:
-        if c.service == "mark" and c.operation == "task_end":
-            current = []
-        elif c.service == "mark" and c.operation == "task_start":
-            if current is not None:
-                hops.append(current)
-            current = None
-        elif current is not None and c.service not in EMULATION_SERVICES:
-            current.append(c.name)
+        if c.service in EMULATION_SERVICES:
+            continue
+        t = c.thread
+        if c.service == "mark":
+            if c.operation == "invocation_start":
+                since_invocation[t] = []
+            elif c.operation == "task_end":
+                ends[t], open_end[t] = [], True
+            elif c.operation == "task_start":
+                if pending:
+                    hops.append(pending.pop(0) + since_invocation.get(t, []))
+                since_invocation[t] = []
+            continue
+        since_invocation.setdefault(t, []).append(c.name)
+        if open_end.get(t):
+            ends[t].append(c.name)
+            if c.name == "lambda:Invoke":
+                open_end[t] = False
+                pending.append(ends[t])
     return hops
 
 
@@ -255,6 +276,21 @@ def critical_path_table(results: list[DagCalls]) -> str:
     )
 
 
+def sites_table(results: list[DagCalls], top: int = 12) -> str:
+    """Where in Stratus's code the calls are made (per task instance), the most frequent first."""
+    rows = []
+    for r in results:
+        n = max(1, r.spec.task_instances)
+        counts = Counter((c.name, " <- ".join(c.site.split(" <- ")[:2]) or "(outside Stratus code)") for c in r.api)
+        for (name, site), k in counts.most_common(top):
+            rows.append([r.spec.label, name, round(k / n, 2), site])
+    return render(
+        "Where the calls are made (per task instance; innermost Stratus frames)",
+        ["DAG", "call", "per task", "call site"],
+        rows,
+    )
+
+
 def targets_summary(results: list[DagCalls]) -> str:
     lines = ["Issue #8 targets (AWS calls):"]
     for r in results:
@@ -271,7 +307,7 @@ def targets_summary(results: list[DagCalls]) -> str:
 def report(results: list[DagCalls], lambda_ms: float = DEFAULT_LAMBDA_MS) -> str:
     """All the tables of this script."""
     return "\n".join([calls_table(results), cost_table(results, lambda_ms), critical_path_table(results),
-                      targets_summary(results)])
+                      targets_summary(results), sites_table(results)])
 
 
 def main(argv: list[str] | None = None) -> int:

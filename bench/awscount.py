@@ -28,6 +28,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import sys
 import threading
 import time
 import weakref
@@ -57,6 +58,7 @@ class Call:
     wcu: float = 0.0
     rcu: float = 0.0
     label: str = ""
+    site: str = ""
     request: dict[str, Any] | None = field(default=None, repr=False)
     response: dict[str, Any] | None = field(default=None, repr=False)
     before_sizes: list[int] = field(default_factory=list, repr=False)
@@ -169,6 +171,7 @@ class CallRecorder:
             service = client.meta.service_model.service_name
             call = Call(next(recorder._seq), service, operation_name, threading.get_ident(), time.perf_counter())
             call.label = str(getattr(client.meta, "region_name", "") or "us-east-1")
+            call.site = _call_site()
             outer = getattr(recorder._local, "call", None)
             recorder._local.call = call
             try:
@@ -304,6 +307,25 @@ class CallRecorder:
 
     def summary(self) -> Counter[str]:
         return Counter(c.name for c in self.api_calls())
+
+
+_SITE_MARKERS = ("/orchestrator/", "/functions/")
+_SITE_SKIP = ("/orchestrator/store/base.py", "/orchestrator/store/dynamo.py")  # generic wrappers: say nothing
+
+
+def _call_site(depth: int = 3) -> str:
+    """The innermost ``depth`` frames of Stratus code that led to this call, innermost first."""
+    frame = sys._getframe(2)
+    out: list[str] = []
+    while frame is not None and len(out) < depth:
+        path = frame.f_code.co_filename.replace("\\", "/")
+        for marker in _SITE_MARKERS if not path.endswith(_SITE_SKIP) else ():
+            if marker in path:
+                short = marker.strip("/") + "/" + path.split(marker, 1)[1]
+                out.append(f"{short}:{frame.f_lineno} {frame.f_code.co_name}")
+                break
+        frame = frame.f_back  # type: ignore[assignment]
+    return " <- ".join(out)
 
 
 def _write_keys(op: str, request: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:

@@ -97,7 +97,12 @@ class DirectCloud:
         while self.tasks or self.retries:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"still {len(self.tasks)} task messages queued after {timeout} s")
+            recorder = CallRecorder._active
+            if recorder is not None:
+                recorder.mark("invocation_start", "worker")
             if self.tasks:
                 self.engine.handle_task(self.tasks.popleft())
             else:
                 self.conductor.retry(self.retries.popleft())
+            if recorder is not None:
+                recorder.mark("invocation_end", "worker")

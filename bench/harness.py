@@ -173,10 +173,23 @@ def read_task_instances(cloud: Any, dag_id: str, run_id: str) -> list[dict[str, 
 
 @contextlib.contextmanager
 def operator_markers(recorder: Any) -> Iterator[None]:
-    """Mark ``task_start``/``task_end`` (label ``task_id[map_index]``) around every ``BaseOperator.run``."""
+    """Markers in ``recorder``'s timeline: ``task_start``/``task_end`` (label ``task_id[map_index]``)
+    around every ``BaseOperator.run``, ``invocation_start``/``invocation_end`` (label: function name)
+    around every handler run of the local cloud (``bench.engine_direct`` marks its own)."""
     from orchestrator.authoring.baseoperator import BaseOperator
 
     original = BaseOperator.run
+    host_type: Any = None
+    with contextlib.suppress(ImportError):
+        from orchestrator.local.functions import FunctionHost as host_type
+    original_host_run = host_type.run if host_type is not None else None
+
+    def host_run(self: Any, name: str, payload: str) -> Any:
+        recorder.mark("invocation_start", name)
+        try:
+            return original_host_run(self, name, payload)  # type: ignore[misc]
+        finally:
+            recorder.mark("invocation_end", name)
 
     def run(self: Any, context: dict[str, Any], expanded_kwargs: dict[str, Any] | None = None) -> Any:
         ti = context.get("ti") if isinstance(context, dict) else None
@@ -189,7 +202,11 @@ def operator_markers(recorder: Any) -> Iterator[None]:
             recorder.mark("task_end", label)
 
     BaseOperator.run = run  # type: ignore[method-assign]
+    if host_type is not None:
+        host_type.run = host_run
     try:
         yield
     finally:
         BaseOperator.run = original  # type: ignore[method-assign]
+        if host_type is not None:
+            host_type.run = original_host_run

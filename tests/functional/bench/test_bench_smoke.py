@@ -136,14 +136,18 @@ def test_recorder_refuses_a_second_install():
             CallRecorder().install()
 
 
-def test_critical_path_lists_calls_between_task_end_and_next_start():
-    def call(service, op, t):
-        return Call(0, service, op, 1, t, t)
+def test_critical_path_is_the_end_side_up_to_the_invoke_then_the_next_invocation_up_to_its_task():
+    def call(service, op, t, thread=1):
+        return Call(0, service, op, thread, t, t)
 
     timeline = [
-        call("mark", "task_start", 0), call("dynamodb", "GetItem", 1), call("mark", "task_end", 2),
-        call("dynamodb", "TransactWriteItems", 3), call("logs", "PutLogEvents", 3.5), call("lambda", "Invoke", 4),
-        call("dynamodb", "UpdateItem", 5), call("mark", "task_start", 6), call("mark", "task_end", 7),
+        call("mark", "invocation_start", 0), call("dynamodb", "GetItem", 0.5), call("mark", "task_start", 1),
+        call("mark", "task_end", 2), call("dynamodb", "TransactWriteItems", 3), call("logs", "PutLogEvents", 3.5),
+        call("lambda", "Invoke", 4),
+        call("mark", "invocation_start", 4.5, thread=2),
+        call("dynamodb", "GetItem", 5),  # the first worker carries on after the Invoke: off the path
+        call("dynamodb", "UpdateItem", 5.5, thread=2), call("mark", "task_start", 6, thread=2),
+        call("mark", "task_end", 7, thread=2),
     ]
     assert aws_calls.critical_path_hops(timeline) == [
         ["dynamodb:TransactWriteItems", "lambda:Invoke", "dynamodb:UpdateItem"],
