@@ -126,17 +126,15 @@ def test_runs_start_as_slots_free(env):
 
 def test_a_long_catchup_is_cut_into_batches(env):
     clients, resources, store, _, starter = env
-    store.put_plan(make_plan(max_active_runs=50))
+    store.put_plan(make_plan(max_active_runs=1, start_date="2026-01-05T00:00:00+00:00"))
     first = fire_schedule(clients, resources, "daily", "2026-01-10T06:00:00Z", starter=starter, companions=False,
                           limit=4)
     assert len(first.created) == 4 and first.more
     second = fire_schedule(clients, resources, "daily", "2026-01-10T06:00:00Z", starter=starter, companions=False,
                            limit=4)
-    assert second.created[0] == "scheduled__2026-01-05T06:00:00+00:00" and second.more
-    third = fire_schedule(clients, resources, "daily", "2026-01-10T06:00:00Z", starter=starter, companions=False,
-                          limit=4)
-    assert len(third.created) == 2 and not third.more
-    assert len(store.list_runs("daily", limit=50)) == 10
+    assert second.created == ["scheduled__2026-01-09T06:00:00+00:00", "scheduled__2026-01-10T06:00:00+00:00"]
+    assert not second.more
+    assert len(store.list_runs("daily", limit=50)) == 6
 
 
 def test_dst_gap_day_gets_a_companion_fire_and_its_run(env):
