@@ -133,7 +133,7 @@ def run_airflow(specs: list[BenchDag], workdir: Path, python: Path, timeout_s: f
 
 def comparison_table(
     specs: list[BenchDag], airflow: dict[str, AirflowResult], stratus_s: dict[str, float],
-    stratus_gap_ms: dict[str, float] | None = None, version: str = "",
+    stratus_gap_ms: dict[str, float] | None = None, version: str = "", backend: str = "local",
 ) -> str:
     """Airflow vs Stratus by DAG: wall times, ratios and the issue's targets."""
     rows = []
@@ -160,7 +160,11 @@ def comparison_table(
         notes=[
             "Airflow: one fresh process per DAG, SQLite, default settings; time of dag.test() itself "
             "(DAG import and `airflow db migrate` excluded; its first-task warm-up included).",
-            "Stratus: run_dag until idle on a local cloud already started (moto in process, real handlers).",
+            "Stratus: start_run until idle on a local cloud already started (moto in process, real handlers)."
+            if backend == "local" else
+            "Stratus: the engine alone on moto (no Lambda hop; the local cloud was not available).",
+            "Airflow's steady state is its median gap; its total includes a first-task warm-up of several seconds.",
+            f"Machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end.",
             "gap: median time from one task's end to the next task's start (task-instance timestamps).",
         ],
     )
@@ -191,17 +195,20 @@ def compare(specs: list[BenchDag], python: Path, stratus_json: str | None = None
         data = json.loads(Path(stratus_json).read_text())
         stratus_s = {k: v["total_s"] for k, v in data.items()}
         gaps = {k: v.get("median_gap_ms") for k, v in data.items()}
+        backend = next((str(v.get("backend", "local")) for v in data.values()), "local")
     else:
+        from bench.harness import default_backend
         from bench.local_speed import measure
 
-        measured = measure(specs)
+        backend = default_backend()
+        measured = measure(specs, backend=backend)
         stratus_s = {r.dag_id: r.total_s for r in measured.runs}
         gaps = {r.dag_id: r.median_gap_ms for r in measured.runs}
     with tempfile.TemporaryDirectory(prefix="stratus-bench-airflow-") as tmp:
         t0 = time.perf_counter()
         airflow = run_airflow(specs, Path(tmp), python)
         elapsed = time.perf_counter() - t0
-        table = comparison_table(specs, airflow, stratus_s, gaps, version=airflow_version(python))
+        table = comparison_table(specs, airflow, stratus_s, gaps, version=airflow_version(python), backend=backend)
     return table + f"\n(Airflow side took {elapsed:.0f} s in all, including `airflow db migrate` and imports.)\n"
 
 

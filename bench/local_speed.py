@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import resource
 import statistics
 import sys
@@ -63,7 +64,7 @@ class SpeedReport:
         return {
             r.dag_id: {
                 "total_s": r.total_s, "state": r.state, "task_instances": len(r.task_instances),
-                "median_gap_ms": r.median_gap_ms, "peak_rss_mb": self.rss_mb.get(r.dag_id),
+                "median_gap_ms": r.median_gap_ms, "peak_rss_mb": self.rss_mb.get(r.dag_id), "backend": self.backend,
             }
             for r in self.runs
         }
@@ -116,6 +117,7 @@ def speed_table(report: SpeedReport) -> str:
         f"Local cloud start-up (moto, template deployed): {report.cloud_start_s:.2f} s, not included above; "
         f"peak RSS before start-up {report.rss_before_mb:.0f} MB.",
         "gap: one task's end_date to the next task's start_date (on the chain, the hop latency).",
+        f"Machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end (other work slows every figure).",
     ]
     if report.patch_moto:
         notes.append("With --patch-moto: moto's TransactWriteItems backs up the touched items instead of deep-copying "

@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     skip_airflow = args.no_airflow or os.environ.get("STRATUS_BENCH_AIRFLOW", "").strip() in ("0", "false", "no")
     failures = []
     print(f"# Stratus benchmarks ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-          f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]})", flush=True)
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, Python {sys.version.split()[0]})", flush=True)
 
     if _run("Cold import of the Lambda handlers", "imports.py", []):
         failures.append("imports.py")
