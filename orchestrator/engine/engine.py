@@ -380,7 +380,9 @@ class Engine:
         free = limit - int(run.get("active_tasks", 0) or 0)
         if free <= 0:
             return
-        for m in self.store.promote_scheduled(plan.dag_id, run["run_id"], limit, free):
+        # The deadline lets the sweeper re-invoke a promoted try whose invoke was lost.
+        for m in self.store.promote_scheduled(plan.dag_id, run["run_id"], limit, free,
+                                              deadline=self.epoch() + QUEUE_GRACE_S):
             self.invoke(plan, self.message(plan, run["run_id"], m["task_id"], int(m["map_index"]), int(m["try_number"])))
 
     def complete(self, plan: StepPlan, run: dict[str, Any], step: Step, msg: TaskMessage, state: str, *,

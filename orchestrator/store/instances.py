@@ -96,8 +96,12 @@ class InstancesMixin(StoreBase):
                     raise
         raise ConflictError(f"Could not queue task '{task_id}'[{map_index}] of run '{run_id}': slot contention")
 
-    def promote_scheduled(self, dag_id: str, run_id: str, max_active_tasks: int, limit: int) -> list[dict[str, Any]]:
-        """Move up to ``limit`` scheduled instances to queued while slots are free; returns them."""
+    def promote_scheduled(self, dag_id: str, run_id: str, max_active_tasks: int, limit: int, *,
+                          deadline: int | None = None) -> list[dict[str, Any]]:
+        """Move up to ``limit`` scheduled instances to queued while slots are free; returns them.
+
+        ``deadline`` (epoch s) is when the sweeper re-invokes a promoted try nobody claimed.
+        """
         pk = d.run_pk(dag_id, run_id)
         out: list[dict[str, Any]] = []
         for marker in list(self._query(pk, prefix=SCHED_PREFIX, limit=limit)):
@@ -106,7 +110,8 @@ class InstancesMixin(StoreBase):
                           condition="attribute_not_exists(#at) OR #at < :max",
                           names={"#at": "active_tasks"}, values={":max": max_active_tasks})
             queue = Update(
-                set_={"state": "queued", "queued_at": d.now_iso()},
+                set_={"state": "queued", "queued_at": d.now_iso(),
+                      **({"deadline": deadline} if deadline is not None else {})},
                 # Two completers promoting the same waiting task: the first one moves it.
                 condition="#state = :scheduled", names={"#state": "state"}, values={":scheduled": "scheduled"},
             )
