@@ -37,6 +37,7 @@ import heapq
 import itertools
 import json
 import os
+import random
 import sys
 import tempfile
 import time
@@ -314,8 +315,11 @@ class ChaosWorld:
         if state is None:
             return Verdict(dag_id, run_id, "lost", "run item missing")
         if state not in TERMINAL_RUN:
-            pending = {k: v for k, v in tis.items() if v not in ("success", "failed", "skipped", "upstream_failed")}
-            return Verdict(dag_id, run_id, "stuck", f"run {state}; unfinished {pending}; "
+            with self.faults.paused():
+                items = self.store.list_tis(dag_id, run_id)
+            pending = [{k: t.get(k) for k in ("task_id", "map_index", "state", "try_number", "deadline")}
+                       for t in items if t.get("state") not in ("success", "failed", "skipped", "upstream_failed")]
+            return Verdict(dag_id, run_id, "stuck", f"run {state} at clock {int(self.clock.t)}; unfinished {pending}; "
                            f"missing {sorted(set(want_tis) - set(tis))}")
         missing = sorted(set(want_tis) - set(tis))
         if missing:
@@ -369,6 +373,8 @@ def run_seed(seed: int, runs: int, *, rates: FaultRates | None = None, batch: in
         root = workdir / f"dags-{seed}"
         dag_ids = chaos_dags.write_dags(root, seed)
         faults = Faults(seed, rates or FaultRates.default())
+        # botocore's retry jitter uses the global generator; it moves the simulated clock.
+        random.seed(seed)
         clock = SimClock()
         with mock_aws(), virtual_backoff(clock.advance):
             world = ChaosWorld(root, faults, clock)
