@@ -7,7 +7,7 @@ the CLI turns it on only when stdout is a terminal.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from orchestrator.observe.gridmodel import (
@@ -69,6 +69,7 @@ def render_runs(runs: Sequence[Mapping[str, Any]], *, color: bool = False, now: 
     """The runs of one DAG as a table, in the order given (the store returns newest first)."""
     if not runs:
         return "No runs."
+    now = now or datetime.now(timezone.utc)
     headers = ["RUN ID", "STATE", "TYPE", "LOGICAL DATE", "STARTED", "DURATION", "TASKS"]
     rows, plain = [], []
     for run in runs:
