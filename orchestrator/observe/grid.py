@@ -44,6 +44,9 @@ from orchestrator.plan.model import StepPlan
 class Links(Protocol):
     """How the rendered page links and acts; one implementation per host."""
 
+    # Whether every cell selects its run (else only the run's bar does, keeping pages small).
+    select_from_cells: bool
+
     def select_run(self, dag_id: str, run_id: str, inner: str, title: str) -> str:
         """``inner`` HTML made clickable so that it selects run ``run_id``."""
         ...
@@ -87,6 +90,9 @@ def try_filter_pattern(run_id: str, task_id: str, try_number: int, map_index: in
 class WidgetLinks:
     """Links and actions for the CloudWatch custom widget (no script: ``cwdb-action``)."""
 
+    # One cwdb-action per cell would make a wide grid's HTML large: the bars select runs.
+    select_from_cells = False
+
     def __init__(self, endpoint: str, region: str, log_group: str) -> None:
         self.endpoint = endpoint
         self.region = region
@@ -112,6 +118,8 @@ class WidgetLinks:
 
 class LocalLinks:
     """Links and actions for `stratus ui`: plain hrefs and POST forms with ``confirm()``."""
+
+    select_from_cells = True
 
     def __init__(self, base: str = "") -> None:
         self.base = base.rstrip("/")
@@ -217,7 +225,10 @@ def _grid_table(grid: Grid, links: Links, selected: str | None) -> str:
         for col in grid.runs:
             cell = grid.cell(row.key, col.run_id)
             square = _square(cell, selected == col.run_id)
-            tds.append(f"<td>{links.select_run(grid.dag_id, col.run_id, square, _cell_title(cell))}</td>")
+            if links.select_from_cells:
+                tds.append(f"<td>{links.select_run(grid.dag_id, col.run_id, square, _cell_title(cell))}</td>")
+            else:
+                tds.append(f'<td title="{_e(_cell_title(cell))}">{square}</td>')
         body.append(f'<tr data-row="{_e(row.key)}">' + "".join(tds) + "</tr>")
     return '<table class="grid">' + "".join(head) + "".join(body) + "</table>"
 

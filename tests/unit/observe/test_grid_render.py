@@ -194,3 +194,10 @@ def test_tries_show_the_attempts_allowed():
     tis = {R1: [make_ti("extract", try_number=1, max_tries=2), make_ti("load_group.load", try_number=2, max_tries=1)]}
     page = render_grid(make_plan(), runs, tis, links=LocalLinks())
     assert "extract: success, try 1 of 3" in page and "load_group.load: success, try 2 of 2" in page
+
+
+def test_widget_cells_carry_tooltips_and_only_bars_select_runs():
+    runs, tis = _data()
+    page = render_grid(make_plan(), runs, tis, links=WidgetLinks(ARN, "eu-west-1", "/g"))
+    assert page.count('"action": "select"') == len(runs)
+    assert 'title="clean [mapped x2]: 1 failed, 1 success"' in page
