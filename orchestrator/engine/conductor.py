@@ -17,8 +17,9 @@ from typing import Any
 from orchestrator.engine import maintenance
 from orchestrator.engine.engine import QUEUE_GRACE_S, Engine
 from orchestrator.engine.messages import OnFailureRecord, RetryMessage, SweepEvent, TaskMessage
+from orchestrator.engine.messages import parse_conductor_message
 from orchestrator.engine.worker import fail_try
-from orchestrator.errors import ConflictError, NotFoundError
+from orchestrator.errors import ConflictError, EventError, NotFoundError
 from orchestrator.observe.telemetry import logger
 
 LOST_RETRY_GRACE_S = 300
@@ -40,6 +41,24 @@ class Conductor:
         if isinstance(message, SweepEvent):
             return self.sweep()
         raise TypeError(f"The conductor does not handle {type(message).__name__}")
+
+    def handle_event(self, event: dict[str, Any]) -> dict[str, Any]:
+        """A conductor Lambda event: an SQS batch (partial-failure response) or one direct message."""
+        records = event.get("Records") if isinstance(event, dict) else None
+        if not records:
+            return self.handle(parse_conductor_message(event))
+        failures = []
+        for record in records:
+            try:
+                self.handle(parse_conductor_message(record.get("body", "")))
+            except EventError:
+                # A malformed message never gets better: log and drop it (no redelivery loop).
+                logger.exception("dropping malformed conductor message", extra={"message_id": record.get("messageId")})
+            except Exception:  # noqa: BLE001 - redeliver just this record
+                logger.exception("conductor message failed; SQS will redeliver it",
+                                 extra={"message_id": record.get("messageId")})
+                failures.append({"itemIdentifier": record.get("messageId")})
+        return {"batchItemFailures": failures}
 
     def retry(self, failed: TaskMessage) -> str:
         """Queue try ``failed.try_number + 1`` and invoke the worker; ``noop`` if already done."""

@@ -73,7 +73,8 @@ class InstancesMixin(StoreBase):
             try:
                 self._transact([self._tx_update(pk, sk, ti_upd), self._tx_update(pk, RUN_SK, take)],
                                what=f"queueing task '{task_id}'[{map_index}]")
-                return self.get_ti(dag_id, run_id, task_id, map_index)
+                return {"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "map_index": map_index,
+                        "state": "queued", "try_number": prev_try + 1, "max_tries": prev_try + retries, **extra}
             except ConflictError as exc:
                 if getattr(exc, "reasons", ["x"])[0] == "ConditionalCheckFailed":
                     raise

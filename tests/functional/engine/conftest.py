@@ -21,7 +21,7 @@ from orchestrator.engine.engine import Engine
 from orchestrator.engine.messages import TaskMessage
 from orchestrator.plan.compiler import compile_dag
 from orchestrator.plan.loader import DagBag
-from orchestrator.store import RunStore, create_table
+from orchestrator.store import RunStore, create_table, motofast
 
 HEADER = """\
 from __future__ import annotations
@@ -106,6 +106,7 @@ def aws(monkeypatch):
                  "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
                  "POWERTOOLS_METRICS_DISABLED": "true"}.items():
         monkeypatch.setenv(k, v)
+    motofast.install()
     with mock_aws():
         clients = Clients(region_name="us-east-1")
         resources = Resources(table="stratus-engine-test", artefact_bucket="stratus-engine-artefacts",

@@ -1,0 +1,29 @@
+"""Worker function: run one task try (claim, run, store the output, dispatch what became ready).
+
+Payload: a ``TaskMessage`` (async invoke). Everything else lives in ``orchestrator.engine``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from orchestrator.config import Clients, Resources
+from orchestrator.engine.dispatch import LambdaDispatcher
+from orchestrator.engine.engine import Engine
+from orchestrator.engine.messages import TaskMessage
+from orchestrator.observe.telemetry import logger, metrics, tracer
+from orchestrator.store import RunStore
+
+# Created once per container and reused by every invocation it serves.
+RESOURCES = Resources.from_env()
+CLIENTS = Clients.from_env()
+ENGINE = Engine(RunStore(CLIENTS, RESOURCES), LambdaDispatcher(CLIENTS, RESOURCES))
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return ENGINE.handle_task(TaskMessage.model_validate(event))
