@@ -73,11 +73,15 @@ class DAG:
         owner_links: dict[str, str] | None = None,
         fileloc: str | None = None,
         lineno: int | None = None,
+        **kwargs: Any,
     ) -> None:
         site = _stack.caller_site()
         self.fileloc: str = fileloc or site[0]
         self.lineno: int = lineno if lineno is not None else site[1]
-        validate_id("dag_id", dag_id, f"DAG ({_stack.short_path(self.fileloc)}:{self.lineno})")
+        where = f"DAG '{dag_id}' ({_stack.short_path(self.fileloc)}:{self.lineno})"
+        if kwargs:
+            raise DagDefinitionError(f"{where}: {_unknown_dag_args(kwargs)}")
+        validate_id("dag_id", dag_id, where)
         self.dag_id = dag_id
         self.description = description
         self.schedule = schedule
@@ -221,6 +225,21 @@ class DAG:
 
     def __repr__(self) -> str:
         return f"<DAG: {self.dag_id}>"
+
+
+_REMOVED_IN_AIRFLOW_3 = {
+    "schedule_interval": "schedule_interval was removed in Airflow 3; use schedule=...",
+    "timetable": "timetable was removed in Airflow 3; pass the timetable as schedule=...",
+    "concurrency": "concurrency was removed; use max_active_tasks=...",
+    "sla_miss_callback": "SLA callbacks were removed in Airflow 3; use dagrun_timeout and on_failure_callback",
+}
+
+
+def _unknown_dag_args(kwargs: dict[str, Any]) -> str:
+    for name in kwargs:
+        if name in _REMOVED_IN_AIRFLOW_3:
+            return _REMOVED_IN_AIRFLOW_3[name] + "."
+    return f"unexpected argument(s) {', '.join(sorted(kwargs))}; check the spelling against DAG's parameters."
 
 
 def dag(dag_id: Any = None, **kwargs: Any) -> Any:

@@ -162,6 +162,15 @@ def task_group(group_id: Any = None, **kwargs: Any) -> Any:
                 return result
             return group
 
+        def unsupported(*_: Any, **__: Any) -> Any:
+            raise DagDefinitionError(
+                f"Task group '{kwargs.get('group_id') or fn.__name__}': mapped task groups (.expand/.partial on "
+                "a @task_group) are not supported; map the tasks inside the group with .expand() instead."
+            )
+
+        build.expand = unsupported  # type: ignore[attr-defined]
+        build.partial = unsupported  # type: ignore[attr-defined]
+        build.expand_kwargs = unsupported  # type: ignore[attr-defined]
         return build
 
     if callable(group_id):

@@ -172,3 +172,10 @@ def test_get_task_and_roots_leaves():
     assert d.roots == [a] and d.leaves == [b]
     with pytest.raises(KeyError, match="DAG 'g' has no task 'zz'"):
         d.get_task("zz")
+
+
+def test_removed_airflow2_arguments_explained():
+    with pytest.raises(DagDefinitionError, match=r"DAG 'old' .*schedule_interval was removed in Airflow 3; use schedule="):
+        DAG("old", schedule_interval="@daily")
+    with pytest.raises(DagDefinitionError, match=r"unexpected argument\(s\) colour"):
+        DAG("odd", colour="red")

@@ -96,3 +96,13 @@ def test_task_id_cannot_equal_a_group_id():
         TaskGroup("name")
         with pytest.raises(DagDefinitionError, match="already the id of a task group"):
             EmptyOperator(task_id="name")
+
+
+def test_mapped_task_groups_are_rejected_clearly():
+    @task_group
+    def per_item(x):
+        work()
+
+    with DAG("g"):
+        with pytest.raises(DagDefinitionError, match="mapped task groups .* are not supported"):
+            per_item.expand(x=[1, 2])
