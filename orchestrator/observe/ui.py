@@ -124,6 +124,12 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             self._error(HTTPStatus.BAD_REQUEST, "The action's params must be a JSON object in the form field 'params'.")
             return
+        if (form.get("conf") or "").strip():  # "Trigger with config": Airflow's conf box
+            try:
+                params["conf"] = json.loads(form["conf"])
+            except ValueError as exc:
+                self._error(HTTPStatus.BAD_REQUEST, f"The run's config must be JSON: {exc}.")
+                return
         dag_id = str(params.get("dag_id") or "")
         try:
             notice = self.view.perform(params)
@@ -172,7 +178,7 @@ class _Handler(BaseHTTPRequestHandler):
             max_runs=limit, can_mark=True, notice=notice,
         )
         active = any(r.get("state") in ACTIVE_STATES for r in runs)
-        return _page(f"{dag_id} - Stratus", body, nav=self._nav(), refresh=active)
+        return _page(f"{dag_id} - Stratus", body + _trigger_with_conf(dag_id), nav=self._nav(), refresh=active)
 
     def _logs(self, query: dict[str, str]) -> bytes:
         for name in ("dag_id", "run_id", "task_id"):
@@ -192,6 +198,17 @@ class _Handler(BaseHTTPRequestHandler):
         body = (f'<h3>Log: {_e(title)} <small>run {_e(query["run_id"])}</small></h3>'
                 f'<a href="{_e(back)}">back to the run</a><pre class="log">{_e(text)}</pre>')
         return _page(f"Log {title}", body, nav=self._nav())
+
+
+def _trigger_with_conf(dag_id: str) -> str:
+    params = _e(json.dumps({"action": "trigger", "dag_id": dag_id}))
+    confirm = _e(json.dumps(f"Trigger a new run of DAG '{dag_id}' with this config?"))
+    return (
+        f'<form class="conf" method="post" action="/action" onsubmit="return confirm({confirm})">'
+        f'<h4>Trigger with config</h4><input type="hidden" name="params" value="{params}">'
+        '<textarea name="conf" rows="3" cols="60" placeholder=\'{"key": "value"}\'></textarea><br>'
+        '<button type="submit" class="btn" data-action="trigger-conf">Trigger</button></form>'
+    )
 
 
 class _Server(ThreadingHTTPServer):

@@ -113,3 +113,18 @@ def test_post_bad_params(ui):
     with urllib.request.urlopen(urllib.request.Request(server.url + "/action", data=data), timeout=10) as resp:
         page = resp.read().decode()
     assert "explode failed: Unknown action &#x27;explode&#x27;" in page and engine.calls == []
+
+
+def test_trigger_with_config_form(ui):
+    server, engine = ui
+    page = _get(server.url + "/dags/daily_sales")[1]
+    assert '<textarea name="conf"' in page
+    params = {"action": "trigger", "dag_id": "daily_sales"}
+    data = urllib.parse.urlencode({"params": json.dumps(params), "conf": '{"day": "2026-01-01"}'}).encode()
+    with urllib.request.urlopen(urllib.request.Request(server.url + "/action", data=data), timeout=10) as resp:
+        assert "Triggered run &#x27;manual__new&#x27;" in resp.read().decode()
+    assert engine.calls == [("start_run", ("daily_sales",), {"conf": {"day": "2026-01-01"}, "run_type": "manual"})]
+    data = urllib.parse.urlencode({"params": json.dumps(params), "conf": "{bad"}).encode()
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(urllib.request.Request(server.url + "/action", data=data), timeout=10)
+    assert err.value.code == 400 and "The run&#x27;s config must be JSON" in err.value.read().decode()
