@@ -16,16 +16,20 @@ import statistics
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.dags import BenchDag, write_dags  # noqa: E402
+
+# Powertools warns on every flush of a handler that published no metric; the bench's tasks publish none.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 
 @dataclass
@@ -111,15 +115,19 @@ def _run_id(started: Any) -> str:
     return str(getattr(started, "run_id"))
 
 
-def run_and_wait(
-    cloud: Any, spec: BenchDag, timeout_s: float = 1800.0, on_idle: Callable[[], None] | None = None
-) -> RunResult:
+def run_and_wait(cloud: Any, spec: BenchDag, timeout_s: float = 1800.0, recorder: Any = None) -> RunResult:
     """Trigger ``spec``'s DAG on ``cloud``, wait until nothing is left to do, read the run back.
 
-    ``on_idle`` is called once the cloud is idle, before the run is read back (to stop counting calls).
+    With a ``recorder`` (``bench.awscount.CallRecorder``), only the run itself is recorded: not
+    the plan's registration before it, nor the reading back after it.
     """
+    if recorder is not None:
+        recorder.enabled = False
     # Registering the plan (``stratus sync`` on AWS) happens before, outside the timing and the counting.
     plan = cloud.sync_dag(spec.dag_id) if hasattr(cloud, "sync_dag") else None
+    if recorder is not None:
+        recorder.clear()
+        recorder.enabled = True
     # The tasks' log lines (JSON on stdout, as on Lambda) are written, to nowhere: they would bury the tables.
     with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):
         t0 = time.perf_counter()
@@ -127,8 +135,8 @@ def run_and_wait(
         started = cloud.engine().start_run(spec.dag_id, plan=plan) if plan is not None else cloud.run_dag(spec.dag_id)
         cloud.wait_idle(timeout_s)
         total = time.perf_counter() - t0
-    if on_idle is not None:
-        on_idle()
+    if recorder is not None:
+        recorder.enabled = False
     run_id = _run_id(started)
     run = read_run(cloud, spec.dag_id, run_id)
     return RunResult(spec.dag_id, run_id, str(run.get("state", "?")), total, read_task_instances(cloud, spec.dag_id, run_id))

@@ -14,7 +14,7 @@ handlers run on invoke (``orchestrator.local.cloud.LocalCloud``). One cloud is s
 Usage::
 
     python bench/local_speed.py [--chain 100] [--diamond 50] [--map 1000] [--large-map 10000 | --no-large-map]
-                                [--json out.json] [--profile] [--patch-moto] [--backend local|engine]
+                                [--json out.json] [--profile] [--fast-moto] [--backend local|engine]
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ if str(REPO) not in sys.path:
 
 from bench.dags import BenchDag, fan_map, standard_suite  # noqa: E402
 from bench.harness import BACKENDS, RunResult, bench_cloud, default_backend, run_and_wait  # noqa: E402
-from bench.moto_patches import cheap_transactions  # noqa: E402
+from bench.moto_patches import fast_moto  # noqa: E402
 from bench.sampler import StackSampler  # noqa: E402
 from bench.table import render  # noqa: E402
 
@@ -58,29 +58,29 @@ class SpeedReport:
     rss_before_mb: float = 0.0
     skipped: list[str] = field(default_factory=list)
     backend: str = "local"
-    patch_moto: bool = False
+    fast_moto: str = ""
 
     def as_json(self) -> dict[str, dict[str, object]]:
         return {
             r.dag_id: {
                 "total_s": r.total_s, "state": r.state, "task_instances": len(r.task_instances),
-                "median_gap_ms": r.median_gap_ms, "peak_rss_mb": self.rss_mb.get(r.dag_id), "backend": self.backend,
+                "median_gap_ms": r.median_gap_ms if r.dag_id.startswith("bench_chain_") else None, "peak_rss_mb": self.rss_mb.get(r.dag_id), "backend": self.backend,
             }
             for r in self.runs
         }
 
 
 def measure(specs: list[BenchDag], timeout_s: float = 1800.0, sampler: StackSampler | None = None,
-            backend: str = "local", patch_moto: bool = False) -> SpeedReport:
+            backend: str = "local", fast: bool = False) -> SpeedReport:
     """Start one cloud over ``specs`` and run each DAG once, in order (sampled by ``sampler`` if given).
 
-    ``patch_moto``: apply ``bench.moto_patches.cheap_transactions`` (moto's TransactWriteItems without whole-table copies).
+    ``fast``: make moto fast first (``bench.moto_patches.fast_moto``), for the rest of the process.
     """
-    report = SpeedReport(specs=specs, rss_before_mb=peak_rss_mb(), backend=backend, patch_moto=patch_moto)
+    report = SpeedReport(specs=specs, rss_before_mb=peak_rss_mb(), backend=backend)
+    if fast:
+        report.fast_moto = fast_moto()
     t0 = time.perf_counter()
     with contextlib.ExitStack() as stack:
-        if patch_moto:
-            stack.enter_context(cheap_transactions())
         cloud = stack.enter_context(bench_cloud(specs, backend=backend))
         report.cloud_start_s = time.perf_counter() - t0
         with sampler if sampler is not None else contextlib.nullcontext():
@@ -104,7 +104,7 @@ def speed_table(report: SpeedReport) -> str:
     rows = []
     for r in report.runs:
         spec = by_id[r.dag_id]
-        gaps = r.gaps_s()
+        gaps = r.gaps_s() if spec.shape == "chain" else []  # parallel tasks overlap: a gap means nothing
         p90 = _p90(gaps)
         rows.append([
             spec.label, spec.task_instances, r.succeeded, r.state, r.total_s,
@@ -116,12 +116,12 @@ def speed_table(report: SpeedReport) -> str:
     notes = [
         f"Local cloud start-up (moto, template deployed): {report.cloud_start_s:.2f} s, not included above; "
         f"peak RSS before start-up {report.rss_before_mb:.0f} MB.",
-        "gap: one task's end_date to the next task's start_date (on the chain, the hop latency).",
+        "gap (chains only): one task's end_date to the next task's start_date, the hop latency.",
         f"Machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end (other work slows every figure).",
     ]
-    if report.patch_moto:
-        notes.append("With --patch-moto: moto's TransactWriteItems backs up the touched items instead of deep-copying "
-                     "whole tables (bench/moto_patches.py; not what the local cloud does by default).")
+    if report.fast_moto:
+        notes.append(f"With --fast-moto: {report.fast_moto} applied (moto's TransactWriteItems without whole-table "
+                     "copies); not what the local cloud does unless it installs it itself.")
     notes += [f"Skipped: {s}" for s in report.skipped]
     title = ("Local cloud speed (moto in process, real handlers)" if report.backend == "local"
              else "Engine speed on moto (no Lambda hop: task messages run in one thread)")
@@ -141,8 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--large-map", type=int, default=10000, help="the large map's width (default 10,000)")
     parser.add_argument("--no-large-map", action="store_true", help="skip the large map (it takes minutes)")
     parser.add_argument("--json", default=None, help="also write the figures as JSON to this path")
-    parser.add_argument("--patch-moto", action="store_true",
-                        help="moto's TransactWriteItems backs up touched items, not whole tables (bench/moto_patches.py)")
+    parser.add_argument("--fast-moto", action="store_true",
+                        help="apply orchestrator.store.motofast first (transactions without whole-table copies)")
     parser.add_argument("--profile", action="store_true",
                         help="sample every thread's stack during the runs and print the hottest functions")
     parser.add_argument("--backend", choices=BACKENDS, default=None,
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         specs.append(fan_map(args.large_map))
     sampler = StackSampler() if args.profile else None
-    report = measure(specs, sampler=sampler, backend=backend, patch_moto=args.patch_moto)
+    report = measure(specs, sampler=sampler, backend=backend, fast=args.fast_moto)
     report.skipped = skipped
     print(speed_table(report))
     if sampler is not None:
