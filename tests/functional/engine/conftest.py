@@ -47,6 +47,31 @@ class QueueDispatcher(LambdaDispatcher):
         self.retries.append((msg, delay_s))
 
 
+class CallCounter:
+    """Counts AWS API calls made through some clients (botocore ``before-call`` hook)."""
+
+    def __init__(self, clients: Clients, services: tuple[str, ...] = ("dynamodb", "s3", "lambda", "sqs")) -> None:
+        self.calls: list[tuple[str, str]] = []
+        for service in services:
+            clients.client(service).meta.events.register(f"before-call.{clients.client(service).meta.service_model.endpoint_prefix}", self._hook)
+
+    def _hook(self, model: Any, **_: Any) -> None:
+        self.calls.append((model.service_model.service_name, model.name))
+
+    def reset(self) -> None:
+        self.calls.clear()
+
+    @property
+    def total(self) -> int:
+        return len(self.calls)
+
+    def by_operation(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for service, op in self.calls:
+            out[f"{service}:{op}"] = out.get(f"{service}:{op}", 0) + 1
+        return out
+
+
 class Harness:
     def __init__(self, clients: Clients, resources: Resources, root) -> None:
         self.clients, self.resources, self.root = clients, resources, root

@@ -142,22 +142,3 @@ def test_max_active_tasks_limits_concurrency_and_drains(h):
     run = h.store.get_run("mat", run["run_id"])
     assert run["state"] == "success" and h.store.get_xcom("mat", run["run_id"], "total") == 45
     assert run["active_tasks"] == 0 and run["sched_waiting"] == 0
-
-
-@pytest.mark.slow
-def test_map_of_1000(h):
-    h.write("big", """
-    @dag(schedule=None, start_date=datetime(2026, 1, 1), max_active_tasks=1000)
-    def big():
-        @task
-        def work(x):
-            return x * 2
-        @task
-        def total(xs):
-            return [len(xs), sum(xs), xs[:3]]
-        total(work.expand(x=list(range(1000))))
-    big()
-    """)
-    run = h.run("big")
-    assert run["state"] == "success"
-    assert h.store.get_xcom("big", run["run_id"], "total") == [1000, 999000, [0, 2, 4]]

@@ -1,0 +1,78 @@
+"""Costs by construction: AWS calls per task are a constant, independent of DAG width.
+
+Each run's calls are counted with a botocore ``before-call`` hook on the clients the engine
+uses. The per-task increment between two sizes must be the same as between two other sizes
+(linear, no rescans), and the happy path makes exactly one worker invocation per task and no
+conductor message.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import CallCounter
+
+CHAIN = """
+from orchestrator import chain as link
+@dag(schedule=None, start_date=datetime(2026, 1, 1), max_active_tasks=1000)
+def chain_{n}():
+    @task
+    def step(i):
+        return i
+    link(*[step.override(task_id=f"s{{i}}")(i) for i in range({n})])
+chain_{n}()
+"""
+
+MAP = """
+@dag(schedule=None, start_date=datetime(2026, 1, 1), max_active_tasks=1000)
+def map_{n}():
+    @task
+    def items():
+        return list(range({n}))
+    @task
+    def work(x):
+        return x * 2
+    @task
+    def total(xs):
+        return [len(xs), sum(xs)]
+    total(work.expand(x=items()))
+map_{n}()
+"""
+
+
+def _count(h, counter, template, n):
+    dag_id = template.split("def ")[1].split("(")[0].format(n=n)
+    h.write(dag_id, template.format(n=n))
+    h.plan(dag_id)
+    counter.reset()
+    before = len(h.dispatcher.invoked)
+    run = h.run(dag_id)
+    assert run["state"] == "success", h.states(dag_id, run["run_id"])
+    return counter.total, len(h.dispatcher.invoked) - before, run
+
+
+def test_calls_per_task_on_a_chain_are_constant(h):
+    counter = CallCounter(h.clients)
+    totals = {n: _count(h, counter, CHAIN, n) for n in (3, 6, 12)}
+    for n, (_, invokes, _) in totals.items():
+        assert invokes == n  # one worker invocation per task
+    per_task = (totals[6][0] - totals[3][0]) / 3
+    assert per_task == (totals[12][0] - totals[6][0]) / 6
+    assert per_task <= 6, counter.by_operation()
+    print("calls per chain task:", per_task, counter.by_operation())
+    assert not h.dispatcher.retry_delays  # no conductor work on the happy path
+
+
+@pytest.mark.slow
+def test_calls_per_mapped_instance_are_constant_up_to_1000(h):
+    counter = CallCounter(h.clients)
+    t10, inv10, _ = _count(h, counter, MAP, 10)
+    t100, inv100, _ = _count(h, counter, MAP, 100)
+    t1000, inv1000, run = _count(h, counter, MAP, 1000)
+    assert (inv10, inv100, inv1000) == (12, 102, 1002)
+    per_instance = (t100 - t10) / 90
+    assert per_instance == (t1000 - t100) / 900, (t10, t100, t1000)
+    assert per_instance <= 8
+    print("calls per mapped instance:", per_instance, counter.by_operation())
+    assert h.store.get_xcom("map_1000", run["run_id"], "total") == [1000, 999000]
+    assert not h.dispatcher.retry_delays
