@@ -42,13 +42,13 @@ test: $(STAMP) $(SAM_STAMP) chromium
 	PATH="$(PYDIR):$$PATH" $(BIN)/python -m pytest -q -n 2 tests
 
 bench: $(STAMP)
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 # Apache Airflow in its own venv (its pins never meet ours), then every benchmark with the comparison.
 bench-airflow: $(STAMP)
 	test -x .venv-airflow/bin/python || $(PY) -m venv .venv-airflow
 	.venv-airflow/bin/python -m pip install -q "apache-airflow==3.3.2"
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 chaos: $(STAMP)
 	$(BIN)/python -m orchestrator.local.chaos
