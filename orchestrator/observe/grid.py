@@ -252,27 +252,40 @@ def _tries_html(dag_id: str, run_id: str, inst: Instance, links: Links) -> str:
     return "<br>".join(parts)
 
 
-def _ti_actions(dag_id: str, run_id: str, inst: Instance, links: Links, can_mark: bool) -> str:
-    target = inst.task_id if inst.map_index < 0 else f"{inst.task_id}[{inst.map_index}]"
-    base = {"dag_id": dag_id, "run_id": run_id, "task_id": inst.task_id}
-    label = "Retry" if inst.state in ("failed", "upstream_failed") else "Clear"
-    out = [
+def _ti_actions(
+    dag_id: str, run_id: str, task_id: str, state: str | None, links: Links, can_mark: bool, *, mapped: int = 0
+) -> str:
+    """Buttons of one task (a mapped task's act on all its map indexes, as the engine does)."""
+    target = f"{task_id}' (all {mapped} map indexes)" if mapped else f"{task_id}'"
+    base = {"dag_id": dag_id, "run_id": run_id, "task_id": task_id}
+    failed = state in ("failed", "upstream_failed")
+    out = []
+    if mapped and failed:
+        out.append(
+            links.action(
+                "Retry failed",
+                {**base, "action": "clear", "failed_only": True},
+                f"Clear the failed map indexes of task '{task_id}' in run '{run_id}' of DAG '{dag_id}' so that they run again?",
+                "clear",
+            )
+        )
+    out.append(
         links.action(
-            label,
+            "Retry" if failed and not mapped else "Clear",
             {**base, "action": "clear"},
-            f"Clear task '{target}' in run '{run_id}' of DAG '{dag_id}' so that it runs again?",
+            f"Clear task '{target} in run '{run_id}' of DAG '{dag_id}' so that it runs again?",
             "clear",
         )
-    ]
+    )
     if can_mark:
-        for state in ("success", "failed"):
-            if inst.state != state:
+        for new_state in ("success", "failed"):
+            if state != new_state:
                 out.append(
                     links.action(
-                        f"Mark {state}",
-                        {**base, "action": "mark", "state": state},
-                        f"Mark task '{target}' in run '{run_id}' as {state}?",
-                        f"mark-{state}",
+                        f"Mark {new_state}",
+                        {**base, "action": "mark", "state": new_state},
+                        f"Mark task '{target} in run '{run_id}' as {new_state}?",
+                        f"mark-{new_state}",
                     )
                 )
     return "".join(out)
@@ -315,11 +328,12 @@ def render_run_detail(
         cell = grid.cell(row.key, run_id)
         if cell.mapped:
             summary = ", ".join(f"{n} {s}" for s, n in sorted(cell.counts.items()))
-            inner = "".join(_ti_row(dag_id, run_id, i, links, can_mark, f"[{i.map_index}]") for i in cell.instances)
+            inner = "".join(_ti_row(dag_id, run_id, i, links, False, f"[{i.map_index}]", actions=False) for i in cell.instances)
+            buttons = _ti_actions(dag_id, run_id, row.key, cell.state, links, can_mark, mapped=len(cell.instances))
             rows.append(
                 f'<tr class="ti" data-task="{_e(row.key)}" data-state="{_e(cell.state or NO_STATUS)}"><td>{_e(row.key)}</td>'
-                f'<td colspan="5"><details><summary><span class="pill {_st(cell.state)}">mapped x{len(cell.instances)}</span> '
-                f"{_e(summary)}</summary><table class=\"tis\">{inner}</table></details></td></tr>"
+                f'<td colspan="4"><details><summary><span class="pill {_st(cell.state)}">mapped x{len(cell.instances)}</span> '
+                f"{_e(summary)}</summary><table class=\"tis\">{inner}</table></details></td><td>{buttons}</td></tr>"
             )
         elif cell.instance is not None:
             rows.append(_ti_row(dag_id, run_id, cell.instance, links, can_mark, ""))
@@ -331,16 +345,21 @@ def render_run_detail(
     return head + f"<div>{clear_failed}</div>" + '<table class="tis">' + "".join(rows) + "</table>"
 
 
-def _ti_row(dag_id: str, run_id: str, inst: Instance, links: Links, can_mark: bool, suffix: str) -> str:
-    tries = f"{inst.try_number}" + (f"/{inst.attempts}" if inst.attempts is not None else "")
+def _ti_row(
+    dag_id: str, run_id: str, inst: Instance, links: Links, can_mark: bool, suffix: str, *, actions: bool = True
+) -> str:
+    tries = ""
+    if inst.try_number > 0:  # an EmptyOperator is decided without a try
+        tries = f"{inst.try_number}" + (f"/{inst.attempts}" if inst.attempts is not None else "")
+    buttons = _ti_actions(dag_id, run_id, inst.task_id, inst.state, links, can_mark) if actions else ""
     return (
         f'<tr class="ti" data-task="{_e(inst.task_id)}" data-map-index="{inst.map_index}" '
         f'data-state="{_e(inst.state or NO_STATUS)}"><td>{_e(inst.task_id + suffix)}</td>'
         f'<td><span class="pill {_st(inst.state)}">{_e(inst.state or "no status")}</span></td>'
-        f"<td>{_e(tries)}<br>{_tries_html(dag_id, run_id, inst, links)}</td>"
+        f"<td>{'<br>'.join(x for x in (_e(tries), _tries_html(dag_id, run_id, inst, links)) if x)}</td>"
         f"<td>{_e(format_duration(inst.duration_s))}</td>"
         f'<td class="err">{_e(_error_line(inst.error))}</td>'
-        f"<td>{_ti_actions(dag_id, run_id, inst, links, can_mark)}</td></tr>"
+        f"<td>{buttons}</td></tr>"
     )
 
 

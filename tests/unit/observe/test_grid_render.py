@@ -201,3 +201,15 @@ def test_widget_cells_carry_tooltips_and_only_bars_select_runs():
     page = render_grid(make_plan(), runs, tis, links=WidgetLinks(ARN, "eu-west-1", "/g"))
     assert page.count('"action": "select"') == len(runs)
     assert 'title="clean [mapped x2]: 1 failed, 1 success"' in page
+
+
+def test_mapped_task_buttons_act_on_the_task_and_empty_tasks_show_no_tries():
+    runs, tis = _data()
+    tis[R2].append(make_ti("load_group.report", R2, state="success", try_number=0))
+    page = render_grid(make_plan(), runs, tis, links=LocalLinks(), selected_run=R2)
+    forms = [json.loads(html.unescape(p)) for p in re.findall(r'name="params" value="([^"]+)"', page)]
+    assert {"action": "clear", "dag_id": "daily_sales", "run_id": R2, "task_id": "clean", "failed_only": True} in forms
+    assert sum(1 for f in forms if f.get("task_id") == "clean") == 2  # Retry failed + Clear, none per index
+    assert "Clear task &#x27;clean&#x27; (all 2 map indexes) in run" in page
+    report_row = re.search(r'<tr class="ti" data-task="load_group.report".*?</tr>', page).group(0)
+    assert "0/1" not in report_row and "</span></td><td></td><td>3.0s</td>" in report_row  # no try: no "0/1"
