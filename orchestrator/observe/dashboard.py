@@ -240,3 +240,33 @@ def put_dashboard(
         details = "; ".join(f"{m.get('DataPath')}: {m.get('Message')}" for m in problems)
         raise StratusError(f"CloudWatch rejected dashboard '{dashboard_name}': {details}")
     return body
+
+
+def put_stack_dashboard(
+    clients: Clients,
+    resources: Resources,
+    stack_name: str,
+    plans: Sequence[StepPlan],
+    *,
+    alarms: bool = True,
+) -> dict[str, Any]:
+    """``put_dashboard`` for a deployed stack: the widget ARN, the worker's log group and the
+    dashboard name come from its outputs (``WidgetFunctionArn``, ``WorkerLogGroupName``,
+    ``DashboardName``). What `stratus sync` calls after registering the DAGs."""
+    stacks = clients.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in (stacks[0].get("Outputs") or [])} if stacks else {}
+    missing = [k for k in ("WidgetFunctionArn", "WorkerLogGroupName") if not outputs.get(k)]
+    if missing:
+        raise StratusError(
+            f"Stack '{stack_name}' has no output {', '.join(repr(m) for m in missing)}: "
+            "deploy the current template.yaml (`stratus deploy`) before syncing the dashboard."
+        )
+    return put_dashboard(
+        clients,
+        resources,
+        plans,
+        outputs["WidgetFunctionArn"],
+        outputs["WorkerLogGroupName"],
+        dashboard_name=outputs.get("DashboardName") or stack_name,
+        alarms=alarms,
+    )

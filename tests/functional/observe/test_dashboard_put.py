@@ -51,3 +51,31 @@ def test_put_dashboard_is_idempotent(clients):
 def test_bad_dashboard_name(clients):
     with pytest.raises(StratusError, match=r"Dashboard name 'my dashboard' is invalid"):
         put_dashboard(clients, Resources(table="t", artefact_bucket="b"), [], ARN, "/g", dashboard_name="my dashboard")
+
+
+def _stack(clients, outputs: dict[str, str]) -> None:
+    template = {
+        "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
+        "Outputs": {k: {"Value": v} for k, v in outputs.items()},
+    }
+    clients.client("cloudformation").create_stack(StackName="stratus-prod", TemplateBody=json.dumps(template))
+
+
+def test_put_stack_dashboard_reads_the_stack_outputs(clients):
+    from orchestrator.observe.dashboard import put_stack_dashboard
+
+    _stack(clients, {"WidgetFunctionArn": ARN, "WorkerLogGroupName": "/aws/lambda/stratus-prod-worker",
+                     "DashboardName": "stratus-prod"})
+    body = put_stack_dashboard(clients, Resources(table="t", artefact_bucket="b"), "stratus-prod", [make_plan()])
+    stored = json.loads(clients.client("cloudwatch").get_dashboard(DashboardName="stratus-prod")["DashboardBody"])
+    assert stored == body
+    [log] = [w for w in stored["widgets"] if w["type"] == "log"]
+    assert log["properties"]["query"].startswith("SOURCE '/aws/lambda/stratus-prod-worker'")
+
+
+def test_put_stack_dashboard_needs_the_outputs(clients):
+    from orchestrator.observe.dashboard import put_stack_dashboard
+
+    _stack(clients, {"DashboardName": "x"})
+    with pytest.raises(StratusError, match=r"Stack 'stratus-prod' has no output 'WidgetFunctionArn', 'WorkerLogGroupName'"):
+        put_stack_dashboard(clients, Resources(table="t", artefact_bucket="b"), "stratus-prod", [make_plan()])
