@@ -98,3 +98,11 @@ def test_missing_dag_and_unknown_dag():
 
 def test_runs_fit_the_widget_width():
     assert runs_that_fit(1180) == 48 and runs_that_fit(300) == 5 and runs_that_fit(None) == 25
+
+
+def test_dark_dashboard_theme_gets_light_text():
+    event = _event("widget_event.json")
+    event["widgetContext"]["theme"] = "dark"
+    out, _ = _handle(event)
+    assert out.startswith("<style>.sg{color:#d1d5db}</style>")
+    assert not _handle(_event("widget_event.json"))[0].startswith("<style>.sg{color:#d1d5db}")
