@@ -15,11 +15,13 @@ from orchestrator.engine.engine import Engine
 from orchestrator.engine.messages import TaskMessage
 from orchestrator.observe.telemetry import logger, metrics, tracer
 from orchestrator.store import RunStore
+from orchestrator.triggers.runs import outlets_hook
 
 # Created once per container and reused by every invocation it serves.
 RESOURCES = Resources.from_env()
 CLIENTS = Clients.from_env()
 ENGINE = Engine(RunStore(CLIENTS, RESOURCES), LambdaDispatcher(CLIENTS, RESOURCES))
+ENGINE.on_outlets = outlets_hook(CLIENTS, RESOURCES)  # asset events for tasks with outlets
 
 
 @logger.inject_lambda_context(clear_state=True)
