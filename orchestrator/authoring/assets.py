@@ -1,7 +1,9 @@
 """Assets: S3 locations a task updates (``outlets``) or a DAG is scheduled on.
 
-Stratus assets are S3 only: ``s3://bucket/prefix`` (every key under the prefix) or
-``s3://bucket/glob`` (``*``, ``?``, ``[...]`` in the key part, matched with ``fnmatch``).
+Stratus assets are S3 only: ``s3://bucket/prefix/`` (every key under the prefix: the URI
+ends with ``/``), ``s3://bucket/glob`` (``*``, ``?``, ``[...]`` in the key part, matched with
+``fnmatch``, where ``*`` also matches ``/``) or ``s3://bucket/key`` (that one object). The
+trigger side (``orchestrator.triggers.assets.uri_matches``) applies the same rules.
 ``a | b`` is ``AssetAny(a, b)``, ``a & b`` is ``AssetAll(a, b)``.
 """
 
@@ -57,7 +59,9 @@ def asset_matches(uri: str, bucket: str, key: str) -> bool:
         return False
     if _GLOB_CHARS.search(pattern):
         return fnmatch.fnmatchcase(key, pattern)
-    return key.startswith(pattern)
+    if pattern == "" or pattern.endswith("/"):
+        return key.startswith(pattern)
+    return key == pattern
 
 
 class BaseAsset:

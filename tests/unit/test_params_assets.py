@@ -88,6 +88,9 @@ def test_asset_matching_prefix_and_glob():
     assert asset_matches("s3://b-1/in/*.csv", "b-1", "in/x.csv")
     assert not asset_matches("s3://b-1/in/*.csv", "b-1", "in/x.json")
     assert Asset("s3://b-1/").matches("b-1", "anything")
+    assert asset_matches("s3://b-1/in/a.csv", "b-1", "in/a.csv")
+    assert not asset_matches("s3://b-1/in/a.csv", "b-1", "in/a.csv.bak")
+    assert asset_matches("s3://b-1/*.csv", "b-1", "in/deep/x.csv")  # fnmatch: '*' matches '/' too
 
 
 def test_asset_combinators():
