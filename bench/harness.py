@@ -11,6 +11,7 @@ is idle and reads back the run and task-instance items from DynamoDB.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import statistics
 import sys
@@ -30,6 +31,9 @@ from bench.dags import BenchDag, write_dags  # noqa: E402
 
 # Powertools warns on every flush of a handler that published no metric; the bench's tasks publish none.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
+# Concurrent invocations share the Powertools logger's keys in one process (not so on Lambda):
+# a line formatted while another thread changes them fails; keep such tracebacks out of the tables.
+logging.raiseExceptions = False
 
 
 @dataclass
