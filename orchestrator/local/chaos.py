@@ -489,19 +489,26 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.disable(logging.CRITICAL)  # the engine's own logs would drown the report
     results = []
-    for seed in [int(s) for s in args.seeds.split(",") if s.strip()]:
-        started = time.monotonic()
-        res = run_seed(seed, args.runs)
-        results.append(res)
-        outcomes = Counter(v.outcome for v in res.verdicts)
-        print(f"seed {seed}: {len(res.verdicts)} runs, {dict(outcomes)}, faults {dict(sorted(res.faults.items()))}, "
-              f"handler errors {dict(res.errors)} ({time.monotonic() - started:.0f}s)", file=sys.stderr)
-        for v in res.verdicts:
-            if v.outcome != "correct":
-                print(f"  {v.outcome}: {v.dag_id} {v.run_id}: {v.detail}", file=sys.stderr)
+    try:
+        for seed in [int(s) for s in args.seeds.split(",") if s.strip()]:
+            started = time.monotonic()
+            res = run_seed(seed, args.runs)
+            results.append(res)
+            _report_seed(res, time.monotonic() - started)
+    finally:
+        logging.disable(logging.NOTSET)
     s = summary(results)
     print(summary_line(results))
     return 0 if s["stuck"] == 0 and s["lost"] == 0 and s["correct"] == s["runs"] else 1
+
+
+def _report_seed(res: SeedResult, seconds: float) -> None:
+    outcomes = Counter(v.outcome for v in res.verdicts)
+    print(f"seed {res.seed}: {len(res.verdicts)} runs, {dict(outcomes)}, faults {dict(sorted(res.faults.items()))}, "
+          f"handler errors {dict(res.errors)} ({seconds:.0f}s)", file=sys.stderr)
+    for v in res.verdicts:
+        if v.outcome != "correct":
+            print(f"  {v.outcome}: {v.dag_id} {v.run_id}: {v.detail}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -164,6 +164,11 @@ class LocalCloud:
             self._mock = mock_aws()
             self._mock.start()
         self.clients = Clients(endpoint_url=self.endpoint_url, region_name=self.region)
+        try:  # moto's DynamoDB without whole-table copies per transaction (the store's own patch)
+            from orchestrator.store import motofast
+        except ImportError:
+            return
+        motofast.install()
 
     def _deploy(self) -> None:
         staging = f"stratus-local-staging-{uuid.uuid4().hex[:12]}"
@@ -288,24 +293,29 @@ class LocalCloud:
         deadline = time.monotonic() + timeout
         quiet = 0
         while True:
-            started = self.emulation.pump()
-            if started == 0 and self.host.pending == 0:
-                quiet += 1
-                if quiet >= 2:
-                    nxt = self.emulation.next_due(recurring=False) if advance else None
-                    if nxt is None or not advance:
-                        return
-                    self.clock.jump_to(nxt)
-                    quiet = 0
-                    continue
-            else:
+            if self.host.pending:
                 quiet = 0
+                # Handlers are running: sleep until one finishes (the ticker starts due work).
+                self.host.wait_change(0.05)
+            else:
+                started = self.emulation.pump()
+                if started == 0 and self.host.pending == 0:
+                    quiet += 1
+                    if quiet >= 2:
+                        nxt = self.emulation.next_due(recurring=False) if advance else None
+                        if nxt is None:
+                            return
+                        self.clock.jump_to(nxt)
+                        quiet = 0
+                        continue
+                    time.sleep(0.002)
+                else:
+                    quiet = 0
             if time.monotonic() > deadline:
                 raise LocalCloudError(
                     f"The local cloud is still busy after {timeout:.0f} s: {self.host.pending} invocation(s) "
                     "queued or running. A task may be stuck; raise the timeout or check the task's logs."
                 )
-            time.sleep(0.001 if quiet else 0.003)
 
     def run_dag(
         self,

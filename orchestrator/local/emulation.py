@@ -36,6 +36,7 @@ Moto stores configuration but does not act on it. The local cloud fills these ga
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import itertools
 import json
@@ -124,6 +125,12 @@ class _Subscription:
 class _ScheduleState:
     checked: float  # epoch up to which occurrences were fired
     anchor: float
+    next: float | None = None  # cached next fire (epoch), recomputed after each firing
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse(expression: str, timezone_name: str | None) -> scheduleexpr.Expression:
+    return scheduleexpr.parse(expression, timezone_name)
 
 
 class Emulation:
@@ -148,7 +155,7 @@ class Emulation:
         self._settle = settle
         self.dead_letters = dict(dead_letters or {})
         self._subs: list[_Subscription] = []
-        self._schedules: dict[str, _ScheduleState] = {}
+        self._schedules: dict[tuple[str, str, str | None], _ScheduleState] = {}
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
         self._timer_seq = itertools.count()
         self._sequencer = itertools.count(1)
@@ -243,16 +250,12 @@ class Emulation:
             for sub in self._subs:
                 for m in list(sqs.get_queue(sub.queue_name)._messages):
                     times.append(max(m.delayed_until, m.visible_at) / 1000.0)
-            now = self.clock.now()
-            for arn, sched, expr, state in self._enabled_schedules():
-                if expr.recurring and not recurring:
-                    continue
-                nxt = scheduleexpr.next_occurrence(
-                    expr, after=datetime.fromtimestamp(state.checked, timezone.utc), anchor=_utc(state.anchor)
-                )
-                if nxt is not None and _within(sched, nxt):
-                    times.append(nxt.timestamp())
-        del now
+            scheduled = self._enabled_schedules()
+        for _, sched, expr, state in scheduled:
+            if expr.recurring and not recurring:
+                continue
+            if state.next is not None and state.next != float("inf") and _within(sched, _utc(state.next)):
+                times.append(state.next)
         return min(times) if times else None
 
     def advance_to(self, target: float) -> None:
@@ -494,18 +497,22 @@ class Emulation:
                 if sched.state != "ENABLED":
                     continue
                 try:
-                    expr = scheduleexpr.parse(sched.schedule_expression, sched.schedule_expression_timezone)
+                    expr = _parse(sched.schedule_expression, sched.schedule_expression_timezone)
                 except Exception as exc:
                     log.warning("local cloud: schedule %s not emulated: %s", sched.arn, exc)
                     continue
-                state = self._schedules.get(sched.arn)
+                key = (sched.arn, sched.schedule_expression, sched.schedule_expression_timezone)
+                state = self._schedules.get(key)
                 if state is None:
                     start = _epoch(getattr(sched, "start_date", None))
                     anchor = start if start is not None else now
                     checked = now
                     if expr.kind == "at" and expr.at is not None and expr.at.timestamp() <= now:
                         checked = expr.at.timestamp() - 1  # created late: fire at once
-                    state = self._schedules[sched.arn] = _ScheduleState(checked=checked, anchor=anchor)
+                    state = self._schedules[key] = _ScheduleState(checked=checked, anchor=anchor)
+                if state.next is None:
+                    nxt = scheduleexpr.next_occurrence(expr, after=_utc(state.checked), anchor=_utc(state.anchor))
+                    state.next = nxt.timestamp() if nxt is not None else float("inf")
                 out.append((sched.arn, sched, expr, state))
         return out
 
@@ -515,10 +522,13 @@ class Emulation:
             scheduled = self._enabled_schedules()
         now = self.clock.now()
         for arn, sched, expr, state in scheduled:
+            if state.next is not None and state.next > now.timestamp():
+                continue  # nothing due (the common case: no croniter work per tick)
             times = scheduleexpr.occurrences(
                 expr, after=_utc(state.checked), until=now, anchor=_utc(state.anchor)
             )
             state.checked = now.timestamp()
+            state.next = None
             for when in times:
                 if not _within(sched, when):
                     continue
@@ -530,7 +540,6 @@ class Emulation:
                         self._scheduler().delete_schedule(sched.group_name, sched.name)
                     except Exception:  # already deleted by someone else
                         pass
-                self._schedules.pop(arn, None)
         return fired
 
     def _invoke_schedule_target(self, sched: Any, when: datetime) -> None:

@@ -41,7 +41,7 @@ from botocore.awsrequest import AWSResponse
 # Error codes botocore's standard retry mode treats as throttling (botocore.retries.standard).
 DYNAMODB_THROTTLES = ("ProvisionedThroughputExceededException", "ThrottlingException")
 LAMBDA_THROTTLE = "TooManyRequestsException"
-# The clients use botocore's standard retry mode with 5 attempts (orchestrator.config.Clients):
+# The clients use botocore's standard retry mode, max_attempts=5 (5 retries; orchestrator.config.Clients):
 # at most 3 throttled attempts per call always leaves botocore a successful attempt.
 MAX_THROTTLED_ATTEMPTS = 3
 _FAULT_URL = "https://fault-injection.invalid/"  # moto matches no route here: the request never reaches it

@@ -155,6 +155,12 @@ class FunctionHost:
                 self._busy -= 1
                 self._busy_lock.notify_all()
 
+    def wait_change(self, timeout: float) -> None:
+        """Block until the number of pending invocations changes (or ``timeout``)."""
+        with self._busy_lock:
+            before = self._busy
+            self._busy_lock.wait_for(lambda: self._busy != before, timeout)
+
     @property
     def pending(self) -> int:
         """Invocations queued or running (``Event``) plus batches being delivered."""
