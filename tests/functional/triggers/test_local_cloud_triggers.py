@@ -168,3 +168,40 @@ def test_backfill_without_a_target_runs_on_an_embedded_cloud(tmp_path, monkeypat
     body = json.loads(capsys.readouterr().out)
     assert [r["run_id"] for r in body["runs"]] == [f"backfill__2026-01-0{d}T00:00:00+00:00" for d in range(1, 5)]
     assert set(body["states"].values()) == {"success"}
+
+
+def test_a_task_outlet_starts_the_consumer_dag(cloud):
+    write_dag(cloud.dags_root, "producer", """
+        from datetime import datetime
+        from orchestrator import Asset, dag, task
+
+        @dag(schedule=None, start_date=datetime(2026, 1, 1))
+        def producer():
+            @task(outlets=[Asset("s3://lake/sales/")])
+            def load():
+                return 3
+            load()
+
+        producer()
+    """)
+    write_dag(cloud.dags_root, "consumer", """
+        from datetime import datetime
+        from orchestrator import Asset, dag, task
+
+        @dag(schedule=[Asset("s3://lake/sales/")], start_date=datetime(2026, 1, 1))
+        def consumer():
+            @task
+            def report(triggering_asset_events=None):
+                return [e["source_dag_id"] for evts in triggering_asset_events.values() for e in evts]
+            report()
+
+        consumer()
+    """)
+    cloud.sync_dag("consumer")
+    run = cloud.run_dag("producer", timeout=120)
+    cloud.wait_idle(120)
+    assert run["state"] == "success"
+    store = RunStore(cloud.clients, cloud.resources)
+    (consumed,) = store.list_runs("consumer")
+    assert consumed["state"] == "success" and consumed["run_type"] == "asset_triggered"
+    assert store.get_xcom("consumer", consumed["run_id"], "report") == ["producer"]
