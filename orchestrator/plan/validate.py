@@ -110,6 +110,7 @@ def _task_level(dag: DAG, op: BaseOperator) -> list[str]:
         and not op.outlets
         and op.retries >= 0
         and op.retry_delay.days >= 0
+        and not op.depends_on_past
     ):
         return []
     where = task_where(dag, op)
@@ -146,6 +147,11 @@ def _task_level(dag: DAG, op: BaseOperator) -> list[str]:
         problems.append(f"{where}: retries must be 0 or more, got {op.retries}.")
     if op.retry_delay.total_seconds() < 0:
         problems.append(f"{where}: retry_delay must not be negative.")
+    if op.depends_on_past:
+        problems.append(
+            f"{where}: depends_on_past=True is not supported (a run's tasks do not wait for the previous "
+            "run's); remove it, or set max_active_runs=1 on the DAG so runs go one at a time, in order."
+        )
     if op.expand_input is not None:
         problems.extend(_mapping_problems(where, op))
     for asset in op.outlets:
@@ -197,6 +203,8 @@ def graph_problems(upstream: Mapping[str, Iterable[str]], where: Callable[[str],
                 close = difflib.get_close_matches(up, ids, n=1)
                 if close:
                     hint = f" Did you mean '{close[0]}'?"
+            if not hint:
+                hint = " Define that task or remove the dependency."
             problems.append(f"{where(tid)}: depends on '{up}', which does not exist.{hint}")
         clean[tid] = [u for u in ups if u in known]
     remaining = _unsorted(clean)

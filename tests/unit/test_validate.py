@@ -147,7 +147,17 @@ def test_find_cycles_is_linear_on_a_long_chain():
 
 def test_graph_problems_unknown_without_suggestion():
     out = graph_problems({"a": ["zzzz"]}, lambda t: f"Task '{t}'")
-    assert out == ["Task 'a': depends on 'zzzz', which does not exist."]
+    assert out == ["Task 'a': depends on 'zzzz', which does not exist. Define that task or remove the dependency."]
+
+
+def test_depends_on_past_is_reported():
+    with make_dag(default_args={"depends_on_past": True}) as d:
+        EmptyOperator(task_id="t")
+    with pytest.raises(PlanValidationError, match=rf"Task 't' in DAG 'v' \({F}\): depends_on_past=True is not supported"):
+        compile_dag(d)
+    with make_dag("ok", default_args={"depends_on_past": False}) as ok:
+        EmptyOperator(task_id="t")
+    compile_dag(ok)
 
 
 def _step(tid, up=(), down=(), **kw):
