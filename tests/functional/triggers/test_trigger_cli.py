@@ -103,3 +103,39 @@ def test_backfill_bad_range(env, capsys):
     capsys.readouterr()
     assert main(["backfill", "cli_daily", "--start", "2026-01-05", "--end", "2026-01-01"]) == 1
     assert "is before --start" in capsys.readouterr().err
+
+
+BROKEN = {
+    "bad_cron": 'schedule="0 25 * * *"',
+    "bad_zone": 'schedule=CronTriggerTimetable("0 6 * * *", timezone="Mars/Olympus")',
+    "not_s3": 'schedule=[Asset("gs://bucket/data/")]',
+}
+
+
+def test_sync_reports_bad_schedules_clearly(env, capsys, tmp_path):
+    clients, resources, _ = env
+    dags = tmp_path / "broken"
+    dags.mkdir()
+    for name, schedule in BROKEN.items():
+        (dags / f"{name}.py").write_text(textwrap.dedent(f"""
+            from datetime import datetime
+            from orchestrator import Asset, CronTriggerTimetable, dag, task
+
+            @dag({schedule}, start_date=datetime(2026, 1, 1))
+            def {name}():
+                @task
+                def t():
+                    return 1
+                t()
+
+            {name}()
+        """))
+    assert main(["sync", "--dags", str(dags)]) == 1
+    out = capsys.readouterr().out
+    errors = [line for line in out.splitlines() if line.startswith("! ")]
+    assert len(errors) == 3, out
+    joined = "\n".join(errors)
+    assert "bad_cron" in joined and "'0 25 * * *'" in joined
+    assert "bad_zone" in joined and "Mars/Olympus" in joined
+    assert "not_s3" in joined and "gs://bucket/data/" in joined
+    assert RunStore(clients, resources).list_dags() == []
