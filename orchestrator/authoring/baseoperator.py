@@ -33,14 +33,7 @@ from orchestrator.authoring import _stack
 from orchestrator.authoring.context import set_current_context
 from orchestrator.authoring.dependencies import DependencyMixin
 from orchestrator.authoring.exceptions import TemplateRenderError
-from orchestrator.authoring.mapping import (  # noqa: F401 - re-exported for the plan compiler
-    MAPPED,
-    ExpandInput,
-    OperatorPartial,
-    check_expand_kwargs_value,
-    check_expand_values,
-    iter_xcom_args,
-)
+from orchestrator.authoring.mapping import MAPPED, ExpandInput, OperatorPartial, iter_xcom_args
 from orchestrator.authoring.templating import render
 from orchestrator.authoring.trigger_rule import TriggerRule
 from orchestrator.authoring.xcom_arg import XComArg

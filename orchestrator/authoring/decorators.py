@@ -14,13 +14,9 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from orchestrator.authoring import _stack
-from orchestrator.authoring.baseoperator import (
-    ExpandInput,
-    check_expand_kwargs_value,
-    check_expand_values,
-    describe,
-)
+from orchestrator.authoring.baseoperator import describe
 from orchestrator.authoring.context import KNOWN_CONTEXT_KEYS
+from orchestrator.authoring.mapping import ExpandInput, check_expand_kwargs_value, check_expand_values
 from orchestrator.authoring.operators import PythonOperator, signature_of
 from orchestrator.authoring.xcom_arg import XComArg
 from orchestrator.errors import DagDefinitionError

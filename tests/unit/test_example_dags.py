@@ -6,7 +6,6 @@ import os
 
 import pytest
 
-from orchestrator.authoring.exceptions import AirflowSkipException  # noqa: F401
 from orchestrator.plan.compiler import compile_dag
 from orchestrator.plan.loader import DagBag
 

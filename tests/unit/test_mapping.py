@@ -3,7 +3,6 @@ from __future__ import annotations
 import pytest
 
 from orchestrator import DAG, PythonOperator, task
-from orchestrator.authoring.baseoperator import MAPPED
 from orchestrator.errors import DagDefinitionError
 
 
