@@ -99,6 +99,7 @@ def reconcile(engine: Engine, dag_id: str, run_id: str) -> dict[str, Any]:
     run = store.get_run(dag_id, run_id)
     existing = {(t["task_id"], int(t.get("map_index", -1))): t for t in tis if t.get("state") not in (None, "none")}
     steps = plan.step_map()
+    forced = _forced_skips(engine, plan, run_id, outcomes)
     work: list[tuple[str, dict[str, int], frozenset[str]]] = []
     for step in plan.steps:
         t = step.task_id
@@ -112,7 +113,9 @@ def reconcile(engine: Engine, dag_id: str, run_id: str) -> dict[str, Any]:
             continue
         if (t, -1) in existing:
             continue
-        if not step.upstream:
+        if t in forced:
+            decision = Decision.SKIP
+        elif not step.upstream:
             decision = Decision.READY
         else:
             states: dict[str, int] = defaultdict(int)
@@ -128,9 +131,28 @@ def reconcile(engine: Engine, dag_id: str, run_id: str) -> dict[str, Any]:
         if decision is Decision.READY:
             work += engine.make_ready(plan, run, step)[0]
         elif decision in (Decision.SKIP, Decision.UPSTREAM_FAILED):
-            work += engine.decide(plan, run, steps[t], decision.value, frozenset())
+            work += engine.decide(plan, run, steps[t], decision.value, frozenset(forced & descendants(plan, t)))
     engine.propagate(plan, run, work, check=True)
     return store.get_run(dag_id, run_id)
+
+
+def _forced_skips(engine: Engine, plan: StepPlan, run_id: str,
+                  outcomes: dict[str, dict[str, int] | None]) -> set[str]:
+    """Tasks a finished branch / short-circuit skips, re-derived from its stored return value.
+
+    The worker applies these skips right after the branch's terminal write; if it died in
+    between, only the stored choice remembers them (without this, reconcile would run the
+    branches that were not followed).
+    """
+    out: set[str] = set()
+    for step in plan.steps:
+        if step.kind in ("branch", "short_circuit") and outcomes.get(step.task_id) == {"success": 1}:
+            value = engine.store.get_xcom(plan.dag_id, run_id, step.task_id)
+            try:
+                out |= engine.skips_after_success(plan, step, value)
+            except ValueError:
+                continue
+    return out
 
 
 def clear(engine: Engine, dag_id: str, run_id: str, task_ids: list[str] | None = None, *,
