@@ -134,13 +134,37 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
     clients, resources = _resolve(args)
     report = sync_folder(clients, resources, args.dags, dry_run=args.dry_run)
+    dashboard = None if args.dry_run else _sync_dashboard(args, clients, resources, report.plans)
     if args.json:
         _print_json({"registered": report.registered, "errors": report.errors, "dry_run": report.dry_run,
-                     "changes": [c.__dict__ for c in report.changes]})
+                     "changes": [c.__dict__ for c in report.changes], "dashboard": dashboard})
     else:
         for line in report.lines():
             print(line)
+        if dashboard:
+            print(dashboard)
     return 1 if report.errors else 0
+
+
+def _sync_dashboard(args: argparse.Namespace, clients: Any, resources: Any, plans: list[Any]) -> str | None:
+    """On a deployed stack, refresh its CloudWatch dashboard for the synced DAGs (never fails the sync)."""
+    import os
+
+    from orchestrator import constants as c
+    from orchestrator.errors import StratusError
+
+    stack = getattr(args, "stack", None) or os.environ.get(c.ENV_STACK)
+    if not stack:
+        return None
+    try:
+        from orchestrator.observe.dashboard import put_stack_dashboard
+
+        put_stack_dashboard(clients, resources, stack, plans)
+    except (ImportError, StratusError) as exc:
+        return f"! dashboard not updated: {exc}"
+    except Exception as exc:  # noqa: BLE001 - an AWS error on the dashboard must not undo the sync
+        return f"! dashboard not updated: {exc}"
+    return f"dashboard of stack {stack} updated ({len(plans)} DAG(s))"
 
 
 def cmd_trigger(args: argparse.Namespace) -> int:

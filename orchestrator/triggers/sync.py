@@ -84,6 +84,7 @@ class SyncReport:
     changes: list[SyncChange] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
     dry_run: bool = False
+    plans: list[StepPlan] = field(default_factory=list, repr=False)  # what was compiled (for the dashboard)
 
     def lines(self) -> list[str]:
         verb = "would register" if self.dry_run else "registered"
@@ -350,7 +351,7 @@ def sync_plans(
     if not resources.scheduler_group:
         raise TargetError("The stack has no scheduler group (output SchedulerGroupName); redeploy the template.")
     store = RunStore(clients, resources)
-    report = SyncReport(dry_run=dry_run)
+    report = SyncReport(dry_run=dry_run, plans=list(plans))
     items: dict[str, dict[str, Any]] = {}
     for plan in plans:
         if register and not dry_run:
