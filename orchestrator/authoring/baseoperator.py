@@ -239,6 +239,11 @@ class BaseOperator(DependencyMixin):
         validate_id("task_id", label, describe(str(label), dag, (self.fileloc, self.lineno)))
         self.task_id = group.child_id(label) if group is not None else label
         where = describe(self.task_id, dag, (self.fileloc, self.lineno))
+        if "params" in kwargs:
+            raise DagDefinitionError(
+                f"{where}: task-level params are not supported; declare them on the DAG "
+                "(params={...}) and read them as {{ params.name }} or the `params` context key."
+            )
         if kwargs:
             names = ", ".join(sorted(kwargs))
             raise DagDefinitionError(

@@ -71,6 +71,7 @@ class DAG:
         user_defined_macros: dict[str, Any] | None = None,
         user_defined_filters: dict[str, Callable[..., Any]] | None = None,
         owner_links: dict[str, str] | None = None,
+        dag_display_name: str | None = None,
         fileloc: str | None = None,
         lineno: int | None = None,
         **kwargs: Any,
@@ -105,6 +106,7 @@ class DAG:
         self.user_defined_filters = dict(user_defined_filters or {})
         self._jinja_env: Any = None
         self.owner_links = owner_links or {}
+        self.dag_display_name = dag_display_name or dag_id
         self.task_dict: dict[str, BaseOperator] = {}
         self.used_group_ids: set[str] = set()
         self._suffixes: dict[str, int] = {}

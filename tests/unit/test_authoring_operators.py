@@ -189,3 +189,9 @@ def test_invalid_task_id():
     with DAG("ids"):
         with pytest.raises(DagDefinitionError, match=r"task_id 'a b' may only contain"):
             EmptyOperator(task_id="a b")
+
+
+def test_task_level_params_explained():
+    with DAG("p"):
+        with pytest.raises(DagDefinitionError, match="task-level params are not supported; declare them on the DAG"):
+            EmptyOperator(task_id="t", params={"a": 1})
