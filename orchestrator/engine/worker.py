@@ -57,6 +57,9 @@ def run_try(engine: Engine, msg: TaskMessage) -> dict[str, Any]:
             logger.info("duplicate task message: this try is not queued any more")
             return {"status": "duplicate"}
         log.info("task started")
+        delay_ms = telemetry.millis_between(ti.get("queued_at"), ti.get("start_date"))
+        if delay_ms is not None:
+            telemetry.scheduling_delay(msg.dag_id, msg.task_id, delay_ms, msg.run_id)
         # observe (H5): scheduling delay, ready (queued_at) -> started (the claim's start_date).
         delay_ms = telemetry.millis_between(ti.get("queued_at"), ti.get("start_date"))
         if delay_ms is not None:
@@ -69,6 +72,8 @@ def run_try(engine: Engine, msg: TaskMessage) -> dict[str, Any]:
             return {"status": "up_for_retry"}
         done = engine.complete(plan, run, step, msg, state, fields=fields, forced=forced)
         if done:
+            if fields.get("duration") is not None:
+                telemetry.task_duration(msg.dag_id, msg.task_id, float(fields["duration"]) * 1000.0, msg.run_id)
             _after_terminal(engine, plan, step, run, state, task, ctx, ti)
         log.info("task finished", extra={"state": state})
         return {"status": "done", "state": state}
@@ -102,26 +107,25 @@ def _execute(engine: Engine, plan: StepPlan, step: Step, run: dict[str, Any], ti
         callbacks.call(task, "on_execute_callback", ctx, what=f"task '{msg.task_id}'")
         value = run_with_timeout(lambda: task.run(ctx, expanded), step.execution_timeout_s,
                                  what=f"Task '{msg.task_id}'")
-        forced = engine.skips_after_success(plan, step, value)
-        fields = _output_fields(engine, msg, step, value, rti.pushed, started)
-        return "success", fields, forced, None, task, ctx
     except skip_exc as exc:
         return "skipped", _end_fields(engine, started, str(exc) or None, rti.pushed, msg), frozenset(), None, task, ctx
     except fail_exc as exc:
         return "failed", _end_fields(engine, started, format_error(exc), rti.pushed, msg), frozenset(), None, task, ctx
-    except (ValueError, TypeError) as exc:
-        if isinstance(exc, TypeError) and "as XCom" in str(exc) or "Branch task" in str(exc):
-            # A bad return value will not get better on retry.
-            return "failed", _end_fields(engine, started, str(exc), rti.pushed, msg), frozenset(), None, task, ctx
-        err = format_error(exc)
-        return "failed", _end_fields(engine, started, err, rti.pushed, msg), frozenset(), err, task, ctx
     except TaskTimeout as exc:
         err = f"TaskTimeout: {exc}"
         return "failed", _end_fields(engine, started, err, rti.pushed, msg), frozenset(), err, task, ctx
-    except Exception as exc:  # noqa: BLE001 - the task's own failure
+    except Exception as exc:  # noqa: BLE001 - the task's own failure (or its DAG file's)
         err = format_error(exc)
         logger.error(f"{what} failed", extra={"error": err[-2000:]})
         return "failed", _end_fields(engine, started, err, rti.pushed, msg), frozenset(), err, task, ctx
+    try:
+        forced = engine.skips_after_success(plan, step, value)
+        fields = _output_fields(engine, msg, step, value, rti.pushed, started)
+    except (ValueError, TypeError) as exc:
+        # A bad branch choice or an unstorable return value will not get better on retry.
+        logger.error(f"{what} returned an unusable value", extra={"error": str(exc)})
+        return "failed", _end_fields(engine, started, str(exc), {}, msg), frozenset(), None, task, ctx
+    return "success", fields, forced, None, task, ctx
 
 
 def _end_fields(engine: Engine, started: Any, error: str | None, pushed: dict[str, Any],

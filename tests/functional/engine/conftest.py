@@ -147,3 +147,9 @@ def h(aws, tmp_path) -> Harness:
     root = tmp_path / "dags"
     root.mkdir()
     return Harness(clients, resources, root)
+
+
+@pytest.fixture
+def counter(h) -> CallCounter:
+    """Counts the AWS calls the harness's clients make (DynamoDB, S3, Lambda, SQS)."""
+    return CallCounter(h.clients)

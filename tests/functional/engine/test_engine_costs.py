@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import CallCounter
-
 CHAIN = """
 from orchestrator import chain as link
 @dag(schedule=None, start_date=datetime(2026, 1, 1), max_active_tasks=1000)
@@ -51,8 +49,7 @@ def _count(h, counter, template, n):
     return counter.total, len(h.dispatcher.invoked) - before, run
 
 
-def test_calls_per_task_on_a_chain_are_constant(h):
-    counter = CallCounter(h.clients)
+def test_calls_per_task_on_a_chain_are_constant(h, counter):
     totals = {n: _count(h, counter, CHAIN, n) for n in (3, 6, 12)}
     for n, (_, invokes, _) in totals.items():
         assert invokes == n  # one worker invocation per task
@@ -64,8 +61,7 @@ def test_calls_per_task_on_a_chain_are_constant(h):
 
 
 @pytest.mark.slow
-def test_calls_per_mapped_instance_are_constant_up_to_1000(h):
-    counter = CallCounter(h.clients)
+def test_calls_per_mapped_instance_are_constant_up_to_1000(h, counter):
     t10, inv10, _ = _count(h, counter, MAP, 10)
     t20, inv20, _ = _count(h, counter, MAP, 20)
     t1000, inv1000, run = _count(h, counter, MAP, 1000)

@@ -229,3 +229,45 @@ def test_empty_operator_needs_no_worker(h):
     run = h.run("emp")
     assert run["state"] == "success"
     assert [m.task_id for m in h.dispatcher.invoked] == ["a"]
+
+
+def test_branch_to_unknown_task_fails_without_retry(h):
+    h.write("brbad", """
+    @dag(schedule=None, start_date=datetime(2026, 1, 1))
+    def brbad():
+        @task.branch(retries=3)
+        def route():
+            return "nowhere"
+        @task
+        def a():
+            return 1
+        route() >> a()
+    brbad()
+    """)
+    run = h.run("brbad")
+    ti = h.store.get_ti("brbad", run["run_id"], "route")
+    assert ti["state"] == "failed" and ti["try_number"] == 1
+    assert "Branch task 'route' returned 'nowhere', which is not a direct downstream task" in ti["error"]
+    assert h.states("brbad", run["run_id"])["a"] == "upstream_failed"
+
+
+def test_get_current_context_and_xcom_push_pull(h):
+    h.write("ctx", """
+    from orchestrator import get_current_context
+    @dag(schedule=None, start_date=datetime(2026, 1, 1))
+    def ctx():
+        @task
+        def push():
+            c = get_current_context()
+            c["ti"].xcom_push(key="extra", value={"when": c["logical_date"]})
+            return c["ts"]
+        @task
+        def pull(**context):
+            ti = context["ti"]
+            return [ti.xcom_pull(task_ids="push", key="extra")["when"].year, ti.xcom_pull(task_ids=["push"])]
+        push() >> pull()
+    ctx()
+    """)
+    run = h.run("ctx")
+    out = h.store.get_xcom("ctx", run["run_id"], "pull")
+    assert out[0] == int(run["logical_date"][:4]) and out[1] == [run["logical_date"]]
