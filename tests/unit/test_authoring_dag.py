@@ -179,3 +179,23 @@ def test_removed_airflow2_arguments_explained():
         DAG("old", schedule_interval="@daily")
     with pytest.raises(DagDefinitionError, match=r"unexpected argument\(s\) colour"):
         DAG("odd", colour="red")
+
+
+def test_explicit_dag_argument_without_context_manager():
+    from orchestrator import TaskGroup
+
+    d = DAG("explicit")
+    a = EmptyOperator(task_id="a", dag=d)
+    group = TaskGroup("grp", dag=d)
+    b = EmptyOperator(task_id="b", dag=d, task_group=group)
+    a >> b
+    assert list(d.task_dict) == ["a", "grp.b"]
+    assert b.upstream_task_ids == {"a"}
+
+
+def test_dag_param_method_sets_default():
+    d = DAG("pm")
+    ref = d.param("limit", 5)
+    assert d.params["limit"].value == 5
+    assert ref.resolve({"params": {"limit": 7}}) == 7
+    assert ref.resolve({"params": {}}) == 5
