@@ -139,3 +139,11 @@ def test_sync_reports_bad_schedules_clearly(env, capsys, tmp_path):
     assert "bad_zone" in joined and "Mars/Olympus" in joined
     assert "not_s3" in joined and "gs://bucket/data/" in joined
     assert RunStore(clients, resources).list_dags() == []
+
+
+def test_sync_on_a_stack_refreshes_the_dashboard_without_failing(env, capsys):
+    clients, resources, dags = env
+    assert main(["sync", "--dags", dags, "--stack", "no-such-stack"]) == 0
+    out = capsys.readouterr().out
+    assert "+ create schedule cli_daily" in out
+    assert "! dashboard not updated:" in out
