@@ -139,6 +139,24 @@ def test_schedules_exist_after_sync(cloud):
     sched = read_existing(cloud.clients, cloud.resources.scheduler_group)["hourly"]
     assert sched["Target"]["Arn"].endswith(":function:" + cloud.resources.trigger_function)
     assert sync_folder(cloud.clients, cloud.resources, str(cloud.dags_root), now=cloud.now()).changes == []
+    # the HTTP API function (Function URL event) triggers and lists runs
+    api = cloud.function_name("ApiFunction")
+
+    def call(method, path, body=None):
+        event = json.loads((FIXTURES / "function_url_request.json").read_text())
+        event["rawPath"] = path
+        event["requestContext"]["http"].update(method=method, path=path)
+        event["body"] = json.dumps(body) if body is not None else None
+        reply = cloud.clients.client("lambda").invoke(FunctionName=api, Payload=json.dumps(event))
+        answer = json.loads(reply["Payload"].read())
+        return answer["statusCode"], json.loads(answer["body"])
+
+    status, run = call("POST", "/dags/hourly/runs", {"logical_date": "2026-02-01T10:00:00Z"})
+    assert (status, run["run_id"]) == (201, "manual__2026-02-01T10:00:00+00:00")
+    cloud.wait_idle(60)
+    status, listing = call("GET", "/dags/hourly/runs")
+    assert status == 200 and [(r["run_id"], r["state"]) for r in listing["runs"]] == [(run["run_id"], "success")]
+    assert call("POST", "/dags/hourly/runs", {"conf": "nope"})[0] == 400
 
 
 def test_backfill_without_a_target_runs_on_an_embedded_cloud(tmp_path, monkeypatch, capsys):
