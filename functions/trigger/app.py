@@ -18,4 +18,6 @@ _CLIENTS = Clients.from_env()
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return handle_event(_CLIENTS, Resources.from_env(), event)
+    summary = handle_event(_CLIENTS, Resources.from_env(), event)
+    logger.info("trigger event handled", extra={"summary": summary})
+    return summary
