@@ -215,7 +215,8 @@ class Engine:
 
     def queue(self, plan: StepPlan, run_id: str, step: Step, map_index: int) -> bool:
         deadline = self.epoch() + QUEUE_GRACE_S
-        kwargs = dict(retries=step.retry.retries, deadline=deadline, max_active_tasks=self.throttle(plan))
+        kwargs: dict[str, Any] = dict(retries=step.retry.retries, deadline=deadline,
+                                      max_active_tasks=self.throttle(plan))
         try:
             ti = self.store.queue_ti(plan.dag_id, run_id, step.task_id, map_index, **kwargs)
         except ConflictError:

@@ -170,6 +170,10 @@ def branch_skips(plan: StepPlan, branch_id: str, followed: Iterable[str] | str |
     """
     step = plan.step(branch_id)
     chosen = {followed} if isinstance(followed, str) else set(followed or [])
+    for group in [c for c in chosen if c not in step.downstream]:
+        members = {d for d in step.downstream if d.startswith(f"{group}.")}
+        if members:  # a task group id follows the group's tasks directly downstream (Airflow)
+            chosen = (chosen - {group}) | members
     unknown = sorted(chosen - set(step.downstream))
     if unknown:
         raise ValueError(

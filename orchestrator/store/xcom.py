@@ -82,7 +82,7 @@ def _to_json(value: Any) -> Any:
     if isinstance(value, tuple) and not hasattr(value, "_fields"):
         return {TAG: "tuple", "items": [_to_json(v) for v in value]}
     if isinstance(value, tuple):  # namedtuple: a dict of its fields
-        return {k: _to_json(v) for k, v in value._asdict().items()}
+        return {k: _to_json(v) for k, v in value._asdict().items()}  # type: ignore[attr-defined]
     if isinstance(value, list):
         return [_to_json(v) for v in value]
     if isinstance(value, (set, frozenset)):

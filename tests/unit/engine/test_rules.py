@@ -120,6 +120,11 @@ def test_branch_skip_sets_follow_airflows_rule():
         branch_skips(plan, "br", "zz")
 
 
+def test_branch_to_a_task_group_follows_its_tasks():
+    plan = plan_of({"br": ["grp.a", "grp.b", "other"], "grp.a": [], "grp.b": [], "other": []})
+    assert branch_skips(plan, "br", "grp") == {"other"}
+
+
 def test_short_circuit_skip_sets():
     plan = plan_of({"sc": ["a"], "a": ["b"], "b": []})
     assert short_circuit_skips(plan, "sc", True) == {"a", "b"}
