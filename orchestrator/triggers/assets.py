@@ -45,7 +45,7 @@ from orchestrator.triggers.s3events import AssetEvent, outlet_event
 
 DEDUP_TTL_S = 7 * 24 * 3600
 WAIT_SK = "ASSETWAIT"
-MAX_EVENTS_PER_ASSET = 50  # kept in the wait item per asset (the item stays far below 400 KB)
+MAX_EVENTS_PER_ASSET = 50  # kept in the wait item per asset, newest (the item stays far below 400 KB)
 _GLOB_CHARS = set("*?[")
 
 
@@ -187,6 +187,29 @@ class AssetStore:
             raise
         return True
 
+    def trim(self, dag_id: str, snapshot: dict[str, Any], keep: int = MAX_EVENTS_PER_ASSET) -> None:
+        """Drop the oldest events of assets holding more than ``keep`` (an AND condition whose
+        other member never arrives must not grow the item towards DynamoDB's 400 KB)."""
+        removals: list[str] = []
+        names: dict[str, str] = {}
+        for i, (attr, events) in enumerate(sorted((k, v) for k, v in snapshot.items() if k.startswith("e#"))):
+            extra = len(events) - keep
+            if extra > 0:
+                names[f"#t{i}"] = attr
+                removals += [f"#t{i}[{j}]" for j in range(extra)]
+        if not removals:
+            return
+        try:
+            # Only if nothing was appended since the read: list indexes must still mean the same events.
+            self.ddb.update_item(
+                TableName=self.table, Key=self._key(d.dag_pk(dag_id), WAIT_SK),
+                UpdateExpression="REMOVE " + ", ".join(removals), ConditionExpression="version = :v",
+                ExpressionAttributeNames=names, ExpressionAttributeValues={":v": {"N": str(int(snapshot["version"]))}},
+            )
+        except ClientError as err:
+            if not d.is_conditional_failure(err):
+                raise
+
     def wait_state(self, dag_id: str) -> dict[str, list[dict[str, Any]]]:
         """URIs seen since the DAG's last asset-triggered run -> their events (for the CLI/UI)."""
         got = self.ddb.get_item(TableName=self.table, Key=self._key(d.dag_pk(dag_id), WAIT_SK), ConsistentRead=True)
@@ -253,7 +276,10 @@ def handle_asset_events(
             if snapshot is None:
                 continue  # this event already counted for this DAG
             seen = {k[2:] for k, v in snapshot.items() if k.startswith("e#") and v}
-            if not condition_met(cond, seen) or not store.consume(dag_item["dag_id"], snapshot):
+            if not condition_met(cond, seen):
+                store.trim(dag_item["dag_id"], snapshot)
+                continue
+            if not store.consume(dag_item["dag_id"], snapshot):
                 continue
             triggering: dict[str, list[dict[str, Any]]] = {}
             for key in sorted(k for k in snapshot if k.startswith("e#")):

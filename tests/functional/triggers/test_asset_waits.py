@@ -89,3 +89,20 @@ def test_notification_records_shape(aws):
     assert evt["extra"]["key"] == "sales/red flower(2).csv" and evt["size"] == 1305107
     assert evt["uri"] == "s3://landing/sales/red flower(2).csv" and evt["asset_uri"] == "s3://landing/sales/"
     assert evt["etag"] == "b21b84d653bb07b05b1e6b33684dc11b" and evt["timestamp"] == "2026-01-05T06:01:02.123000+00:00"
+
+
+def test_wait_state_keeps_only_the_newest_events_per_asset(aws, monkeypatch):
+    from orchestrator.triggers import assets
+
+    clients, resources = aws
+    monkeypatch.setattr(assets, "MAX_EVENTS_PER_ASSET", 3)
+    monkeypatch.setattr(assets.AssetStore.trim, "__defaults__", (3,))
+    dags = [dag_item("join", C(all=[C(uri="s3://landing/a/"), C(uri="s3://landing/b/")]))]
+    rec = Recorder()
+    for n in range(6):
+        handle_asset_events(clients, resources, parse_s3_event(s3_event(f"a/{n}.csv", f"0{n}")), dags=dags,
+                            starter=rec)
+    kept = AssetStore(clients, resources).wait_state("join")["s3://landing/a/"]
+    assert [e["key"] for e in kept] == ["a/3.csv", "a/4.csv", "a/5.csv"]
+    handle_asset_events(clients, resources, parse_s3_event(s3_event("b/1.csv", "10")), dags=dags, starter=rec)
+    assert rec.started == [("join", ["a/3.csv", "a/4.csv", "a/5.csv", "b/1.csv"])]
