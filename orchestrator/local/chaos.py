@@ -376,6 +376,7 @@ def run_seed(seed: int, runs: int, *, rates: FaultRates | None = None, batch: in
         # botocore's retry jitter uses the global generator; it moves the simulated clock.
         random.seed(seed)
         clock = SimClock()
+        _fast_moto()
         with mock_aws(), virtual_backoff(clock.advance):
             world = ChaosWorld(root, faults, clock)
             world.register(dag_ids + [chaos_dags.ASSET_DAG])
@@ -404,6 +405,15 @@ def run_seed(seed: int, runs: int, *, rates: FaultRates | None = None, batch: in
                 os.environ[k] = v
         if tmp is not None:
             tmp.cleanup()
+
+
+def _fast_moto() -> None:
+    """Use the store's moto speed-up when present (moto copies whole tables per transaction)."""
+    try:
+        from orchestrator.store import motofast  # type: ignore[attr-defined]
+    except ImportError:
+        return
+    motofast.install()
 
 
 def _references(world: ChaosWorld, dag_ids: list[str]) -> dict[str, tuple[str | None, dict[str, str]]]:

@@ -276,6 +276,26 @@ class LocalCloud:
         """Physical name of a template function (``"WorkerFunction"`` -> ``"stratus-local-worker"``)."""
         return self.stack.physical_ids[logical_id]
 
+    def fire_schedule(self, name: str, group: str | None = None) -> datetime:
+        """Fire an EventBridge Scheduler schedule's next occurrence now (default group: the
+        stack's schedule group); returns the scheduled time its target received."""
+        return self.emulation.fire_schedule(name, group or self.resources.scheduler_group)
+
+    def crash_next(self, function: str, when: Any = None, times: int = 1) -> None:
+        """Make the next ``times`` invocations of ``function`` (logical id or name) whose event
+        satisfies ``when(event)`` crash before the handler runs, as a killed Lambda runtime does
+        (``Runtime.ExitError``): async ones then follow Lambda's retries and OnFailure destination."""
+        from orchestrator.local.functions import Fault
+
+        self.host.faults.append(Fault(function=function, when=when, times=times))
+
+    def duplicate_events(self, function: str, enabled: bool = True) -> None:
+        """Deliver every ``Event`` invoke of ``function`` twice (Lambda's at-least-once delivery)."""
+        if enabled:
+            self.host.duplicated.add(function)
+        else:
+            self.host.duplicated.discard(function)
+
     @property
     def invocations(self) -> dict[str, int]:
         """Invocations so far per logical function id (each handler run counts once)."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -58,21 +57,14 @@ def _start_assets(cloud: LocalCloud, plan: Any) -> str:
 
 
 def _fire_schedule(cloud: LocalCloud, plan: Any) -> str:
-    from orchestrator.local.scheduleexpr import next_occurrence, parse
-
     scheduler = cloud.clients.client("scheduler")
     group = cloud.resources.scheduler_group
     found = [s for s in scheduler.list_schedules(GroupName=group)["Schedules"] if s["Name"].startswith(plan.dag_id)]
     if not found:
         raise RuntimeError(f"`stratus sync` created no schedule for DAG '{plan.dag_id}' in group '{group}'.")
     detail = scheduler.get_schedule(GroupName=group, Name=found[0]["Name"])
-    expr = parse(detail["ScheduleExpression"], detail.get("ScheduleExpressionTimezone"))
-    now = cloud.clock.now()
-    when = next_occurrence(expr, after=now, anchor=now)
-    if when is None:
-        raise RuntimeError(f"Schedule {detail['ScheduleExpression']} of DAG '{plan.dag_id}' never fires.")
-    cloud.clock.advance(when - now + timedelta(seconds=1))
-    return f"EventBridge Scheduler {detail['ScheduleExpression']} fired at {when:%Y-%m-%d %H:%M}Z"
+    when = cloud.fire_schedule(found[0]["Name"], group)
+    return f"EventBridge Scheduler {detail['ScheduleExpression']} fired for {when:%Y-%m-%d %H:%M}Z"
 
 
 def run_demo(dags_root: str | Path = "dags", *, out: TextIO, timeout: float = 1800.0) -> int:

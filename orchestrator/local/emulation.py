@@ -542,6 +542,27 @@ class Emulation:
                         pass
         return fired
 
+    def fire_schedule(self, name: str, group: str = "default") -> datetime:
+        """Fire a schedule's next occurrence now, as the service will at that time; returns it.
+
+        The schedule then continues from that occurrence (it does not fire it again). Used to
+        start a scheduled DAG without fast-forwarding the clock through everything between.
+        """
+        with MOTO_LOCK:
+            scheduled = {(s.group_name, s.name): (s, e, st) for _, s, e, st in self._enabled_schedules()}
+        if (group, name) not in scheduled:
+            raise KeyError(f"No enabled schedule {name!r} in group {group!r}.")
+        sched, expr, state = scheduled[(group, name)]
+        if state.next is None or state.next == float("inf"):
+            raise KeyError(f"Schedule {name!r} ({sched.schedule_expression}) has no next occurrence.")
+        when = _utc(state.next)
+        self._invoke_schedule_target(sched, when)
+        state.checked, state.next = when.timestamp(), None
+        if expr.kind == "at" and getattr(sched, "action_after_completion", None) == "DELETE":
+            with MOTO_LOCK:
+                self._scheduler().delete_schedule(sched.group_name, sched.name)
+        return when
+
     def _invoke_schedule_target(self, sched: Any, when: datetime) -> None:
         self.fired.append((sched.arn, when))
         target = sched.target or {}

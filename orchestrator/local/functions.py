@@ -51,6 +51,10 @@ _HOOKS_LOCK = threading.Lock()
 _ORIGINALS: dict[str, Any] = {}
 
 
+class _Crashed(Exception):
+    """Internal: an injected runtime crash (the handler never ran)."""
+
+
 class LambdaTimeout(BaseException):
     """Raised inside a handler thread that outlived its function's timeout (Lambda kills it)."""
 
@@ -83,6 +87,15 @@ class Outcome:
     payload: str | None = None
     error: dict[str, Any] | None = None
     timed_out: bool = False
+
+
+@dataclass
+class Fault:
+    """A crash to inject: the next ``times`` invocations of ``function`` whose event matches."""
+
+    function: str
+    when: Callable[[Any], bool] | None = None
+    times: int = 1
 
 
 class _StdoutRouter(io.TextIOBase):
@@ -140,6 +153,9 @@ class FunctionHost:
         self._busy = 0
         self._busy_lock = threading.Condition()
         self.invocations: dict[str, int] = {name: 0 for name in functions}
+        self.faults: list[Fault] = []
+        self.duplicated: set[str] = set()  # functions whose Event invokes are delivered twice
+        self._fault_lock = threading.Lock()
         self.closed = False
         self._instance = uuid.uuid4().hex[:8]
 
@@ -252,13 +268,19 @@ class FunctionHost:
         try:
             try:
                 event = json.loads(payload) if payload else {}
+                if self._take_fault(name, event):
+                    done()
+                    message = f"RequestId: {request_id} Error: Runtime exited with error: signal: killed"
+                    print(message, file=buffer)
+                    outcome = Outcome(request_id, error={"errorType": "Runtime.ExitError", "errorMessage": message})
+                    raise _Crashed()
                 handler = getattr(self._module(name), spec.handler_name)
                 result = handler(event, ctx)
                 done()
                 if timed_out.is_set():  # the handler swallowed the timeout
                     raise LambdaTimeout()
                 outcome = Outcome(request_id, payload=json.dumps(result, default=str))
-            except LambdaTimeout:
+            except (LambdaTimeout, _Crashed):
                 raise
             except BaseException as exc:  # noqa: BLE001 - Lambda reports every exception
                 done()
@@ -268,6 +290,8 @@ class FunctionHost:
                     self.on_handler_error(name, exc)
                 outcome = Outcome(request_id, error=_error_payload(exc, request_id))
                 traceback.print_exc(file=buffer)
+        except _Crashed:
+            pass
         except LambdaTimeout:
             done()
             message = f"{now:%Y-%m-%dT%H:%M:%S.%f}Z {request_id} Task timed out after {timeout_s:.2f} seconds"
@@ -292,8 +316,19 @@ class FunctionHost:
             except Exception as exc:  # logs are best effort, as in Lambda
                 log.debug("local cloud: could not write logs of %s: %s", name, exc)
 
-    def submit_event(self, name: str, payload: str, attempt: int = 1) -> None:
+    def _take_fault(self, name: str, event: Any) -> bool:
+        spec = self.functions[name]
+        with self._fault_lock:
+            for fault in self.faults:
+                if fault.function in (name, spec.logical_id) and fault.times > 0 and (fault.when is None or fault.when(event)):
+                    fault.times -= 1
+                    return True
+        return False
+
+    def submit_event(self, name: str, payload: str, attempt: int = 1, *, duplicate: bool = True) -> None:
         """Queue an asynchronous (``Event``) invocation on the pool."""
+        if duplicate and (name in self.duplicated or self.functions[name].logical_id in self.duplicated):
+            self.submit_event(name, payload, attempt, duplicate=False)  # at-least-once: a second delivery
         if self.closed:
             log.warning("local cloud closed: dropping async invoke of %s", name)
             return

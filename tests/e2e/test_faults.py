@@ -1,0 +1,125 @@
+"""Lambda's failure modes on the local cloud: crashed and timed-out workers, duplicate deliveries."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from orchestrator.local.cloud import LocalCloud
+from tests.e2e.conftest import requires_handlers, ti_map
+
+pytestmark = requires_handlers
+
+DAGS = '''\
+from datetime import datetime, timedelta
+from pathlib import Path
+import time
+
+from orchestrator import dag, task
+
+MARKS = Path(__file__).parent / "marks.txt"
+
+
+def _mark(name):
+    with MARKS.open("a") as fh:
+        fh.write(name + "\\n")
+
+
+@dag(schedule=None, start_date=datetime(2026, 1, 1))
+def chain3():
+    @task(retries=1, retry_delay=timedelta(seconds=1))
+    def a() -> int:
+        _mark("a")
+        return 1
+
+    @task(retries=1, retry_delay=timedelta(seconds=1))
+    def b(x: int) -> int:
+        _mark("b")
+        return x + 1
+
+    @task
+    def c(y: int) -> int:
+        _mark("c")
+        return y * 10
+
+    c(b(a()))
+
+
+@dag(schedule=None, start_date=datetime(2026, 1, 1))
+def spin():
+    @task
+    def long() -> None:
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            pass
+
+    @task
+    def after() -> None:
+        _mark("after")
+
+    long() >> after()
+
+
+chain3()
+spin()
+'''
+
+
+@pytest.fixture
+def dags(tmp_path: Path) -> Path:
+    root = tmp_path / "dags"
+    root.mkdir()
+    (root / "faults.py").write_text(textwrap.dedent(DAGS))
+    return root
+
+
+def _marks(dags: Path) -> list[str]:
+    path = dags / "marks.txt"
+    return path.read_text().split() if path.exists() else []
+
+
+def test_crashed_worker_goes_through_on_failure_and_the_task_retries(dags):
+    with LocalCloud(dags, auto_advance=True, stack_name="faults") as cloud:
+        cloud.crash_next("WorkerFunction", when=lambda event: event.get("task_id") == "b")
+        run = cloud.run_dag("chain3")
+        tis = ti_map(cloud.engine().store, "chain3", run["run_id"])
+        assert cloud.emulation.deliveries["on_failure"] == 1
+        assert cloud.invocations["ConductorFunction"] >= 1
+    assert run["state"] == "success"
+    assert int(tis[("b", -1)]["try_number"]) == 2
+    assert sorted(_marks(dags)) == ["a", "b", "c"]  # the crashed try never ran the body
+
+
+def test_crashed_worker_without_retries_fails_the_run(dags):
+    with LocalCloud(dags, auto_advance=True, stack_name="faults") as cloud:
+        cloud.crash_next("WorkerFunction", when=lambda event: event.get("task_id") == "c")
+        run = cloud.run_dag("chain3")
+        tis = ti_map(cloud.engine().store, "chain3", run["run_id"])
+    assert run["state"] == "failed"
+    assert tis[("c", -1)]["state"] == "failed"
+    assert "Runtime exited" in str(tis[("c", -1)].get("error"))
+
+
+def test_timed_out_worker_is_failed_by_the_conductor(dags):
+    with LocalCloud(dags, auto_advance=True, stack_name="faults", function_timeouts={"WorkerFunction": 2}) as cloud:
+        run = cloud.run_dag("spin")
+        tis = ti_map(cloud.engine().store, "spin", run["run_id"])
+    assert run["state"] == "failed"
+    assert tis[("long", -1)]["state"] == "failed"
+    assert "Task timed out after 2.00 seconds" in str(tis[("long", -1)].get("error"))
+    assert tis[("after", -1)]["state"] == "upstream_failed"
+    assert _marks(dags) == []
+
+
+def test_every_task_message_delivered_twice_runs_each_body_once(dags):
+    with LocalCloud(dags, auto_advance=True, stack_name="faults") as cloud:
+        cloud.duplicate_events("WorkerFunction")
+        run = cloud.run_dag("chain3")
+        tis = ti_map(cloud.engine().store, "chain3", run["run_id"])
+        worker_runs = cloud.invocations["WorkerFunction"]
+    assert run["state"] == "success"
+    assert {t["state"] for t in tis.values()} == {"success"}
+    assert worker_runs == 2 * len(tis)
+    assert sorted(_marks(dags)) == ["a", "b", "c"]
