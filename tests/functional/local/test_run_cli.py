@@ -1,0 +1,146 @@
+"""`stratus run`, `stratus demo` and `stratus deploy` end to end (embedded cloud, fake sam)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import stat
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from orchestrator.cli.main import main
+
+ROOT = Path(__file__).resolve().parents[3]
+HAS_HANDLERS = all((ROOT / "functions" / n / "app.py").is_file() for n in ("worker", "conductor", "trigger"))
+requires_handlers = pytest.mark.skipif(not HAS_HANDLERS, reason="worker/conductor/trigger handler modules not written yet")
+
+FAILING = '''\
+from datetime import datetime
+from orchestrator import dag, task
+
+@dag(schedule=None, start_date=datetime(2026, 1, 1))
+def breaks():
+    @task
+    def ok() -> int:
+        return 1
+
+    @task
+    def boom(x: int) -> int:
+        raise ValueError("no good")
+
+    boom(ok())
+
+breaks()
+'''
+
+
+@requires_handlers
+def test_run_json_prints_the_final_run_and_its_task_instances(capsys):
+    status = main(["run", "etl_taskflow", "--dags", str(ROOT / "dags"), "--json", "--conf", "{}"])
+    out, err = capsys.readouterr()
+    assert status == 0
+    data = json.loads(out)
+    assert data["run"]["state"] == "success" and data["run"]["dag_id"] == "etl_taskflow"
+    assert {t["state"] for t in data["task_instances"]} == {"success"}
+    assert "started on the local cloud" in err and "done " in err
+
+
+@requires_handlers
+def test_run_of_a_failing_dag_prints_the_table_and_exits_1(tmp_path, capsys):
+    (tmp_path / "breaks.py").write_text(FAILING)
+    status = main(["run", "breaks", "--dags", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert status == 1
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.split()[:1] in (["ok"], ["boom"])}
+    assert rows["ok"][1:4] == ["-", "success", "1"]
+    assert rows["boom"][1:4] == ["-", "failed", "1"]
+    assert "breaks manual__" in out and ": failed" in out
+
+
+def test_run_rejects_bad_conf_and_dates(capsys):
+    assert main(["run", "x", "--conf", "[1]"]) == 1
+    assert "--conf must be a JSON object, got list" in capsys.readouterr().err
+    assert main(["run", "x", "--logical-date", "yesterday"]) == 1
+    assert "--logical-date 'yesterday' is not an ISO-8601 date" in capsys.readouterr().err
+
+
+def test_run_of_an_unknown_dag_names_the_dags_found(tmp_path, capsys):
+    (tmp_path / "breaks.py").write_text(FAILING)
+    assert main(["run", "nope", "--dags", str(tmp_path)]) == 1
+    assert "DAG 'nope' not found in" in capsys.readouterr().err
+
+
+@requires_handlers
+def test_demo_runs_each_example_and_fails_when_one_does_not_succeed(tmp_path, capsys):
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    for name in ("etl_taskflow.py", "s3_arrival.py"):
+        shutil.copy(ROOT / "dags" / name, dags / name)
+    assert main(["demo", "--dags", str(dags)]) == 0
+    out = capsys.readouterr().out
+    assert "== etl_taskflow (manual run)" in out
+    assert "== s3_arrival (S3 object -> EventBridge -> trigger)" in out
+    assert "All DAGs ran as expected" in out
+    (dags / "breaks.py").write_text(FAILING)
+    assert main(["demo", "--dags", str(dags)]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED: a run did not succeed" in out and "Some DAGs did not run as expected" in out
+
+
+def _fake_sam(tmp_path: Path) -> Path:
+    log = tmp_path / "sam-calls.jsonl"
+    script = tmp_path / "sam"
+    script.write_text(textwrap.dedent(f"""\
+        #!/usr/bin/env python3
+        import json, sys
+        with open({str(log)!r}, "a") as fh:
+            fh.write(json.dumps(sys.argv[1:]) + "\\n")
+    """))
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return log
+
+
+def test_deploy_builds_and_deploys_with_sam_then_syncs(tmp_path, monkeypatch, capsys):
+    from moto import mock_aws
+
+    from orchestrator.config import Clients
+    from orchestrator.local.stack import deploy_stack
+    from orchestrator.local.template import translate
+
+    log = _fake_sam(tmp_path)
+    monkeypatch.setenv("STRATUS_SAM", str(tmp_path / "sam"))
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    shutil.copy(ROOT / "dags" / "etl_taskflow.py", dags / "etl_taskflow.py")
+    with mock_aws():
+        # What `sam deploy` would have created: the template as a stack (here in moto).
+        translated = translate(ROOT / "template.yaml", staging_bucket="stratus-deploy-test")
+        deploy_stack(Clients(region_name="us-east-1"), translated, stack_name="stratus-ci",
+                     staging_bucket="stratus-deploy-test", region="us-east-1")
+        status = main(["deploy", "--stack", "stratus-ci", "--dags", str(dags), "--parameter", "LandingBucketName=my-landing"])
+        from orchestrator.local.target import stack_target
+        from orchestrator.store import RunStore
+
+        clients, resources = stack_target("stratus-ci")
+        registered = [d["dag_id"] for d in RunStore(clients, resources).list_dags()]
+    assert status == 0, capsys.readouterr()
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [c[0] for c in calls] == ["build", "deploy"]
+    assert f"DagsPath={dags.resolve()}" in calls[0] and "LandingBucketName=my-landing" in calls[0]
+    deploy = calls[1]
+    assert deploy[deploy.index("--stack-name") + 1] == "stratus-ci"
+    assert "CAPABILITY_IAM" in deploy and "--resolve-s3" in deploy
+    assert registered == ["etl_taskflow"]
+
+
+def test_deploy_without_sam_says_how_to_install_it(tmp_path, monkeypatch, capsys):
+    import orchestrator.cli.run_commands as rc
+
+    monkeypatch.setenv("STRATUS_SAM", str(tmp_path / "missing"))
+    monkeypatch.setattr(rc, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert main(["deploy", "--dags", str(tmp_path)]) == 1
+    assert "aws-sam-cli not found: run `make sam`" in capsys.readouterr().err
