@@ -127,9 +127,9 @@ class Conductor:
                 if due and now_s > int(datetime.fromisoformat(due).timestamp()) + LOST_RETRY_GRACE_S:
                     if self.retry(msg) == "queued":
                         stats["retries"] += 1
-            elif state == "scheduled":
-                in_flight += 1
         if in_flight == 0:
+            # Nothing queued, running or waiting to retry: derive the run from its task states
+            # (lost dispatches, lost counters, drifted slot counters for parked tasks).
             maintenance.reconcile(self.engine, dag_id, run_id)
             stats["reconciled"] += 1
         else:

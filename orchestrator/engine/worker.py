@@ -57,9 +57,6 @@ def run_try(engine: Engine, msg: TaskMessage) -> dict[str, Any]:
             logger.info("duplicate task message: this try is not queued any more")
             return {"status": "duplicate"}
         log.info("task started")
-        delay_ms = telemetry.millis_between(ti.get("queued_at"), ti.get("start_date"))
-        if delay_ms is not None:
-            telemetry.scheduling_delay(msg.dag_id, msg.task_id, delay_ms, msg.run_id)
         # observe (H5): scheduling delay, ready (queued_at) -> started (the claim's start_date).
         delay_ms = telemetry.millis_between(ti.get("queued_at"), ti.get("start_date"))
         if delay_ms is not None:
@@ -72,8 +69,6 @@ def run_try(engine: Engine, msg: TaskMessage) -> dict[str, Any]:
             return {"status": "up_for_retry"}
         done = engine.complete(plan, run, step, msg, state, fields=fields, forced=forced)
         if done:
-            if fields.get("duration") is not None:
-                telemetry.task_duration(msg.dag_id, msg.task_id, float(fields["duration"]) * 1000.0, msg.run_id)
             _after_terminal(engine, plan, step, run, state, task, ctx, ti)
         log.info("task finished", extra={"state": state})
         return {"status": "done", "state": state}
