@@ -113,7 +113,11 @@ class WidgetLinks:
         return console_log_url(self.region, self.log_group, attempt.log_stream, pattern)
 
     def action(self, label: str, params: Mapping[str, Any], confirmation: str, css: str = "") -> str:
-        return f'<a class="btn {_e(css)}">{_e(label)}</a>' + self._call(params, confirmation)
+        button = f'<a class="btn {_e(css)}">{_e(label)}</a>' + self._call(params, confirmation)
+        if params.get("action") == "trigger":
+            # Form fields reach the function in widgetContext.forms.all: the run's conf, as JSON.
+            return '<input name="conf" size="24" placeholder="conf (JSON, optional)"> ' + button
+        return button
 
 
 class LocalLinks:

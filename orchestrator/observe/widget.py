@@ -15,7 +15,7 @@ from typing import Any
 from orchestrator.errors import StratusError
 from orchestrator.observe.grid import STYLE, WidgetLinks, render_grid
 from orchestrator.observe.gridmodel import TimeRange
-from orchestrator.observe.service import RunsView
+from orchestrator.observe.service import ActionError, RunsView
 
 # Actions a dashboard button may ask for (marking by hand stays in the CLI and the local UI).
 WIDGET_ACTIONS = ("clear", "trigger")
@@ -27,7 +27,8 @@ is the run's duration), a row per task (task groups first, mapped tasks summaris
 coloured by state. The newest run, or the one whose bar you click, is listed below the grid with
 every try, its duration, its error and a link to its CloudWatch log stream.
 
-Buttons (each asks for confirmation): **Trigger run**, **Retry**/**Clear** a task, **Clear failed**.
+Buttons (each asks for confirmation): **Trigger run** (with the JSON typed in the conf field as
+the run's conf), **Retry**/**Clear** a task, **Clear failed**.
 
 The time range of the dashboard selects the runs shown.
 
@@ -72,6 +73,22 @@ def runs_that_fit(width: Any) -> int:
     return max(5, min(50, (pixels - 220) // 20))
 
 
+def _form_conf(context: Mapping[str, Any]) -> dict[str, Any]:
+    """The run conf typed in the widget's ``conf`` field (``widgetContext.forms.all``)."""
+    import json
+
+    text = str(((context.get("forms") or {}).get("all") or {}).get("conf") or "").strip()
+    if not text:
+        return {}
+    try:
+        conf = json.loads(text)
+    except ValueError as exc:
+        raise ActionError(f"The conf field must be a JSON object: {exc}.") from exc
+    if not isinstance(conf, dict):
+        raise ActionError(f"The conf field must be a JSON object, got {type(conf).__name__}.")
+    return conf
+
+
 def _message(title: str, text: str) -> str:
     from html import escape
 
@@ -102,6 +119,8 @@ def handle_event(
     action = params.get("action")
     if action in WIDGET_ACTIONS:
         try:
+            if action == "trigger":
+                params["conf"] = _form_conf(context)
             notice = view.perform(params)
         except StratusError as exc:
             notice = f"{action} failed: {exc}"

@@ -106,3 +106,14 @@ def test_dark_dashboard_theme_gets_light_text():
     out, _ = _handle(event)
     assert out.startswith("<style>.sg{color:#d1d5db}</style>")
     assert not _handle(_event("widget_event.json"))[0].startswith("<style>.sg{color:#d1d5db}")
+
+
+def test_trigger_takes_its_conf_from_the_widget_form():
+    event = {**_event("widget_event.json"), "action": "trigger", "dag_id": "daily_sales"}
+    event["widgetContext"]["forms"] = {"all": {"conf": '{"day": "2026-01-01"}'}}
+    out, engine = _handle(event)
+    assert engine.calls == [("start_run", ("daily_sales",), {"conf": {"day": "2026-01-01"}, "run_type": "manual"})]
+    assert '<input name="conf"' in out
+    event["widgetContext"]["forms"] = {"all": {"conf": "[1]"}}
+    out, engine = _handle(event)
+    assert engine.calls == [] and "trigger failed: The conf field must be a JSON object, got list." in out
