@@ -135,6 +135,11 @@ class LocalCloud:
                 f"Template {str(self.template_path)!r} not found: run from the project folder or pass template=."
             )
         self._set_env({"AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region})
+        # Lambda runs one invocation per container; here threads share the Powertools logger,
+        # whose per-invocation keys can race while a line is formatted. Such a line is dropped
+        # quietly (the stdlib's production setting) instead of printing a traceback.
+        self._raise_exceptions = logging.raiseExceptions
+        logging.raiseExceptions = False
         try:
             self._start_moto()
             self._deploy()
@@ -249,6 +254,7 @@ class LocalCloud:
             with contextlib.suppress(Exception):
                 self._mock.stop()
             self._mock = None
+        logging.raiseExceptions = getattr(self, "_raise_exceptions", logging.raiseExceptions)
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
