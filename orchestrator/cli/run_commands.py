@@ -66,7 +66,7 @@ def _parse_conf(text: str | None) -> dict[str, Any]:
         return {}
     try:
         value = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise StratusError(f"--conf is not valid JSON ({exc.msg} at position {exc.pos}): pass an object like '{{\"k\": 1}}'.") from exc
     if not isinstance(value, dict):
         raise StratusError(f"--conf must be a JSON object, got {type(value).__name__}: pass an object like '{{\"k\": 1}}'.")

@@ -378,7 +378,7 @@ class Emulation:
                 continue
             event = {"Records": [self._sqs_record(sub, m) for m in messages]}
             self.deliveries["sqs_batches"] += 1
-            self.host.submit(lambda sub=sub, event=event, messages=messages: self._deliver_batch(sub, event, messages))
+            self.host.submit(functools.partial(self._deliver_batch, sub, event, messages))
             started += 1
         return started
 
@@ -465,7 +465,7 @@ class Emulation:
         if bus is None:
             return
         for rule in list(bus.rules.values()):
-            rule.send_to_targets(event, transform_input=False)
+            rule.send_to_targets(event, transform_input=False)  # type: ignore[arg-type]
 
     def lambda_target(self, rule: Any, target: dict[str, Any], event: dict[str, Any]) -> None:
         if "Input" in target:
@@ -479,7 +479,7 @@ class Emulation:
             rendered = EventTemplateParser.parse(
                 input_template=transformer.get("InputTemplate"),
                 input_paths_map=transformer.get("InputPathsMap", {}),
-                event=event,
+                event=event,  # type: ignore[arg-type]
             )
             payload = rendered if isinstance(rendered, str) else json.dumps(rendered)
         else:
@@ -665,7 +665,7 @@ def _install_patches() -> None:
         return clock_seconds() * 1000.0
 
     s3n._send_event_bridge_message = s3_eventbridge
-    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign,assignment]
     sqs_models.unix_time = clock_seconds  # type: ignore[assignment]
     sqs_models.unix_time_millis = clock_millis  # type: ignore[assignment]
 

@@ -73,8 +73,8 @@ class Resolver:
                 return handler(self, arg)
             if key.startswith("Fn::"):
                 raise IntrinsicError(f"Intrinsic function {key!r} is not supported by the local cloud's resolver.")
-        out = {k: self.resolve(v) for k, v in value.items()}
-        return {k: v for k, v in out.items() if v is not NO_VALUE}
+        resolved = {k: self.resolve(v) for k, v in value.items()}
+        return {k: v for k, v in resolved.items() if v is not NO_VALUE}
 
     # -- functions
     def _fn_ref(self, name: Any) -> Any:
