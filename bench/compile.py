@@ -71,16 +71,18 @@ def build(n_tasks: int) -> DAG:
     return dag
 
 
-def measure(n_tasks: int) -> tuple[int, int, float, float, float, str]:
+def measure(n_tasks: int) -> tuple[int, int, float, float, float, float, str]:
     t0 = time.perf_counter()
     dag = build(n_tasks)
     t1 = time.perf_counter()
+    c1 = time.process_time()
     plan = compile_dag(dag)
+    c2 = time.process_time()
     t2 = time.perf_counter()
     text = plan.to_json()
     t3 = time.perf_counter()
     edges = sum(len(op.upstream_task_ids) for op in dag.task_dict.values())
-    return len(dag.task_dict), edges, t1 - t0, t2 - t1, t3 - t2, f"{len(text) / 1e6:.1f} MB"
+    return len(dag.task_dict), edges, t1 - t0, t2 - t1, c2 - c1, t3 - t2, f"{len(text) / 1e6:.1f} MB"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,18 +91,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
     runs = [measure(args.tasks) for _ in range(args.repeat)]
-    tasks, edges, _, _, _, size = runs[0]
+    tasks, edges, _, _, _, _, size = runs[0]
     build_s = min(r[2] for r in runs)
     compile_s = min(r[3] for r in runs)
-    json_s = min(r[4] for r in runs)
-    rows = [[f"{tasks:,} tasks, {edges:,} dependencies", build_s, compile_s, json_s, size,
+    compile_cpu = min(r[4] for r in runs)
+    json_s = min(r[5] for r in runs)
+    rows = [[f"{tasks:,} tasks, {edges:,} dependencies", build_s, compile_s, compile_cpu, json_s, size,
              "yes" if compile_s < 2.0 else "NO"]]
     print(render(
         f"Compile a {tasks:,}-task DAG (best of {args.repeat})",
-        ["DAG", "build in memory (s)", "compile_dag (s)", "plan to JSON (s)", "plan JSON", "compile < 2 s"],
+        ["DAG", "build in memory (s)", "compile_dag (s)", "compile_dag CPU (s)", "plan to JSON (s)", "plan JSON",
+         "compile < 2 s"],
         rows,
         notes=["compile_dag = validation (cycles, ids, schedules, params, mapping) + topological order + "
-               "steps + content hash; all linear in tasks + dependencies."],
+               "steps + content hash; all linear in tasks + dependencies. Wall times grow on a busy machine; "
+               "the CPU column is this process's own time."],
     ))
     return 0
 

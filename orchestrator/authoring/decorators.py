@@ -83,7 +83,7 @@ def _check_call(
     op_args: Any,
     op_kwargs: dict[str, Any],
     mapped_keys: tuple[str, ...] | None,
-    where: str,
+    where: object,
 ) -> None:
     sig = _binding_signature(fn)
     try:
@@ -160,7 +160,7 @@ class _TaskPartial:
         dag = _stack.current_dag()
         group = _stack.current_group(dag)
         label = self.decorator.kwargs.get("task_id") or self.decorator.function.__name__
-        return describe(group.child_id(label) if group is not None else label, dag, self._site)
+        return str(describe(group.child_id(label) if group is not None else label, dag, self._site))
 
     def expand(self, **mapped: Any) -> XComArg:
         where = self._where()
