@@ -367,8 +367,9 @@ class FunctionHost:
         self._pool.submit(job)
 
     def close(self, wait: bool = True) -> None:
+        """Stop accepting work; queued invocations are dropped, running ones finish (if ``wait``)."""
         self.closed = True
-        self._pool.shutdown(wait=wait, cancel_futures=not wait)
+        self._pool.shutdown(wait=wait, cancel_futures=True)
 
     # -- the moto side
     def handle_invoke(self, name: str, body: Any, headers: Any, response_headers: dict[str, str]) -> str:
