@@ -1,7 +1,8 @@
 """Load DAG files from a folder, like Airflow's DagBag.
 
 Every ``*.py`` file under the root is imported in isolation under a unique module name, with
-the root on ``sys.path`` while it runs. An import error in one file is recorded (with the
+the root first on ``sys.path`` while it runs (and last on it afterwards, so task code can
+import helper modules from the DAGs folder lazily). An import error in one file is recorded (with the
 file and the line, from the traceback or the ``SyntaxError``) and does not hide the others.
 Files that do not contain the word "dag" are skipped (Airflow's safe mode) unless
 ``safe_mode=False``; patterns in a ``.airflowignore`` (or ``.stratusignore``) file at the
@@ -73,9 +74,9 @@ def import_file(path: str, dags_root: str | None = None) -> tuple[list[DAG], Any
             raise DagImportError(f"{path}: not a Python file", file=path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
-        added = root not in sys.path
-        if added:
-            sys.path.insert(0, root)
+        while root in sys.path:
+            sys.path.remove(root)
+        sys.path.insert(0, root)
         previous, _stack.state.collector = _stack.state.collector, collected
         try:
             spec.loader.exec_module(module)
@@ -93,11 +94,12 @@ def import_file(path: str, dags_root: str | None = None) -> tuple[list[DAG], Any
             raise DagImportError(f"{where}: {detail}", file=path, line=line) from exc
         finally:
             _stack.state.collector = previous
-            if added:
-                try:
-                    sys.path.remove(root)
-                except ValueError:
-                    pass
+            # First on sys.path while the file runs (its folder's modules win); afterwards at
+            # the end, as Airflow keeps the DAGs folder importable, so task code that imports
+            # a helper module lazily still finds it when the task runs.
+            while root in sys.path:
+                sys.path.remove(root)
+            sys.path.append(root)
     dags: dict[int, DAG] = {id(d): d for d in collected}
     from orchestrator.authoring.dag import DAG as DAGClass
 
