@@ -107,6 +107,19 @@ class DagCalls:
             "total": len(api) / n,
         }
 
+    def invocation_ms(self) -> list[float]:
+        """Wall time of each handler invocation in this run (from the invocation markers), in ms."""
+        open_at: dict[int, float] = {}
+        out: list[float] = []
+        for c in self.calls:
+            if c.service != "mark":
+                continue
+            if c.operation == "invocation_start":
+                open_at[c.thread] = c.start
+            elif c.operation == "invocation_end" and c.thread in open_at:
+                out.append((c.start - open_at.pop(c.thread)) * 1000)
+        return out
+
     def other_names(self) -> list[str]:
         names = Counter(c.name for c in self.api if c.service not in ("dynamodb", "s3", "sqs")
                         and c.name != "lambda:Invoke")
@@ -209,6 +222,11 @@ def calls_table(results: list[DagCalls]) -> str:
         if emu:
             notes.append(f"{r.spec.label}: local emulation calls (not priced): "
                          + ", ".join(f"{k} x{v}" for k, v in emu.most_common()))
+    for r in results:
+        durations = r.invocation_ms()
+        if durations:
+            notes.append(f"{r.spec.label}: {len(durations)} handler invocations, median {statistics.median(durations):.0f} ms "
+                         "each on this machine's moto (AWS latencies differ; the cost table assumes --lambda-ms).")
     notes.append("DynamoDB units: WRU = ceil(max(item before, after) / 1 KB), x2 in a transaction; "
                  "RRU = ceil(size / 4 KB), half when eventually consistent (computed from item sizes).")
     return render(
