@@ -92,6 +92,7 @@ def run_demo(dags_root: str | Path = "dags", *, out: TextIO, timeout: float = 18
                         result.how = _fire_schedule(cloud, plan)
                     else:
                         engine.start_run(dag_id, plan=plan)
+                print(f"-- {dag_id}: started ({result.how}), waiting for the local cloud ...", file=out, flush=True)
                 cloud.wait_idle(timeout)
                 runs = sorted(plain(store.list_runs(dag_id, limit=100)), key=lambda r: str(r.get("logical_date")))
                 result.runs = runs
