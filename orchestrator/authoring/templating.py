@@ -88,11 +88,20 @@ def render_string(source: str, context: Mapping[str, Any], *, env: Any = None) -
         return source
     from jinja2 import TemplateError
 
+    from jinja2 import Undefined
+
     env = env if env is not None else default_environment()
     try:
-        return env.from_string(source).render(**context)
+        result = env.from_string(source).render(**context)
+        if isinstance(result, Undefined):
+            # Native mode hands back a lone undefined (or sandbox-blocked) value as is; text
+            # mode would have raised while turning it into a string, so make it raise here too.
+            str(result)
+        return result
     except TemplateError as exc:
         raise TemplateRenderError(f"Could not render template {source!r}: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - e.g. the sandbox's OverflowError("Range too big"), 1/0
+        raise TemplateRenderError(f"Could not render template {source!r}: {type(exc).__name__}: {exc}") from exc
 
 
 def render(

@@ -66,3 +66,19 @@ def test_context_is_per_thread():
         t.start()
         t.join()
     assert seen == ["none"]
+
+
+def test_python_errors_inside_templates_become_render_errors():
+    with pytest.raises(TemplateRenderError, match="ZeroDivisionError"):
+        render("{{ 1 / 0 }}", {})
+    with pytest.raises(TemplateRenderError, match="Range too big"):
+        render("{{ range(10**10) | list }}", {})
+
+
+def test_native_mode_blocked_attribute_raises():
+    from orchestrator.authoring.templating import default_environment
+
+    with pytest.raises(TemplateRenderError, match="unsafe"):
+        render("{{ fn.__globals__ }}", {"fn": len}, env=default_environment(native=True))
+    with pytest.raises(TemplateRenderError, match="'nope' is undefined"):
+        render("{{ nope }}", {}, env=default_environment(native=True))

@@ -47,9 +47,6 @@ def test_native_rendering_leaks_nothing_either(source):
         assert isinstance(value, Undefined)
 
 
-@pytest.mark.xfail(strict=True, reason="H1 (authoring/templating, native env): a lone unsafe attribute "
-                                       "('{{ fn.__globals__ }}') returns a jinja2 Undefined object as the value "
-                                       "instead of raising, unlike StrictUndefined in text mode")
 def test_native_rendering_raises_on_a_blocked_attribute():
     with pytest.raises(TemplateRenderError, match="unsafe"):
         render("{{ fn.__globals__ }}", {"fn": lambda: 1}, env=default_environment(native=True))
@@ -68,8 +65,6 @@ def test_undefined_names_are_errors_not_empty_strings():
         render("{{ config }}", {})
 
 
-@pytest.mark.xfail(strict=True, reason="H1 (authoring/templating.render_string): the sandbox's OverflowError "
-                                       "for a huge range() escapes as OverflowError, not TemplateRenderError")
 def test_resource_exhaustion_is_refused_as_a_render_error():
     with pytest.raises(TemplateRenderError, match="Range too big"):
         render("{{ range(10**10) | list }}", {})
