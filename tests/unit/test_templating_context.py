@@ -79,6 +79,6 @@ def test_native_mode_blocked_attribute_raises():
     from orchestrator.authoring.templating import default_environment
 
     with pytest.raises(TemplateRenderError, match="unsafe"):
-        render("{{ fn.__globals__ }}", {"fn": len}, env=default_environment(native=True))
+        render("{{ fn.__globals__ }}", {"fn": lambda: 1}, env=default_environment(native=True))
     with pytest.raises(TemplateRenderError, match="'nope' is undefined"):
         render("{{ nope }}", {}, env=default_environment(native=True))
