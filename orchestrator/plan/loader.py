@@ -11,14 +11,17 @@ root (regular expressions, one a line, matched against the relative path) are sk
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import os
 import re
+import signal
 import sys
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.authoring import _stack
@@ -28,6 +31,40 @@ if TYPE_CHECKING:
     from orchestrator.authoring.dag import DAG
 
 _LOCK = threading.RLock()  # sys.path and sys.modules are process-wide
+DEFAULT_IMPORT_TIMEOUT_S = 30.0  # Airflow's dagbag_import_timeout
+
+
+class DagImportTimeout(Exception):
+    """Raised inside a DAG file that takes too long to import (SIGALRM, main thread only)."""
+
+
+@contextlib.contextmanager
+def _import_deadline(timeout_s: float | None, path: str) -> Iterator[None]:
+    # SIGALRM only works in the main thread; never disturb a timer someone else armed
+    # (the runtime uses one for execution_timeout).
+    usable = (
+        timeout_s
+        and hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+        and signal.getitimer(signal.ITIMER_REAL)[0] == 0
+    )
+    if not usable:
+        yield
+        return
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise DagImportTimeout(
+            f"importing took longer than {timeout_s:g} s; move slow work (network calls, big reads) "
+            "out of the top level of the DAG file and into tasks"
+        )
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, float(timeout_s or 0))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 _IGNORE_FILES = (".airflowignore", ".stratusignore")
 
 
@@ -58,8 +95,12 @@ def _error_line(exc: BaseException, path: str) -> int | None:
     return line
 
 
-def import_file(path: str, dags_root: str | None = None) -> tuple[list[DAG], Any]:
+def import_file(
+    path: str, dags_root: str | None = None, *, timeout_s: float | None = None
+) -> tuple[list[DAG], Any]:
     """Import ``path`` in isolation and return the DAGs it defined and the module.
+
+    ``timeout_s`` stops a file whose top level runs too long (main thread only).
 
     Raises:
         DagImportError: with the file and line of the failure.
@@ -79,7 +120,8 @@ def import_file(path: str, dags_root: str | None = None) -> tuple[list[DAG], Any
         sys.path.insert(0, root)
         previous, _stack.state.collector = _stack.state.collector, collected
         try:
-            spec.loader.exec_module(module)
+            with _import_deadline(timeout_s, path):
+                spec.loader.exec_module(module)
         except BaseException as exc:  # noqa: BLE001 - any failure of user code is an import error
             sys.modules.pop(name, None)
             if isinstance(exc, KeyboardInterrupt):
@@ -128,9 +170,17 @@ class DagBag:
             print(err)
     """
 
-    def __init__(self, dags_root: str = "dags", *, safe_mode: bool = True, load: bool = True) -> None:
+    def __init__(
+        self,
+        dags_root: str = "dags",
+        *,
+        safe_mode: bool = True,
+        load: bool = True,
+        import_timeout_s: float | None = DEFAULT_IMPORT_TIMEOUT_S,
+    ) -> None:
         self.dags_root = os.path.abspath(dags_root if os.path.isdir(dags_root) else os.path.dirname(dags_root) or ".")
         self.safe_mode = safe_mode
+        self.import_timeout_s = import_timeout_s
         self.dags: dict[str, DAG] = {}
         self.import_errors: dict[str, DagImportError] = {}
         self.load_times: dict[str, float] = {}
@@ -181,7 +231,7 @@ class DagBag:
         self.import_errors.pop(path, None)
         start = time.perf_counter()
         try:
-            dags, _ = import_file(path, self.dags_root)
+            dags, _ = import_file(path, self.dags_root, timeout_s=self.import_timeout_s)
         except DagImportError as err:
             self.import_errors[path] = err
             return []

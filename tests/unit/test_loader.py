@@ -146,3 +146,14 @@ def test_concurrent_loads_are_safe(tmp_path):
     for t in threads:
         t.join()
     assert results == [[f"d{i}" for i in range(8)]] * 4
+
+
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="SIGALRM needs the main thread")
+def test_slow_file_times_out_with_its_line(tmp_path):
+    (tmp_path / "slow.py").write_text("import time\nfrom orchestrator import DAG\nDAG('slow')\ntime.sleep(20)\n")
+    (tmp_path / "fast.py").write_text("from orchestrator import DAG\nDAG('fast')\n")
+    bag = DagBag(str(tmp_path), import_timeout_s=0.3)
+    assert list(bag.dags) == ["fast"]
+    (err,) = bag.import_errors.values()
+    assert err.line == 4
+    assert "DagImportTimeout: importing took longer than 0.3 s" in str(err)
