@@ -174,7 +174,9 @@ def task_log_context(
     Appends ``TASK_LOG_KEYS`` to the Powertools logger and yields a stdlib logger
     (``airflow.task``, Airflow's name) whose records go out through the same JSON formatter,
     so lines the task logs itself are findable by run, task and try as well. The keys are
-    removed on exit (Lambda containers are reused across tries).
+    removed on exit (Lambda containers are reused across tries). They are per thread: the
+    local cloud runs concurrent invocations on threads of one process, and one try ending
+    must not strip the keys of another.
     """
     keys = {
         "dag_id": dag_id,
@@ -183,7 +185,7 @@ def task_log_context(
         "map_index": map_index,
         "try_number": try_number,
     }
-    logger.append_keys(**keys)
+    logger.thread_safe_append_keys(**keys)
     task_logger = logging.getLogger("airflow.task")
     handler = _CurrentStdoutHandler()
     handler.setFormatter(logger.registered_formatter)
@@ -195,4 +197,4 @@ def task_log_context(
     finally:
         task_logger.removeHandler(handler)
         task_logger.setLevel(previous_level)
-        logger.remove_keys(list(keys))
+        logger.thread_safe_remove_keys(list(keys))

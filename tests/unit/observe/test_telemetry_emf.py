@@ -92,3 +92,26 @@ def test_task_log_context_tags_lines_with_try_keys_and_removes_them(capsys):
         assert line["service"] == "stratus"
     [outside] = [x for x in lines if x["message"] == "outside"]
     assert "run_id" not in outside
+
+
+def test_task_log_context_keys_are_per_thread(capsys):
+    import threading
+
+    inside = threading.Event()
+    done = threading.Event()
+
+    def other_try() -> None:
+        with t.task_log_context("sales", "r1", "extract", -1, 1):
+            inside.set()
+            done.wait(5)
+        # leaving this try must not strip the keys of the try still running in the main thread
+
+    worker = threading.Thread(target=other_try)
+    with t.task_log_context("sales", "r1", "load", -1, 1):
+        worker.start()
+        inside.wait(5)
+        done.set()
+        worker.join(5)
+        t.logger.error("load failed")
+    [line] = [json.loads(x) for x in capsys.readouterr().out.splitlines() if '"load failed"' in x]
+    assert (line["task_id"], line["try_number"]) == ("load", 1)
