@@ -27,6 +27,7 @@ import contextlib
 import logging
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -165,18 +166,39 @@ def millis_between(start: str | datetime | None, end: str | datetime | None) -> 
     return max(0.0, (b - a).total_seconds() * 1000.0)
 
 
+_TASK_LOGGER_LOCK = threading.Lock()
+
+
+def task_logger() -> logging.Logger:
+    """Airflow's ``airflow.task`` logger, writing JSON lines through the Powertools formatter.
+
+    Set up once per process (handler, INFO level, no propagation to the root logger, whose
+    Lambda handler would print each line a second time as plain text), never torn down: the
+    local cloud runs tries concurrently on threads, and per-try setup would race.
+    """
+    task_log = logging.getLogger("airflow.task")
+    with _TASK_LOGGER_LOCK:
+        if not any(isinstance(h, _CurrentStdoutHandler) for h in task_log.handlers):
+            handler = _CurrentStdoutHandler()
+            handler.setFormatter(logger.registered_formatter)
+            task_log.addHandler(handler)
+            task_log.setLevel(logging.INFO)
+            task_log.propagate = False
+    return task_log
+
+
 @contextlib.contextmanager
 def task_log_context(
     dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int
 ) -> Iterator[logging.Logger]:
     """Tag every log line of one task try with the keys `stratus logs` filters on.
 
-    Appends ``TASK_LOG_KEYS`` to the Powertools logger and yields a stdlib logger
-    (``airflow.task``, Airflow's name) whose records go out through the same JSON formatter,
-    so lines the task logs itself are findable by run, task and try as well. The keys are
-    removed on exit (Lambda containers are reused across tries). They are per thread: the
-    local cloud runs concurrent invocations on threads of one process, and one try ending
-    must not strip the keys of another.
+    Appends ``TASK_LOG_KEYS`` to the Powertools logger and yields ``task_logger()``, whose
+    records go out through the same JSON formatter, so lines the task logs itself are
+    findable by run, task and try as well. The keys are removed on exit (Lambda containers
+    are reused across tries). They are per thread: the local cloud runs concurrent
+    invocations on threads of one process, and one try ending must not strip the keys of
+    another.
     """
     keys = {
         "dag_id": dag_id,
@@ -186,15 +208,7 @@ def task_log_context(
         "try_number": try_number,
     }
     logger.thread_safe_append_keys(**keys)
-    task_logger = logging.getLogger("airflow.task")
-    handler = _CurrentStdoutHandler()
-    handler.setFormatter(logger.registered_formatter)
-    task_logger.addHandler(handler)
-    previous_level = task_logger.level
-    task_logger.setLevel(logging.INFO)
     try:
-        yield task_logger
+        yield task_logger()
     finally:
-        task_logger.removeHandler(handler)
-        task_logger.setLevel(previous_level)
         logger.thread_safe_remove_keys(list(keys))

@@ -115,3 +115,25 @@ def test_task_log_context_keys_are_per_thread(capsys):
         t.logger.error("load failed")
     [line] = [json.loads(x) for x in capsys.readouterr().out.splitlines() if '"load failed"' in x]
     assert (line["task_id"], line["try_number"]) == ("load", 1)
+
+
+def test_task_logger_stays_usable_when_another_try_ends_first(capsys):
+    import threading
+
+    inside = threading.Event()
+    done = threading.Event()
+
+    def other_try() -> None:
+        with t.task_log_context("sales", "r1", "extract", -1, 1):
+            inside.set()
+            done.wait(5)
+
+    worker = threading.Thread(target=other_try)
+    with t.task_log_context("sales", "r1", "load", -1, 1) as task_log:
+        worker.start()
+        inside.wait(5)
+        done.set()
+        worker.join(5)
+        task_log.info("task started")
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if '"task started"' in x]
+    assert [(x["task_id"], x["level"]) for x in lines] == [("load", "INFO")]  # once, not dropped, not doubled
