@@ -466,7 +466,10 @@ class Engine:
 
 
 def format_error(exc: BaseException) -> str:
-    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-8000:]
+    from orchestrator.secrets import redact
+
+    # The text is stored on the task instance and shown by the UI/CLI: mask secrets the task read.
+    return redact("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))[-8000:]
 
 
 def monotonic() -> float:

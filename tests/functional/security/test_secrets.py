@@ -163,3 +163,6 @@ def test_a_task_reading_secrets_never_logs_them(aws, tmp_path, caplog, capsys):
     text = caplog.text + "".join(str(r.__dict__) for r in caplog.records) + capsys.readouterr().out
     assert "could not log in as etl with ***" in text  # the failure is logged, masked
     assert DB_PASSWORD not in text and API_TOKEN not in text
+    with world.faults.paused():
+        error = world.store.get_ti("uses_secrets", "r1", "leak_in_error")["error"]
+    assert "could not log in as etl with ***" in error and DB_PASSWORD not in error  # stored for the UI, masked
