@@ -64,3 +64,11 @@ def test_worker_refuses_bad_task_messages(deployed, case, capsys):
     # Raising is right here: Lambda retries, then the OnFailure record reaches the conductor.
     assert error is not None or (isinstance(response, dict) and response.get("status") in ("ignored", "duplicate"))
     _check(text, case)
+
+
+@pytest.mark.parametrize("case", cases("widget_events"))
+def test_widget_answers_bad_events_with_escaped_html(deployed, case, capsys):
+    response, error, text = run_case(deployed, "widget", case, capsys)
+    assert error is None and isinstance(response, str), error
+    assert "<script>" not in response and "<img src=x" not in response
+    _check(text, case)
