@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 
 from orchestrator.engine.messages import OnFailureRecord
+from orchestrator.engine.rules import retry_delay_s
 
 FLAKY = """
 @dag(schedule=None, start_date=datetime(2026, 1, 1))
@@ -30,7 +31,11 @@ def test_retries_with_backoff_then_success_keeps_history(h):
     assert [x["try_number"] for x in ti["history"]] == [1, 2]
     assert "try 1 failed" in ti["history"][0]["error"]
     delays = [d for t, _, d in h.dispatcher.retry_delays if t == "shaky"]
-    assert 10 <= delays[0] < 20 and delays[1] == 25  # 20..40 s by the formula, capped at 25 s
+    policy = h.plan("flaky").step("shaky").retry
+    expected = [retry_delay_s(policy, n, dag_id="flaky", task_id="shaky", logical_date=run["logical_date"])
+                for n in (1, 2)]
+    assert delays == expected
+    assert 10 <= delays[0] < 20 and 20 <= delays[1] <= 25  # [10, 20) then [20, 40) capped at 25 s
     assert h.store.get_xcom("flaky", run["run_id"], "after") == 3
 
 
