@@ -62,3 +62,14 @@ def test_bad_limit_env_names_the_variable(monkeypatch):
     monkeypatch.setenv("STRATUS_INLINE_XCOM_LIMIT", "lots")
     with pytest.raises(StoreError, match="STRATUS_INLINE_XCOM_LIMIT='lots' is not an integer"):
         xcom.inline_limit()
+
+
+def test_s3_values_are_read_once_per_process(store, monkeypatch):
+    monkeypatch.setenv("STRATUS_INLINE_XCOM_LIMIT", "10")
+    _, key = store.xcom.place(xcom.encode(list(range(100))), dag_id="d", run_id="r", task_id="t", map_index=-1,
+                              try_number=1)
+    calls = []
+    store.clients.client("s3").meta.events.register("before-call.s3.GetObject", lambda **kw: calls.append(1))
+    assert store.xcom.load(None, key) == list(range(100))
+    assert store.xcom.load(None, key) == list(range(100))
+    assert len(calls) == 1
