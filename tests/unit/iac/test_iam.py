@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-# Actions AWS offers no resource-level permissions for: "*" is the only possible resource.
-NO_RESOURCE_LEVEL = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+# Actions AWS offers no resource-level permissions for (Service Authorization Reference):
+# "*" is the only possible resource.
+NO_RESOURCE_LEVEL = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "scheduler:ListSchedules"}
 
 
 def _statements(cfn: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
