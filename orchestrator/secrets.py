@@ -296,7 +296,7 @@ class Variable:
             return value
         try:
             parsed = json.loads(value)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise SecretFormatError(f"Variable '{key}' is not valid JSON ({exc.msg} at {exc.pos}).") from None
         if secure or is_sensitive(key):
             _mask_tree(parsed)
@@ -342,7 +342,7 @@ class Connection:
             return {}
         try:
             value = json.loads(self.extra)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise SecretFormatError(f"Connection '{self.conn_id}' has an extra that is not JSON ({exc.msg}).") from None
         return value if isinstance(value, dict) else {}
 
@@ -386,7 +386,7 @@ class Connection:
             return cls.from_uri(conn_id, stripped)
         try:
             data = json.loads(stripped)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise SecretFormatError(f"Connection '{conn_id}' is not valid JSON ({exc.msg} at {exc.pos}).") from None
         extra = data.get("extra")
         port = data.get("port")

@@ -15,7 +15,6 @@ from __future__ import annotations
 import heapq
 import itertools
 import json
-from datetime import datetime
 from pathlib import Path
 
 import pytest
