@@ -84,3 +84,15 @@ def test_duplicate_and_reordered_deliveries_change_nothing(world_factory):
     state, tis = _run(world, "dm")
     assert state == "success" and set(tis.values()) == {"success"} and len(tis) == 5
     assert world.finishes[("dm", "r1")] == 1
+
+
+def test_run_past_its_dagrun_timeout_is_failed_by_the_sweeper_from_stored_state(world_factory):
+    # Every invoke is lost (the sweeper's re-invokes too): only dagrun_timeout can end the run.
+    src = chaos_dags._chain("slow", 2).replace("default_args=spare())",
+                                               "default_args=spare(), dagrun_timeout=timedelta(minutes=30))")
+    world = world_factory(FaultRates(drop=1.0), {"slow": src})
+    state, tis = _run(world, "slow")
+    assert state == "failed" and tis == {"t0": "skipped"}  # unfinished instances become skipped (Airflow)
+    with world.faults.paused():
+        run = world.store.get_run("slow", "r1")
+    assert "dagrun_timeout" in run.get("note", "") and world.finishes[("slow", "r1")] == 1
