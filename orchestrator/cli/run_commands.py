@@ -83,9 +83,12 @@ def _parse_date(text: str | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-def _follow(cloud: Any, store: Any, dag_id: str, run_id: str, out: TextIO, timeout: float) -> None:
+def _follow(cloud: Any, store: Any, plan: Any, run_id: str, out: TextIO, timeout: float) -> None:
     """Show progress until the cloud is idle: in place on a TTY, one line per change otherwise."""
-    from orchestrator.local.report import progress
+    from orchestrator.local.report import expected_instances, progress
+
+    dag_id = plan.dag_id
+    mapped = [s.task_id for s in plan.steps if getattr(s, "mapping", None) is not None]
 
     done = threading.Event()
     failure: list[BaseException] = []
@@ -105,7 +108,9 @@ def _follow(cloud: Any, store: Any, dag_id: str, run_id: str, out: TextIO, timeo
     while True:
         finished = done.wait(interval)
         started = time.monotonic()
-        line = progress(store.list_tis(dag_id, run_id)).line()
+        run = store.get_run(dag_id, run_id) if mapped else None
+        expected = expected_instances(run, mapped, len(plan.steps))
+        line = progress(store.list_tis(dag_id, run_id), expected).line()
         interval = max(0.3, 5 * (time.monotonic() - started))  # polling must not slow a big run
         if line != last:
             out.write(("\r" + line + "\033[K") if tty else line + "\n")
@@ -143,7 +148,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         with quiet_stdout():
             run = engine.start_run(args.dag_id, plan=plan, conf=conf, logical_date=logical_date)
         print(f"{args.dag_id}: run {run['run_id']} started on the local cloud", file=out, flush=True)
-        _follow(cloud, engine.store, args.dag_id, run["run_id"], out, args.timeout)
+        _follow(cloud, engine.store, plan, run["run_id"], out, args.timeout)
         final, tis = _result(cloud, plan, args.dag_id, run["run_id"])
     if args.json:
         print(json.dumps({"run": final, "task_instances": tis}, indent=2, default=str))

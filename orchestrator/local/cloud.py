@@ -21,6 +21,7 @@ import logging
 import os
 import time
 import uuid
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,9 @@ class LocalCloud:
         # quietly (the stdlib's production setting) instead of printing a traceback.
         self._raise_exceptions = logging.raiseExceptions
         logging.raiseExceptions = False
+        # Powertools warns when an invocation published no metric; on AWS that goes to the
+        # function's log, here it would interleave with the CLI's output.
+        warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
         try:
             self._start_moto()
             self._deploy()

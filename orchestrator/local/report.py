@@ -28,15 +28,25 @@ class Progress:
         )
 
 
-def progress(tis: Iterable[dict[str, Any]]) -> Progress:
-    """Progress counts from task instance items."""
+def expected_instances(run: dict[str, Any] | None, mapped: Iterable[str], steps: int) -> int:
+    """Task instances a run will have: one per plain step, ``map_count`` per expanded mapped step."""
+    mapped = list(mapped)
+    total = steps - len(mapped)
+    for task_id in mapped:
+        count = (run or {}).get(f"map_count#{task_id}")
+        total += int(count) if count is not None else 1
+    return total
+
+
+def progress(tis: Iterable[dict[str, Any]], expected: int = 0) -> Progress:
+    """Progress counts from task instance items (``expected``: the total when known)."""
     states = Counter(str(ti.get("state")) for ti in tis)
     return Progress(
         done=sum(n for s, n in states.items() if s in TERMINAL),
         running=states["queued"] + states["running"] + states["scheduled"],
         failed=sum(n for s, n in states.items() if s in FAILED),
         retrying=states["up_for_retry"],
-        total=sum(states.values()),
+        total=max(sum(states.values()), expected),
     )
 
 

@@ -41,3 +41,11 @@ def test_run_table_has_a_header_and_columns():
 def test_plain_turns_dynamodb_values_into_json_values():
     assert plain({"n": Decimal("2"), "f": Decimal("0.5"), "s": {"b", "a"}, "l": [Decimal(1)]}) == {
         "n": 2, "f": 0.5, "s": ["a", "b"], "l": [1]}
+
+
+def test_expected_instances_counts_map_children_once_known():
+    from orchestrator.local.report import expected_instances
+
+    assert expected_instances(None, ["work"], 3) == 3
+    assert expected_instances({"map_count#work": Decimal(1000)}, ["work"], 3) == 1002
+    assert progress([_ti("a", "success")], expected=1002).line() == "done 1/1002  running 0  failed 0  retrying 0"
