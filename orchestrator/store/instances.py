@@ -225,6 +225,8 @@ class InstancesMixin(StoreBase):
         """Set a task instance's state unconditionally (``mark``); counters are re-derived after."""
         pk, sk = self._ti_key(dag_id, run_id, task_id, map_index)
         now = d.now_iso()
+        # Deliberately unconditional: a user's mark wins over whatever state the TI is in; the
+        # run's counters are then re-derived from the stored states (reconcile), not adjusted.
         upd = Update(set_={"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "map_index": map_index,
                            "state": state, "end_date": now, "note": f"marked {state}"},
                      keep={"try_number": 0, "max_tries": 0, "start_date": now})

@@ -161,6 +161,8 @@ class RunsMixin(StoreBase):
 
     def reopen_run(self, dag_id: str, run_id: str, *, take_slot: bool) -> None:
         """A finished run back to running (clear / mark); takes a run slot when it had released one."""
+        # Unconditional on purpose (clear/mark by a user): the caller re-derives the counters and
+        # finalises again through reconcile, whose finish_run is conditional on running.
         reopen = Update(set_={"state": "running", "end_date": None})
         items = [self._tx_update(d.run_pk(dag_id, run_id), RUN_SK, reopen)]
         if take_slot:
