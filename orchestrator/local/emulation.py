@@ -43,13 +43,13 @@ import json
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
-from orchestrator.local import scheduleexpr
+from orchestrator.local.clock import LocalClock
+from orchestrator.local.eventsources import EventsMixin, _function_name, _ScheduleState, _utc, _within
 from orchestrator.local.functions import MOTO_LOCK, FunctionHost, Outcome
 
 log = logging.getLogger(__name__)
@@ -60,55 +60,6 @@ _PATCHES: dict[str, Any] = {}
 # Lambda's documented async retry spacing: about 1 minute, then 2 minutes.
 ASYNC_RETRY_DELAYS_S = (60, 120)
 DEFAULT_ASYNC_RETRIES = 2
-_REASONS = {
-    "Put": "PutObject",
-    "Post": "POST Object",
-    "Copy": "CopyObject",
-    "CompleteMultipartUpload": "CompleteMultipartUpload",
-    "Delete": "DeleteObject",
-    "DeleteMarkerCreated": "DeleteObject",
-}
-
-
-class LocalClock:
-    """Wall-clock time plus an offset that only grows; ``advance`` fast-forwards.
-
-    When attached to a running local cloud, ``advance(delta)`` fires every schedule, delayed
-    message and timer that falls due in the window, in time order, letting each settle.
-    """
-
-    def __init__(self) -> None:
-        self._offset = 0.0
-        self._lock = threading.Lock()
-        self._driver: Callable[[float], None] | None = None
-
-    def time(self) -> float:
-        """Epoch seconds on the local clock."""
-        return time.time() + self._offset
-
-    def now(self) -> datetime:
-        """The local clock as an aware UTC datetime."""
-        return datetime.fromtimestamp(self.time(), tz=timezone.utc)
-
-    @property
-    def offset(self) -> timedelta:
-        return timedelta(seconds=self._offset)
-
-    def advance(self, delta: timedelta) -> None:
-        """Move the clock forward by ``delta`` (fires what falls due when attached to a cloud)."""
-        seconds = delta.total_seconds()
-        if seconds < 0:
-            raise ValueError(f"LocalClock.advance: the clock only moves forward (got {delta}).")
-        target = self.time() + seconds
-        if self._driver is not None:
-            self._driver(target)
-        else:
-            self.jump_to(target)
-
-    def jump_to(self, epoch: float) -> None:
-        """Set the clock to ``epoch`` unless it is already past it (never goes back)."""
-        with self._lock:
-            self._offset = max(self._offset, epoch - time.time())
 
 
 @dataclass
@@ -121,19 +72,7 @@ class _Subscription:
     visibility_timeout: int
 
 
-@dataclass
-class _ScheduleState:
-    checked: float  # epoch up to which occurrences were fired
-    anchor: float
-    next: float | None = None  # cached next fire (epoch), recomputed after each firing
-
-
-@functools.lru_cache(maxsize=1024)
-def _parse(expression: str, timezone_name: str | None) -> scheduleexpr.Expression:
-    return scheduleexpr.parse(expression, timezone_name)
-
-
-class Emulation:
+class Emulation(EventsMixin):
     """The running emulation for one local cloud (see the module docstring)."""
 
     def __init__(
@@ -426,202 +365,6 @@ class Emulation:
             for m in messages:
                 if m.id not in failed:
                     sqs.delete_message(sub.queue_name, m.receipt_handle)
-
-    # -- 3. EventBridge: S3 notifications and Lambda targets
-    def s3_event(self, account_id: str, bucket: Any, event_name: str, key: Any) -> None:
-        from moto.events.models import events_backends
-        from moto.s3.notifications import _detail_type
-
-        action = event_name.split(":")[-1]
-        obj: dict[str, Any] = {
-            "key": getattr(key, "name", ""),
-            "size": int(getattr(key, "size", 0) or 0),
-            "etag": str(getattr(key, "etag", "") or "").replace('"', ""),
-            "sequencer": f"{int(self.clock.time() * 1000):012X}{next(self._sequencer):08X}",
-        }
-        version = getattr(key, "version_id", None)
-        if version and version != "null":
-            obj["version-id"] = version
-        event = {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": _detail_type(event_name),
-            "source": "aws.s3",
-            "account": account_id,
-            "time": self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "region": bucket.region_name,
-            "resources": [bucket.arn],
-            "detail": {
-                "version": "0",
-                "bucket": {"name": bucket.name},
-                "object": obj,
-                "request-id": uuid.uuid4().hex[:16].upper(),
-                "requester": account_id,
-                "source-ip-address": "127.0.0.1",
-                "reason": _REASONS.get(action, action),
-            },
-        }
-        bus = events_backends[account_id][bucket.region_name].event_buses.get("default")
-        if bus is None:
-            return
-        for rule in list(bus.rules.values()):
-            rule.send_to_targets(event, transform_input=False)  # type: ignore[arg-type]
-
-    def lambda_target(self, rule: Any, target: dict[str, Any], event: dict[str, Any]) -> None:
-        if "Input" in target:
-            payload = target["Input"]
-        elif "InputPath" in target:
-            payload = json.dumps(_json_path(event, target["InputPath"]))
-        elif "InputTransformer" in target:
-            from moto.events.models import EventTemplateParser
-
-            transformer = target["InputTransformer"]
-            rendered = EventTemplateParser.parse(
-                input_template=transformer.get("InputTemplate"),
-                input_paths_map=transformer.get("InputPathsMap", {}),
-                event=event,  # type: ignore[arg-type]
-            )
-            payload = rendered if isinstance(rendered, str) else json.dumps(rendered)
-        else:
-            payload = json.dumps(event)
-        name = _function_name(target["Arn"])
-        self.deliveries["events"] += 1
-        self.host.submit_event(name, payload)
-
-    # -- 4. EventBridge Scheduler
-    def _enabled_schedules(self) -> list[tuple[str, Any, scheduleexpr.Expression, _ScheduleState]]:
-        out = []
-        now = self.clock.time()
-        for group in list(self._scheduler().schedule_groups.values()):
-            for sched in list(group.schedules.values()):
-                if sched.state != "ENABLED":
-                    continue
-                try:
-                    expr = _parse(sched.schedule_expression, sched.schedule_expression_timezone)
-                except Exception as exc:
-                    log.warning("local cloud: schedule %s not emulated: %s", sched.arn, exc)
-                    continue
-                key = (sched.arn, sched.schedule_expression, sched.schedule_expression_timezone)
-                state = self._schedules.get(key)
-                if state is None:
-                    start = _epoch(getattr(sched, "start_date", None))
-                    anchor = start if start is not None else now
-                    checked = now
-                    if expr.kind == "at" and expr.at is not None and expr.at.timestamp() <= now:
-                        checked = expr.at.timestamp() - 1  # created late: fire at once
-                    state = self._schedules[key] = _ScheduleState(checked=checked, anchor=anchor)
-                if state.next is None:
-                    nxt = scheduleexpr.next_occurrence(expr, after=_utc(state.checked), anchor=_utc(state.anchor))
-                    state.next = nxt.timestamp() if nxt is not None else float("inf")
-                out.append((sched.arn, sched, expr, state))
-        return out
-
-    def _fire_schedules(self) -> int:
-        fired = 0
-        with MOTO_LOCK:
-            scheduled = self._enabled_schedules()
-        now = self.clock.now()
-        for arn, sched, expr, state in scheduled:
-            if state.next is not None and state.next > now.timestamp():
-                continue  # nothing due (the common case: no croniter work per tick)
-            times = scheduleexpr.occurrences(
-                expr, after=_utc(state.checked), until=now, anchor=_utc(state.anchor)
-            )
-            state.checked = now.timestamp()
-            state.next = None
-            for when in times:
-                if not _within(sched, when):
-                    continue
-                self._invoke_schedule_target(sched, when)
-                fired += 1
-            if times and expr.kind == "at" and getattr(sched, "action_after_completion", None) == "DELETE":
-                with MOTO_LOCK:
-                    try:
-                        self._scheduler().delete_schedule(sched.group_name, sched.name)
-                    except Exception:  # already deleted by someone else
-                        pass
-        return fired
-
-    def fire_schedule(self, name: str, group: str = "default") -> datetime:
-        """Fire a schedule's next occurrence now, as the service will at that time; returns it.
-
-        The schedule then continues from that occurrence (it does not fire it again). Used to
-        start a scheduled DAG without fast-forwarding the clock through everything between.
-        """
-        with MOTO_LOCK:
-            scheduled = {(s.group_name, s.name): (s, e, st) for _, s, e, st in self._enabled_schedules()}
-        if (group, name) not in scheduled:
-            raise KeyError(f"No enabled schedule {name!r} in group {group!r}.")
-        sched, expr, state = scheduled[(group, name)]
-        if state.next is None or state.next == float("inf"):
-            raise KeyError(f"Schedule {name!r} ({sched.schedule_expression}) has no next occurrence.")
-        when = _utc(state.next)
-        self._invoke_schedule_target(sched, when)
-        state.checked, state.next = when.timestamp(), None
-        if expr.kind == "at" and getattr(sched, "action_after_completion", None) == "DELETE":
-            with MOTO_LOCK:
-                self._scheduler().delete_schedule(sched.group_name, sched.name)
-        return when
-
-    def _invoke_schedule_target(self, sched: Any, when: datetime) -> None:
-        self.fired.append((sched.arn, when))
-        target = sched.target or {}
-        text = target.get("Input")
-        if text is None:
-            text = "{}"
-        text = (
-            text.replace("<aws.scheduler.scheduled-time>", when.strftime("%Y-%m-%dT%H:%M:%SZ"))
-            .replace("<aws.scheduler.execution-id>", str(uuid.uuid4()))
-            .replace("<aws.scheduler.schedule-arn>", sched.arn)
-            .replace("<aws.scheduler.attempt-number>", "1")
-        )
-        arn = target.get("Arn", "")
-        if ":lambda:" in arn and ":function:" in arn:
-            self.host.submit_event(_function_name(arn), text)
-        elif ":sqs:" in arn:
-            self._send_sqs(arn, text)
-        else:
-            log.warning("local cloud: schedule %s targets %s, which is not emulated", sched.arn, arn)
-
-
-def _function_name(arn_or_name: str) -> str:
-    """``arn:...:function:NAME[:qualifier]`` or ``NAME`` -> ``NAME``."""
-    if ":function:" in arn_or_name:
-        return arn_or_name.split(":function:", 1)[1].split(":")[0]
-    return arn_or_name
-
-
-def _utc(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc)
-
-
-def _epoch(value: Any) -> float | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, datetime):
-        return value.timestamp()
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
-def _within(sched: Any, when: datetime) -> bool:
-    start = _epoch(getattr(sched, "start_date", None))
-    end = _epoch(getattr(sched, "end_date", None))
-    t = when.timestamp()
-    return (start is None or t >= start) and (end is None or t <= end)
-
-
-def _json_path(event: dict[str, Any], path: str) -> Any:
-    value: Any = event
-    for part in path.lstrip("$").strip(".").split("."):
-        if part:
-            value = value.get(part) if isinstance(value, dict) else None
-    return value
-
 
 # -- moto patches (process-wide, routed to the active emulation)
 def _install_patches() -> None:
