@@ -1,7 +1,8 @@
 """What moto does not do, emulated in one place, following AWS's documented behaviour.
 
 Moto stores configuration but does not act on it. The local cloud fills these gaps here
-(deploy-time gaps, the resource types moto's CloudFormation skips, are in ``local.stack``):
+(deploy-time gaps, the resource types moto's CloudFormation skips, are in ``local.stack``;
+parts 3 and 4 are implemented in ``local.eventsources``, the clock in ``local.clock``):
 
 1. **Asynchronous invocation** (Lambda, "Asynchronous invocation" and "Destinations"):
    ``Event`` invokes run on a pool (``local.functions``); a failed or timed-out one is
