@@ -357,9 +357,12 @@ class LocalCloud:
         timeout: float = 600.0,
     ) -> dict[str, Any]:
         """Register the DAG's plan, start a run through the engine, wait until idle; returns the run item."""
+        from orchestrator.local.functions import quiet_stdout
+
         engine = self.engine()
         plan = self.sync_dag(dag_id)
-        run = engine.start_run(dag_id, plan=plan, conf=conf, logical_date=logical_date, run_id=run_id)
+        with quiet_stdout():  # the engine's EMF lines belong to a log, not to the caller's stdout
+            run = engine.start_run(dag_id, plan=plan, conf=conf, logical_date=logical_date, run_id=run_id)
         self.wait_idle(timeout)
         return engine.store.get_run(dag_id, run["run_id"])
 
