@@ -39,7 +39,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -200,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m orchestrator.local.chaos", description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", default="1,2,3", help="comma-separated seeds (default 1,2,3)")
     parser.add_argument("--runs", type=int, default=200, help="DAG runs per seed (default 200)")
+    parser.add_argument("--ddb-storm", type=float, default=0.0,
+                        help="rate of DynamoDB calls throttled past botocore's retries (arbitrary-point handler "
+                             "failures; these may cost a task its spare try, so judge stuck/lost only)")
     parser.add_argument("--shapes", default="", help="comma-separated chaos DAG ids to pick from (default: all)")
     args = parser.parse_args(argv)
     if os.environ.get("PYTHONHASHSEED") != "0" and argv is None:
@@ -213,14 +216,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for seed in [int(s) for s in args.seeds.split(",") if s.strip()]:
             started = time.monotonic()
-            res = run_seed(seed, args.runs, shapes=[x for x in args.shapes.split(",") if x] or None)
+            rates = replace(FaultRates.default(), ddb_storm=args.ddb_storm)
+            res = run_seed(seed, args.runs, rates=rates, shapes=[x for x in args.shapes.split(",") if x] or None)
             results.append(res)
             _report_seed(res, time.monotonic() - started)
     finally:
         logging.disable(logging.NOTSET)
     s = summary(results)
     print(summary_line(results))
-    return 0 if s["stuck"] == 0 and s["lost"] == 0 and s["correct"] == s["runs"] else 1
+    exact = args.ddb_storm == 0  # storms may legitimately change outcomes (a try lost to the platform)
+    return 0 if s["stuck"] == 0 and s["lost"] == 0 and (s["correct"] == s["runs"] or not exact) else 1
 
 
 def _report_seed(res: SeedResult, seconds: float) -> None:

@@ -62,6 +62,7 @@ class FaultRates:
     ddb_throttle: float = 0.0  # a DynamoDB call throttled for 1..3 attempts
     lambda_throttle: float = 0.0  # a Lambda invoke throttled for 1..3 attempts
     lambda_storm: float = 0.0  # a Lambda invoke throttled on every attempt (the caller sees the error)
+    ddb_storm: float = 0.0  # a DynamoDB call throttled on every attempt: the handler fails at that call
     s3_duplicate: float = 0.0  # an S3 object event delivered twice
     reorder: bool = False  # deliveries taken in random order instead of FIFO
 
@@ -161,8 +162,9 @@ def lambda_throttle_response() -> AWSResponse:
 class Throttler:
     """Decides, once per API call, how many of its attempts are throttled, and answers them.
 
-    ``kind`` is ``ddb_throttle`` or ``lambda_throttle``; for Lambda a ``lambda_storm`` roll
-    throttles every attempt (botocore gives up and the caller sees TooManyRequestsException).
+    ``kind`` is ``ddb_throttle`` or ``lambda_throttle``; a ``lambda_storm`` / ``ddb_storm`` roll
+    throttles every attempt (botocore gives up and the caller sees the throttling error: a
+    handler failing at an arbitrary call, as a killed process would).
     """
 
     def __init__(self, faults: Faults, service: str, kind: str, codes: tuple[str, ...] = ()) -> None:
@@ -172,6 +174,8 @@ class Throttler:
     def decide(self, **_: Any) -> None:
         n = 0
         if self.kind == "lambda_throttle" and self.faults.roll("lambda_storm"):
+            n = 1 << 30
+        elif self.kind == "ddb_throttle" and self.faults.roll("ddb_storm"):
             n = 1 << 30
         elif self.faults.roll(self.kind):
             n = self.faults.randint(1, MAX_THROTTLED_ATTEMPTS)
