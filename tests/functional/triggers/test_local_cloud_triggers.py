@@ -34,7 +34,8 @@ def cloud(tmp_path, monkeypatch):
 
 def test_daily_catchup_from_ten_days_back_creates_ten_runs_in_order(cloud):
     now = cloud.now()
-    fire_at = (now + timedelta(minutes=3)).replace(second=0, microsecond=0)
+    # a daily schedule at a minute comfortably after "now" (sync must finish before it, even on a busy CI)
+    fire_at = (now + timedelta(minutes=15)).replace(second=0, microsecond=0)
     start = fire_at - timedelta(days=9, hours=1)
     write_dag(cloud.dags_root, "catchup_daily", f"""
         from datetime import datetime
@@ -53,8 +54,9 @@ def test_daily_catchup_from_ten_days_back_creates_ten_runs_in_order(cloud):
     plan = cloud.sync_dag("catchup_daily")
     report = sync_plans(cloud.clients, cloud.resources, [plan], now=cloud.now())
     assert [c.action for c in report.changes] == ["create"]
+    assert cloud.now() < fire_at
     cloud.clock.advance(fire_at - cloud.now() + timedelta(minutes=1))
-    cloud.wait_idle(180)
+    cloud.wait_idle(300)
     store = RunStore(cloud.clients, cloud.resources)
     runs = store.list_runs("catchup_daily", limit=50, newest_first=False)
     expected = [(fire_at - timedelta(days=n)).isoformat() for n in range(9, -1, -1)]
