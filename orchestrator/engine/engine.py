@@ -32,6 +32,8 @@ STATES = ("success", "failed", "skipped", "upstream_failed", "removed")
 FAILED = ("failed", "upstream_failed")
 QUEUE_GRACE_S = 900 + 120  # a queued try not claimed by then was lost (async retries included)
 RUN_GRACE_S = 120
+# Rules that can fire before every upstream instance is done, and the states that fire them.
+EARLY_RULES = {"one_success": ("success",), "one_failed": ("failed", "upstream_failed"), "one_done": ("success", "failed")}
 
 
 def iso(dt: datetime) -> str:
@@ -409,6 +411,7 @@ class Engine:
         except ConflictError:
             return False
         latest = self.store.get_run(d, r)
+        self.early_fire(plan, latest, step, state)
         if int(latest.get(f"m#{t}#done", 0)) < int(latest.get(f"map_count#{t}", 0) or 1 << 62):
             self.promote(plan, latest)
             self.maybe_finish(plan, latest)
@@ -422,6 +425,27 @@ class Engine:
         assert after is not None
         self.propagate(plan, after, [(t, counts, frozenset())], fresh=after)
         return True
+
+    def early_fire(self, plan: StepPlan, run: dict[str, Any], step: Step, state: str) -> None:
+        """one_success / one_failed / one_done below a mapped task fire at the first matching instance.
+
+        Best effort, no extra reads: the instance whose terminal write made the matching count
+        go from 0 to 1 (this step's ``m#`` counters plus other upstreams' ``c#`` counters)
+        queues the downstream task. If two instances finish together and both see 2, the
+        step-level propagation queues it when the mapped task finishes (the guaranteed path).
+        """
+        steps = plan.step_map()
+        for d_id in step.downstream:
+            d = steps[d_id]
+            wanted = EARLY_RULES.get(d.trigger_rule)
+            if not wanted or state not in wanted:
+                continue
+            mine = sum(int(run.get(f"m#{step.task_id}#{s}", 0) or 0) for s in wanted)
+            others = sum(int(run.get(f"c#{d_id}#{s}", 0) or 0) for s in wanted) if len(d.upstream) > 1 else 0
+            if mine == 1 and others == 0:
+                more, _ = self.make_ready(plan, run, d)
+                if more:
+                    self.propagate(plan, run, more)
 
     def skips_after_success(self, plan: StepPlan, step: Step, value: Any) -> frozenset[str]:
         """Tasks a branch / short-circuit result skips (ValueError for a bad branch choice)."""

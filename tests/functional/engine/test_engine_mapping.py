@@ -142,3 +142,27 @@ def test_max_active_tasks_limits_concurrency_and_drains(h):
     run = h.store.get_run("mat", run["run_id"])
     assert run["state"] == "success" and h.store.get_xcom("mat", run["run_id"], "total") == 45
     assert run["active_tasks"] == 0 and run["sched_waiting"] == 0
+
+
+def test_one_success_below_a_mapped_task_fires_at_the_first_success(h):
+    h.write("early", """
+    @dag(schedule=None, start_date=datetime(2026, 1, 1))
+    def early():
+        @task
+        def work(x):
+            if x == 2:
+                raise ValueError("two")
+            return x
+        @task(trigger_rule="one_success")
+        def first_done():
+            return "go"
+        work.expand(x=[1, 2, 3]) >> first_done()
+    early()
+    """)
+    run = h.run("early")
+    st = h.states("early", run["run_id"])
+    assert st == {"work[0]": "success", "work[1]": "failed", "work[2]": "success", "first_done": "success"}
+    fd = h.store.get_ti("early", run["run_id"], "first_done")
+    last = h.store.get_ti("early", run["run_id"], "work", 2)
+    assert fd["queued_at"] < last["end_date"]  # queued before the mapped task finished
+    assert run["state"] == "success"  # the leaf first_done succeeded (work is not a leaf)
