@@ -94,7 +94,13 @@ class Conductor:
         for dag in self.store.list_dags():
             dag_id = dag["dag_id"]
             self.engine.start_waiting(dag_id)
-            for run in self.store.list_runs(dag_id, limit=1000, states=["running"]):
+            for run_id in self.store.list_active_runs(dag_id):
+                try:
+                    run = self.store.get_run(dag_id, run_id)
+                except NotFoundError:
+                    continue
+                if run.get("state") != "running":
+                    continue
                 stats["runs"] += 1
                 self._sweep_run(run, now_s, stats)
         return stats

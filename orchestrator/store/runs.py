@@ -16,6 +16,11 @@ from orchestrator.store.base import StoreBase, Update
 
 RUN_SK = "RUN"
 QRUN_PREFIX = "QRUN#"
+ACTIVE_PREFIX = "ACTIVE#"
+
+
+def _active_marker(dag_id: str, run_id: str) -> dict[str, Any]:
+    return {"pk": d.dag_pk(dag_id), "sk": f"{ACTIVE_PREFIX}{run_id}", "dag_id": dag_id, "run_id": run_id}
 
 
 class RunsMixin(StoreBase):
@@ -118,6 +123,7 @@ class RunsMixin(StoreBase):
                     self._tx_update(d.dag_pk(dag_id), "META", take_slot),
                     self._tx_update(d.run_pk(dag_id, run_id), RUN_SK, start),
                     self._tx_delete(d.dag_pk(dag_id), self._qrun_sk(dag_id, run_id)),
+                    self._tx_put(_active_marker(dag_id, run_id)),
                 ],
                 what=f"start of run '{run_id}' of DAG '{dag_id}'",
             )
@@ -131,6 +137,10 @@ class RunsMixin(StoreBase):
     def _qrun_sk(self, dag_id: str, run_id: str) -> str:
         run = self._get(d.run_pk(dag_id, run_id), RUN_SK) or {}
         return f"{QRUN_PREFIX}{run.get('logical_date') or ''}#{run_id}"
+
+    def list_active_runs(self, dag_id: str) -> list[str]:
+        """Run ids of the DAG in state running (``ACTIVE#`` markers: one query, no history scan)."""
+        return [i["run_id"] for i in self._query(d.dag_pk(dag_id), prefix=ACTIVE_PREFIX)]
 
     def mark_run_waiting(self, dag_id: str, run_id: str, logical_date: str | None) -> None:
         """Record that a queued run waits for a run slot (found by ``next_waiting_run``)."""
@@ -155,7 +165,8 @@ class RunsMixin(StoreBase):
         release = Update(add={"active_runs": -1})
         self._transact(
             [self._tx_update(d.run_pk(dag_id, run_id), RUN_SK, finish),
-             self._tx_update(d.dag_pk(dag_id), "META", release)],
+             self._tx_update(d.dag_pk(dag_id), "META", release),
+             self._tx_delete(d.dag_pk(dag_id), f"{ACTIVE_PREFIX}{run_id}")],
             what=f"finish of run '{run_id}' of DAG '{dag_id}'",
         )
 
@@ -164,7 +175,7 @@ class RunsMixin(StoreBase):
         # Unconditional on purpose (clear/mark by a user): the caller re-derives the counters and
         # finalises again through reconcile, whose finish_run is conditional on running.
         reopen = Update(set_={"state": "running", "end_date": None})
-        items = [self._tx_update(d.run_pk(dag_id, run_id), RUN_SK, reopen)]
+        items = [self._tx_update(d.run_pk(dag_id, run_id), RUN_SK, reopen), self._tx_put(_active_marker(dag_id, run_id))]
         if take_slot:
             items.append(self._tx_update(d.dag_pk(dag_id), "META", Update(add={"active_runs": 1})))
         self._transact(items, what=f"re-opening run '{run_id}' of DAG '{dag_id}'")

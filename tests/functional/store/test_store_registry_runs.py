@@ -88,8 +88,9 @@ def test_run_slots_respect_max_active_runs(store):
     assert store.count_active_runs("etl") == 2
     with pytest.raises(ConflictError):
         store.start_run_if_slot("etl", "r0", 5, "now")  # no longer queued
+    assert store.list_active_runs("etl") == ["r0", "r1"]
     store.finish_run("etl", "r0", "success", "later")
-    assert store.count_active_runs("etl") == 1
+    assert store.count_active_runs("etl") == 1 and store.list_active_runs("etl") == ["r1"]
     with pytest.raises(ConflictError):
         store.finish_run("etl", "r0", "failed", "later")  # a second finaliser loses
     assert store.next_waiting_runs("etl") == ["r2"]
