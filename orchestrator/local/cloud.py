@@ -158,6 +158,7 @@ class LocalCloud:
             from moto.server import ThreadedMotoServer
 
             self._set_env(_FAKE_CREDENTIALS)
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per AWS call
             self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
             self._server.start()
             host, port = self._server.get_host_and_port()

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import boto3
+
 from orchestrator import constants as c
 from orchestrator.config import Clients, Resources
 from orchestrator.errors import TargetError
@@ -91,7 +93,10 @@ def dev_target(path: Path | None = None) -> tuple[Clients, Resources] | None:
         )
     fields = {k: v for k, v in state["resources"].items() if k in Resources.__dataclass_fields__}
     resources = Resources(**fields)
-    clients = Clients(endpoint_url=state["endpoint_url"], region_name=state.get("region") or "us-east-1")
+    region = state.get("region") or "us-east-1"
+    # The local server accepts any signature; the caller may have no AWS credentials at all.
+    session = boto3.session.Session(aws_access_key_id="stratus-dev", aws_secret_access_key="stratus-dev", region_name=region)
+    clients = Clients(session=session, endpoint_url=state["endpoint_url"], region_name=region)
     return clients, resources
 
 
