@@ -79,7 +79,7 @@ def test_sam_build_without_docker_packages_library_dags_and_functions(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     layer = build / "StratusLayer" / "python"
     assert (layer / "orchestrator" / "__init__.py").is_file()
-    assert (layer / "aws_lambda_powertools").is_dir()
+    assert (layer / "aws_lambda_powertools").is_dir() and (layer / "boto3").is_dir()
     assert not list(layer.glob("orchestrator/**/__pycache__"))
     # Wheels for Lambda's platform, not the build machine's.
     assert list(layer.glob("pydantic_core/_pydantic_core*aarch64*.so"))
