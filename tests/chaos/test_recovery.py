@@ -96,3 +96,29 @@ def test_run_past_its_dagrun_timeout_is_failed_by_the_sweeper_from_stored_state(
     with world.faults.paused():
         run = world.store.get_run("slow", "r1")
     assert "dagrun_timeout" in run.get("note", "") and world.finishes[("slow", "r1")] == 1
+
+
+@pytest.mark.xfail(strict=True, reason="H4 (triggers/assets.handle_asset_events): when the trigger dies after "
+                                       "add_to_wait and before consume/start, the redelivered event finds its "
+                                       "(event, DAG) marker, is skipped, and no run ever starts for it "
+                                       "(found by `chaos --ddb-storm`)")
+def test_asset_event_redelivered_after_a_crash_mid_trigger_still_starts_its_run(world_factory, monkeypatch):
+    from orchestrator.triggers import assets
+
+    world = world_factory(FaultRates(), {chaos_dags.ASSET_DAG: chaos_dags._assets(chaos_dags.ASSET_DAG)})
+    event = {"source": "aws.s3", "detail-type": "Object Created", "time": "2026-01-01T00:00:00Z",
+             "detail": {"bucket": {"name": chaos_dags.LANDING_BUCKET},
+                        "object": {"key": "in/a.csv", "size": 1, "etag": "e", "sequencer": "00AA"}}}
+    real_consume, calls = assets.AssetStore.consume, []
+
+    def dies_once(self, dag_id, snapshot):
+        calls.append(dag_id)
+        if len(calls) == 1:
+            raise RuntimeError("trigger function killed (throttled past its retries)")
+        return real_consume(self, dag_id, snapshot)
+
+    monkeypatch.setattr(assets.AssetStore, "consume", dies_once)
+    world.push("s3", event)  # fails once; the harness redelivers it as Lambda's async retry does
+    world.drain()
+    runs = chaos._asset_runs(world)
+    assert len(calls) >= 1 and len(runs) == 1
