@@ -16,11 +16,9 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
-import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from orchestrator.errors import StratusError
 
@@ -83,47 +81,6 @@ def _parse_date(text: str | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-def _follow(cloud: Any, store: Any, plan: Any, run_id: str, out: TextIO, timeout: float) -> None:
-    """Show progress until the cloud is idle: in place on a TTY, one line per change otherwise."""
-    from orchestrator.local.report import expected_instances, progress
-
-    dag_id = plan.dag_id
-    mapped = [s.task_id for s in plan.steps if getattr(s, "mapping", None) is not None]
-
-    done = threading.Event()
-    failure: list[BaseException] = []
-
-    def wait() -> None:
-        try:
-            cloud.wait_idle(timeout)
-        except BaseException as exc:  # surfaced in the main thread
-            failure.append(exc)
-        finally:
-            done.set()
-
-    threading.Thread(target=wait, daemon=True, name="stratus-run-wait").start()
-    tty = bool(getattr(out, "isatty", lambda: False)())
-    last = ""
-    interval = 0.3
-    while True:
-        finished = done.wait(interval)
-        started = time.monotonic()
-        run = store.get_run(dag_id, run_id) if mapped else None
-        expected = expected_instances(run, mapped, len(plan.steps))
-        line = progress(store.list_tis(dag_id, run_id), expected).line()
-        interval = max(0.3, 5 * (time.monotonic() - started))  # polling must not slow a big run
-        if line != last:
-            out.write(("\r" + line + "\033[K") if tty else line + "\n")
-            out.flush()
-            last = line
-        if finished:
-            break
-    if tty:
-        out.write("\n")
-    if failure:
-        raise failure[0]
-
-
 def _result(cloud: Any, plan: Any, dag_id: str, run_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     from orchestrator.local.report import plain
 
@@ -137,6 +94,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from orchestrator.local.cloud import LocalCloud
     from orchestrator.local.dev import local_parameters
     from orchestrator.local.functions import quiet_stdout
+    from orchestrator.local.progress import follow
     from orchestrator.local.report import run_table
 
     conf = _parse_conf(args.conf)
@@ -148,7 +106,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         with quiet_stdout():
             run = engine.start_run(args.dag_id, plan=plan, conf=conf, logical_date=logical_date)
         print(f"{args.dag_id}: run {run['run_id']} started on the local cloud", file=out, flush=True)
-        _follow(cloud, engine.store, plan, run["run_id"], out, args.timeout)
+        follow(cloud, engine.store, plan, run["run_id"], out, args.timeout)
         final, tis = _result(cloud, plan, args.dag_id, run["run_id"])
     if args.json:
         print(json.dumps({"run": final, "task_instances": tis}, indent=2, default=str))

@@ -18,6 +18,7 @@ from typing import Any, TextIO
 from orchestrator.local.cloud import LocalCloud
 from orchestrator.local.dev import local_parameters, sync_registry
 from orchestrator.local.functions import quiet_stdout
+from orchestrator.local.progress import follow
 from orchestrator.local.report import plain, run_table, table
 
 
@@ -85,15 +86,19 @@ def run_demo(dags_root: str | Path = "dags", *, out: TextIO, timeout: float = 18
             t0 = time.monotonic()
             try:
                 plan = store.get_current_plan(dag_id)
+                started_run = None
                 with quiet_stdout():
                     if plan.schedule.kind == "assets":
                         result.how = _start_assets(cloud, plan)
                     elif plan.schedule.kind in ("cron", "timedelta"):
                         result.how = _fire_schedule(cloud, plan)
                     else:
-                        engine.start_run(dag_id, plan=plan)
-                print(f"-- {dag_id}: started ({result.how}), waiting for the local cloud ...", file=out, flush=True)
-                cloud.wait_idle(timeout)
+                        started_run = engine.start_run(dag_id, plan=plan)
+                print(f"-- {dag_id}: started ({result.how})", file=out, flush=True)
+                if started_run is not None:
+                    follow(cloud, store, plan, started_run["run_id"], out, timeout)
+                else:
+                    cloud.wait_idle(timeout)
                 runs = sorted(plain(store.list_runs(dag_id, limit=100)), key=lambda r: str(r.get("logical_date")))
                 result.runs = runs
                 print(f"== {dag_id} ({result.how})", file=out)

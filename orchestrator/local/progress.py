@@ -1,0 +1,51 @@
+"""Live progress of a run on the local cloud (`stratus run`, `stratus demo`)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, TextIO
+
+from orchestrator.local.report import expected_instances, progress
+
+
+def follow(cloud: Any, store: Any, plan: Any, run_id: str, out: TextIO, timeout: float) -> None:
+    """Show a run's progress until the cloud is idle: in place on a TTY, one line per change otherwise.
+
+    Raises what ``cloud.wait_idle(timeout)`` raised (``LocalCloudError`` on a timeout).
+    """
+    dag_id = plan.dag_id
+    mapped = [s.task_id for s in plan.steps if getattr(s, "mapping", None) is not None]
+
+    done = threading.Event()
+    failure: list[BaseException] = []
+
+    def wait() -> None:
+        try:
+            cloud.wait_idle(timeout)
+        except BaseException as exc:  # surfaced in the main thread
+            failure.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=wait, daemon=True, name="stratus-run-wait").start()
+    tty = bool(getattr(out, "isatty", lambda: False)())
+    last = ""
+    interval = 0.3
+    while True:
+        finished = done.wait(interval)
+        started = time.monotonic()
+        run = store.get_run(dag_id, run_id) if mapped else None
+        expected = expected_instances(run, mapped, len(plan.steps))
+        line = progress(store.list_tis(dag_id, run_id), expected).line()
+        interval = max(0.3, 5 * (time.monotonic() - started))  # polling must not slow a big run
+        if line != last:
+            out.write(("\r" + line + "\033[K") if tty else line + "\n")
+            out.flush()
+            last = line
+        if finished:
+            break
+    if tty:
+        out.write("\n")
+    if failure:
+        raise failure[0]
