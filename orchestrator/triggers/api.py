@@ -15,6 +15,7 @@ params, bad JSON, bad dates or ids), 404 unknown DAG or run, 409 a run id that e
 
 from __future__ import annotations
 
+import binascii
 import json
 import logging
 import re
@@ -38,6 +39,9 @@ from orchestrator.triggers.timetable import timetable_for, utc
 log = logging.getLogger(__name__)
 
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9_.:+\-]{1,250}$")
+# A run item holds conf and the resolved params beside its counters, under DynamoDB's 400 KB.
+MAX_CONF_BYTES = 64 * 1024
+MAX_BODY_BYTES = 2 * MAX_CONF_BYTES
 DAG_ID_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,250}$")
 RUN_STATES = ("queued", "running", "success", "failed")
 MAX_LIMIT = 500
@@ -77,6 +81,12 @@ def trigger_dag(
         )
     from orchestrator.plan.params import resolve_params
 
+    size = len(json.dumps(conf, default=str).encode())
+    if size > MAX_CONF_BYTES:
+        raise ParamValidationError(
+            f"The conf of a run of DAG '{dag_id}' is {size:,} bytes; at most {MAX_CONF_BYTES:,} fit in a run. "
+            "Put large inputs in S3 and pass their key in conf."
+        )
     resolve_params(dict(plan.params), conf, dag_id=dag_id)  # fail before writing anything
     try:
         moment = utc(logical_date) if logical_date else utc(now or datetime.now(UTC))
@@ -173,13 +183,19 @@ def build_resolver(target: Callable[[], tuple[Clients, Resources]]) -> Any:
                         body=_dumps({"error": message, "status": status}))
 
     def body() -> dict[str, Any]:
-        raw = app.current_event.decoded_body if app.current_event.body else None
+        try:
+            raw = app.current_event.decoded_body if app.current_event.body else None
+        except (ValueError, binascii.Error):  # invalid base64 or not UTF-8
+            raise EventError("The request body is not valid base64-encoded UTF-8.") from None
         if not raw:
             return {}
+        if len(raw) > MAX_BODY_BYTES:
+            raise EventError(f"The request body is {len(raw):,} bytes; a run's conf and options take at most "
+                             f"{MAX_BODY_BYTES:,}. Put large inputs in S3 and pass their key in conf.")
         try:
             parsed = json.loads(raw)
-        except ValueError:
-            raise EventError("The request body is not valid JSON.") from None
+        except (ValueError, RecursionError):
+            raise EventError("The request body is not valid JSON (or nests too deeply).") from None
         if not isinstance(parsed, dict):
             raise EventError("The request body must be a JSON object.")
         unknown = sorted(set(parsed) - {"conf", "logical_date", "run_id"})

@@ -117,6 +117,10 @@ def _token(value: Any, what: str) -> str | None:
     return text
 
 
+# S3's largest object is 50 TB; anything above is a forged event (and would overflow DynamoDB numbers).
+MAX_OBJECT_SIZE = 50 * 1024**4
+
+
 def _size(value: Any) -> int | None:
     if value is None:
         return None
@@ -128,6 +132,9 @@ def _size(value: Any) -> int | None:
         raise EventError(f"S3 event has an invalid object size {value!r}; nothing was started.") from None
     if size < 0:
         raise EventError(f"S3 event has a negative object size {size}; nothing was started.")
+    if size > MAX_OBJECT_SIZE:
+        raise EventError(f"S3 event has an object size of {len(str(size))} digits, larger than S3 allows; "
+                         "nothing was started.")
     return size
 
 

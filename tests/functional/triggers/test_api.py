@@ -86,7 +86,7 @@ def test_invalid_conf_is_a_400_naming_the_param(env):
 
 
 def test_bad_input_gives_clean_4xx(env):
-    assert call(env, request("POST", "/dags/daily/runs", "{not json"))[1]["error"] == "The request body is not valid JSON."
+    assert call(env, request("POST", "/dags/daily/runs", "{not json"))[1]["error"] == "The request body is not valid JSON (or nests too deeply)."
     assert call(env, request("POST", "/dags/daily/runs", {"cnf": {}}))[0] == 400
     assert call(env, request("POST", "/dags/nope/runs", {}))[0] == 404
     assert call(env, request("GET", "/dags/daily/runs/manual__nope"))[0] == 404
