@@ -48,7 +48,13 @@ class Conductor:
         if not records:
             return self.handle(parse_conductor_message(event))
         failures = []
+        if not isinstance(records, list):
+            raise EventError("A conductor SQS event's 'Records' must be a list of SQS records.")
         for record in records:
+            if not isinstance(record, dict):
+                # Not an SQS record at all: there is no message id to redeliver; drop it.
+                logger.error("dropping a conductor record that is not an object", extra={"record_type": type(record).__name__})
+                continue
             try:
                 self.handle(parse_conductor_message(record.get("body", "")))
             except EventError:
