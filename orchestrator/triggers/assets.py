@@ -141,7 +141,11 @@ class AssetStore:
                              UpdateExpression="SET done = :t", ExpressionAttributeValues={":t": {"BOOL": True}})
 
     def add_to_wait(self, dag_id: str, uris: list[str], event: AssetEvent) -> dict[str, Any] | None:
-        """Append ``event`` under each of ``uris`` in the DAG's wait item; None if already counted."""
+        """Append ``event`` under each of ``uris`` in the DAG's wait item (once); return the item.
+
+        A redelivered event (already counted) returns the current item too: the delivery that
+        counted it may have died before consuming, and the caller must still decide.
+        """
         names = {f"#e{i}": f"e#{u}" for i, u in enumerate(uris)}
         sets = ", ".join(f"#e{i} = list_append(if_not_exists(#e{i}, :empty), :evt)" for i in range(len(uris)))
         marker = {"pk": f"ASSET#{event.uri}", "sk": f"EVT#{event.dedup_id()}#DAG#{dag_id}",
@@ -161,8 +165,9 @@ class AssetStore:
         except ClientError as err:
             if err.response.get("Error", {}).get("Code") == "TransactionCanceledException" and \
                     "ConditionalCheckFailed" in d.cancellation_codes(err):
-                return None
-            raise
+                pass  # counted by an earlier delivery; re-read and decide again (consume is versioned)
+            else:
+                raise
         got = self.ddb.get_item(TableName=self.table, Key=self._key(d.dag_pk(dag_id), WAIT_SK), ConsistentRead=True)
         return d.from_item(got.get("Item")) or {}
 
@@ -273,8 +278,6 @@ def handle_asset_events(
             if not hits:
                 continue
             snapshot = store.add_to_wait(dag_item["dag_id"], hits, event)
-            if snapshot is None:
-                continue  # this event already counted for this DAG
             seen = {k[2:] for k, v in snapshot.items() if k.startswith("e#") and v}
             if not condition_met(cond, seen):
                 store.trim(dag_item["dag_id"], snapshot)

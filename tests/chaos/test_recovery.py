@@ -98,10 +98,6 @@ def test_run_past_its_dagrun_timeout_is_failed_by_the_sweeper_from_stored_state(
     assert "dagrun_timeout" in run.get("note", "") and world.finishes[("slow", "r1")] == 1
 
 
-@pytest.mark.xfail(strict=True, reason="H4 (triggers/assets.handle_asset_events): when the trigger dies after "
-                                       "add_to_wait and before consume/start, the redelivered event finds its "
-                                       "(event, DAG) marker, is skipped, and no run ever starts for it "
-                                       "(found by `chaos --ddb-storm`)")
 def test_asset_event_redelivered_after_a_crash_mid_trigger_still_starts_its_run(world_factory, monkeypatch):
     from orchestrator.triggers import assets
 
