@@ -121,6 +121,12 @@ class Engine:
         }
         run, created = self.store.create_run(item)
         if not created:
+            if run.get("state") == "queued":
+                # A caller retrying after a crash between create_run and try_start: such a run is
+                # neither running nor waiting for a slot, and nothing else would start it.
+                # (try_start is conditional: a run already started or waiting is left as it is.)
+                self.try_start(self.store.get_plan(dag_id, run["plan_hash"]), run)
+                return self.store.get_run(dag_id, run_id)
             return run
         self.try_start(plan, run)
         return self.store.get_run(dag_id, run_id)

@@ -118,3 +118,20 @@ def test_asset_event_redelivered_after_a_crash_mid_trigger_still_starts_its_run(
     world.drain()
     runs = chaos._asset_runs(world)
     assert len(calls) >= 1 and len(runs) == 1
+
+
+def test_a_start_retried_after_a_crash_before_taking_the_slot_starts_the_run(world_factory, monkeypatch):
+    # Found by `chaos --ddb-storm`: create_run succeeded, the caller died before the run took
+    # its slot; the run stayed queued (not running, not waiting) and nothing ever started it.
+    world = world_factory(FaultRates(), {"c": chaos_dags._chain("c", 2)})
+    real, calls = world.store.start_run_if_slot, []
+
+    def dies_once(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            raise RuntimeError("caller killed (throttled past its retries)")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(world.store, "start_run_if_slot", dies_once)
+    state, tis = _run(world, "c")  # world.start retries a failed start, as an API client would
+    assert len(calls) == 2 and state == "success" and tis == {"t0": "success", "t1": "success"}
