@@ -108,7 +108,12 @@ class Conductor:
                 if run.get("state") != "running":
                     continue
                 stats["runs"] += 1
-                self._sweep_run(run, now_s, stats)
+                try:
+                    self._sweep_run(run, now_s, stats)
+                except Exception:  # noqa: BLE001 - one run's failure (e.g. throttling) must not starve the rest
+                    stats["errors"] = stats.get("errors", 0) + 1
+                    logger.exception("sweeping a run failed; the next sweep retries it",
+                                     extra={"dag_id": dag_id, "run_id": run.get("run_id")})
         return stats
 
     def _sweep_run(self, run: dict[str, Any], now_s: int, stats: dict[str, int]) -> None:
