@@ -163,8 +163,9 @@ def _retries(name: str, k: int) -> str:
         @task(trigger_rule=TriggerRule.ONE_FAILED)
         def alarm() -> str:
             return "raised"
-        after(flaky()) >> alarm()
-        never() >> alarm()
+        raised = alarm()
+        after(flaky()) >> raised
+        never() >> raised
     {name}()
     """)
 
