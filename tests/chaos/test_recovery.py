@@ -135,3 +135,23 @@ def test_a_start_retried_after_a_crash_before_taking_the_slot_starts_the_run(wor
     monkeypatch.setattr(world.store, "start_run_if_slot", dies_once)
     state, tis = _run(world, "c")  # world.start retries a failed start, as an API client would
     assert len(calls) == 2 and state == "success" and tis == {"t0": "success", "t1": "success"}
+
+
+@pytest.mark.xfail(strict=True, reason="H2 (engine/conductor.sweep): a run left queued by a caller that died before "
+                                       "it took a slot or a waiting place (no QRUN item) is never started; the "
+                                       "sweeper only starts waiting runs. Fix: sweep queued runs older than a grace "
+                                       "with engine.try_start (conditional). Found by `chaos --ddb-storm`")
+def test_a_run_left_queued_by_a_caller_that_gave_up_is_started_by_the_sweeper(world_factory, monkeypatch):
+    # Found by `chaos --ddb-storm`: every start attempt died before the run took its slot.
+    world = world_factory(FaultRates(), {"c": chaos_dags._chain("c", 2)})
+    real, calls = world.store.start_run_if_slot, []
+
+    def dies_three_times(*args, **kwargs):
+        calls.append(args)
+        if len(calls) <= 3:
+            raise RuntimeError("caller killed (throttled past its retries)")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(world.store, "start_run_if_slot", dies_three_times)
+    state, tis = _run(world, "c")
+    assert len(calls) == 4 and state == "success" and tis == {"t0": "success", "t1": "success"}
