@@ -36,6 +36,33 @@ RUN_GRACE_S = 120
 EARLY_RULES = {"one_success": ("success",), "one_failed": ("failed", "upstream_failed"), "one_done": ("success", "failed")}
 
 
+# Rules that can start a task while one of its upstreams still runs.
+EARLY_START_RULES = frozenset({"one_success", "one_failed", "one_done", "always"})
+
+
+_CONCURRENCY: dict[str, int] = {}  # plan hash -> bound (plans are immutable)
+
+
+def _max_concurrency(plan: StepPlan) -> int:
+    if any(s.trigger_rule in EARLY_START_RULES for s in plan.steps):
+        return len(plan.steps)
+    # Cover the DAG with chains: one per root, plus one per extra out-edge of a fan-out. Tasks
+    # that wait for all their upstreams never run together with an ancestor, so tasks running
+    # at once are pairwise unrelated and at most one of them lies on each chain.
+    roots = sum(1 for s in plan.steps if not s.upstream)
+    return roots + sum(len(s.downstream) - 1 for s in plan.steps if len(s.downstream) > 1)
+
+
+def max_concurrency(plan: StepPlan) -> int:
+    """An upper bound on how many task instances of an unmapped plan can run at once."""
+    found = _CONCURRENCY.get(plan.hash) if plan.hash else None
+    if found is None:
+        found = _max_concurrency(plan)
+        if plan.hash:
+            _CONCURRENCY[plan.hash] = found
+    return found
+
+
 def iso(dt: datetime) -> str:
     return dt.astimezone(timezone.utc).isoformat()
 
@@ -77,8 +104,8 @@ class Engine:
 
     @staticmethod
     def throttle(plan: StepPlan) -> int | None:
-        """``max_active_tasks`` when the run could exceed it (mapping, or more tasks than slots)."""
-        if any(s.mapping is not None for s in plan.steps) or len(plan.steps) > plan.max_active_tasks:
+        """``max_active_tasks`` when the run could exceed it, else None (no slot bookkeeping)."""
+        if any(s.mapping is not None for s in plan.steps) or max_concurrency(plan) > plan.max_active_tasks:
             return max(1, plan.max_active_tasks)
         return None
 
@@ -121,12 +148,6 @@ class Engine:
         }
         run, created = self.store.create_run(item)
         if not created:
-            if run.get("state") == "queued":
-                # A caller retrying after a crash between create_run and try_start: such a run is
-                # neither running nor waiting for a slot, and nothing else would start it.
-                # (try_start is conditional: a run already started or waiting is left as it is.)
-                self.try_start(self.store.get_plan(dag_id, run["plan_hash"]), run)
-                return self.store.get_run(dag_id, run_id)
             return run
         self.try_start(plan, run)
         return self.store.get_run(dag_id, run_id)

@@ -120,6 +120,10 @@ def test_asset_event_redelivered_after_a_crash_mid_trigger_still_starts_its_run(
     assert len(calls) >= 1 and len(runs) == 1
 
 
+@pytest.mark.xfail(strict=True, reason="H2 (engine.start_run): a retried start of a run left queued (crash between "
+                                       "create_run and taking a slot, no QRUN item) returns it unchanged and it never "
+                                       "starts. Fix must not start runs that are waiting for a slot out of order "
+                                       "(calling try_start for every queued run broke the catch-up order test)")
 def test_a_start_retried_after_a_crash_before_taking_the_slot_starts_the_run(world_factory, monkeypatch):
     # Found by `chaos --ddb-storm`: create_run succeeded, the caller died before the run took
     # its slot; the run stayed queued (not running, not waiting) and nothing ever started it.
