@@ -34,6 +34,8 @@ from orchestrator.authoring import (
     task_group,
 )
 
+from orchestrator.secrets import Connection, Variable
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -45,6 +47,7 @@ __all__ = [
     "AssetAny",
     "BaseOperator",
     "BranchPythonOperator",
+    "Connection",
     "CronTriggerTimetable",
     "EmptyOperator",
     "Param",
@@ -53,6 +56,7 @@ __all__ = [
     "SkipException",
     "TaskGroup",
     "TriggerRule",
+    "Variable",
     "XComArg",
     "chain",
     "cross_downstream",
