@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
 
 import pytest
 
 from orchestrator.errors import ScheduleError
-from orchestrator.plan.model import Schedule, Step, StepPlan
+from orchestrator.plan.model import Schedule
 from orchestrator.triggers.aws_schedule import (
     at_expression,
     cron_to_aws,
@@ -13,22 +12,7 @@ from orchestrator.triggers.aws_schedule import (
     rate_expression,
     to_aws_schedule,
 )
-
-
-def make_plan(**overrides) -> StepPlan:
-    fields = dict(
-        dag_id="etl",
-        fileloc="etl.py",
-        schedule=Schedule(kind="cron", expression="0 6 * * *"),
-        start_date="2026-01-01T00:00:00+00:00",
-        steps=[Step(task_id="t", operator="EmptyOperator", module="etl.py")],
-    )
-    fields.update(overrides)
-    return StepPlan(**fields).with_hash()
-
-
-def d(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(UTC)
+from trigger_builders import d, make_plan
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 
 import pytest
 
 from orchestrator.errors import ScheduleError
-from orchestrator.plan.model import Schedule, Step, StepPlan
+from orchestrator.plan.model import Schedule
 from orchestrator.triggers.timetable import (
     CronSchedule,
     DagRunInfo,
@@ -13,22 +13,7 @@ from orchestrator.triggers.timetable import (
     timetable_for,
     timetable_for_schedule,
 )
-
-
-def make_plan(**overrides) -> StepPlan:
-    fields = dict(
-        dag_id="etl",
-        fileloc="etl.py",
-        schedule=Schedule(kind="cron", expression="0 6 * * *"),
-        start_date="2026-01-01T00:00:00+00:00",
-        steps=[Step(task_id="t", operator="EmptyOperator", module="etl.py")],
-    )
-    fields.update(overrides)
-    return StepPlan(**fields).with_hash()
-
-
-def d(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(UTC)
+from trigger_builders import d, make_plan
 
 
 # --- cron trigger semantics (Airflow 3 default) -----------------------------------
