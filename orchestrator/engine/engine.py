@@ -163,10 +163,16 @@ class Engine:
         if not started:
             self.store.mark_run_waiting(dag_id, run_id, run.get("logical_date"))
             return False
+        # The slot is ours: stamp start_date now, after the commit, so it is never earlier than
+        # the end_date of the run whose slot was released for it (the stamp taken before the
+        # transaction could be, and a grid would show max_active_runs + 1 runs overlapping).
+        # ALL_NEW returns the run, so this costs no extra call.
+        now = self.now()
+        stamp = {"start_date": iso(now)}
         if plan.dagrun_timeout_s:
-            self.store.update_run(dag_id, run_id, Update(set_={"deadline_at": int(now.timestamp() + plan.dagrun_timeout_s)}))
+            stamp["deadline_at"] = int(now.timestamp() + plan.dagrun_timeout_s)
+        run = self.store.update_run(dag_id, run_id, Update(set_=stamp), returns="ALL_NEW") or {}
         telemetry.run_started(dag_id, run_id)
-        run = self.store.get_run(dag_id, run_id)
         work: list[tuple[str, dict[str, int], frozenset[str]]] = []
         for step in plan.steps:
             if not step.upstream:
