@@ -15,6 +15,10 @@ ENV_DAGS_ROOT = "STRATUS_DAGS_ROOT"
 ENV_STACK = "STRATUS_STACK"
 ENV_ENDPOINT_URL = "STRATUS_ENDPOINT_URL"
 ENV_INLINE_XCOM_LIMIT = "STRATUS_INLINE_XCOM_LIMIT"
+# Mapped-task expansion (orchestrator.engine.expansion): instances created per invocation, and
+# the seconds a conductor invocation spends on one chunk before passing the rest on.
+ENV_EXPAND_CHUNK = "STRATUS_EXPAND_CHUNK"
+ENV_EXPAND_BUDGET_S = "STRATUS_EXPAND_BUDGET_S"
 
 # Powertools
 METRICS_NAMESPACE = "Stratus"

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from orchestrator import constants as c
 from orchestrator.config import Clients, Resources
-from orchestrator.engine.messages import RetryMessage, TaskMessage
+from orchestrator.engine.messages import ExpandMessage, RetryMessage, TaskMessage
 from orchestrator.errors import StratusError
 
 
@@ -17,6 +17,9 @@ class Dispatcher(Protocol):
     def invoke_worker(self, msg: TaskMessage, function_name: str | None = None) -> None: ...
 
     def schedule_retry(self, msg: TaskMessage, delay_s: float) -> None: ...
+
+    # Optional (orchestrator.engine.expansion): without it a big map is expanded in one invocation.
+    # def continue_expansion(self, msg: ExpandMessage) -> None: ...
 
 
 class DispatchError(StratusError):
@@ -61,6 +64,13 @@ class LambdaDispatcher:
             )
             return
         self._schedule_at(body, datetime.now(timezone.utc) + timedelta(seconds=delay), msg)
+
+    def continue_expansion(self, msg: ExpandMessage) -> None:
+        """Hand the rest of a mapped task's expansion to the conductor (SQS, no delay)."""
+        if not self.resources.retry_queue_url:
+            raise DispatchError(f"No conductor queue configured ({c.ENV_RETRY_QUEUE_URL} is empty).")
+        self.clients.client("sqs").send_message(QueueUrl=self.resources.retry_queue_url,
+                                                MessageBody=msg.model_dump_json())
 
     def _schedule_at(self, body: str, when: datetime, msg: TaskMessage) -> None:
         if not (self.resources.conductor_function and self.resources.scheduler_role_arn):

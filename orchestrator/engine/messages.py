@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from orchestrator.errors import EventError
 
@@ -38,6 +38,23 @@ class RetryMessage(BaseModel):
 
     kind: Literal["retry"] = "retry"
     task: TaskMessage
+
+
+class ExpandMessage(BaseModel):
+    """SQS body to the conductor: continue expanding a mapped task from map index ``start``.
+
+    Sent by whoever created the previous chunk of instances (orchestrator.engine.expansion);
+    acted on only while the run item's ``map_queued#{task_id}`` still equals ``start``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    kind: Literal["expand"] = "expand"
+    dag_id: str
+    run_id: str
+    task_id: str
+    plan_hash: str
+    start: int = Field(ge=0)
 
 
 class SweepEvent(BaseModel):
@@ -81,7 +98,7 @@ class OnFailureRecord(BaseModel):
         return f"The worker invocation failed ({cond})."
 
 
-def parse_conductor_message(body: str | dict[str, Any]) -> RetryMessage | OnFailureRecord | SweepEvent:
+def parse_conductor_message(body: str | dict[str, Any]) -> RetryMessage | ExpandMessage | OnFailureRecord | SweepEvent:
     """Parse one conductor input (SQS body text or a direct event). Raises EventError."""
     try:
         data = json.loads(body) if isinstance(body, str) else body
@@ -94,11 +111,13 @@ def parse_conductor_message(body: str | dict[str, Any]) -> RetryMessage | OnFail
             return RetryMessage.model_validate(data)
         if data.get("kind") == "sweep":
             return SweepEvent.model_validate(data)
+        if data.get("kind") == "expand":
+            return ExpandMessage.model_validate(data)
         if "requestContext" in data:
             return OnFailureRecord.model_validate(data)
     except ValidationError as exc:
         raise EventError(f"Malformed conductor message ({data.get('kind') or 'OnFailure record'}): {exc}") from exc
     raise EventError(
-        "Unknown conductor message: expected {\"kind\": \"retry\"|\"sweep\"} or a Lambda OnFailure record, "
+        "Unknown conductor message: expected {\"kind\": \"retry\"|\"expand\"|\"sweep\"} or a Lambda OnFailure record, "
         f"got keys {sorted(data)[:8]}."
     )
