@@ -99,7 +99,9 @@ class Conductor:
         now_s = int((now or self.engine.now()).timestamp())
         for dag in self.store.list_dags():
             dag_id = dag["dag_id"]
-            self.engine.start_waiting(dag_id)
+            # Queued runs while slots are free, oldest logical date first: also the runs whose
+            # creator died between creating them and taking a slot (their marker is written with them).
+            self.engine.start_waiting(dag_id, slots=max(1, int(dag.get("max_active_runs") or 1)))
             for run_id in self.store.list_active_runs(dag_id):
                 try:
                     run = self.store.get_run(dag_id, run_id)

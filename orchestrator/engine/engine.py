@@ -148,21 +148,31 @@ class Engine:
         }
         run, created = self.store.create_run(item)
         if not created:
+            if run.get("state") == "queued":
+                # A retried start (the first caller died before the run took a slot): start the
+                # oldest waiting runs while slots are free, which keeps logical-date order.
+                self.start_waiting(dag_id, slots=plan.max_active_runs)
+                return self.store.get_run(dag_id, run_id)
             return run
         self.try_start(plan, run)
         return self.store.get_run(dag_id, run_id)
 
-    def try_start(self, plan: StepPlan, run: dict[str, Any]) -> bool:
-        """Take a run slot and start the root tasks, or leave the run queued and waiting."""
+    def try_start(self, plan: StepPlan, run: dict[str, Any]) -> str:
+        """Take a run slot and start the root tasks, or leave the run queued and waiting.
+
+        Returns "started", "no_slot" (the run keeps its waiting marker and place) or "taken"
+        (the run is no longer queued: another starter got there first).
+        """
         dag_id, run_id = plan.dag_id, run["run_id"]
         now = self.now()
         try:
-            started = self.store.start_run_if_slot(dag_id, run_id, plan.max_active_runs, iso(now))
+            # create_run wrote the run's waiting marker: without a free slot it simply stays queued.
+            started = self.store.start_run_if_slot(dag_id, run_id, plan.max_active_runs, iso(now),
+                                                   logical_date=run.get("logical_date"))
         except ConflictError:
-            return False
+            return "taken"
         if not started:
-            self.store.mark_run_waiting(dag_id, run_id, run.get("logical_date"))
-            return False
+            return "no_slot"
         # The slot is ours: stamp start_date now, after the commit, so it is never earlier than
         # the end_date of the run whose slot was released for it (the stamp taken before the
         # transaction could be, and a grid would show max_active_runs + 1 runs overlapping).
@@ -178,15 +188,33 @@ class Engine:
             if not step.upstream:
                 work += self.make_ready(plan, run, step)[0]
         self.propagate(plan, run, work, check=not plan.steps)
-        return True
+        return "started"
 
-    def start_waiting(self, dag_id: str) -> None:
-        """Start the oldest run waiting for a slot of ``dag_id``, if a slot is free."""
-        for run_id in self.store.next_waiting_runs(dag_id, limit=1):
-            run = self.store.get_run(dag_id, run_id)
+    def start_waiting(self, dag_id: str, *, slots: int = 1) -> int:
+        """Start the oldest queued runs of ``dag_id``, up to ``slots`` of them, while slots are free.
+
+        Stale markers (run gone, or no longer queued) are dropped on the way so they cannot block
+        the head of the queue. Returns how many runs started.
+        """
+        started, seen = 0, 0
+        while started < slots and seen < slots + 20:
+            markers = self.store.next_waiting_markers(dag_id, limit=1)
+            if not markers:
+                break
+            seen += 1
+            marker = markers[0]
+            try:
+                run = self.store.get_run(dag_id, marker["run_id"])
+            except NotFoundError:
+                run = {}
             if run.get("state") != "queued":
+                self.store.drop_waiting_marker(dag_id, marker["sk"])
                 continue
-            self.try_start(self.store.get_plan(dag_id, run["plan_hash"]), run)
+            outcome = self.try_start(self.store.get_plan(dag_id, run["plan_hash"]), run)
+            if outcome == "no_slot":
+                break  # it keeps its place at the head of the queue
+            started += outcome == "started"  # "taken": another starter got it; look at the next
+        return started
 
     def maybe_finish(self, plan: StepPlan, run: dict[str, Any]) -> None:
         """Finalise the run when every task is done (Airflow: failed if a leaf failed)."""

@@ -113,6 +113,12 @@ class StoreBase:
             raise StoreError(f"Updating {what} failed: {err}") from err
         return d.from_item(resp.get("Attributes"))
 
+    def _delete(self, pk: str, sk: str, *, what: str = "item") -> None:
+        try:
+            self.ddb.delete_item(TableName=self.table, Key=self._key(pk, sk))
+        except ClientError as err:
+            raise StoreError(f"Deleting {what} failed: {err}") from err
+
     def _tx_update(self, pk: str, sk: str, upd: Update) -> dict[str, Any]:
         return {"Update": {"TableName": self.table, "Key": self._key(pk, sk), **upd.params()}}
 

@@ -2,8 +2,10 @@
 
 Run slots (``max_active_runs``) are a counter on the registry item (``active_runs``) taken
 and released in the same transaction as the run's state change, so a crash can neither leak
-nor double-count a slot. Runs waiting for a slot have a marker ``DAG#{dag_id}/QRUN#{logical_date}#{run_id}``
-so that the next one is found with one query, oldest logical date first.
+nor double-count a slot. A queued run (not yet holding a slot) has a marker
+``DAG#{dag_id}/QRUN#{logical_date}#{run_id}``, written with the run item itself and deleted by
+the start that takes the slot, so the next one is found with one query, oldest logical date
+first, and a run whose creator died before starting it is still found (by the sweeper).
 """
 
 from __future__ import annotations
@@ -17,6 +19,11 @@ from orchestrator.store.base import StoreBase, Update
 RUN_SK = "RUN"
 QRUN_PREFIX = "QRUN#"
 ACTIVE_PREFIX = "ACTIVE#"
+
+
+def _waiting_marker(dag_id: str, run_id: str, logical_date: str | None) -> dict[str, Any]:
+    return {"pk": d.dag_pk(dag_id), "sk": f"{QRUN_PREFIX}{logical_date or ''}#{run_id}", "dag_id": dag_id,
+            "run_id": run_id}
 
 
 def _active_marker(dag_id: str, run_id: str) -> dict[str, Any]:
@@ -40,13 +47,13 @@ class RunsMixin(StoreBase):
             "gsi1sk": f"{run.get('logical_date') or run.get('queued_at') or ''}#{run_id}",
         }
         pointer = {"pk": d.runid_pk(run_id), "sk": d.dag_pk(dag_id), "dag_id": dag_id, "run_id": run_id}
+        puts = [self._tx_put(item, "attribute_not_exists(pk)"), self._tx_put(pointer)]
+        if run.get("state") == "queued":
+            puts.append(self._tx_put(_waiting_marker(dag_id, run_id, run.get("logical_date"))))
         try:
             # Two triggers racing on the same run id (a schedule fired twice, a retried API
             # call): the first put wins, the second finds the item and returns it unchanged.
-            self._transact(
-                [self._tx_put(item, "attribute_not_exists(pk)"), self._tx_put(pointer)],
-                what=f"run '{run_id}' of DAG '{dag_id}'",
-            )
+            self._transact(puts, what=f"run '{run_id}' of DAG '{dag_id}'")
         except ConflictError:
             return self.get_run(dag_id, run_id), False
         return d.from_item(d.to_item(item)) or item, True  # normalised like a read
@@ -96,7 +103,8 @@ class RunsMixin(StoreBase):
         item = self._get(d.dag_pk(dag_id), "META")
         return int((item or {}).get("active_runs", 0))
 
-    def start_run_if_slot(self, dag_id: str, run_id: str, max_active_runs: int, start_date: str) -> bool:
+    def start_run_if_slot(self, dag_id: str, run_id: str, max_active_runs: int, start_date: str, *,
+                          logical_date: str | None = None) -> bool:
         """queued -> running if the DAG has a free run slot; returns False (run stays queued) if not.
 
         Raises ConflictError if the run is no longer queued.
@@ -122,7 +130,7 @@ class RunsMixin(StoreBase):
                 [
                     self._tx_update(d.dag_pk(dag_id), "META", take_slot),
                     self._tx_update(d.run_pk(dag_id, run_id), RUN_SK, start),
-                    self._tx_delete(d.dag_pk(dag_id), self._qrun_sk(dag_id, run_id)),
+                    self._tx_delete(d.dag_pk(dag_id), self._qrun_sk(dag_id, run_id, logical_date)),
                     self._tx_put(_active_marker(dag_id, run_id)),
                 ],
                 what=f"start of run '{run_id}' of DAG '{dag_id}'",
@@ -134,22 +142,33 @@ class RunsMixin(StoreBase):
             return False
         return True
 
-    def _qrun_sk(self, dag_id: str, run_id: str) -> str:
-        run = self._get(d.run_pk(dag_id, run_id), RUN_SK) or {}
-        return f"{QRUN_PREFIX}{run.get('logical_date') or ''}#{run_id}"
+    def _qrun_sk(self, dag_id: str, run_id: str, logical_date: str | None = None) -> str:
+        if logical_date is None:
+            logical_date = (self._get(d.run_pk(dag_id, run_id), RUN_SK) or {}).get("logical_date")
+        return f"{QRUN_PREFIX}{logical_date or ''}#{run_id}"
 
     def list_active_runs(self, dag_id: str) -> list[str]:
         """Run ids of the DAG in state running (``ACTIVE#`` markers: one query, no history scan)."""
         return [i["run_id"] for i in self._query(d.dag_pk(dag_id), prefix=ACTIVE_PREFIX)]
 
     def mark_run_waiting(self, dag_id: str, run_id: str, logical_date: str | None) -> None:
-        """Record that a queued run waits for a run slot (found by ``next_waiting_run``)."""
-        self._put({"pk": d.dag_pk(dag_id), "sk": f"{QRUN_PREFIX}{logical_date or ''}#{run_id}",
-                   "dag_id": dag_id, "run_id": run_id})
+        """Record that a queued run waits for a run slot (found by ``next_waiting_runs``).
+
+        ``create_run`` already writes this marker for a queued run; this re-records it.
+        """
+        self._put(_waiting_marker(dag_id, run_id, logical_date))
+
+    def drop_waiting_marker(self, dag_id: str, marker_sk: str) -> None:
+        """Delete a waiting marker whose run is no longer queued (or no longer exists)."""
+        self._delete(d.dag_pk(dag_id), marker_sk, what=f"waiting marker '{marker_sk}' of DAG '{dag_id}'")
 
     def next_waiting_runs(self, dag_id: str, limit: int = 1) -> list[str]:
         """Run ids waiting for a slot, oldest logical date first."""
-        return [i["run_id"] for i in self._query(d.dag_pk(dag_id), prefix=QRUN_PREFIX, limit=limit)]
+        return [i["run_id"] for i in self.next_waiting_markers(dag_id, limit)]
+
+    def next_waiting_markers(self, dag_id: str, limit: int = 1) -> list[dict[str, Any]]:
+        """The waiting markers themselves (``run_id`` and the marker's ``sk``), oldest first."""
+        return list(self._query(d.dag_pk(dag_id), prefix=QRUN_PREFIX, limit=limit))
 
     def finish_run(self, dag_id: str, run_id: str, state: str, end_date: str, *,
                    extra: dict[str, Any] | None = None) -> None:

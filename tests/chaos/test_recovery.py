@@ -120,13 +120,10 @@ def test_asset_event_redelivered_after_a_crash_mid_trigger_still_starts_its_run(
     assert len(calls) >= 1 and len(runs) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="H2 (engine.start_run): a retried start of a run left queued (crash between "
-                                       "create_run and taking a slot, no QRUN item) returns it unchanged and it never "
-                                       "starts. Fix must not start runs that are waiting for a slot out of order "
-                                       "(calling try_start for every queued run broke the catch-up order test)")
 def test_a_start_retried_after_a_crash_before_taking_the_slot_starts_the_run(world_factory, monkeypatch):
     # Found by `chaos --ddb-storm`: create_run succeeded, the caller died before the run took
-    # its slot; the run stayed queued (not running, not waiting) and nothing ever started it.
+    # its slot. The run was written with its waiting marker, so the retried start finds it queued
+    # and starts the oldest waiting run (this one) while a slot is free.
     world = world_factory(FaultRates(), {"c": chaos_dags._chain("c", 2)})
     real, calls = world.store.start_run_if_slot, []
 
@@ -141,12 +138,9 @@ def test_a_start_retried_after_a_crash_before_taking_the_slot_starts_the_run(wor
     assert len(calls) == 2 and state == "success" and tis == {"t0": "success", "t1": "success"}
 
 
-@pytest.mark.xfail(strict=True, reason="H2 (engine/conductor.sweep): a run left queued by a caller that died before "
-                                       "it took a slot or a waiting place (no QRUN item) is never started; the "
-                                       "sweeper only starts waiting runs. Fix: sweep queued runs older than a grace "
-                                       "with engine.try_start (conditional). Found by `chaos --ddb-storm`")
 def test_a_run_left_queued_by_a_caller_that_gave_up_is_started_by_the_sweeper(world_factory, monkeypatch):
-    # Found by `chaos --ddb-storm`: every start attempt died before the run took its slot.
+    # Found by `chaos --ddb-storm`: every start attempt died before the run took its slot; the
+    # sweeper starts queued runs from their waiting markers.
     world = world_factory(FaultRates(), {"c": chaos_dags._chain("c", 2)})
     real, calls = world.store.start_run_if_slot, []
 
