@@ -35,7 +35,7 @@ if str(REPO) not in sys.path:
 from bench.awscount import Call, CallRecorder  # noqa: E402
 from bench.dags import BenchDag, standard_suite  # noqa: E402
 from bench.harness import BACKENDS, RunResult, bench_cloud, default_backend, operator_markers, run_and_wait  # noqa: E402
-from bench.moto_patches import fast_moto  # noqa: E402
+from orchestrator.local.moto_patches import fast_moto  # noqa: E402
 from bench.table import render  # noqa: E402
 
 # On-demand prices, us-east-1, as published on the AWS pricing pages (checked 2026-11-22):
@@ -190,7 +190,7 @@ def critical_path_hops(calls: list[Call]) -> list[list[str]]:
 def measure(specs: list[BenchDag], timeout_s: float = 1800.0, backend: str = "local") -> list[DagCalls]:
     """Run each DAG once on one cloud (see ``bench.harness.bench_cloud``), recording the calls of each run apart."""
     results: list[DagCalls] = []
-    # Counting, not timing: moto's whole-table copy per transaction only slows this down (see bench/moto_patches.py).
+    # Counting, not timing: moto's whole-table copy per transaction only slows this down (see orchestrator/local/moto_patches.py).
     fast_moto()
     with bench_cloud(specs, backend=backend) as cloud, CallRecorder() as recorder, operator_markers(recorder):
         for spec in specs:

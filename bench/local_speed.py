@@ -36,7 +36,7 @@ if str(REPO) not in sys.path:
 
 from bench.dags import BenchDag, fan_map, standard_suite  # noqa: E402
 from bench.harness import BACKENDS, RunResult, bench_cloud, default_backend, run_and_wait  # noqa: E402
-from bench.moto_patches import fast_moto  # noqa: E402
+from orchestrator.local.moto_patches import fast_moto  # noqa: E402
 from bench.sampler import StackSampler  # noqa: E402
 from bench.table import render  # noqa: E402
 
@@ -74,7 +74,7 @@ def measure(specs: list[BenchDag], timeout_s: float = 1800.0, sampler: StackSamp
             backend: str = "local", fast: bool = False) -> SpeedReport:
     """Start one cloud over ``specs`` and run each DAG once, in order (sampled by ``sampler`` if given).
 
-    ``fast``: make moto fast first (``bench.moto_patches.fast_moto``), for the rest of the process.
+    ``fast``: make moto fast first (``orchestrator.local.moto_patches.fast_moto``), for the rest of the process.
     """
     report = SpeedReport(specs=specs, rss_before_mb=peak_rss_mb(), backend=backend)
     if fast:
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
                              "in a fresh local cloud with moto's transactions made cheap (see --fast-moto)")
     parser.add_argument("--json", default=None, help="also write the figures as JSON to this path")
     parser.add_argument("--fast-moto", action="store_true",
-                        help="apply orchestrator.store.motofast first (transactions without whole-table copies)")
+                        help="apply orchestrator.local.motofast first (transactions without whole-table copies)")
     parser.add_argument("--profile", action="store_true",
                         help="sample every thread's stack during the runs and print the hottest functions")
     parser.add_argument("--backend", choices=BACKENDS, default=None,

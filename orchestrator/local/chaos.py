@@ -119,11 +119,9 @@ def run_seed(seed: int, runs: int, *, rates: FaultRates | None = None, batch: in
 
 
 def _fast_moto() -> None:
-    """Use the store's moto speed-up when present (moto copies whole tables per transaction)."""
-    try:
-        from orchestrator.store import motofast  # type: ignore[attr-defined]
-    except ImportError:
-        return
+    """The local cloud's moto speed-ups (moto copies whole tables per transaction)."""
+    from orchestrator.local import motofast
+
     motofast.install()
 
 

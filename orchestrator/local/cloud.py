@@ -29,7 +29,7 @@ from typing import Any
 from orchestrator import constants as c
 from orchestrator.config import Clients, Resources
 from orchestrator.errors import StratusError
-from orchestrator.local import functions
+from orchestrator.local import functions, motofast
 from orchestrator.local.emulation import Emulation, LocalClock
 from orchestrator.local.functions import MOTO_LOCK, FunctionHost
 from orchestrator.local.stack import ACCOUNT_ID, DeployedStack, deploy_stack
@@ -174,11 +174,7 @@ class LocalCloud:
             self._mock = mock_aws()
             self._mock.start()
         self.clients = Clients(endpoint_url=self.endpoint_url, region_name=self.region)
-        try:  # moto's DynamoDB without whole-table copies per transaction (the store's own patch)
-            from orchestrator.store import motofast
-        except ImportError:
-            return
-        motofast.install()
+        motofast.install()  # moto's own slow paths made fast (local only; see local.motofast)
 
     def _deploy(self) -> None:
         staging = f"stratus-local-staging-{uuid.uuid4().hex[:12]}"

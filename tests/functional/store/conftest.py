@@ -4,7 +4,8 @@ import pytest
 from moto import mock_aws
 
 from orchestrator.config import Clients, Resources
-from orchestrator.store import RunStore, create_table, motofast
+from orchestrator.local import motofast
+from orchestrator.store import RunStore, create_table
 
 
 @pytest.fixture

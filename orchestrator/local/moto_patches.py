@@ -8,9 +8,9 @@ count (a 10,000-map never finishes). AWS does nothing of the kind.
 
 ``cheap_transactions()`` keeps moto's semantics and swaps only the backup: it snapshots the
 items the transaction names (by key) before calling moto, lets moto's table copy be the
-table itself, and on failure restores exactly those items. It is used by the benchmarks only
-with ``--patch-moto`` (to show what the local cloud would gain by adopting it), never by
-default.
+table itself, and on failure restores exactly those items. It stays as the small, moto-faithful
+alternative to ``orchestrator.local.motofast`` (which the local cloud installs); the
+benchmarks reach both through ``fast_moto()``. Local only: never used on AWS.
 """
 
 from __future__ import annotations
@@ -67,19 +67,14 @@ def _restore(saved: list[tuple[Any, Any, Any, Any]]) -> None:
 
 
 def fast_moto() -> str:
-    """Make moto fast for big runs, the project's way when it has one; returns what was applied.
+    """Make moto fast for big runs, for the rest of the process; returns what was applied.
 
-    ``orchestrator.store.motofast.install()`` (transactions without table copies, responses
-    without moto's serializer) when present, for the rest of the process; else this module's
-    ``cheap_transactions`` (entered for the rest of the process).
+    ``orchestrator.local.motofast.install()``: what the local cloud installs on start.
     """
-    try:
-        from orchestrator.store import motofast
-    except ImportError:
-        cheap_transactions().__enter__()
-        return "bench.moto_patches.cheap_transactions"
+    from orchestrator.local import motofast
+
     motofast.install()
-    return "orchestrator.store.motofast"
+    return "orchestrator.local.motofast"
 
 
 @contextlib.contextmanager
