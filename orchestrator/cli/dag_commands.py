@@ -19,11 +19,13 @@ def register(subparsers: Any) -> None:
     """Add the ``dags``, ``validate`` and ``plan`` subcommands."""
     p = subparsers.add_parser("dags", help="list the DAGs of a folder (id, schedule, tasks, file)")
     p.add_argument("path", nargs="?", default="dags", help="DAGs folder or file (default: dags)")
+    p.add_argument("--dags", dest="path", metavar="PATH", help="the same as PATH (as in the other commands)")
     p.add_argument("--all-files", action="store_true", help="also import files that do not mention 'dag'")
     p.set_defaults(func=cmd_dags)
 
     p = subparsers.add_parser("validate", help="import and compile every DAG; exit 1 on any error")
     p.add_argument("path", nargs="?", default="dags", help="DAGs folder or file (default: dags)")
+    p.add_argument("--dags", dest="path", metavar="PATH", help="the same as PATH (as in the other commands)")
     p.add_argument("--all-files", action="store_true", help="also import files that do not mention 'dag'")
     p.set_defaults(func=cmd_validate)
 

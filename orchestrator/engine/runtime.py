@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
+from orchestrator.authoring.macros import MACROS, ConnAccessor, VarAccessor
 from orchestrator.plan.model import Step, StepPlan
 from orchestrator.store import xcom as codec
 
@@ -46,6 +47,15 @@ def parse_dt(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         return value
     return datetime.fromisoformat(str(value))
+
+
+def _pendulum(value: datetime | None) -> datetime | None:
+    """As in Airflow, the context's dates are pendulum DateTimes (``.add(days=1)``, ``.format(...)``)."""
+    if value is None:
+        return None
+    import pendulum
+
+    return pendulum.instance(value)
 
 
 @dataclass
@@ -115,9 +125,9 @@ class RuntimeTaskInstance:
 def build_context(*, plan: StepPlan, step: Step, run: dict[str, Any], ti: RuntimeTaskInstance,
                   task: Any = None, dag: Any = None) -> dict[str, Any]:
     """The task's context dict (Airflow 3 keys)."""
-    logical = parse_dt(run.get("logical_date"))
-    start = parse_dt(run.get("data_interval_start")) or logical
-    end = parse_dt(run.get("data_interval_end")) or logical
+    logical = _pendulum(parse_dt(run.get("logical_date")))
+    start = _pendulum(parse_dt(run.get("data_interval_start"))) or logical
+    end = _pendulum(parse_dt(run.get("data_interval_end"))) or logical
     conf = run.get("conf") or {}
     params = run.get("params") or {}
     dag_run = DagRunInfo(
@@ -145,6 +155,9 @@ def build_context(*, plan: StepPlan, step: Step, run: dict[str, Any], ti: Runtim
         "outlets": list(getattr(task, "outlets", []) or []),
         "inlets": list(getattr(task, "inlets", []) or []),
         "expanded_ti_count": run.get(f"map_count#{step.task_id}"),
+        "macros": MACROS,
+        "var": VarAccessor(),
+        "conn": ConnAccessor(),
     }
     if logical is not None:
         ctx.update(

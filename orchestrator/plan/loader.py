@@ -24,7 +24,7 @@ import traceback
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.authoring import _stack
+from orchestrator.authoring import _stack, airflow_compat
 from orchestrator.errors import DagDefinitionError, DagImportError
 
 if TYPE_CHECKING:
@@ -109,6 +109,7 @@ def import_file(
     root = os.path.abspath(dags_root) if dags_root else os.path.dirname(path)
     name = module_name_for(path)
     collected: list[DAG] = []
+    airflow_compat.install()  # `from airflow.sdk import dag, task` works without Airflow installed
     with _LOCK:
         spec = importlib.util.spec_from_file_location(name, path)
         if spec is None or spec.loader is None:
@@ -133,6 +134,9 @@ def import_file(
                 detail = f"SyntaxError: {exc.msg}"
             elif isinstance(exc, DagDefinitionError):
                 detail = str(exc)
+            else:
+                more = airflow_compat.hint(exc)
+                detail += f". {more}" if more else ""
             raise DagImportError(f"{where}: {detail}", file=path, line=line) from exc
         finally:
             _stack.state.collector = previous

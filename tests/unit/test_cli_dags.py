@@ -91,3 +91,11 @@ def test_default_path_is_dags(capsys, monkeypatch):
 def test_missing_path(capsys, cmd):
     assert main([cmd, "/nonexistent/xyz"]) == 1
     assert "no such file or folder" in capsys.readouterr().err
+
+
+def test_dags_and_validate_take_the_folder_as_dags_too(capsys):
+    # `--dags PATH` as in run/trigger/sync, so the habit from the other commands works here
+    assert main(["validate", "--dags", DAGS]) == 0
+    assert "no errors" in capsys.readouterr().out
+    assert main(["dags", "--dags", DAGS]) == 0
+    assert "etl_taskflow" in capsys.readouterr().out

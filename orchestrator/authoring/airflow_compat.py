@@ -1,0 +1,127 @@
+"""DAG files written for Apache Airflow load unchanged: ``import airflow...`` served by Stratus.
+
+A DAG file written for Airflow imports ``from airflow.sdk import dag, task`` (Airflow 3) or
+``from airflow.decorators import dag, task`` / ``from airflow.operators.python import
+PythonOperator`` (Airflow 2). The DAG loader installs :class:`AirflowAliasFinder` at the END of
+``sys.meta_path`` (``install()``), so:
+
+- when Apache Airflow itself is installed, Python finds it first and nothing changes;
+- otherwise the module paths in :data:`MODULES` are answered with small modules holding
+  Stratus's own objects (``airflow.sdk.dag`` *is* ``orchestrator.dag``).
+
+Only the names Stratus implements are served. Anything else (``BashOperator``, a provider's
+operator) fails at import with the file and line, and :func:`hint` adds what to do.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import sys
+import threading
+import types
+from typing import Any, Sequence
+
+_SDK = ("dag", "task", "DAG", "Asset", "AssetAll", "AssetAny", "Param", "TaskGroup", "task_group", "chain",
+        "cross_downstream", "get_current_context", "BaseOperator", "TriggerRule", "Variable", "Connection",
+        "XComArg", "Context", "CronTriggerTimetable")
+_EXCEPTIONS = ("AirflowException", "AirflowSkipException", "AirflowFailException")
+_PYTHON_OPERATORS = ("PythonOperator", "BranchPythonOperator", "ShortCircuitOperator", "get_current_context")
+
+# module path -> names it serves (each name is looked up in :func:`_names`).
+MODULES: dict[str, tuple[str, ...]] = {
+    "airflow": ("DAG", "Asset", "Dataset"),
+    "airflow.sdk": _SDK,
+    "airflow.sdk.definitions": (),
+    "airflow.sdk.definitions.asset": ("Asset", "AssetAll", "AssetAny"),
+    "airflow.sdk.definitions.context": ("Context", "get_current_context"),
+    "airflow.sdk.exceptions": _EXCEPTIONS,
+    "airflow.exceptions": _EXCEPTIONS,
+    "airflow.decorators": ("dag", "task", "task_group"),
+    "airflow.models": ("DAG", "BaseOperator", "Param", "Variable", "Connection"),
+    "airflow.models.dag": ("DAG",),
+    "airflow.models.param": ("Param",),
+    "airflow.models.baseoperator": ("BaseOperator", "chain", "cross_downstream"),
+    "airflow.models.variable": ("Variable",),
+    "airflow.models.connection": ("Connection",),
+    "airflow.operators": (),
+    "airflow.operators.python": _PYTHON_OPERATORS,
+    "airflow.operators.empty": ("EmptyOperator",),
+    "airflow.providers": (),
+    "airflow.providers.standard": (),
+    "airflow.providers.standard.operators": (),
+    "airflow.providers.standard.operators.python": _PYTHON_OPERATORS,
+    "airflow.providers.standard.operators.empty": ("EmptyOperator",),
+    "airflow.task": (),
+    "airflow.task.trigger_rule": ("TriggerRule",),
+    "airflow.utils": (),
+    "airflow.utils.trigger_rule": ("TriggerRule",),
+    "airflow.utils.task_group": ("TaskGroup",),
+    "airflow.utils.helpers": ("chain", "cross_downstream"),
+    "airflow.utils.context": ("Context", "get_current_context"),
+    "airflow.datasets": ("Dataset", "DatasetAll", "DatasetAny"),
+    "airflow.timetables": (),
+    "airflow.timetables.trigger": ("CronTriggerTimetable",),
+}
+
+
+def _names() -> dict[str, Any]:
+    import orchestrator
+    from orchestrator.authoring.context import Context
+    from orchestrator.authoring.exceptions import AirflowException
+
+    out = {name: getattr(orchestrator, name) for name in orchestrator.__all__}
+    out.update(Context=Context, AirflowException=AirflowException, Dataset=orchestrator.Asset,
+               DatasetAll=orchestrator.AssetAll, DatasetAny=orchestrator.AssetAny)
+    return out
+
+
+class _AliasLoader(importlib.abc.Loader):
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
+        module = types.ModuleType(spec.name, f"Stratus's stand-in for Airflow's {spec.name} (see orchestrator."
+                                             "authoring.airflow_compat).")
+        names = _names()
+        for name in MODULES[spec.name]:
+            setattr(module, name, names[name])
+        module.__all__ = list(MODULES[spec.name])  # type: ignore[attr-defined]
+        module.__path__ = []  # type: ignore[attr-defined] # every alias may have submodules
+        return module
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        return None
+
+
+class AirflowAliasFinder(importlib.abc.MetaPathFinder):
+    """Answers the module paths in :data:`MODULES` (only reached when Airflow is not installed)."""
+
+    _loader = _AliasLoader()
+
+    def find_spec(self, fullname: str, path: Sequence[str] | None = None,
+                  target: types.ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
+        if fullname not in MODULES:
+            return None
+        return importlib.machinery.ModuleSpec(fullname, self._loader, is_package=True)
+
+
+_LOCK = threading.Lock()
+
+
+def install() -> None:
+    """Add the finder at the end of ``sys.meta_path`` once (a real Airflow install still wins)."""
+    with _LOCK:
+        if not any(isinstance(f, AirflowAliasFinder) for f in sys.meta_path):
+            sys.meta_path.append(AirflowAliasFinder())
+
+
+def hint(exc: BaseException) -> str | None:
+    """What to do when a DAG file's ``airflow`` import is not one Stratus serves (else None)."""
+    name = getattr(exc, "name", None) or ""
+    if not isinstance(exc, ImportError) or not (name == "airflow" or name.startswith("airflow.")):
+        return None
+    served = sorted(MODULES.get(name, ()))
+    if served:
+        return (f"Stratus serves {name} with: {', '.join(served)}. Use one of these, or import the "
+                "same names from `orchestrator`.")
+    return (f"Stratus does not provide the Airflow module '{name}' (no providers, no Bash/SQL operators). "
+            "Write the step as a @task (TaskFlow) function, or subclass orchestrator.BaseOperator; "
+            "`from airflow.sdk import dag, task` and the other airflow.sdk names work.")

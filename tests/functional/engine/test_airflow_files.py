@@ -1,0 +1,142 @@
+"""DAG files written for Apache Airflow (its import paths, pendulum, macros, var, conn) run unchanged."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from datetime import datetime, timezone
+
+import pytest
+
+from orchestrator.plan.loader import DagBag
+
+
+def _write(h, name: str, body: str) -> None:
+    (h.root / f"{name}.py").write_text(textwrap.dedent(body))
+
+
+def test_an_airflow_3_taskflow_file_runs_with_pendulum_dates_and_conf_over_params(h):
+    _write(h, "af3", """
+        import pendulum
+        from airflow.sdk import dag, task, Param, get_current_context
+        from airflow.providers.standard.operators.empty import EmptyOperator
+        from airflow.task.trigger_rule import TriggerRule
+
+        @dag(schedule="@daily", start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False,
+             params={"limit": Param(2, type="integer", minimum=1)})
+        def af3():
+            @task
+            def dates(**context):
+                ld = context["logical_date"]
+                return {"next": ld.add(days=1).to_date_string(), "year": context["data_interval_end"].format("YYYY"),
+                        "limit": context["params"]["limit"], "tz": ld.timezone_name}
+
+            @task
+            def numbers(limit):
+                return list(range(limit))
+
+            @task
+            def total(values):
+                return sum(values) + len(get_current_context()["run_id"]) * 0
+
+            @task(trigger_rule=TriggerRule.ALL_DONE)
+            def last():
+                return "done"
+
+            d = dates()
+            t = total(numbers(d["limit"]))
+            t >> EmptyOperator(task_id="mark") >> last()
+
+        af3()
+    """)
+    run = h.run("af3", conf={"limit": 4}, logical_date=datetime(2026, 3, 4, tzinfo=timezone.utc))
+    assert run["state"] == "success"
+    assert h.states("af3", run["run_id"]) == {"dates": "success", "numbers": "success", "total": "success",
+                                               "mark": "success", "last": "success"}
+    assert h.store.get_xcom("af3", run["run_id"], "dates") == {"next": "2026-03-05", "year": "2026",
+                                                                "limit": 4, "tz": "UTC"}
+    assert h.store.get_xcom("af3", run["run_id"], "total") == 6
+
+
+def test_a_classic_airflow_2_file_renders_macros_variables_and_connections(h, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_VAR_TARGET_TABLE", "sales_daily")
+    monkeypatch.setenv("AIRFLOW_VAR_SETTINGS", '{"region": "eu"}')
+    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE", "postgres://etl:pw@db.internal:5432/analytics")
+    _write(h, "classic", """
+        from datetime import datetime, timedelta
+
+        from airflow import DAG
+        from airflow.operators.python import PythonOperator, BranchPythonOperator
+        from airflow.operators.empty import EmptyOperator
+        from airflow.utils.trigger_rule import TriggerRule
+
+        default_args = {"owner": "data-eng", "depends_on_past": False, "email": ["oncall@example.com"],
+                        "email_on_failure": False, "retries": 1, "retry_delay": timedelta(minutes=5)}
+
+        def extract(ds, **kwargs):
+            return {"rows": 3, "day": ds}
+
+        def transform(ti, **kwargs):
+            return ti.xcom_pull(task_ids="extract")["rows"] * 2
+
+        def report(line):
+            return line
+
+        def choose(**context):
+            return "big" if context["ti"].xcom_pull(task_ids="transform") > 5 else "small"
+
+        with DAG(dag_id="classic", default_args=default_args, schedule="0 2 * * *",
+                 start_date=datetime(2026, 1, 1), catchup=False, tags=["classic"]) as dag:
+            t1 = PythonOperator(task_id="extract", python_callable=extract)
+            t2 = PythonOperator(task_id="transform", python_callable=transform)
+            t3 = PythonOperator(task_id="report", python_callable=report, op_kwargs={"line": (
+                "{{ ds }} {{ macros.ds_add(ds, -1) }} {{ macros.ds_format(ds, '%Y-%m-%d', '%d/%m/%Y') }} "
+                "{{ var.value.target_table }} {{ var.json.settings.region }} {{ var.value.get('nope', 'dflt') }} "
+                "{{ conn.warehouse.host }}:{{ conn.warehouse.port }} {{ ti.xcom_pull(task_ids='transform') }}")})
+            pick = BranchPythonOperator(task_id="pick", python_callable=choose)
+            big, small = EmptyOperator(task_id="big"), EmptyOperator(task_id="small")
+            done = EmptyOperator(task_id="done", trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
+            t1 >> t2 >> [t3, pick]
+            pick >> [big, small] >> done
+    """)
+    run = h.run("classic", logical_date=datetime(2026, 3, 4, tzinfo=timezone.utc))
+    assert run["state"] == "success"
+    assert h.store.get_xcom("classic", run["run_id"], "report") == (
+        "2026-03-04 2026-03-03 04/03/2026 sales_daily eu dflt db.internal:5432 6")
+    states = h.states("classic", run["run_id"])
+    assert (states["big"], states["small"], states["done"]) == ("success", "skipped", "success")
+
+
+def test_a_missing_variable_in_a_template_fails_the_task_naming_it(h):
+    _write(h, "novar", """
+        from datetime import datetime
+        from airflow.sdk import DAG
+        from airflow.providers.standard.operators.python import PythonOperator
+
+        with DAG("novar", schedule=None, start_date=datetime(2026, 1, 1)):
+            PythonOperator(task_id="use", python_callable=lambda v: v, op_args=["{{ var.value.not_there }}"])
+    """)
+    run = h.run("novar")
+    assert run["state"] == "failed"
+    ti = h.store.get_ti("novar", run["run_id"], "use", -1)
+    assert "Variable 'not_there' does not exist" in ti["error"]
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("from airflow.operators.bash import BashOperator",
+     r"broken\.py:2: ModuleNotFoundError: No module named 'airflow\.operators\.bash'\. Stratus does not provide "
+     r"the Airflow module 'airflow\.operators\.bash'.*Write the step as a @task"),
+    ("from airflow.sdk import dag, Label",
+     r"broken\.py:2: ImportError: cannot import name 'Label' from 'airflow\.sdk'.*Stratus serves airflow\.sdk with: "
+     r"Asset, .*task, task_group"),
+])
+def test_an_airflow_import_stratus_does_not_serve_is_an_import_error_that_says_what_to_do(tmp_path, line, expected):
+    (tmp_path / "broken.py").write_text(f"# dag file\n{line}\n")
+    (tmp_path / "fine.py").write_text("from airflow.decorators import dag, task\nfrom datetime import datetime\n\n"
+                                      "@dag(schedule=None, start_date=datetime(2026, 1, 1))\ndef fine():\n"
+                                      "    @task\n    def one():\n        return 1\n    one()\n\nfine()\n")
+    bag = DagBag(str(tmp_path))
+    assert list(bag.dags) == ["fine"]
+    [(path, err)] = bag.import_errors.items()
+    assert path.endswith("broken.py")
+    assert re.search(expected, str(err)), str(err)
