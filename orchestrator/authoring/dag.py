@@ -216,6 +216,25 @@ class DAG:
     def callbacks(self) -> list[str]:
         return [n for n in ("on_failure_callback", "on_success_callback") if getattr(self, n, None)]
 
+    def test(self, logical_date: datetime | None = None, run_conf: dict[str, Any] | None = None,
+             **_ignored: Any) -> dict[str, Any]:
+        """Airflow's ``dag.test()``: one run on an embedded local cloud, then its task table.
+
+        For ``if __name__ == "__main__": my_dag.test()`` at the bottom of a DAG file: the file's
+        folder is the DAGs folder (loaded again in isolation, where ``__name__`` is not
+        ``"__main__"``). Returns the final run item (``state`` is ``success`` or ``failed``).
+        Airflow-only arguments (``use_executor``, ``mark_success_pattern``, ...) are ignored.
+        """
+        import os
+
+        from orchestrator.cli.run_commands import run_once
+        from orchestrator.local.report import run_table
+
+        run, tis, order = run_once(os.path.dirname(os.path.abspath(self.fileloc)), self.dag_id,
+                                   conf=run_conf, logical_date=logical_date)
+        print(run_table(run, tis, order))
+        return run
+
     # -- context manager --------------------------------------------------------------------
 
     def __enter__(self) -> DAG:

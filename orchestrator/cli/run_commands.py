@@ -90,28 +90,41 @@ def _result(cloud: Any, plan: Any, dag_id: str, run_id: str) -> tuple[dict[str, 
     return run, tis
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def run_once(dags: str, dag_id: str, *, conf: dict[str, Any] | None = None, logical_date: datetime | None = None,
+             out: Any = None, timeout: float = 1800.0) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
+    """One run of ``dag_id`` on an embedded local cloud: ``(run, task instances, task ids in plan order)``.
+
+    What ``stratus run`` and ``DAG.test()`` do; progress lines go to ``out`` (stdout by default).
+    """
     from orchestrator.local.cloud import LocalCloud
     from orchestrator.local.dev import local_parameters
     from orchestrator.local.functions import quiet_stdout
     from orchestrator.local.progress import follow
+
+    out = out or sys.stdout
+    with LocalCloud(dags, auto_advance=True, parameters=local_parameters()) as cloud:
+        plan = cloud.sync_dag(dag_id)
+        engine = cloud.engine()
+        with quiet_stdout():
+            run = engine.start_run(dag_id, plan=plan, conf=conf, logical_date=logical_date)
+        print(f"{dag_id}: run {run['run_id']} started on the local cloud", file=out, flush=True)
+        follow(cloud, engine.store, plan, run["run_id"], out, timeout)
+        final, tis = _result(cloud, plan, dag_id, run["run_id"])
+    return final, tis, [s.task_id for s in plan.steps]
+
+
+def cmd_run(args: argparse.Namespace) -> int:
     from orchestrator.local.report import run_table
 
     conf = _parse_conf(args.conf)
     logical_date = _parse_date(args.logical_date)
     out = sys.stderr if args.json else sys.stdout
-    with LocalCloud(args.dags, auto_advance=True, parameters=local_parameters()) as cloud:
-        plan = cloud.sync_dag(args.dag_id)
-        engine = cloud.engine()
-        with quiet_stdout():
-            run = engine.start_run(args.dag_id, plan=plan, conf=conf, logical_date=logical_date)
-        print(f"{args.dag_id}: run {run['run_id']} started on the local cloud", file=out, flush=True)
-        follow(cloud, engine.store, plan, run["run_id"], out, args.timeout)
-        final, tis = _result(cloud, plan, args.dag_id, run["run_id"])
+    final, tis, order = run_once(args.dags, args.dag_id, conf=conf, logical_date=logical_date, out=out,
+                                 timeout=args.timeout)
     if args.json:
         print(json.dumps({"run": final, "task_instances": tis}, indent=2, default=str))
     else:
-        print(run_table(final, tis, [s.task_id for s in plan.steps]))
+        print(run_table(final, tis, order))
     return 0 if final.get("state") == "success" else 1
 
 
