@@ -128,11 +128,14 @@ def resolve_target(args: Any) -> tuple[Clients, Resources]:
     """The cloud a command should use (see the module docstring); raises ``TargetError``."""
     stack = getattr(args, "stack", None) or os.environ.get(c.ENV_STACK)
     dags_root = getattr(args, "dags", None) or "dags"
-    if stack:
-        return stack_target(stack, dags_root)
-    dev = dev_target()
-    if dev is not None:
-        return dev
+    found = stack_target(stack, dags_root) if stack else dev_target()
+    if found is not None:
+        from orchestrator.observe import telemetry
+
+        # Runs this process starts (trigger, backfill, clear, the UI's buttons) are counted in
+        # that cloud's CloudWatch metrics, not printed as EMF lines on the terminal.
+        telemetry.send_metrics_with(found[0].client("cloudwatch"))
+        return found
     raise TargetError(
         "No cloud to talk to: start `stratus dev` in this folder (a local cloud on 127.0.0.1), "
         f"or pass --stack NAME (or set {c.ENV_STACK}) to use a deployed stack."

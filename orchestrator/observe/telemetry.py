@@ -97,13 +97,40 @@ def _metrics_disabled() -> bool:
     return os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() in ("1", "true")
 
 
+_PUT_METRICS: Any = None  # a CloudWatch client when metrics are sent with PutMetricData (see below)
+
+
+def send_metrics_with(cloudwatch: Any) -> None:
+    """Outside Lambda (the CLI, ``stratus ui``) send metrics with PutMetricData to ``cloudwatch``.
+
+    In Lambda an EMF line on stdout becomes a metric; printed by a CLI it would only be noise
+    on a terminal, and a run started from the CLI would be missing from the dashboard's counts.
+    Same namespace and dimensions as the EMF lines. ``None`` goes back to EMF.
+    """
+    global _PUT_METRICS
+    _PUT_METRICS = cloudwatch
+
+
+def _put_metric(name: str, value: float, unit: MetricUnit, dag_id: str) -> None:
+    dims = [{"Name": k, "Value": v} for k, v in dimensions(dag_id).items()]
+    try:
+        _PUT_METRICS.put_metric_data(Namespace=METRICS_NAMESPACE, MetricData=[
+            {"MetricName": name, "Dimensions": dims, "Value": float(value), "Unit": unit.value}])
+    except Exception as exc:  # noqa: BLE001 - a metric must never fail the command (e.g. no PutMetricData right)
+        logging.getLogger(__name__).debug("PutMetricData %s failed: %s", name, exc)
+
+
 def emit(name: str, value: float, unit: MetricUnit, dag_id: str, **properties: Any) -> None:
     """Write one EMF line for metric ``name`` with dimension ``DagId=dag_id``.
 
     ``properties`` (task_id, run_id, ...) become EMF metadata: kept in the log line, not
     dimensions. ``POWERTOOLS_METRICS_DISABLED=true`` silences it (Powertools' own switch).
+    After ``send_metrics_with(client)`` (CLI processes) the metric goes by PutMetricData instead.
     """
     if _metrics_disabled():
+        return
+    if _PUT_METRICS is not None and not os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        _put_metric(name, value, unit, dag_id)
         return
     with single_metric(
         name=name,

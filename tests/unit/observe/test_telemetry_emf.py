@@ -137,3 +137,29 @@ def test_task_logger_stays_usable_when_another_try_ends_first(capsys):
         task_log.info("task started")
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if '"task started"' in x]
     assert [(x["task_id"], x["level"]) for x in lines] == [("load", "INFO")]  # once, not dropped, not doubled
+
+
+def test_outside_lambda_metrics_can_go_by_put_metric_data_instead_of_the_terminal(capsys, monkeypatch):
+    # What a CLI process does after resolving its cloud: nothing on stdout, the metric in CloudWatch
+    import boto3
+    from moto import mock_aws
+
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
+    for k, v in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
+                 "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(k, v)
+    with mock_aws():
+        cw = boto3.client("cloudwatch", region_name="us-east-1")
+        t.send_metrics_with(cw)
+        try:
+            t.run_started("sales", "r1")
+            assert _emf_lines(capsys.readouterr().out) == []
+            [metric] = cw.list_metrics(Namespace=METRICS_NAMESPACE, MetricName="RunsStarted")["Metrics"]
+            assert metric["Dimensions"] == [{"Name": "DagId", "Value": "sales"}, {"Name": "service", "Value": "stratus"}]
+            # inside Lambda the EMF line stays the way (its log becomes the metric)
+            monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "stratus-worker")
+            t.run_started("sales", "r2")
+            assert len(_emf_lines(capsys.readouterr().out)) == 1
+        finally:
+            t.send_metrics_with(None)

@@ -1,0 +1,14 @@
+"""Shared by every test: process-wide settings a test may change are put back afterwards."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _metrics_back_to_emf():
+    """A CLI command run in-process may route metrics to PutMetricData (telemetry.send_metrics_with)."""
+    yield
+    from orchestrator.observe import telemetry
+
+    telemetry.send_metrics_with(None)
