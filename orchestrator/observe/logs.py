@@ -230,8 +230,15 @@ def select_try_lines(
     out: list[LogLine] = []
     for chunk in chunks:
         if any(_matches(x, run_id, task_id, try_number, map_index) for x in chunk):
-            out.extend(x for x in chunk if not x.message.lstrip().startswith(("START RequestId:", "END RequestId:", "REPORT RequestId:")))
+            out.extend(x for x in chunk if not _framing_or_metric(x))
     return out
+
+
+def _framing_or_metric(line: LogLine) -> bool:
+    """Lambda's START/END/REPORT lines and EMF metric documents: not the task's log."""
+    if line.fields is not None and "_aws" in line.fields:
+        return True
+    return line.message.lstrip().startswith(("START RequestId:", "END RequestId:", "REPORT RequestId:"))
 
 
 def _stream_events(logs_client: Any, group: str, stream: str) -> list[dict[str, Any]]:

@@ -111,6 +111,15 @@ def test_unframed_stream_is_one_invocation_but_group_lines_are_matched_one_by_on
     assert [x.message for x in select_try_lines(events, RUN, "load", 1)] == [tagged]
 
 
+def test_emf_metric_documents_are_not_shown_as_log_lines():
+    tagged = json.dumps({"run_id": RUN, "task_id": "load", "try_number": 1, "map_index": -1, "message": "m"})
+    emf = json.dumps({"_aws": {"Timestamp": 1, "CloudWatchMetrics": []}, "DagId": "d", "run_id": RUN,
+                      "TasksSucceeded": [1.0]})
+    events = [{"timestamp": 1, "message": tagged}, {"timestamp": 2, "message": emf},
+              {"timestamp": 3, "message": "a print"}]
+    assert [x.message for x in select_try_lines(events, RUN, "load", 1, one_stream=True)] == [tagged, "a print"]
+
+
 def test_render_shows_exception_and_error_fields():
     from orchestrator.observe.logs import LogLine
 
