@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from orchestrator.authoring.assets import Asset, AssetAll, AssetAny
 from orchestrator.authoring.baseoperator import BaseOperator
+from orchestrator.authoring.bash import BashOperator
 from orchestrator.authoring.context import get_current_context, set_current_context
 from orchestrator.authoring.dag import DAG, dag
 from orchestrator.authoring.decorators import task
@@ -28,6 +29,7 @@ __all__ = [
     "AssetAll",
     "AssetAny",
     "BaseOperator",
+    "BashOperator",
     "BranchPythonOperator",
     "CronTriggerTimetable",
     "DAG",

@@ -9,7 +9,7 @@ PythonOperator`` (Airflow 2). The DAG loader installs :class:`AirflowAliasFinder
 - otherwise the module paths in :data:`MODULES` are answered with small modules holding
   Stratus's own objects (``airflow.sdk.dag`` *is* ``orchestrator.dag``).
 
-Only the names Stratus implements are served. Anything else (``BashOperator``, a provider's
+Only the names Stratus implements are served. Anything else (a sensor, a provider's
 operator) fails at import with the file and line, and :func:`hint` adds what to do.
 """
 
@@ -47,11 +47,13 @@ MODULES: dict[str, tuple[str, ...]] = {
     "airflow.operators": (),
     "airflow.operators.python": _PYTHON_OPERATORS,
     "airflow.operators.empty": ("EmptyOperator",),
+    "airflow.operators.bash": ("BashOperator",),
     "airflow.providers": (),
     "airflow.providers.standard": (),
     "airflow.providers.standard.operators": (),
     "airflow.providers.standard.operators.python": _PYTHON_OPERATORS,
     "airflow.providers.standard.operators.empty": ("EmptyOperator",),
+    "airflow.providers.standard.operators.bash": ("BashOperator",),
     "airflow.task": (),
     "airflow.task.trigger_rule": ("TriggerRule",),
     "airflow.utils": (),
@@ -122,6 +124,6 @@ def hint(exc: BaseException) -> str | None:
     if served:
         return (f"Stratus serves {name} with: {', '.join(served)}. Use one of these, or import the "
                 "same names from `orchestrator`.")
-    return (f"Stratus does not provide the Airflow module '{name}' (no providers, no Bash/SQL operators). "
+    return (f"Stratus does not provide the Airflow module '{name}' (no providers, no SQL operators). "
             "Write the step as a @task (TaskFlow) function, or subclass orchestrator.BaseOperator; "
             "`from airflow.sdk import dag, task` and the other airflow.sdk names work.")

@@ -1,4 +1,4 @@
-"""TaskFlow: ``@task``, ``@task.branch``, ``@task.short_circuit`` (``@task.python`` = ``@task``).
+"""TaskFlow: ``@task``, ``@task.branch``, ``@task.short_circuit``, ``@task.bash`` (``@task.python`` = ``@task``).
 
 Calling a decorated function inside a DAG records a task and returns an ``XComArg``; the
 arguments are checked against the function's signature right away. Task ids default to the
@@ -224,6 +224,17 @@ class _TaskDecoratorFactory:
     def short_circuit(self, python_callable: Callable[..., Any] | None = None, **kwargs: Any) -> Any:
         """A falsy return value skips what is downstream (see ``ShortCircuitOperator``)."""
         return self._make(_ShortCircuitDecoratedOperator, python_callable, kwargs)
+
+    def bash(self, python_callable: Callable[..., Any] | None = None, **kwargs: Any) -> Any:
+        """The function returns a shell command; it is rendered and run like ``BashOperator``'s."""
+        return self._make(_bash_decorated(), python_callable, kwargs)
+
+
+@functools.lru_cache(maxsize=1)
+def _bash_decorated() -> type:
+    from orchestrator.authoring.bash import bash_operator_class
+
+    return bash_operator_class(_PythonDecoratedOperator)
 
 
 task = _TaskDecoratorFactory()

@@ -10,6 +10,7 @@ PUBLIC_API = [
     "AssetAll",
     "AssetAny",
     "BaseOperator",
+    "BashOperator",
     "BranchPythonOperator",
     "Connection",
     "CronTriggerTimetable",

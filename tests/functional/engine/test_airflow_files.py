@@ -107,6 +107,48 @@ def test_a_classic_airflow_2_file_renders_macros_variables_and_connections(h, mo
     assert (states["big"], states["small"], states["done"]) == ("success", "skipped", "success")
 
 
+def test_bash_operator_and_task_bash_run_commands_with_airflow_exit_code_rules(h):
+    _write(h, "shell", """
+        from datetime import datetime
+        from airflow.sdk import dag, task
+        from airflow.providers.standard.operators.bash import BashOperator
+
+        @dag(schedule=None, start_date=datetime(2026, 1, 1), params={"name": "world"})
+        def shell():
+            hello = BashOperator(task_id="hello", bash_command="echo first; echo 'hi {{ params.name }} {{ ds }}'",
+                                 env={"ONLY": "this"})
+            env_seen = BashOperator(task_id="env_seen", bash_command='echo "[$ONLY][${HOME:-}]"',
+                                    env={"ONLY": "x"})
+            skip = BashOperator(task_id="skip", bash_command="exit 99")
+            fail = BashOperator(task_id="fail", bash_command="echo about to fail; exit 3", retries=0)
+
+            @task.bash
+            def count(n: int) -> str:
+                return f"seq {n} | wc -l | tr -d ' '"
+
+            @task
+            def after(line):
+                return f"got {line}"
+
+            hello >> count(3)
+            after(hello.output)
+            skip >> BashOperator(task_id="below_skip", bash_command="echo never")
+
+        shell()
+    """)
+    run = h.run("shell", conf={"name": "bash"}, logical_date=datetime(2026, 3, 4, tzinfo=timezone.utc))
+    rid = run["run_id"]
+    states = h.states("shell", rid)
+    assert states == {"hello": "success", "env_seen": "success", "skip": "skipped", "fail": "failed",
+                      "count": "success", "after": "success", "below_skip": "skipped"}
+    assert h.store.get_xcom("shell", rid, "hello") == "hi bash 2026-03-04"  # the last line
+    assert h.store.get_xcom("shell", rid, "env_seen") == "[x][]"  # env replaces the environment
+    assert h.store.get_xcom("shell", rid, "count") == "3"
+    assert h.store.get_xcom("shell", rid, "after") == "got hi bash 2026-03-04"
+    assert "non-zero exit code 3" in h.store.get_ti("shell", rid, "fail", -1)["error"]
+    assert run["state"] == "failed"
+
+
 def test_a_missing_variable_in_a_template_fails_the_task_naming_it(h):
     _write(h, "novar", """
         from datetime import datetime
@@ -123,9 +165,9 @@ def test_a_missing_variable_in_a_template_fails_the_task_naming_it(h):
 
 
 @pytest.mark.parametrize("line, expected", [
-    ("from airflow.operators.bash import BashOperator",
-     r"broken\.py:2: ModuleNotFoundError: No module named 'airflow\.operators\.bash'\. Stratus does not provide "
-     r"the Airflow module 'airflow\.operators\.bash'.*Write the step as a @task"),
+    ("from airflow.providers.amazon.aws.operators.s3 import S3CopyObjectOperator",
+     r"broken\.py:2: ModuleNotFoundError: No module named 'airflow\.providers\.amazon'\. Stratus does not provide "
+     r"the Airflow module 'airflow\.providers\.amazon'.*Write the step as a @task"),
     ("from airflow.sdk import dag, Label",
      r"broken\.py:2: ImportError: cannot import name 'Label' from 'airflow\.sdk'.*Stratus serves airflow\.sdk with: "
      r"Asset, .*task, task_group"),
