@@ -19,6 +19,7 @@ from orchestrator.authoring.operators import (
 from orchestrator.authoring.params import Param
 from orchestrator.authoring.taskgroup import TaskGroup, task_group
 from orchestrator.authoring.timetables import CronTriggerTimetable
+from orchestrator.authoring.trigger_dagrun import TriggerDagRunOperator
 from orchestrator.authoring.trigger_rule import TriggerRule
 from orchestrator.authoring.xcom_arg import XComArg
 
@@ -39,6 +40,7 @@ __all__ = [
     "ShortCircuitOperator",
     "SkipException",
     "TaskGroup",
+    "TriggerDagRunOperator",
     "TriggerRule",
     "XComArg",
     "chain",

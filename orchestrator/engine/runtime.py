@@ -74,6 +74,8 @@ class RuntimeTaskInstance:
     start_date: datetime | None = None
     state: str = "running"
     pushed: dict[str, Any] = field(default_factory=dict)
+    # The worker's engine, for operators that act on runs (TriggerDagRunOperator).
+    engine: Any = field(default=None, repr=False, compare=False)
 
     def xcom_push(self, key: str, value: Any) -> None:
         """Store ``value`` under ``key`` for downstream tasks (written when the try ends)."""

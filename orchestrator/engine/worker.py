@@ -87,7 +87,7 @@ def _execute(engine: Engine, plan: StepPlan, step: Step, run: dict[str, Any], ti
     store = engine.store
     started = parse_dt(ti.get("start_date")) or engine.now()
     rti = RuntimeTaskInstance(msg.dag_id, msg.run_id, msg.task_id, msg.map_index, msg.try_number,
-                              int(ti.get("max_tries", 0)), plan, store, start_date=started)
+                              int(ti.get("max_tries", 0)), plan, store, start_date=started, engine=engine)
     task: Any = None
     ctx: dict[str, Any] = {}
     what = msg.describe()

@@ -20,6 +20,7 @@ PUBLIC_API = [
     "ShortCircuitOperator",
     "SkipException",
     "TaskGroup",
+    "TriggerDagRunOperator",
     "TriggerRule",
     "Variable",
     "XComArg",

@@ -149,6 +149,44 @@ def test_bash_operator_and_task_bash_run_commands_with_airflow_exit_code_rules(h
     assert run["state"] == "failed"
 
 
+def test_trigger_dag_run_operator_starts_the_other_dag_with_rendered_conf(h):
+    _write(h, "target", """
+        from datetime import datetime
+        from airflow.sdk import dag, task, Param
+
+        @dag(schedule=None, start_date=datetime(2026, 1, 1), params={"day": Param("none", type="string")})
+        def target():
+            @task
+            def show(**context):
+                return context["params"]["day"]
+            show()
+
+        target()
+    """)
+    _write(h, "parent", """
+        from datetime import datetime
+        from airflow.sdk import DAG
+        from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+
+        with DAG("parent", schedule=None, start_date=datetime(2026, 1, 1)):
+            TriggerDagRunOperator(task_id="kick", trigger_dag_id="target", conf={"day": "{{ ds }}"},
+                                  trigger_run_id="from_parent__{{ ds }}")
+            TriggerDagRunOperator(task_id="again", trigger_dag_id="target", trigger_run_id="from_parent__{{ ds }}",
+                                  skip_when_already_exists=True, trigger_rule="all_done")
+            TriggerDagRunOperator(task_id="nowhere", trigger_dag_id="no_such_dag", retries=0)
+    """)
+    h.plan("target")
+    run = h.run("parent", logical_date=datetime(2026, 3, 4, tzinfo=timezone.utc))
+    states = h.states("parent", run["run_id"])
+    assert states["kick"] == "success" and states["nowhere"] == "failed"
+    assert states["again"] in ("success", "skipped")  # skipped when it ran after kick, else it started the run
+    assert h.store.get_xcom("parent", run["run_id"], "kick", key="trigger_run_id") == "from_parent__2026-03-04"
+    child = h.store.get_run("target", "from_parent__2026-03-04")
+    assert child["state"] == "success" and child["run_type"] == "manual" and child["conf"] == {"day": "2026-03-04"}
+    assert h.store.get_xcom("target", child["run_id"], "show") == "2026-03-04"
+    assert "DAG 'no_such_dag'" in h.store.get_ti("parent", run["run_id"], "nowhere", -1)["error"]
+
+
 def test_a_missing_variable_in_a_template_fails_the_task_naming_it(h):
     _write(h, "novar", """
         from datetime import datetime
