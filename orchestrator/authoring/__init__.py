@@ -8,7 +8,7 @@ from orchestrator.authoring.bash import BashOperator
 from orchestrator.authoring.context import get_current_context, set_current_context
 from orchestrator.authoring.dag import DAG, dag
 from orchestrator.authoring.decorators import task
-from orchestrator.authoring.dependencies import chain, cross_downstream
+from orchestrator.authoring.dependencies import Label, chain, cross_downstream
 from orchestrator.authoring.exceptions import AirflowFailException, AirflowSkipException, SkipException
 from orchestrator.authoring.operators import (
     BranchPythonOperator,
@@ -35,6 +35,7 @@ __all__ = [
     "CronTriggerTimetable",
     "DAG",
     "EmptyOperator",
+    "Label",
     "Param",
     "PythonOperator",
     "ShortCircuitOperator",

@@ -24,7 +24,7 @@ from typing import Any, Sequence
 
 _SDK = ("dag", "task", "DAG", "Asset", "AssetAll", "AssetAny", "Param", "TaskGroup", "task_group", "chain",
         "cross_downstream", "get_current_context", "BaseOperator", "TriggerRule", "Variable", "Connection",
-        "XComArg", "Context", "CronTriggerTimetable")
+        "XComArg", "Context", "CronTriggerTimetable", "Label")
 _EXCEPTIONS = ("AirflowException", "AirflowSkipException", "AirflowFailException")
 _PYTHON_OPERATORS = ("PythonOperator", "BranchPythonOperator", "ShortCircuitOperator", "get_current_context")
 
@@ -62,6 +62,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "airflow.utils.trigger_rule": ("TriggerRule",),
     "airflow.utils.task_group": ("TaskGroup",),
     "airflow.utils.helpers": ("chain", "cross_downstream"),
+    "airflow.utils.edgemodifier": ("Label",),
     "airflow.utils.context": ("Context", "get_current_context"),
     "airflow.datasets": ("Dataset", "DatasetAll", "DatasetAny"),
     "airflow.timetables": (),

@@ -33,10 +33,14 @@ class DependencyMixin:
         link(self, other)
 
     def __rshift__(self, other: Any) -> Any:
+        if isinstance(other, Label):
+            return other.after(self)
         link(self, other)
         return other
 
     def __lshift__(self, other: Any) -> Any:
+        if isinstance(other, Label):
+            return other.before(self)
         link(other, self)
         return other
 
@@ -49,6 +53,45 @@ class DependencyMixin:
         # [a, b] << self
         link(self, other)
         return self
+
+
+class Label:
+    """Airflow's edge label: ``check >> Label("no errors") >> load`` is ``check >> load``.
+
+    The label documents the edge in the DAG file; it changes nothing in the plan.
+    """
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self._upstream: list[Any] = []
+        self._downstream: list[Any] = []
+
+    def after(self, upstream: Any) -> Label:
+        self._upstream.append(upstream)
+        return self
+
+    def before(self, downstream: Any) -> Label:
+        self._downstream.append(downstream)
+        return self
+
+    def __rrshift__(self, other: Any) -> Label:  # [a, b] >> Label("x")
+        return self.after(other)
+
+    def __rlshift__(self, other: Any) -> Label:  # [a, b] << Label("x")
+        return self.before(other)
+
+    def __rshift__(self, other: Any) -> Any:  # Label("x") >> b
+        for up in self._upstream:
+            link(up, other)
+        return other
+
+    def __lshift__(self, other: Any) -> Any:  # Label("x") << a
+        for down in self._downstream:
+            link(other, down)
+        return other
+
+    def __repr__(self) -> str:
+        return f"Label({self.label!r})"
 
 
 def _ends(node: Any, attr: str) -> list[BaseOperator]:

@@ -199,3 +199,15 @@ def test_dag_param_method_sets_default():
     assert d.params["limit"].value == 5
     assert ref.resolve({"params": {"limit": 7}}) == 7
     assert ref.resolve({"params": {}}) == 5
+
+
+def test_edge_labels_link_what_is_on_either_side():
+    from orchestrator import DAG, EmptyOperator, Label
+
+    with DAG("labels", schedule=None) as d:
+        a, b, c, e = (EmptyOperator(task_id=t) for t in "abce")
+        [a, b] >> Label("both") >> c
+        e << Label("back") << c
+    assert d.task_dict["c"].upstream_task_ids == {"a", "b"}
+    assert d.task_dict["e"].upstream_task_ids == {"c"}
+    assert repr(Label("x")) == "Label('x')"

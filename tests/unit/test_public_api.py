@@ -15,6 +15,7 @@ PUBLIC_API = [
     "Connection",
     "CronTriggerTimetable",
     "EmptyOperator",
+    "Label",
     "Param",
     "PythonOperator",
     "ShortCircuitOperator",

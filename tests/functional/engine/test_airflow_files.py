@@ -69,6 +69,7 @@ def test_a_classic_airflow_2_file_renders_macros_variables_and_connections(h, mo
         from airflow.operators.python import PythonOperator, BranchPythonOperator
         from airflow.operators.empty import EmptyOperator
         from airflow.utils.trigger_rule import TriggerRule
+        from airflow.utils.edgemodifier import Label
 
         default_args = {"owner": "data-eng", "depends_on_past": False, "email": ["oncall@example.com"],
                         "email_on_failure": False, "retries": 1, "retry_delay": timedelta(minutes=5)}
@@ -97,7 +98,9 @@ def test_a_classic_airflow_2_file_renders_macros_variables_and_connections(h, mo
             big, small = EmptyOperator(task_id="big"), EmptyOperator(task_id="small")
             done = EmptyOperator(task_id="done", trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
             t1 >> t2 >> [t3, pick]
-            pick >> [big, small] >> done
+            pick >> Label("many rows") >> big >> done
+            small << Label("few rows") << pick
+            small >> done
     """)
     run = h.run("classic", logical_date=datetime(2026, 3, 4, tzinfo=timezone.utc))
     assert run["state"] == "success"
@@ -206,8 +209,8 @@ def test_a_missing_variable_in_a_template_fails_the_task_naming_it(h):
     ("from airflow.providers.amazon.aws.operators.s3 import S3CopyObjectOperator",
      r"broken\.py:2: ModuleNotFoundError: No module named 'airflow\.providers\.amazon'\. Stratus does not provide "
      r"the Airflow module 'airflow\.providers\.amazon'.*Write the step as a @task"),
-    ("from airflow.sdk import dag, Label",
-     r"broken\.py:2: ImportError: cannot import name 'Label' from 'airflow\.sdk'.*Stratus serves airflow\.sdk with: "
+    ("from airflow.sdk import dag, setup",
+     r"broken\.py:2: ImportError: cannot import name 'setup' from 'airflow\.sdk'.*Stratus serves airflow\.sdk with: "
      r"Asset, .*task, task_group"),
 ])
 def test_an_airflow_import_stratus_does_not_serve_is_an_import_error_that_says_what_to_do(tmp_path, line, expected):
