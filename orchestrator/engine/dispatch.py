@@ -30,8 +30,8 @@ class LambdaDispatcher:
     """The AWS implementation.
 
     ``invoke_worker``: ``lambda:Invoke`` with ``InvocationType=Event`` (payload = the
-    TaskMessage JSON) on the worker function, or on the step's own function when the plan
-    names one. ``schedule_retry``: an SQS message to the conductor's queue with
+    TaskMessage JSON, with its run snapshot) on the worker function, or on the step's own
+    function when the plan names one. ``schedule_retry``: an SQS message to the conductor's queue with
     ``DelaySeconds`` (<= 900 s); longer delays become a one-time EventBridge Scheduler
     ``at()`` schedule that targets the conductor and deletes itself after firing.
     """
@@ -54,7 +54,9 @@ class LambdaDispatcher:
         )
 
     def schedule_retry(self, msg: TaskMessage, delay_s: float) -> None:
-        body = RetryMessage(task=msg).model_dump_json()
+        # Without the run snapshot: a schedule's input is small, and the next try is invoked
+        # by the conductor, which sends no snapshot (that worker reads the run item).
+        body = RetryMessage(task=msg.bare()).model_dump_json()
         delay = max(0, int(round(delay_s)))
         if delay <= c.SQS_MAX_DELAY_S:
             if not self.resources.retry_queue_url:

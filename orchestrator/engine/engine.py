@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from orchestrator.engine import callbacks, mapping
 from orchestrator.engine.dispatch import Dispatcher
-from orchestrator.engine.messages import TaskMessage
+from orchestrator.engine.messages import RunSnapshot, TaskMessage
 from orchestrator.engine.rules import Counts, Decision, branch_skips, descendants, evaluate, run_state
 from orchestrator.engine.rules import short_circuit_skips
 from orchestrator.errors import ConflictError, NotFoundError, StratusError
@@ -32,6 +32,9 @@ STATES = ("success", "failed", "skipped", "upstream_failed", "removed")
 FAILED = ("failed", "upstream_failed")
 QUEUE_GRACE_S = 900 + 120  # a queued try not claimed by then was lost (async retries included)
 RUN_GRACE_S = 120
+# A chain step's count rides on the next instance (``carry``) instead of a run-item write; every
+# CARRY_LIMIT steps it is written, so tasks_done on the run item lags a chain by less than this.
+CARRY_LIMIT = 10
 # Rules that can fire before every upstream instance is done, and the states that fire them.
 EARLY_RULES = {"one_success": ("success",), "one_failed": ("failed", "upstream_failed"), "one_done": ("success", "failed")}
 
@@ -109,9 +112,12 @@ class Engine:
             return max(1, plan.max_active_tasks)
         return None
 
-    def message(self, plan: StepPlan, run_id: str, task_id: str, map_index: int, try_number: int) -> TaskMessage:
+    def message(self, plan: StepPlan, run_id: str, task_id: str, map_index: int, try_number: int, *,
+                run: dict[str, Any] | None = None) -> TaskMessage:
+        """A worker message; with ``run`` (the run item) it carries the run snapshot the worker needs."""
+        snap = RunSnapshot.of(run, task_id) if run is not None else None
         return TaskMessage(dag_id=plan.dag_id, run_id=run_id, task_id=task_id, map_index=map_index,
-                           try_number=try_number, plan_hash=plan.hash)
+                           try_number=try_number, plan_hash=plan.hash, run=snap)
 
     def invoke(self, plan: StepPlan, msg: TaskMessage) -> None:
         target = plan.step(msg.task_id).target.function
@@ -274,9 +280,15 @@ class Engine:
             # Like Airflow's scheduler: an EmptyOperator without callbacks never reaches a worker.
             more = self.decide(plan, run, step, "success", frozenset())
             return more, bool(more)
-        return [], self.queue(plan, run["run_id"], step, -1)
+        return [], self.queue(plan, run["run_id"], step, -1, run=run)
 
-    def queue(self, plan: StepPlan, run_id: str, step: Step, map_index: int) -> bool:
+    def queue(self, plan: StepPlan, run_id: str, step: Step, map_index: int, *,
+              run: dict[str, Any] | None = None) -> bool:
+        """Create the instance queued (or parked by max_active_tasks) and invoke the worker.
+
+        ``run`` (the run item, with ``map_count#``/``map_lens#`` for a mapped task) goes into the
+        message as a snapshot, which saves the worker its read of the run item.
+        """
         deadline = self.epoch() + QUEUE_GRACE_S
         kwargs: dict[str, Any] = dict(retries=step.retry.retries, deadline=deadline,
                                       max_active_tasks=self.throttle(plan))
@@ -286,7 +298,7 @@ class Engine:
             ti = self._requeue_cleared(plan, run_id, step, map_index, kwargs)
         if ti is None:
             return self._parked(plan, run_id, step, map_index)
-        self.invoke(plan, self.message(plan, run_id, step.task_id, map_index, int(ti["try_number"])))
+        self.invoke(plan, self.message(plan, run_id, step.task_id, map_index, int(ti["try_number"]), run=run))
         return True
 
     def _parked(self, plan: StepPlan, run_id: str, step: Step, map_index: int) -> bool:
@@ -368,9 +380,13 @@ class Engine:
 
     # ------------------------------------------------------------------ completion
 
-    def step_update(self, plan: StepPlan, step: Step, counts: dict[str, int], *, from_worker: bool) -> Update:
-        """The run-item update for a step reaching a terminal state (counters, steps_done guard)."""
-        add: dict[str, Any] = {"tasks_done": 1, "steps_done": {step.task_id}}
+    def step_update(self, plan: StepPlan, step: Step, counts: dict[str, int], *, from_worker: bool,
+                    carry: int = 0) -> Update:
+        """The run-item update for a step reaching a terminal state (counters, steps_done guard).
+
+        ``carry``: earlier chain steps whose count rode on this instance (``complete``).
+        """
+        add: dict[str, Any] = {"tasks_done": 1 + carry, "steps_done": {step.task_id}}
         if not step.downstream and any(counts.get(s, 0) for s in FAILED):
             add["leaf_failed"] = 1
         steps = plan.step_map()
@@ -447,16 +463,26 @@ class Engine:
         # The deadline lets the sweeper re-invoke a promoted try whose invoke was lost.
         for m in self.store.promote_scheduled(plan.dag_id, run["run_id"], limit, free,
                                               deadline=self.epoch() + QUEUE_GRACE_S):
-            self.invoke(plan, self.message(plan, run["run_id"], m["task_id"], int(m["map_index"]), int(m["try_number"])))
+            self.invoke(plan, self.message(plan, run["run_id"], m["task_id"], int(m["map_index"]),
+                                           int(m["try_number"]), run=run))
 
     def complete(self, plan: StepPlan, run: dict[str, Any], step: Step, msg: TaskMessage, state: str, *,
                  fields: dict[str, Any], forced: frozenset[str] = frozenset(),
-                 expected: tuple[str, ...] = ("running",)) -> bool:
-        """Terminal write of one try (+ counters), then propagate. False if another writer won."""
+                 expected: tuple[str, ...] = ("running",), carry: int = 0) -> bool:
+        """Terminal write of one try (+ counters), then propagate. False if another writer won.
+
+        ``carry`` is the instance's ``carry`` attribute (earlier chain steps not yet counted).
+        """
         d, r, t = plan.dag_id, msg.run_id, step.task_id
         from_slot = self.throttle(plan) is not None
         if msg.map_index < 0:
-            upd = self.step_update(plan, step, {state: 1}, from_worker=True)
+            nxt = self.chained_next(plan, step, state, forced)
+            if nxt is not None:
+                folded = self._finish_and_queue(plan, run, step, msg, state, nxt, fields=fields, expected=expected,
+                                                carry=carry)
+                if folded is not None:
+                    return folded
+            upd = self.step_update(plan, step, {state: 1}, from_worker=True, carry=carry)
             try:
                 self.store.finish_ti(d, r, t, -1, msg.try_number, state, fields=fields, run_upd=upd, expected=expected)
             except ConflictError:
@@ -485,6 +511,48 @@ class Engine:
             return True
         assert after is not None
         self.propagate(plan, after, [(t, counts, frozenset())], fresh=after)
+        return True
+
+    def chained_next(self, plan: StepPlan, step: Step, state: str, forced: frozenset[str]) -> Step | None:
+        """The one downstream task this outcome makes ready, when it is the step's only downstream.
+
+        Decided from this step's own outcome alone (the downstream has no other upstream), so it
+        can be queued in the step's terminal transaction: the next task of a chain.
+        """
+        if len(step.downstream) != 1 or step.downstream[0] in forced:
+            return None
+        nxt = plan.step(step.downstream[0])
+        if len(nxt.upstream) != 1 or nxt.mapping is not None:
+            return None
+        if nxt.kind == "empty" and not nxt.callbacks and not nxt.outlets:
+            return None  # decided success without a worker (make_ready)
+        if evaluate(nxt.trigger_rule, Counts.of({state: 1})) is not Decision.READY:
+            return None
+        return nxt
+
+    def _finish_and_queue(self, plan: StepPlan, run: dict[str, Any], step: Step, msg: TaskMessage, state: str,
+                          nxt: Step, *, fields: dict[str, Any], expected: tuple[str, ...], carry: int) -> bool | None:
+        """Finish a chain step and queue the next one in one transaction (no run-item write).
+
+        The step's count rides on the next instance (``carry``) until CARRY_LIMIT steps have
+        gathered; a throttled run's slot passes from this try to the next one unchanged. Returns
+        True (done), False (this try was not in the expected state: another writer won) or None
+        (the next instance exists already, e.g. cleared: use the two-step path).
+        """
+        flush = carry + 1 >= CARRY_LIMIT
+        # from_worker=False: the try's task slot is not given back, the next instance takes it.
+        run_upd = self.step_update(plan, step, {state: 1}, from_worker=False, carry=carry) if flush else None
+        try:
+            ti = self.store.finish_and_queue(
+                plan.dag_id, msg.run_id, step.task_id, msg.try_number, state, fields=fields, expected=expected,
+                next_task_id=nxt.task_id, retries=nxt.retry.retries, deadline=self.epoch() + QUEUE_GRACE_S,
+                carry=0 if flush else carry + 1, run_upd=run_upd)
+        except ConflictError as exc:
+            reasons = getattr(exc, "reasons", None) or ["ConditionalCheckFailed"]
+            if reasons[0] == "ConditionalCheckFailed":
+                return False
+            return None
+        self.invoke(plan, self.message(plan, msg.run_id, nxt.task_id, -1, int(ti["try_number"]), run=run))
         return True
 
     def early_fire(self, plan: StepPlan, run: dict[str, Any], step: Step, state: str) -> None:

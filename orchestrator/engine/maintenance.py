@@ -65,6 +65,10 @@ def recount(engine: Engine, plan: StepPlan, run: dict[str, Any], tis: list[dict[
                 for st, n in counts.items():
                     new[f"c#{d}#{st}"] = new.get(f"c#{d}#{st}", 0) + n
                 new[f"c#{d}#units"] = new.get(f"c#{d}#units", 0) + 1
+    # Chain steps whose count rides on an unfinished instance (``carry``, Engine.complete) are
+    # added to tasks_done by that instance's terminal write: leave them out here.
+    pending = sum(int(ti.get("carry") or 0) for ti in tis if ti.get("state") not in STATES)
+    new["tasks_done"] = max(0, new["tasks_done"] - pending)
     for ti in tis:
         idx = int(ti.get("map_index", -1))
         if idx >= 0 and ti.get("state") in STATES:

@@ -10,8 +10,70 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from orchestrator.errors import EventError
 
 
+# A run snapshot larger than this (a big conf) is left out of the task message: the worker then
+# reads the run item. Lambda takes 256 KB per async payload; the OnFailure record repeats it.
+SNAPSHOT_MAX_BYTES = 32 * 1024
+
+
+class RunSnapshot(BaseModel):
+    """What a try needs of its run, copied into the task message by the dispatcher.
+
+    Only fields that do not change while the run is running (plus the instance count and
+    argument lengths of the task when it is mapped), so the worker builds the task's context
+    without reading the run item. ``deadline_at`` lets it notice a run past its
+    ``dagrun_timeout`` (then it reads the run as before).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    run_type: str = "manual"
+    logical_date: str | None = None
+    data_interval_start: str | None = None
+    data_interval_end: str | None = None
+    start_date: str | None = None
+    deadline_at: int | None = None
+    conf: dict[str, Any] = {}
+    params: dict[str, Any] = {}
+    triggering_asset_events: Any = None
+    map_count: int | None = None
+    map_lens: list[int] | None = None
+
+    @classmethod
+    def of(cls, run: dict[str, Any], task_id: str) -> RunSnapshot | None:
+        """The snapshot of a run item for ``task_id``; None when it would be too large to send
+        (or a field is not what a run item holds): the worker then reads the run item."""
+        try:
+            snap = cls(
+                run_type=str(run.get("run_type") or "manual"), logical_date=run.get("logical_date"),
+                data_interval_start=run.get("data_interval_start"), data_interval_end=run.get("data_interval_end"),
+                start_date=run.get("start_date"), deadline_at=run.get("deadline_at"), conf=run.get("conf") or {},
+                params=run.get("params") or {}, triggering_asset_events=run.get("triggering_asset_events"),
+                map_count=run.get(f"map_count#{task_id}"), map_lens=run.get(f"map_lens#{task_id}"),
+            )
+            size = len(snap.model_dump_json())
+        except (ValidationError, ValueError, TypeError):
+            return None
+        return snap if size <= SNAPSHOT_MAX_BYTES else None
+
+    def as_run(self, msg: TaskMessage) -> dict[str, Any]:
+        """The run item as the worker would have read it (state ``running``, the fields above)."""
+        run: dict[str, Any] = {
+            "dag_id": msg.dag_id, "run_id": msg.run_id, "plan_hash": msg.plan_hash, "state": "running",
+            **{k: v for k, v in self.model_dump().items()
+               if k not in ("map_count", "map_lens") and v is not None},
+        }
+        if self.map_count is not None:
+            run[f"map_count#{msg.task_id}"] = self.map_count
+        if self.map_lens is not None:
+            run[f"map_lens#{msg.task_id}"] = list(self.map_lens)
+        return run
+
+
 class TaskMessage(BaseModel):
-    """The worker's async-invoke payload: run one try of one task instance."""
+    """The worker's async-invoke payload: run one try of one task instance.
+
+    ``run`` is the dispatcher's snapshot of the run (None: the worker reads the run item).
+    """
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
@@ -21,10 +83,15 @@ class TaskMessage(BaseModel):
     map_index: int = -1
     try_number: int = 1
     plan_hash: str
+    run: RunSnapshot | None = None
 
     def describe(self) -> str:
         idx = f"[{self.map_index}]" if self.map_index >= 0 else ""
         return f"task '{self.task_id}'{idx} try {self.try_number} of run '{self.run_id}' (DAG '{self.dag_id}')"
+
+    def bare(self) -> TaskMessage:
+        """This message without the run snapshot (retry messages, schedule inputs, logs)."""
+        return self if self.run is None else self.model_copy(update={"run": None})
 
 
 class RetryMessage(BaseModel):

@@ -40,13 +40,15 @@ def run_try(engine: Engine, msg: TaskMessage) -> dict[str, Any]:
         step = plan.step(msg.task_id)
     except KeyError as exc:
         raise EventError(f"Task '{msg.task_id}' is not in plan {msg.plan_hash} of DAG '{msg.dag_id}'.") from exc
-    try:
-        run = store.get_run(msg.dag_id, msg.run_id)
-    except NotFoundError:
-        logger.warning("task message for a run that does not exist", extra=msg.model_dump())
-        return {"status": "ignored"}
-    if run.get("state") != "running":
-        return {"status": "ignored", "run_state": run.get("state")}
+    run = _snapshot_run(engine, msg)
+    if run is None:
+        try:
+            run = store.get_run(msg.dag_id, msg.run_id)
+        except NotFoundError:
+            logger.warning("task message for a run that does not exist", extra=msg.bare().model_dump())
+            return {"status": "ignored"}
+        if run.get("state") != "running":
+            return {"status": "ignored", "run_state": run.get("state")}
     with task_log_context(msg.dag_id, msg.run_id, msg.task_id, msg.map_index, msg.try_number) as log:
         try:
             # At-least-once delivery: the conditional claim lets exactly one delivery run the try.
@@ -67,11 +69,32 @@ def run_try(engine: Engine, msg: TaskMessage) -> dict[str, Any]:
         if retry_error is not None and int(ti["try_number"]) <= int(ti.get("max_tries", 0)):
             _retry(engine, plan, step, run, msg, ti, retry_error, task, ctx)
             return {"status": "up_for_retry"}
-        done = engine.complete(plan, run, step, msg, state, fields=fields, forced=forced)
+        done = engine.complete(plan, run, step, msg, state, fields=fields, forced=forced,
+                               carry=int(ti.get("carry") or 0))
         if done:
             _after_terminal(engine, plan, step, run, state, task, ctx, ti)
         log.info("task finished", extra={"state": state})
         return {"status": "done", "state": state}
+
+
+def _snapshot_run(engine: Engine, msg: TaskMessage) -> dict[str, Any] | None:
+    """The run as the dispatcher saw it (no read), or None when the worker must read the run item.
+
+    Skipping the read keeps "a message for a run that is not running is ignored": the run was
+    running when the message was sent, and the only ways it stops while this try is still
+    queued are its ``dagrun_timeout`` (past ``deadline_at``: read the run, as without a
+    snapshot) and a clear/mark of this task, which moves the instance out of ``queued`` so the
+    claim's condition (``state = queued AND try_number = n``) turns the message into a no-op.
+    A run finishes by its counters only once every task, this one included, is done.
+    """
+    snap = msg.run
+    if snap is None:
+        return None
+    if snap.deadline_at is not None and engine.epoch() >= int(snap.deadline_at):
+        return None
+    if msg.map_index >= 0 and (snap.map_count is None or snap.map_lens is None):
+        return None  # a mapped instance needs its task's count and argument lengths
+    return snap.as_run(msg)
 
 
 def _log_stream() -> str | None:
@@ -219,7 +242,8 @@ def fail_try(engine: Engine, msg: TaskMessage, error: str, *, expected: tuple[st
     if retryable and msg.try_number <= int(ti.get("max_tries", 0)):
         return "up_for_retry" if _retry(engine, plan, step, run, msg, ti, error, task, ctx, expected) else "noop"
     fields = {"end_date": iso(engine.now()), "error": error}
-    if not engine.complete(plan, run, step, msg, "failed", fields=fields, expected=expected):
+    if not engine.complete(plan, run, step, msg, "failed", fields=fields, expected=expected,
+                           carry=int(ti.get("carry") or 0)):
         return "noop"
     _after_terminal(engine, plan, step, run, "failed", task, ctx, ti)
     return "failed"

@@ -1,25 +1,56 @@
-"""Make moto's DynamoDB fast enough for 1,000-task runs (tests and the embedded local cloud only).
+"""Make moto fast enough for 1,000-task runs (the embedded local cloud and tests only).
 
-moto backs up every table touched by a transaction with ``copy.deepcopy`` before applying
-it, which makes each transaction O(table size) and a 1,000-way map O(n^2). DynamoDB itself
-checks every condition first and then applies all writes; ``install()`` makes moto do the
-same: conditions are evaluated up front (a failure cancels with per-item reasons, nothing
-written) and the writes are applied without the backup.
+Every patch keeps moto's observable behaviour (the same results, the same errors for the
+same requests) and only removes work moto repeats for nothing:
 
-moto 5.2 also serialises every DynamoDB response through its shape-driven serializer
-(~50 ms for a run item); DynamoDB's wire format is the JSON moto already built, so
-successful responses are written with ``json.dumps`` instead. Idempotent; never used on AWS.
+- transactions: moto backs up every table touched by a transaction with ``copy.deepcopy``
+  before applying it, which makes each transaction O(table size) and a 1,000-way map
+  O(n^2). DynamoDB itself checks every condition first and then applies all writes; moto is
+  made to do the same: conditions are evaluated up front (a failure cancels with per-item
+  reasons, nothing written) and the writes are applied without the backup;
+- responses: moto 5.2 serialises every DynamoDB response through its shape-driven
+  serializer (~50 ms for a run item); DynamoDB's wire format is the JSON moto already
+  built, so successful responses are written with ``json.dumps`` instead;
+- update expressions (most of a local task's time): the parse of an ``UpdateExpression``
+  string is kept per string (a pickled tree, loaded fresh for each request, as the values
+  differ), the validator's copy of the tree is a pickle round trip instead of
+  ``copy.deepcopy``, the tree walker finds each node type's processor once per walk instead
+  of rebuilding the processor map at every node, and the two checks that rescan every
+  subtree (one ADD/SET/REMOVE clause; no overlapping paths) look at the whole expression
+  first: the clauses of any subtree are a subset of the whole's, so when the whole passes
+  every subtree passes, and when it fails moto's own walk runs and raises what it raises;
+- conditions: a ``ConditionExpression`` is parsed into a tree of comparison objects that
+  hold the values it names and never change after parsing; the tree is kept per
+  (expression, names, the values the expression names), with the placeholders it found;
+- dispatch: moto lists a response class's methods with ``inspect.getmembers`` on every
+  request; the list is kept per class.
+
+``install()`` is idempotent and process-wide; the local cloud calls it on start. Never used
+on AWS.
 """
 
 from __future__ import annotations
 
+import copy
+import json
+import pickle
+import re
 from typing import Any
 
 _FLAG = "_stratus_fast"
+_EXPRESSION_CACHE_MAX = 2048
 
 
 def install() -> None:
-    """Patch moto's DynamoDB backend in this process (no-op when already patched)."""
+    """Patch moto in this process (no-op for the parts already patched)."""
+    _fast_transactions()
+    _fast_responses()
+    _fast_update_expressions()
+    _fast_conditions()
+    _fast_dispatch()
+
+
+def _fast_transactions() -> None:
     from moto.dynamodb.exceptions import MultipleTransactionsException, TooManyTransactionsException
     from moto.dynamodb.exceptions import TransactionCanceledException
     from moto.dynamodb.models import DynamoDBBackend
@@ -75,7 +106,6 @@ def install() -> None:
 
     setattr(transact_write_items, _FLAG, True)
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
-    _fast_responses()
 
 
 def _fast_responses() -> None:
@@ -84,6 +114,8 @@ def _fast_responses() -> None:
     from moto.dynamodb.responses import DynamoHandler
 
     original = DynamoHandler.serialized
+    if getattr(original, _FLAG, False):
+        return
 
     def serialized(self: Any, action_result: Any) -> Any:
         result = action_result.result
@@ -96,4 +128,176 @@ def _fast_responses() -> None:
             return 200, headers, body
         return original(self, action_result)
 
+    setattr(serialized, _FLAG, True)
     DynamoHandler.serialized = serialized  # type: ignore[method-assign]
+
+
+def _fast_update_expressions() -> None:
+    from moto.dynamodb.parsing import ast_nodes, validators
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    if getattr(UpdateExpressionParser.make, _FLAG, False):
+        return
+    parse = UpdateExpressionParser.make.__func__  # type: ignore[attr-defined]
+    parsed: dict[str, bytes] = {}
+
+    def make(cls: Any, expression_str: str) -> Any:
+        if cls is not UpdateExpressionParser:
+            return parse(cls, expression_str)
+        blob = parsed.get(expression_str)
+        if blob is not None:
+            return pickle.loads(blob)
+        tree = parse(cls, expression_str)  # a syntax error raises here, as before, and is not kept
+        if len(parsed) >= _EXPRESSION_CACHE_MAX:
+            parsed.clear()
+        parsed[expression_str] = pickle.dumps(tree, pickle.HIGHEST_PROTOCOL)
+        return tree
+
+    setattr(make, _FLAG, True)
+    UpdateExpressionParser.make = classmethod(make)  # type: ignore[assignment,method-assign]
+
+    node_type = ast_nodes.Node
+
+    def tree_copy(value: Any, memo: Any = None) -> Any:
+        # The same copy as deepcopy's (both go through __reduce_ex__), made in C.
+        if memo is None and isinstance(value, node_type):
+            try:
+                return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+            except Exception:  # noqa: BLE001 - anything pickle cannot take is copied as before
+                pass
+        return copy.deepcopy(value, memo)
+
+    validators.deepcopy = tree_copy  # type: ignore[attr-defined]
+    _fast_walker(ast_nodes)
+    for cls, check in ((validators.ActionCountValidator, "verify_action_counts"),
+                       (validators.OverlappingPathsValidator, "check_for_overlapping_paths")):
+        _whole_expression_first(cls, check, ast_nodes.UpdateExpression)
+
+
+def _fast_walker(ast_nodes: Any) -> None:
+    """``DepthFirstTraverser.traverse_node_recursively`` with the processor map built once per walker."""
+    base = ast_nodes.DepthFirstTraverser
+    original = base.traverse_node_recursively
+    base_process, base_types, base_pre = base.process, base.nodes_to_be_processed, base.pre_processing_of_child
+    node_type = ast_nodes.Node
+    is_node: dict[type, bool] = {}
+
+    def handler(table: tuple[list[tuple[type, Any]], dict[type, Any]], kind: type) -> Any:
+        ordered, found = table
+        try:
+            return found[kind]
+        except KeyError:
+            # The first class of the map the node is an instance of, as ``process`` picks it.
+            fn = next((f for cls, f in ordered if issubclass(kind, cls)), None)
+            found[kind] = fn
+            return fn
+
+    def walk(self: Any, node: Any, child_id: int, table: Any, pre: bool) -> Any:
+        kind = type(node)
+        known = is_node.get(kind)
+        if known is None:
+            known = is_node[kind] = isinstance(node, node_type)
+        if not known:
+            return node
+        parent = node.parent
+        if node.children is not None:
+            for i, child in enumerate(node.children):
+                if pre:
+                    self.pre_processing_of_child(node, i)
+                walk(self, child, i, table, pre)
+        fn = handler(table, kind)
+        if fn is not None:
+            node = fn(node)
+            node.parent = parent
+            if parent:
+                parent.children[child_id] = node
+        return node
+
+    def traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
+        cls = type(self)
+        if cls.process is not base_process or cls.nodes_to_be_processed is not base_types:
+            return original(self, node, child_id)  # a walker that picks processors its own way
+        table = self.__dict__.get("_stratus_processors")
+        if table is None:
+            table = self.__dict__["_stratus_processors"] = (list(self._processing_map().items()), {})
+        return walk(self, node, child_id, table, cls.pre_processing_of_child is not base_pre)
+
+    setattr(traverse_node_recursively, _FLAG, True)
+    base.traverse_node_recursively = traverse_node_recursively
+
+
+def _whole_expression_first(cls: Any, check: str, expression_type: type) -> None:
+    original = cls.traverse
+
+    def traverse(self: Any, node: Any) -> Any:
+        if isinstance(node, expression_type):
+            try:
+                getattr(self, check)(node)
+            except Exception:  # noqa: BLE001 - moto's own walk raises the error it raises
+                return original(self, node)
+            return node
+        return original(self, node)
+
+    cls.traverse = traverse
+
+
+def _fast_dispatch() -> None:
+    import moto.core.responses as responses
+
+    listed = responses.method_names_from_class
+    if getattr(listed, _FLAG, False):
+        return
+    known: dict[Any, frozenset[str]] = {}
+
+    def method_names_from_class(clazz: Any) -> frozenset[str]:
+        names = known.get(clazz)
+        if names is None:
+            names = known[clazz] = frozenset(listed(clazz))
+        return names
+
+    setattr(method_names_from_class, _FLAG, True)
+    responses.method_names_from_class = method_names_from_class  # type: ignore[assignment]
+
+
+_PLACEHOLDER = re.compile(r":[A-Za-z0-9_]+")
+
+
+def _fast_conditions() -> None:
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    original = ConditionExpressionParser.parse
+    if getattr(original, _FLAG, False):
+        return
+    parsed: dict[tuple[str, str, str], tuple[Any, list[str], list[str]]] = {}
+
+    def key_of(parser: Any) -> tuple[str, str, str] | None:
+        expr = parser.condition_expression
+        if not expr:
+            return None
+        values = parser.expression_attribute_values or {}
+        named = sorted(set(_PLACEHOLDER.findall(expr)))
+        try:
+            return (expr, json.dumps(parser.expression_attribute_names, sort_keys=True),
+                    json.dumps([(p, values.get(p)) for p in named], sort_keys=True))
+        except (TypeError, ValueError):
+            return None
+
+    def parse(self: Any) -> Any:
+        key = key_of(self)
+        if key is None:
+            return original(self)
+        hit = parsed.get(key)
+        if hit is None:
+            names_before, values_before = len(self.expr_attr_names_found), len(self.expr_attr_values_found)
+            op = original(self)  # an invalid expression raises here, as before, and is not kept
+            if len(parsed) >= _EXPRESSION_CACHE_MAX:
+                parsed.clear()
+            parsed[key] = (op, self.expr_attr_names_found[names_before:], self.expr_attr_values_found[values_before:])
+            return op
+        op, names_found, values_found = hit
+        self.expr_attr_names_found.extend(names_found)
+        self.expr_attr_values_found.extend(values_found)
+        return op
+
+    setattr(parse, _FLAG, True)
+    ConditionExpressionParser.parse = parse  # type: ignore[method-assign]

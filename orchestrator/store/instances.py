@@ -158,22 +158,53 @@ class InstancesMixin(StoreBase):
         assert item is not None
         return item
 
-    def finish_ti(self, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int, state: str, *,
-                  fields: dict[str, Any], run_upd: Update | None, expected: tuple[str, ...] = ("running",)) -> None:
-        """running -> a terminal state for try ``try_number``, with the run counters, atomically."""
-        pk, sk = self._ti_key(dag_id, run_id, task_id, map_index)
+    def _finish_upd(self, state: str, fields: dict[str, Any], try_number: int, expected: tuple[str, ...]) -> Update:
         keys = [f":e{i}" for i in range(len(expected))]
-        upd = Update(
+        return Update(
             set_={"state": state, **fields},
+            # A count this try carried (see finish_and_queue) is settled by this terminal write.
+            remove=["carry"],
             # The worker finishing and the conductor failing the same try (a timeout that was
             # not): only the first terminal write counts; the other finds a terminal state.
             condition=f"#state IN ({', '.join(keys)}) AND #try = :n",
             names=_ti_names(), values={**dict(zip(keys, expected)), ":n": try_number},
         )
-        items = [self._tx_update(pk, sk, upd)]
+
+    def finish_ti(self, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int, state: str, *,
+                  fields: dict[str, Any], run_upd: Update | None, expected: tuple[str, ...] = ("running",)) -> None:
+        """running -> a terminal state for try ``try_number``, with the run counters, atomically."""
+        pk, sk = self._ti_key(dag_id, run_id, task_id, map_index)
+        items = [self._tx_update(pk, sk, self._finish_upd(state, fields, try_number, expected))]
         if run_upd is not None:
             items.append(self._tx_update(pk, RUN_SK, run_upd))
         self._transact(items, what=f"task '{task_id}'[{map_index}] try {try_number} -> {state}")
+
+    def finish_and_queue(self, dag_id: str, run_id: str, task_id: str, try_number: int, state: str, *,
+                         fields: dict[str, Any], expected: tuple[str, ...], next_task_id: str, retries: int,
+                         deadline: int, carry: int, run_upd: Update | None) -> dict[str, Any]:
+        """Terminal write of an unmapped try and creation of its one ready downstream, atomically.
+
+        One transaction: the try's terminal write, the downstream instance created ``queued``
+        (try 1, ``attribute_not_exists``) and, when ``run_upd`` is given, the run item's
+        counters. Without ``run_upd`` the finished step's count travels on the new instance as
+        ``carry`` (steps finished but not yet added to ``tasks_done``); the new instance adds it
+        with its own terminal write, and ``reconcile`` subtracts the carry of unfinished
+        instances when it recounts. Returns the queued item. ConflictError ``.reasons``: item 0
+        is this try, item 1 the downstream instance (exists already: cleared, or made ready by
+        another writer), item 2 the run item.
+        """
+        pk, sk = self._ti_key(dag_id, run_id, task_id, -1)
+        extra: dict[str, Any] = {"queued_at": d.now_iso(), "deadline": deadline}
+        if carry:
+            extra["carry"] = carry
+        create = self._new_ti(dag_id, run_id, next_task_id, -1, "queued", 0, retries, extra)
+        items = [self._tx_update(pk, sk, self._finish_upd(state, fields, try_number, expected)),
+                 self._tx_update(pk, d.ti_sk(next_task_id, -1), create)]
+        if run_upd is not None:
+            items.append(self._tx_update(pk, RUN_SK, run_upd))
+        self._transact(items, what=f"task '{task_id}' try {try_number} -> {state}, '{next_task_id}' queued")
+        return {"dag_id": dag_id, "run_id": run_id, "task_id": next_task_id, "map_index": -1, "state": "queued",
+                "try_number": 1, "max_tries": retries, **extra}
 
     def retry_ti(self, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int, *,
                  error: str, next_try_at: str, history: dict[str, Any],
@@ -213,7 +244,7 @@ class InstancesMixin(StoreBase):
         upd = Update(
             set_={"state": NONE_STATE},
             remove=["xcom", "xcom_s3", "xcom_keys", "error", "start_date", "end_date", "duration",
-                    "deadline", "next_try_at", "note"],
+                    "deadline", "next_try_at", "note", "carry"],
             append={"history": [history]},
             # Clearing a task that a worker is running would lose its result: refuse.
             condition="attribute_exists(pk) AND NOT (#state IN (:q, :r))",

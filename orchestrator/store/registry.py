@@ -28,7 +28,15 @@ def plan_s3_key(dag_id: str, plan_hash: str) -> str:
 class RegistryMixin(StoreBase):
     """``DAG#{dag_id}/META`` and ``DAG#{dag_id}/PLAN#{hash}`` items, plans in the artefact bucket."""
 
-    def _store_plan_version(self, plan: StepPlan) -> tuple[StepPlan, str]:
+    def _stored_plans(self) -> set[tuple[str, str]]:
+        # Versions this store has written or seen stored. Per store, not per process: tests run
+        # several clouds (fresh moto backends with the same table names) in one process.
+        found = self.__dict__.get("_stored_plan_versions")
+        if found is None:
+            found = self.__dict__.setdefault("_stored_plan_versions", set())
+        return found
+
+    def _put_plan_object(self, plan: StepPlan) -> tuple[StepPlan, str]:
         if not plan.hash:
             plan = plan.with_hash()
         key = plan_s3_key(plan.dag_id, plan.hash)
@@ -36,13 +44,18 @@ class RegistryMixin(StoreBase):
             Bucket=self.resources.artefact_bucket, Key=key, Body=plan.to_json().encode(),
             ContentType="application/json",
         )
+        with _PLAN_LOCK:
+            _PLAN_CACHE[(plan.dag_id, plan.hash)] = plan
+        return plan, key
+
+    def _put_plan_item(self, plan: StepPlan, key: str) -> None:
+        # Written last (after the S3 object and the registry item): its presence means the whole
+        # version is stored, which lets ensure_plan skip every write for a known version.
         self._put(
             {"pk": d.dag_pk(plan.dag_id), "sk": f"PLAN#{plan.hash}", "s3_key": key, "created_at": d.now_iso(),
              "dag_id": plan.dag_id},
         )
-        with _PLAN_LOCK:
-            _PLAN_CACHE[(plan.dag_id, plan.hash)] = plan
-        return plan, key
+        self._stored_plans().add((plan.dag_id, plan.hash))
 
     def _meta_fields(self, plan: StepPlan) -> dict[str, Any]:
         return {
@@ -65,25 +78,37 @@ class RegistryMixin(StoreBase):
         is set only when the DAG is new (from ``is_paused_upon_creation``, default False), so a
         re-sync never un-pauses a DAG the user paused. Idempotent.
         """
-        plan, _ = self._store_plan_version(plan)
+        plan, key = self._put_plan_object(plan)
         upd = Update(
             set_=self._meta_fields(plan),
             keep={"paused": bool(plan.is_paused_upon_creation), "active_runs": 0},
         )
         item = self._update(d.dag_pk(plan.dag_id), "META", upd, what=f"DAG '{plan.dag_id}'", returns="ALL_NEW")
         assert item is not None
+        self._put_plan_item(plan, key)
         return item
 
     def ensure_plan(self, plan: StepPlan) -> StepPlan:
         """Store a plan version for a run without changing the DAG's current plan (ad-hoc runs).
 
-        Creates the registry item if the DAG was never synced. Returns the hashed plan.
+        Creates the registry item if the DAG was never synced. Returns the hashed plan. A
+        version already stored (seen by this store, or its ``PLAN#`` item found with one
+        read) costs no write: every run of a scheduled DAG starts through here.
         """
-        plan, _ = self._store_plan_version(plan)
+        if not plan.hash:
+            plan = plan.with_hash()
+        known = (plan.dag_id, plan.hash) in self._stored_plans()
+        if known or self._get(d.dag_pk(plan.dag_id), f"PLAN#{plan.hash}") is not None:
+            self._stored_plans().add((plan.dag_id, plan.hash))
+            with _PLAN_LOCK:
+                _PLAN_CACHE.setdefault((plan.dag_id, plan.hash), plan)
+            return plan
+        plan, key = self._put_plan_object(plan)
         fields = self._meta_fields(plan)
         upd = Update(keep={**{k: v for k, v in fields.items() if v is not None},
                            "paused": bool(plan.is_paused_upon_creation), "active_runs": 0})
         self._update(d.dag_pk(plan.dag_id), "META", upd, what=f"DAG '{plan.dag_id}'")
+        self._put_plan_item(plan, key)
         return plan
 
     def get_plan(self, dag_id: str, plan_hash: str) -> StepPlan:

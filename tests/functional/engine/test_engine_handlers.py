@@ -41,7 +41,11 @@ def test_worker_and_conductor_handlers_run_a_task_and_a_sweep(h, monkeypatch):
     worker = load_handler("worker")
     out = worker.handler(json.loads(msg.model_dump_json()), FakeContext())
     assert out == {"status": "done", "state": "success"}
-    assert worker.handler(json.loads(msg.model_dump_json()), FakeContext()) == {"status": "ignored", "run_state": "success"}
+    # A late duplicate is a no-op: with the run snapshot its claim finds the try done; without
+    # one the worker reads the run and ignores a run that is not running.
+    assert worker.handler(json.loads(msg.model_dump_json()), FakeContext()) == {"status": "duplicate"}
+    assert worker.handler(json.loads(msg.bare().model_dump_json()), FakeContext()) == {"status": "ignored",
+                                                                                         "run_state": "success"}
     assert h.store.get_run("solo", run["run_id"])["state"] == "success"
     conductor = load_handler("conductor")
     stats = conductor.handler({"kind": "sweep"}, FakeContext())
