@@ -20,6 +20,7 @@ import importlib.machinery
 import sys
 import threading
 import types
+from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
 _SDK = ("dag", "task", "DAG", "Asset", "AssetAll", "AssetAny", "Param", "TaskGroup", "task_group", "chain",
@@ -44,9 +45,11 @@ MODULES: dict[str, tuple[str, ...]] = {
     "airflow.models.baseoperator": ("BaseOperator", "chain", "cross_downstream"),
     "airflow.models.variable": ("Variable",),
     "airflow.models.connection": ("Connection",),
+    "airflow.models.xcom_arg": ("XComArg",),
     "airflow.operators": (),
     "airflow.operators.python": _PYTHON_OPERATORS,
     "airflow.operators.empty": ("EmptyOperator",),
+    "airflow.operators.dummy": ("DummyOperator",),
     "airflow.operators.bash": ("BashOperator",),
     "airflow.operators.trigger_dagrun": ("TriggerDagRunOperator",),
     "airflow.providers": (),
@@ -64,6 +67,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "airflow.utils.helpers": ("chain", "cross_downstream"),
     "airflow.utils.edgemodifier": ("Label",),
     "airflow.utils.context": ("Context", "get_current_context"),
+    "airflow.utils.dates": ("days_ago",),
     "airflow.datasets": ("Dataset", "DatasetAll", "DatasetAny"),
     "airflow.timetables": (),
     "airflow.timetables.trigger": ("CronTriggerTimetable",),
@@ -77,8 +81,15 @@ def _names() -> dict[str, Any]:
 
     out = {name: getattr(orchestrator, name) for name in orchestrator.__all__}
     out.update(Context=Context, AirflowException=AirflowException, Dataset=orchestrator.Asset,
-               DatasetAll=orchestrator.AssetAll, DatasetAny=orchestrator.AssetAny)
+               DatasetAll=orchestrator.AssetAll, DatasetAny=orchestrator.AssetAny,
+               DummyOperator=orchestrator.EmptyOperator, days_ago=days_ago)
     return out
+
+
+def days_ago(n: int, hour: int = 0, minute: int = 0, second: int = 0, microsecond: int = 0) -> datetime:
+    """Airflow 2's ``days_ago``: midnight UTC (or the given time) ``n`` days before today."""
+    today = datetime.now(timezone.utc).replace(hour=hour, minute=minute, second=second, microsecond=microsecond)
+    return today - timedelta(days=n)
 
 
 class _AliasLoader(importlib.abc.Loader):
