@@ -29,4 +29,4 @@ CONDUCTOR = Conductor(Engine(RunStore(CLIENTS, RESOURCES), LambdaDispatcher(CLIE
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return CONDUCTOR.handle_event(event)
+    return CONDUCTOR.handle_event(event, remaining_ms=getattr(context, "get_remaining_time_in_millis", None))

@@ -4,19 +4,22 @@
   n+1 -> async-invoke the worker;
 - OnFailure destination records (a crashed or timed-out worker invocation): that try fails,
   then retries or fails the task (counters and propagation as on the worker);
+- expand messages: the next chunk of a mapped task's instances (``engine.expansion``);
 - ``sweep(now)``: from stored state alone, re-invoke tries that were never claimed, fail
-  tries whose worker never reported back, re-send lost retries, fail runs past their
-  ``dagrun_timeout``, start runs waiting for a slot, and reconcile runs with nothing in flight.
+  tries whose worker never reported back, re-send lost retries, resume stalled mapped-task
+  expansions, fail runs past their ``dagrun_timeout``, start runs waiting for a slot, and
+  reconcile runs with nothing in flight.
 """
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
-from orchestrator.engine import maintenance
+from orchestrator.engine import expansion, maintenance
 from orchestrator.engine.engine import QUEUE_GRACE_S, Engine
-from orchestrator.engine.messages import OnFailureRecord, RetryMessage, SweepEvent, TaskMessage
+from orchestrator.engine.messages import ExpandMessage, OnFailureRecord, RetryMessage, SweepEvent, TaskMessage
 from orchestrator.engine.messages import parse_conductor_message
 from orchestrator.engine.worker import fail_try
 from orchestrator.errors import ConflictError, EventError, NotFoundError
@@ -31,19 +34,34 @@ class Conductor:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.store = engine.store
+        # The running invocation's remaining time (Lambda context), set by handle_event.
+        self.remaining_ms: Callable[[], int] | None = None
 
-    def handle(self, message: RetryMessage | OnFailureRecord | SweepEvent) -> dict[str, Any]:
+    def handle(self, message: RetryMessage | ExpandMessage | OnFailureRecord | SweepEvent) -> dict[str, Any]:
         """Dispatch on the message type; raises TypeError for anything else."""
         if isinstance(message, RetryMessage):
             return {"retry": self.retry(message.task)}
+        if isinstance(message, ExpandMessage):
+            return {"expand": self.expand(message)}
         if isinstance(message, OnFailureRecord):
             return {"on_failure": self.on_failure(message)}
         if isinstance(message, SweepEvent):
             return self.sweep()
         raise TypeError(f"The conductor does not handle {type(message).__name__}")
 
-    def handle_event(self, event: dict[str, Any]) -> dict[str, Any]:
-        """A conductor Lambda event: an SQS batch (partial-failure response) or one direct message."""
+    def handle_event(self, event: dict[str, Any], remaining_ms: Callable[[], int] | None = None) -> dict[str, Any]:
+        """A conductor Lambda event: an SQS batch (partial-failure response) or one direct message.
+
+        ``remaining_ms`` (the Lambda context's ``get_remaining_time_in_millis``) bounds the work
+        an expand message does, so a batch finishes inside the function's timeout.
+        """
+        self.remaining_ms = remaining_ms
+        try:
+            return self._handle_event(event)
+        finally:
+            self.remaining_ms = None
+
+    def _handle_event(self, event: dict[str, Any]) -> dict[str, Any]:
         records = event.get("Records") if isinstance(event, dict) else None
         if not records:
             return self.handle(parse_conductor_message(event))
@@ -87,6 +105,13 @@ class Conductor:
         self.engine.invoke(plan, failed.model_copy(update={"try_number": int(ti["try_number"])}))
         return "queued"
 
+    def expand(self, msg: ExpandMessage) -> str:
+        """Create the next chunk of a mapped task's instances and hand the rest on (or ``noop``)."""
+        budget = expansion.budget_s()
+        if self.remaining_ms is not None:
+            budget = min(budget, self.remaining_ms() / 1000 - expansion.SAFETY_S)
+        return expansion.continue_from(self.engine, msg, stop_at=time.monotonic() + budget)
+
     def on_failure(self, record: OnFailureRecord) -> str:
         """A worker invocation failed outside the task code: fail that try (retry or failed)."""
         msg = record.task()
@@ -95,7 +120,8 @@ class Conductor:
 
     def sweep(self, now: datetime | None = None) -> dict[str, Any]:
         """Repair what lost messages left behind, from stored state alone. Returns counts."""
-        stats = {"runs": 0, "reinvoked": 0, "failed_tries": 0, "retries": 0, "timed_out": 0, "reconciled": 0}
+        stats = {"runs": 0, "reinvoked": 0, "failed_tries": 0, "retries": 0, "timed_out": 0, "reconciled": 0,
+                 "expansions_resumed": 0}
         now_s = int((now or self.engine.now()).timestamp())
         for dag in self.store.list_dags():
             dag_id = dag["dag_id"]
@@ -125,7 +151,10 @@ class Conductor:
             self.engine.timeout_run(plan, run)
             stats["timed_out"] += 1
             return
-        in_flight = 0
+        # A mapped task still being expanded counts as in flight; one stalled past the grace
+        # period (its hand-on lost, or its executor killed mid-chunk) is resumed from the marker.
+        in_flight, resumed = expansion.resume(self.engine, plan, run, now_s)
+        stats["expansions_resumed"] += resumed
         for ti in self.store.list_tis(dag_id, run_id):
             state, deadline = ti.get("state"), int(ti.get("deadline", 0) or 0)
             msg = self.engine.message(plan, run_id, ti["task_id"], int(ti["map_index"]), int(ti.get("try_number", 1)))

@@ -17,7 +17,7 @@ from collections import deque
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from orchestrator.engine import callbacks, mapping
+from orchestrator.engine import callbacks
 from orchestrator.engine.dispatch import Dispatcher
 from orchestrator.engine.messages import RunSnapshot, TaskMessage
 from orchestrator.engine.rules import Counts, Decision, branch_skips, descendants, evaluate, run_state
@@ -323,28 +323,11 @@ class Engine:
 
     def expand(self, plan: StepPlan, run: dict[str, Any],
                step: Step) -> tuple[list[tuple[str, dict[str, int], frozenset[str]]], bool]:
-        """Count a mapped task's instances now; 0 -> one skipped instance (map index -1)."""
-        t = step.task_id
-        try:
-            kind, lens = mapping.lengths(plan, step, run, self.store, self.task_of(plan, t))
-        except StratusError as exc:
-            more = self.decide(plan, run, step, "failed", frozenset(), error=str(exc))
-            return more, bool(more)
-        n = mapping.count(kind, lens)
-        if n == 0:
-            more = self.decide(plan, run, step, "skipped", frozenset(), error="mapped over zero items")
-            return more, bool(more)
-        try:
-            # Two completers expanding the same mapped task: only the first records the count
-            # and queues the instances (a crash after this is repaired by reconcile).
-            self.store.update_run(plan.dag_id, run["run_id"], Update(
-                set_={f"map_count#{t}": n, f"map_lens#{t}": lens},
-                condition="attribute_not_exists(#mc)", names={"#mc": f"map_count#{t}"}))
-        except ConflictError:
-            return [], False
-        for i in range(n):
-            self.queue(plan, run["run_id"], step, i)
-        return [], True
+        """Count a mapped task's instances now (0 -> one skipped instance, map index -1) and create
+        them chunk by chunk, the rest handed on to the conductor (``engine.expansion``)."""
+        from orchestrator.engine import expansion
+
+        return expansion.begin(self, plan, run, step)
 
     def decide(self, plan: StepPlan, run: dict[str, Any], step: Step, state: str, forced: frozenset[str], *,
                error: str | None = None) -> list[tuple[str, dict[str, int], frozenset[str]]]:

@@ -3,7 +3,8 @@
 These are the only engine paths that read every task instance of a run. ``reconcile``
 recomputes the run item's counters from the task-instance items, queues tasks whose
 trigger rule is satisfied but have no item (a lost dispatch), queues missing mapped
-instances, and finalises the run. It assumes no worker is writing counters at the same
+instances (below the expansion marker, one chunk per call), resumes stalled expansions
+(``engine.expansion``), and finalises the run. It assumes no worker is writing counters at the same
 moment (it runs on stuck runs, or right after a clear/mark); a concurrent completion is
 repaired by the next reconcile.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from orchestrator.engine import expansion
 from orchestrator.engine.engine import FAILED, STATES, Engine, iso
 from orchestrator.engine.rules import Counts, Decision, descendants, evaluate
 from orchestrator.errors import ConflictError, NotFoundError, StratusError
@@ -111,9 +113,8 @@ def reconcile(engine: Engine, dag_id: str, run_id: str) -> dict[str, Any]:
             continue
         n = run.get(f"map_count#{t}")
         if step.mapping is not None and n is not None:
-            for i in range(int(n)):
-                if (t, i) not in existing:
-                    engine.queue(plan, run_id, step, i)  # an instance lost between expansion and queueing
+            # Instances lost between expansion and queueing; those above the marker are the relay's.
+            expansion.repair(engine, plan, run, step, {i for (tid, i) in existing if tid == t})
             continue
         if (t, -1) in existing:
             continue
@@ -136,6 +137,7 @@ def reconcile(engine: Engine, dag_id: str, run_id: str) -> dict[str, Any]:
             work += engine.make_ready(plan, run, step)[0]
         elif decision in (Decision.SKIP, Decision.UPSTREAM_FAILED):
             work += engine.decide(plan, run, steps[t], decision.value, frozenset(forced & descendants(plan, t)))
+    expansion.resume(engine, plan, run, engine.epoch())
     engine.propagate(plan, run, work, check=True)
     return store.get_run(dag_id, run_id)
 
@@ -194,7 +196,8 @@ def clear(engine: Engine, dag_id: str, run_id: str, task_ids: list[str] | None =
         cleared.append((ti["task_id"], int(ti["map_index"])))
     mapped = {t for t, _ in cleared if plan.step(t).mapping is not None}
     if mapped:
-        remove = [f"map_count#{t}" for t in mapped] + [f"map_lens#{t}" for t in mapped]
+        remove = [f"{a}{t}" for t in mapped for a in ("map_count#", "map_lens#")]
+        remove += [f(t) for t in mapped for f in (expansion.queued_attr, expansion.at_attr)]
         store.update_run(dag_id, run_id, Update(remove=remove))
     if cleared:
         _reopen(engine, dag_id, run_id, run)

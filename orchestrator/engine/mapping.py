@@ -2,7 +2,8 @@
 
 A mapped step is expanded when it becomes ready: the engine counts the instances (cross
 product of the ``expand`` lists, or the length of the ``expand_kwargs`` list) and records
-``map_count#{task}`` and ``map_lens#{task}`` on the run item. Each instance's worker then
+``map_count#{task}`` and ``map_lens#{task}`` on the run item; ``engine.expansion`` then
+creates the instances chunk by chunk. Each instance's worker then
 computes its own arguments from its map index with ``rules.unravel`` and reads only the
 elements it needs (one XCom per mapped argument), so a 1,000-way map over a 1,000-way map
 stays linear in reads.

@@ -2,7 +2,8 @@
 
 ``QueueDispatcher`` is test-only: instead of invoking Lambda it queues each TaskMessage and
 ``Harness.drain()`` runs it through ``Engine.handle_task`` (the worker handler's code path
-minus the Lambda hop); retry messages go through ``Conductor.retry`` (the conductor's path).
+minus the Lambda hop); retry messages go through ``Conductor.retry`` and expand messages
+(the rest of a big map) through ``Conductor.handle`` (the conductor's paths).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from orchestrator.config import Clients, Resources
 from orchestrator.engine.conductor import Conductor
 from orchestrator.engine.dispatch import LambdaDispatcher
 from orchestrator.engine.engine import Engine
-from orchestrator.engine.messages import TaskMessage
+from orchestrator.engine.messages import ExpandMessage, TaskMessage
 from orchestrator.plan.compiler import compile_dag
 from orchestrator.plan.loader import DagBag
 from orchestrator.store import RunStore, create_table, motofast
@@ -37,6 +38,8 @@ class QueueDispatcher(LambdaDispatcher):
         self.retries: deque[tuple[TaskMessage, float]] = deque()
         self.invoked: list[TaskMessage] = []
         self.retry_delays: list[tuple[str, int, float]] = []
+        self.expansions: deque[ExpandMessage] = deque()
+        self.expand_sent: list[ExpandMessage] = []
 
     def invoke_worker(self, msg: TaskMessage, function_name: str | None = None) -> None:
         self.invoked.append(msg)
@@ -45,6 +48,10 @@ class QueueDispatcher(LambdaDispatcher):
     def schedule_retry(self, msg: TaskMessage, delay_s: float) -> None:
         self.retry_delays.append((msg.task_id, msg.try_number, delay_s))
         self.retries.append((msg, delay_s))
+
+    def continue_expansion(self, msg: ExpandMessage) -> None:
+        self.expand_sent.append(msg)
+        self.expansions.append(msg)
 
 
 class CallCounter:
@@ -103,7 +110,7 @@ class Harness:
 
     def drain(self, *, duplicate: bool = False, limit: int = 100_000) -> None:
         steps = 0
-        while self.dispatcher.tasks or self.dispatcher.retries:
+        while self.dispatcher.tasks or self.dispatcher.retries or self.dispatcher.expansions:
             steps += 1
             assert steps < limit, "runaway dispatch loop"
             if self.dispatcher.tasks:
@@ -111,6 +118,11 @@ class Harness:
                 self.engine.handle_task(msg)
                 if duplicate:
                     self.engine.handle_task(msg)
+            elif self.dispatcher.expansions:
+                expand = self.dispatcher.expansions.popleft()
+                self.conductor.handle(expand)
+                if duplicate:
+                    self.conductor.handle(expand)
             else:
                 msg, _ = self.dispatcher.retries.popleft()
                 self.conductor.retry(msg)

@@ -1,0 +1,230 @@
+"""Chunked, resumable expansion of big maps (engine.expansion), on moto with the queueing harness.
+
+``STRATUS_EXPAND_CHUNK=20`` makes a 70-way map take four chunks: the completer of ``make``
+creates the first, the conductor (expand messages) the rest; the sweeper resumes a relay
+whose message was lost or whose executor died mid-chunk.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from orchestrator.engine import expansion
+from orchestrator.engine.messages import ExpandMessage
+
+BIG = """
+@dag(schedule=None, start_date=datetime(2026, 1, 1), max_active_tasks={limit})
+def {dag_id}():
+    @task
+    def make():
+        return [f"v{{i}}" for i in range({n})]
+    @task
+    def work(x):
+        return x.upper()
+    @task
+    def total(xs):
+        return xs
+    total(work.expand(x=make()))
+{dag_id}()
+"""
+
+
+CHUNK, N = 20, 70
+
+
+class Killed(Exception):
+    """Stands for the runtime being killed (timeout) in the middle of an invocation."""
+
+
+@pytest.fixture(autouse=True)
+def small_chunks(monkeypatch):
+    monkeypatch.setenv("STRATUS_EXPAND_CHUNK", str(CHUNK))
+
+
+def _write(h, dag_id: str, n: int = N, limit: int = 1000) -> None:
+    h.write(dag_id, BIG.format(dag_id=dag_id, n=n, limit=limit))
+
+
+def _later(seconds: int = expansion.GRACE_S + 1) -> datetime:
+    return datetime.now(timezone.utc) + timedelta(seconds=seconds)
+
+
+def _expected(n: int = N) -> list[str]:
+    return [f"V{i}" for i in range(n)]
+
+
+def _kill_queue_at(h, index: int):
+    """Make Engine.queue die once when it reaches ``work[index]`` (the invocation is killed)."""
+    real = h.engine.queue
+    fired = []
+
+    def queue(plan, run_id, step, map_index, **kwargs):
+        if step.task_id == "work" and map_index == index and not fired:
+            fired.append(index)
+            raise Killed(f"killed while queueing work[{index}]")
+        return real(plan, run_id, step, map_index, **kwargs)
+
+    h.engine.queue = queue
+    return fired
+
+
+def test_a_map_bigger_than_a_chunk_is_created_by_a_relay_and_reduced_in_order(h):
+    _write(h, "relay")
+    run = h.run("relay")
+    assert run["state"] == "success", h.states("relay", run["run_id"])
+    assert h.store.get_xcom("relay", run["run_id"], "total") == _expected()
+    assert [m.start for m in h.dispatcher.expand_sent] == [20, 40, 60]
+    assert run["map_count#work"] == N and run["map_queued#work"] == N
+    work = [m for m in h.dispatcher.invoked if m.task_id == "work"]
+    assert sorted(m.map_index for m in work) == list(range(N))  # each instance invoked once
+
+
+def test_a_map_of_one_chunk_sends_no_expand_message(h):
+    _write(h, "one_chunk", n=CHUNK)
+    run = h.run("one_chunk")
+    assert run["state"] == "success" and run["map_queued#work"] == CHUNK
+    assert h.dispatcher.expand_sent == []
+
+
+def test_duplicate_expand_and_task_deliveries_create_each_instance_once(h):
+    _write(h, "dupes")
+    run = h.run("dupes", duplicate=True)
+    assert run["state"] == "success"
+    assert h.store.get_xcom("dupes", run["run_id"], "total") == _expected()
+    # Each chunk's second executor finds the marker moved and passes nothing on.
+    assert [m.start for m in h.dispatcher.expand_sent] == [20, 40, 60]
+    work = [m for m in h.dispatcher.invoked if m.task_id == "work"]
+    assert sorted(m.map_index for m in work) == list(range(N))
+    assert {int(t["try_number"]) for t in h.store.list_tis("dupes", run["run_id"], "work")} == {1}
+
+
+def test_a_stale_or_replayed_expand_message_is_a_noop(h):
+    _write(h, "stale")
+    run = h.run("stale")
+    replay = ExpandMessage(dag_id="stale", run_id=run["run_id"], task_id="work",
+                           plan_hash=run["plan_hash"], start=40)
+    before = len(h.dispatcher.invoked)
+    assert h.conductor.handle(replay) == {"expand": "noop"}
+    assert len(h.dispatcher.invoked) == before
+
+
+def test_lost_expand_message_is_resumed_by_the_sweeper_after_the_grace_period(h):
+    _write(h, "lost")
+    run = h.start("lost")
+    # Run the worker path only: the first chunk is created and its hand-on is lost.
+    while h.dispatcher.tasks:
+        h.engine.handle_task(h.dispatcher.tasks.popleft())
+    assert [m.start for m in h.dispatcher.expansions] == [CHUNK]
+    h.dispatcher.expansions.clear()
+    h.drain()
+    stuck = h.store.get_run("lost", run["run_id"])
+    assert stuck["state"] == "running" and stuck["map_queued#work"] == CHUNK
+    assert len(h.store.list_tis("lost", run["run_id"], "work")) == CHUNK
+
+    assert h.conductor.sweep()["expansions_resumed"] == 0  # within the grace period: maybe in flight
+    stats = h.conductor.sweep(now=_later())
+    assert stats["expansions_resumed"] == 1 and stats["reconciled"] == 0
+    assert h.conductor.sweep(now=_later())["expansions_resumed"] == 0  # resent once per stall
+    h.drain()
+    run = h.store.get_run("lost", run["run_id"])
+    assert run["state"] == "success"
+    assert h.store.get_xcom("lost", run["run_id"], "total") == _expected()
+
+
+def test_a_conductor_killed_mid_chunk_is_resumed_by_the_sweeper(h):
+    _write(h, "midchunk")
+    run = h.start("midchunk")
+    fired = _kill_queue_at(h, 50)
+    with pytest.raises(Killed, match=r"work\[50\]"):
+        h.drain()
+    assert fired == [50]
+    stuck = h.store.get_run("midchunk", run["run_id"])
+    assert stuck["map_queued#work"] == 40  # the marker only moves after a whole chunk
+    assert len(h.store.list_tis("midchunk", run["run_id"], "work")) == 50
+    h.drain()  # the instances created so far run; nothing moves the relay
+    assert h.store.get_run("midchunk", run["run_id"])["state"] == "running"
+
+    assert h.conductor.sweep(now=_later())["expansions_resumed"] == 1
+    h.drain()
+    run = h.store.get_run("midchunk", run["run_id"])
+    assert run["state"] == "success"
+    assert h.store.get_xcom("midchunk", run["run_id"], "total") == _expected()
+    work = [m for m in h.dispatcher.invoked if m.task_id == "work"]
+    assert sorted(m.map_index for m in work) == list(range(N))  # 40..49 were not invoked again
+
+
+def test_a_worker_killed_in_the_first_chunk_is_resumed_by_the_sweeper(h):
+    _write(h, "firstchunk")
+    run = h.start("firstchunk")
+    _kill_queue_at(h, 10)
+    with pytest.raises(Killed):
+        h.drain()
+    stuck = h.store.get_run("firstchunk", run["run_id"])
+    assert stuck["map_count#work"] == N and stuck["map_queued#work"] == 0
+    h.drain()
+    assert h.conductor.sweep(now=_later())["expansions_resumed"] == 1
+    h.drain()
+    run = h.store.get_run("firstchunk", run["run_id"])
+    assert run["state"] == "success"
+    assert h.store.get_xcom("firstchunk", run["run_id"], "total") == _expected()
+
+
+def test_an_expand_record_with_little_time_left_creates_one_instance_and_passes_on(h):
+    _write(h, "budget", n=CHUNK + 10)
+    run = h.start("budget")
+    while h.dispatcher.tasks:
+        h.engine.handle_task(h.dispatcher.tasks.popleft())
+    msg = h.dispatcher.expansions.popleft()
+    assert msg.start == CHUNK
+    record = {"messageId": "m1", "body": msg.model_dump_json()}
+    out = h.conductor.handle_event({"Records": [record]}, remaining_ms=lambda: 1000)
+    assert out == {"batchItemFailures": []}
+    assert h.store.get_run("budget", run["run_id"])["map_queued#work"] == CHUNK + 1
+    assert [m.start for m in h.dispatcher.expansions] == [CHUNK + 1]
+    assert json.loads(h.dispatcher.expansions[0].model_dump_json())["kind"] == "expand"
+    h.drain()
+    run = h.store.get_run("budget", run["run_id"])
+    assert run["state"] == "success" and h.store.get_xcom("budget", run["run_id"], "total") == _expected(CHUNK + 10)
+
+
+def test_max_active_tasks_bounds_a_chunked_map(h):
+    _write(h, "bounded", limit=3)
+    run = h.start("bounded")
+    peak = 0
+    while h.dispatcher.tasks or h.dispatcher.expansions:
+        if h.dispatcher.tasks:
+            h.engine.handle_task(h.dispatcher.tasks.popleft())
+        else:
+            h.conductor.handle(h.dispatcher.expansions.popleft())
+        active = int(h.store.get_run("bounded", run["run_id"]).get("active_tasks", 0) or 0)
+        peak = max(peak, active)
+        assert len(h.dispatcher.tasks) <= 3
+    run = h.store.get_run("bounded", run["run_id"])
+    assert run["state"] == "success" and peak == 3
+    assert h.store.get_xcom("bounded", run["run_id"], "total") == _expected()
+    assert run["active_tasks"] == 0 and run["sched_waiting"] == 0
+
+
+def test_clear_of_a_chunked_map_expands_it_again(h):
+    _write(h, "again", n=45)
+    run = h.run("again")
+    assert run["state"] == "success"
+    cleared = h.engine.clear("again", run["run_id"], ["work"], downstream=True)
+    assert len(cleared) == 46
+    h.drain()
+    run = h.store.get_run("again", run["run_id"])
+    assert run["state"] == "success" and run["map_queued#work"] == 45
+    assert h.store.get_xcom("again", run["run_id"], "total") == _expected(45)
+    assert {int(t["try_number"]) for t in h.store.list_tis("again", run["run_id"], "work")} == {2}
+
+
+def test_a_bad_chunk_setting_falls_back_to_the_default(monkeypatch):
+    monkeypatch.setenv("STRATUS_EXPAND_CHUNK", "lots")
+    assert expansion.chunk_size() == expansion.DEFAULT_CHUNK
+    monkeypatch.setenv("STRATUS_EXPAND_CHUNK", "0")
+    assert expansion.chunk_size() == expansion.DEFAULT_CHUNK
+    monkeypatch.delenv("STRATUS_EXPAND_CHUNK")
+    assert expansion.chunk_size() == 1000
