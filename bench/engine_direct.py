@@ -69,6 +69,13 @@ class DirectCloud:
                     recorder.synthetic("sqs", "SendMessage")
                 cloud.retries.append(msg)
 
+            def continue_expansion(self, msg: Any) -> None:
+                # The rest of a map bigger than one expansion chunk: the conductor's expand message.
+                recorder = CallRecorder._active
+                if recorder is not None:
+                    recorder.synthetic("sqs", "SendMessage")
+                cloud.retries.append(msg)
+
         self.store = RunStore(self.clients, self.resources)
         self.engine = Engine(self.store, _QueueDispatcher(self.clients, self.resources), dags_root=self.dags_root)
         self.conductor = Conductor(self.engine)
@@ -103,6 +110,10 @@ class DirectCloud:
             if self.tasks:
                 self.engine.handle_task(self.tasks.popleft())
             else:
-                self.conductor.retry(self.retries.popleft())
+                msg = self.retries.popleft()
+                if getattr(msg, "kind", None) == "expand":
+                    self.conductor.handle(msg)
+                else:
+                    self.conductor.retry(msg)
             if recorder is not None:
                 recorder.mark("invocation_end", "worker")
