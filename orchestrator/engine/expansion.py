@@ -211,7 +211,7 @@ def resume(engine: Engine, plan: StepPlan, run: dict[str, Any], now_s: int) -> t
         try:
             # Two sweepers (or a sweeper and a late executor): only one resends per stall.
             engine.store.update_run(plan.dag_id, run["run_id"], Update(
-                set_={at_attr(t): now_s}, condition="#mq = :m AND #at = :at",
+                set_={at_attr(t): now_s}, condition="#mq = :m AND (attribute_not_exists(#at) OR #at = :at)",
                 names={"#mq": queued_attr(t), "#at": at_attr(t)}, values={":m": marker, ":at": at}))
         except ConflictError:
             continue

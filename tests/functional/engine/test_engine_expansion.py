@@ -14,6 +14,8 @@ import pytest
 
 from orchestrator.engine import expansion
 from orchestrator.engine.messages import ExpandMessage
+from orchestrator.store import Update
+from orchestrator.store import dynamo
 
 BIG = """
 @dag(schedule=None, start_date=datetime(2026, 1, 1), max_active_tasks={limit})
@@ -219,6 +221,26 @@ def test_clear_of_a_chunked_map_expands_it_again(h):
     assert run["state"] == "success" and run["map_queued#work"] == 45
     assert h.store.get_xcom("again", run["run_id"], "total") == _expected(45)
     assert {int(t["try_number"]) for t in h.store.list_tis("again", run["run_id"], "work")} == {2}
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["marker", "no-marker"])
+def test_reconcile_queues_an_instance_lost_below_the_marker(h, legacy):
+    _write(h, "holes", n=CHUNK)
+    run = h.start("holes")
+    rid = run["run_id"]
+    h.engine.handle_task(h.dispatcher.tasks.popleft())  # make: creates the 20 instances
+    h.dispatcher.tasks.pop()  # work[19]'s message, and its item: lost
+    h.clients.client("dynamodb").delete_item(TableName=h.resources.table, Key={
+        "pk": {"S": dynamo.run_pk("holes", rid)}, "sk": {"S": dynamo.ti_sk("work", CHUNK - 1)}})
+    if legacy:  # a run item written by an engine that expanded maps whole, without the marker
+        h.store.update_run("holes", rid, Update(remove=["map_queued#work", "map_at#work"]))
+    h.drain()
+    assert h.store.get_run("holes", rid)["state"] == "running"
+    h.engine.reconcile("holes", rid)
+    h.drain()
+    run = h.store.get_run("holes", rid)
+    assert run["state"] == "success" and h.store.get_xcom("holes", rid, "total") == _expected(CHUNK)
+    assert h.dispatcher.expand_sent == []
 
 
 def test_a_bad_chunk_setting_falls_back_to_the_default(monkeypatch):
