@@ -502,7 +502,7 @@ class Engine:
         Decided from this step's own outcome alone (the downstream has no other upstream), so it
         can be queued in the step's terminal transaction: the next task of a chain.
         """
-        if len(step.downstream) != 1 or step.downstream[0] in forced:
+        if len(step.downstream) != 1 or forced:
             return None
         nxt = plan.step(step.downstream[0])
         if len(nxt.upstream) != 1 or nxt.mapping is not None:
