@@ -14,7 +14,8 @@ same requests) and only removes work moto repeats for nothing:
 - update expressions (most of a local task's time): the parse of an ``UpdateExpression``
   string is kept per string (a pickled tree, loaded fresh for each request, as the values
   differ), the validator's copy of the tree is a pickle round trip instead of
-  ``copy.deepcopy``, the tree walker finds each node type's processor once per walk instead
+  ``copy.deepcopy``, the simple shapes the store writes skip the tree altogether
+  (``local.motoupdate``), the tree walker finds each node type's processor once per walk instead
   of rebuilding the processor map at every node, and the two checks that rescan every
   subtree (one ADD/SET/REMOVE clause; no overlapping paths) look at the whole expression
   first: the clauses of any subtree are a subset of the whole's, so when the whole passes
@@ -36,6 +37,8 @@ import json
 import pickle
 import re
 from typing import Any
+
+from orchestrator.local import motoupdate
 
 _FLAG = "_stratus_fast"
 _EXPRESSION_CACHE_MAX = 2048
@@ -146,11 +149,13 @@ def _fast_update_expressions() -> None:
             return parse(cls, expression_str)
         blob = parsed.get(expression_str)
         if blob is not None:
-            return pickle.loads(blob)
-        tree = parse(cls, expression_str)  # a syntax error raises here, as before, and is not kept
-        if len(parsed) >= _EXPRESSION_CACHE_MAX:
-            parsed.clear()
-        parsed[expression_str] = pickle.dumps(tree, pickle.HIGHEST_PROTOCOL)
+            tree = pickle.loads(blob)
+        else:
+            tree = parse(cls, expression_str)  # a syntax error raises here, as before, and is not kept
+            if len(parsed) >= _EXPRESSION_CACHE_MAX:
+                parsed.clear()
+            blob = parsed[expression_str] = pickle.dumps(tree, pickle.HIGHEST_PROTOCOL)
+        tree._stratus_parsed = (expression_str, blob)  # for the validator's copy (below)
         return tree
 
     setattr(make, _FLAG, True)
@@ -159,19 +164,33 @@ def _fast_update_expressions() -> None:
     node_type = ast_nodes.Node
 
     def tree_copy(value: Any, memo: Any = None) -> Any:
-        # The same copy as deepcopy's (both go through __reduce_ex__), made in C.
         if memo is None and isinstance(value, node_type):
-            try:
+            origin = value.__dict__.get("_stratus_parsed")
+            if origin is not None:  # a tree as parsed: the copy is made only if moto needs one
+                return _Deferred(*origin)
+            try:  # the same copy as deepcopy's (both go through __reduce_ex__), made in C
                 return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
             except Exception:  # noqa: BLE001 - anything pickle cannot take is copied as before
                 pass
         return copy.deepcopy(value, memo)
 
     validators.deepcopy = tree_copy  # type: ignore[attr-defined]
+    motoupdate.install(lambda node: node.tree() if isinstance(node, _Deferred) else node)
     _fast_walker(ast_nodes)
     for cls, check in ((validators.ActionCountValidator, "verify_action_counts"),
                        (validators.OverlappingPathsValidator, "check_for_overlapping_paths")):
         _whole_expression_first(cls, check, ast_nodes.UpdateExpression)
+
+
+class _Deferred:
+    """The validator's copy of a parsed update expression, made from the parse's pickle when needed."""
+
+    def __init__(self, source: str, blob: bytes) -> None:
+        self.stratus_source = source
+        self._blob = blob
+
+    def tree(self) -> Any:
+        return pickle.loads(self._blob)
 
 
 def _fast_walker(ast_nodes: Any) -> None:

@@ -1,0 +1,112 @@
+"""The local cloud's moto speed-ups give moto's own results and errors.
+
+Each case runs one UpdateExpression twice on copies of the same item: through moto's
+validator and executor (a tree parsed without the speed-up's bookkeeping, so moto walks it)
+and through the fast path (the tree as ``UpdateExpressionParser.make`` returns it once
+``motofast`` is installed). Items after the update, or the errors raised, must be the same.
+Conditions kept per expression must evaluate as freshly parsed ones do.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+from orchestrator.config import Clients
+from orchestrator.local import motofast, motoupdate
+from orchestrator.store import create_table
+
+ITEM = {
+    "pk": {"S": "RUN#d#r"}, "sk": {"S": "TI#t#-00001"}, "state": {"S": "queued"},
+    "try_number": {"N": "1"}, "label": {"S": "x"}, "history": {"L": [{"S": "a"}]},
+}
+
+CASES: list[tuple[str, str, dict[str, str], dict[str, Any]]] = [
+    ("sets", "SET #a = :a, #b = :b", {"#a": "state", "#b": "start_date"},
+     {":a": {"S": "running"}, ":b": {"S": "2026-01-01T00:00:00+00:00"}}),
+    ("set add remove", "SET #a = :a ADD #n :one, #m :two REMOVE #r",
+     {"#a": "state", "#n": "try_number", "#m": "tasks_done", "#r": "label"},
+     {":a": {"S": "success"}, ":one": {"N": "1"}, ":two": {"N": "2.5"}}),
+    ("lower-case keywords, maps and lists", "set #a = :a add #n :one",
+     {"#a": "xcom_keys", "#n": "c#t#success"},
+     {":a": {"M": {"k": {"S": "v"}, "l": {"L": [{"N": "1"}, {"NULL": True}]}}}, ":one": {"N": "1"}}),
+    ("remove of a missing attribute", "REMOVE #r", {"#r": "nothing"}, {}),
+    ("the same attribute twice", "SET #a = :a, #b = :b", {"#a": "state", "#b": "state"},
+     {":a": {"S": "x"}, ":b": {"S": "y"}}),
+    ("a key attribute", "SET #a = :a", {"#a": "pk"}, {":a": {"S": "other"}}),
+    ("an index key attribute of the wrong type", "SET #a = :a", {"#a": "gsi1pk"}, {":a": {"N": "1"}}),
+    ("ADD onto a string", "ADD #a :one", {"#a": "state"}, {":one": {"N": "1"}}),
+    ("ADD of a string", "ADD #a :s", {"#a": "try_number"}, {":s": {"S": "1"}}),
+    ("an undefined value placeholder", "SET #a = :missing", {"#a": "state"}, {}),
+    ("an undefined name placeholder", "SET #missing = :a", {}, {":a": {"S": "x"}}),
+    ("REMOVE written before SET", "REMOVE #r SET #a = :a", {"#r": "label", "#a": "state"}, {":a": {"S": "x"}}),
+    ("a function (moto's own path)", "SET #h = list_append(if_not_exists(#h, :e), :v)", {"#h": "history"},
+     {":e": {"L": []}, ":v": {"L": [{"S": "b"}]}}),
+    ("arithmetic (moto's own path)", "SET #n = #n + :one", {"#n": "try_number"}, {":one": {"N": "1"}}),
+]
+
+
+@pytest.fixture
+def table(monkeypatch: pytest.MonkeyPatch) -> Any:
+    for k, v in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
+                 "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(k, v)
+    motofast.install()
+    with mock_aws():
+        from moto.dynamodb.models import dynamodb_backends
+
+        create_table(Clients(region_name="us-east-1"), "t")
+        yield dynamodb_backends["123456789012"]["us-east-1"].get_table("t")
+
+
+def _run(tree: Any, table: Any, names: dict[str, str], values: dict[str, Any]) -> tuple[str, Any]:
+    from moto.dynamodb.models.dynamo_type import Item
+    from moto.dynamodb.parsing.executors import UpdateExpressionExecutor
+    from moto.dynamodb.parsing.validators import UpdateExpressionValidator
+
+    item = Item({"S": ITEM["pk"]["S"]}, {"S": ITEM["sk"]["S"]}, copy.deepcopy(ITEM))
+    try:
+        validated = UpdateExpressionValidator(tree, expression_attribute_names=names,
+                                              expression_attribute_values=values, item=item, table=table).validate()
+        validated.normalize()
+        UpdateExpressionExecutor(validated, item, names).execute()
+    except Exception as exc:  # noqa: BLE001 - the error itself is what is compared
+        return "error", (type(exc).__name__, str(exc))
+    return "item", item.to_json()
+
+
+@pytest.mark.parametrize("label,expression,names,values", CASES, ids=[c[0] for c in CASES])
+def test_update_expressions_match_moto(table: Any, label: str, expression: str, names: dict[str, str],
+                                       values: dict[str, Any]) -> None:
+    from moto.dynamodb.parsing.expressions import ExpressionTokenizer, UpdateExpressionParser
+
+    walked = UpdateExpressionParser(ExpressionTokenizer.make_list(expression)).parse()  # moto's own tree
+    assert "_stratus_parsed" not in walked.__dict__
+    fast = UpdateExpressionParser.make(expression)
+    assert _run(fast, table, names, values) == _run(walked, table, names, values)
+
+
+def test_simple_shapes_take_the_fast_path() -> None:
+    assert motoupdate.plan_of("SET #a = :a, #b = :b ADD #n :one REMOVE #r") == (
+        ("SET", "#a", ":a"), ("SET", "#b", ":b"), ("ADD", "#n", ":one"), ("REMOVE", "#r", None))
+    for other in ("SET a = :a", "SET #a = #a + :n", "SET #a = if_not_exists(#a, :v)", "DELETE #s :v",
+                  "SET #a = :a SET #b = :b", "REMOVE #r SET #a = :a", "SET #a[0] = :a", "SET #a.b = :a"):
+        assert motoupdate.plan_of(other) is None, other
+
+
+def test_kept_conditions_evaluate_like_fresh_ones(table: Any) -> None:
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+    from moto.dynamodb.models.dynamo_type import Item
+
+    item = Item({"S": ITEM["pk"]["S"]}, {"S": ITEM["sk"]["S"]}, copy.deepcopy(ITEM))
+    names = {"#state": "state", "#try": "try_number"}
+    for state, try_number, expected in (("queued", "1", True), ("running", "1", False), ("queued", "2", False),
+                                        ("queued", "1", True)):
+        parser = ConditionExpressionParser("#state = :queued AND #try = :n", names,
+                                           {":queued": {"S": state}, ":n": {"N": try_number}, ":unused": {"S": "u"}})
+        assert parser.parse().expr(item) is expected
+        assert parser.expr_attr_names_found == ["#state", "#try"]
+        assert sorted(parser.expr_attr_values_found) == [":n", ":queued"]
