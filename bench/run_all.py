@@ -6,6 +6,7 @@ Each part runs in its own process (so one part's memory or patches never colour 
 2. compile time of a 10,000-task DAG and load time of a 200-file DAG folder
    (``bench/compile.py``, ``bench/load_folder.py``, when present);
 3. AWS calls per task, cost per million tasks vs Step Functions, critical-path calls (``bench/aws_calls.py``);
+   what runs and what it costs while no DAG runs (``bench/idle.py``);
 4. local cloud speed: chain hops, diamond, 1,000-map (10,000-map with ``--large-map``), peak memory
    (``bench/local_speed.py``);
 5. the same DAGs through Apache Airflow's ``dag.test()`` with the ratios (``bench/airflow_compare.py``),
@@ -67,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         failures.append("load_folder.py")
     if _run("AWS calls and cost per task", "aws_calls.py", sizes):
         failures.append("aws_calls.py")
+    if _run("Idle footprint", "idle.py", []):
+        failures.append("idle.py")
 
     with tempfile.TemporaryDirectory(prefix="stratus-bench-") as tmp:
         speed_json = Path(tmp) / "local_speed.json"

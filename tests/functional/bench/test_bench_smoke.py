@@ -232,3 +232,21 @@ def test_comparison_table_prints_ratios_against_the_targets(tmp_path):
                                                           "bench_map_10": 4.0}, version="3.3.2")
     assert "| 5-chain" in text and "20.0x" in text and ">= 15x: met" in text
     assert "| 10-map" in text and "4.0x" in text and ">= 8x: NOT met" in text
+
+
+def test_idle_table_counts_the_sweeps_calls_and_prices_a_month(aws_env, capsys, tmp_path):
+    pytest.importorskip("orchestrator.local.cloud")
+    from bench import idle
+
+    dags = tmp_path / "dags"
+    write_dags(dags, standard_suite(chain_n=2, diamond_w=2, map_n=2))
+    expr, period = idle.sweeper_rate_s(REPO / "template.yaml")
+    assert expr.startswith("rate(") and period > 0
+    assert idle.main(["--dags", str(dags), "--sweeps", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "(3 DAGs registered, no run in flight)" in out
+    for row in ("| processes running between runs | 0", "| AWS calls per sweep (median)", "| idle cost per month, USD"):
+        assert row in out
+    # one registry query, then per DAG: its waiting runs and its active runs
+    calls_row = next(line for line in out.splitlines() if line.startswith("| AWS calls per sweep"))
+    assert calls_row.split("|")[2].strip() == "7"
