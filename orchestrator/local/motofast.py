@@ -137,7 +137,7 @@ def _fast_responses() -> None:
 
 def _fast_update_expressions() -> None:
     from moto.dynamodb.parsing import ast_nodes, validators
-    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
 
     if getattr(UpdateExpressionParser.make, _FLAG, False):
         return
@@ -161,7 +161,7 @@ def _fast_update_expressions() -> None:
     setattr(make, _FLAG, True)
     UpdateExpressionParser.make = classmethod(make)  # type: ignore[assignment,method-assign]
 
-    node_type = ast_nodes.Node
+    node_type = ast_nodes.Node  # type: ignore[attr-defined]
 
     def tree_copy(value: Any, memo: Any = None) -> Any:
         if memo is None and isinstance(value, node_type):
@@ -174,12 +174,12 @@ def _fast_update_expressions() -> None:
                 pass
         return copy.deepcopy(value, memo)
 
-    validators.deepcopy = tree_copy  # type: ignore[attr-defined]
+    validators.deepcopy = tree_copy  # type: ignore[attr-defined,assignment]
     motoupdate.install(lambda node: node.tree() if isinstance(node, _Deferred) else node)
     _fast_walker(ast_nodes)
     for cls, check in ((validators.ActionCountValidator, "verify_action_counts"),
                        (validators.OverlappingPathsValidator, "check_for_overlapping_paths")):
-        _whole_expression_first(cls, check, ast_nodes.UpdateExpression)
+        _whole_expression_first(cls, check, ast_nodes.UpdateExpression)  # type: ignore[attr-defined]
 
 
 class _Deferred:

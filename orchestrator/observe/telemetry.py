@@ -1,7 +1,11 @@
 """Powertools setup shared by every function, and the metric helpers the engine calls.
 
 One ``Logger`` (JSON lines, service ``stratus``), one ``Tracer`` and one ``Metrics`` per
-process, created on import (Lambda module globals). Handlers decorate with them::
+process, created on import (Lambda module globals). The Tracer is Powertools' X-Ray tracer
+where Powertools would trace (in Lambda, ``POWERTOOLS_TRACE_DISABLED`` unset); elsewhere
+(tests, the local cloud, SAM local) it is ``LocalTracer``, whose decorators return the
+function unchanged, as a disabled Powertools Tracer behaves, without importing the X-Ray
+SDK (most of a handler's cold import). Handlers decorate with them::
 
     from orchestrator.observe.telemetry import logger, metrics, tracer
 
@@ -28,11 +32,11 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from orchestrator.constants import METRICS_NAMESPACE, SERVICE_NAME
@@ -83,8 +87,63 @@ class _CurrentStdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+class LocalTracer:
+    """Where X-Ray does not run: Tracer's decorators and calls as a disabled Powertools Tracer, no X-Ray SDK."""
+
+    disabled = True
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+
+    def capture_lambda_handler(self, lambda_handler: _F | None = None, capture_response: bool | None = None,
+                               capture_error: bool | None = None) -> Any:
+        """``@tracer.capture_lambda_handler`` (with or without arguments): the handler itself."""
+        if lambda_handler is None:
+            return lambda handler: handler
+        return lambda_handler
+
+    def capture_method(self, method: _F | None = None, capture_response: bool | None = None,
+                       capture_error: bool | None = None) -> Any:
+        """``@tracer.capture_method`` (with or without arguments): the method itself."""
+        if method is None:
+            return lambda fn: fn
+        return method
+
+    def put_annotation(self, key: str, value: Any) -> None:
+        """No segment to annotate."""
+
+    def put_metadata(self, key: str, value: Any, namespace: str | None = None) -> None:
+        """No segment to add metadata to."""
+
+    def patch(self, modules: Any = None) -> None:
+        """Nothing to instrument."""
+
+
+def tracing_enabled() -> bool:
+    """Powertools' own rule: X-Ray only in Lambda (not SAM local or Chalice) unless POWERTOOLS_TRACE_DISABLED."""
+    from aws_lambda_powertools.shared import constants
+    from aws_lambda_powertools.shared.functions import resolve_truthy_env_var_choice
+
+    if resolve_truthy_env_var_choice(env=os.getenv(constants.TRACER_DISABLED_ENV, "false")):
+        return False
+    in_lambda = os.getenv(constants.LAMBDA_TASK_ROOT_ENV)
+    emulated = os.getenv(constants.SAM_LOCAL_ENV) or os.getenv(constants.CHALICE_LOCAL_ENV)
+    return bool(in_lambda) and not emulated
+
+
+def _make_tracer() -> Any:
+    if tracing_enabled():
+        from aws_lambda_powertools import Tracer
+
+        return Tracer(service=SERVICE_NAME)
+    return LocalTracer(SERVICE_NAME)
+
+
 logger = Logger(service=SERVICE_NAME, logger_handler=_CurrentStdoutHandler())
-tracer = Tracer(service=SERVICE_NAME)
+tracer: Any = _make_tracer()
 metrics = Metrics(service=SERVICE_NAME, namespace=METRICS_NAMESPACE)
 
 
