@@ -12,9 +12,8 @@ same requests) and only removes work moto repeats for nothing:
   serializer (~50 ms for a run item); DynamoDB's wire format is the JSON moto already
   built, so successful responses are written with ``json.dumps`` instead;
 - update expressions (most of a local task's time): the parse of an ``UpdateExpression``
-  string is kept per string (a pickled tree, loaded fresh for each request, as the values
-  differ), the validator's copy of the tree is a pickle round trip instead of
-  ``copy.deepcopy``, the simple shapes the store writes skip the tree altogether
+  string is kept per string (moto only reads it; the validator's copy, which moto changes,
+  is loaded from a pickle of the parse instead of ``copy.deepcopy``), the simple shapes the store writes skip the tree altogether
   (``local.motoupdate``), the tree walker finds each node type's processor once per walk instead
   of rebuilding the processor map at every node, and the two checks that rescan every
   subtree (one ADD/SET/REMOVE clause; no overlapping paths) look at the whole expression
@@ -142,20 +141,21 @@ def _fast_update_expressions() -> None:
     if getattr(UpdateExpressionParser.make, _FLAG, False):
         return
     parse = UpdateExpressionParser.make.__func__  # type: ignore[attr-defined]
-    parsed: dict[str, bytes] = {}
+    parsed: dict[str, Any] = {}
 
     def make(cls: Any, expression_str: str) -> Any:
         if cls is not UpdateExpressionParser:
             return parse(cls, expression_str)
-        blob = parsed.get(expression_str)
-        if blob is not None:
-            tree = pickle.loads(blob)
-        else:
+        tree = parsed.get(expression_str)
+        if tree is None:
             tree = parse(cls, expression_str)  # a syntax error raises here, as before, and is not kept
+            blob = pickle.dumps(tree, pickle.HIGHEST_PROTOCOL)
+            # moto only reads the parsed tree (placeholder lists; the validator's copy comes from
+            # the pickle, below), so one tree per expression serves every request.
+            tree._stratus_parsed = (expression_str, blob)
             if len(parsed) >= _EXPRESSION_CACHE_MAX:
                 parsed.clear()
-            blob = parsed[expression_str] = pickle.dumps(tree, pickle.HIGHEST_PROTOCOL)
-        tree._stratus_parsed = (expression_str, blob)  # for the validator's copy (below)
+            parsed[expression_str] = tree
         return tree
 
     setattr(make, _FLAG, True)
