@@ -210,6 +210,33 @@ def test_max_active_tasks_bounds_a_chunked_map(h):
     assert run["active_tasks"] == 0 and run["sched_waiting"] == 0
 
 
+def test_instances_beyond_the_free_slots_are_parked_in_batches(h, counter):
+    _write(h, "parked", limit=3)
+    run = h.start("parked")
+    counter.reset()
+    h.engine.handle_task(h.dispatcher.tasks.popleft())  # make: finishes and creates the first chunk
+    ops = counter.by_operation()
+    states = h.states("parked", run["run_id"])
+    assert sum(1 for k, v in states.items() if k.startswith("work[") and v == "queued") == 3
+    assert sum(1 for k, v in states.items() if k.startswith("work[") and v == "scheduled") == CHUNK - 3
+    # make's terminal write, three slot transactions, one transaction for the 17 parked instances
+    assert ops["dynamodb:TransactWriteItems"] == 5, ops
+    assert h.store.get_run("parked", run["run_id"])["sched_waiting"] == CHUNK - 3
+    h.drain()
+    run = h.store.get_run("parked", run["run_id"])
+    assert run["state"] == "success" and h.store.get_xcom("parked", run["run_id"], "total") == _expected()
+    assert run["active_tasks"] == 0 and run["sched_waiting"] == 0
+
+
+def test_duplicate_deliveries_into_a_full_run_park_each_instance_once(h):
+    _write(h, "dupes_full", limit=3)
+    run = h.run("dupes_full", duplicate=True)
+    assert run["state"] == "success"
+    assert h.store.get_xcom("dupes_full", run["run_id"], "total") == _expected()
+    assert {int(t["try_number"]) for t in h.store.list_tis("dupes_full", run["run_id"], "work")} == {1}
+    assert run["active_tasks"] == 0 and run["sched_waiting"] == 0
+
+
 def test_clear_of_a_chunked_map_expands_it_again(h):
     _write(h, "again", n=45)
     run = h.run("again")

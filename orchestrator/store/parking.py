@@ -1,0 +1,50 @@
+"""Parking many new mapped instances at once while a run is at ``max_active_tasks``.
+
+``InstancesMixin.queue_ti`` parks one instance per transaction, after a first transaction
+that failed to take a slot: two calls per instance. A big map expanded into a full run
+(``engine.expansion``) parks up to ``PARK_BATCH`` instances in one ``TransactWriteItems``
+instead: each instance item and its ``SCHED#`` marker, plus ``sched_waiting += n`` on the run
+item. BatchWriteItem would be cheaper but cannot be conditional; here every instance keeps
+its creation condition, so a duplicate executor of the same chunk changes nothing.
+"""
+
+from __future__ import annotations
+
+from orchestrator.store import dynamo as d
+from orchestrator.store.base import Update
+from orchestrator.store.instances import SCHED_PREFIX, InstancesMixin
+from orchestrator.store.runs import RUN_SK
+
+# TransactWriteItems takes 100 items: two per instance (item + marker) and the run item.
+PARK_BATCH = 49
+
+
+class ParkingMixin(InstancesMixin):
+    def park_tis(self, dag_id: str, run_id: str, task_id: str, map_indexes: list[int], *, retries: int,
+                 max_active_tasks: int) -> None:
+        """Create new instances ``scheduled`` (try 1, each with its marker) in one transaction.
+
+        Only while the run is full (``active_tasks >= max_active_tasks``). Raises ConflictError
+        with ``.reasons`` per item: the last one is the run item (a slot is free: queue the next
+        instance instead); an instance's failure means it exists already (another executor, or
+        a cleared instance, which ``queue_ti`` handles one by one).
+        """
+        if not 0 < len(map_indexes) <= PARK_BATCH:
+            raise ValueError(f"park_tis takes 1 to {PARK_BATCH} map indexes, got {len(map_indexes)}")
+        pk = d.run_pk(dag_id, run_id)
+        now = d.now_iso()
+        items = []
+        for i in map_indexes:
+            # The instance's own condition (no item yet) makes a duplicate chunk a no-op.
+            ti_upd = self._new_ti(dag_id, run_id, task_id, i, "scheduled", 0, retries, {"scheduled_at": now})
+            items.append(self._tx_update(pk, d.ti_sk(task_id, i), ti_upd))
+            items.append(self._tx_put({"pk": pk, "sk": f"{SCHED_PREFIX}{task_id}#{i:06d}", "task_id": task_id,
+                                       "map_index": i, "try_number": 1}))
+        wait = Update(
+            add={"sched_waiting": len(map_indexes)},
+            # As in queue_ti: park only while the run is still full, so a completer that frees a
+            # slot after this commit sees the waiting count and promotes.
+            condition="#at >= :max", names={"#at": "active_tasks"}, values={":max": max_active_tasks},
+        )
+        items.append(self._tx_update(pk, RUN_SK, wait))
+        self._transact(items, what=f"parking {len(map_indexes)} instances of task '{task_id}' of run '{run_id}'")
