@@ -37,14 +37,15 @@ import pickle
 import re
 from typing import Any
 
-from orchestrator.local import motoupdate
+from orchestrator.local import botofast, motoupdate
 
 _FLAG = "_stratus_fast"
 _EXPRESSION_CACHE_MAX = 2048
 
 
 def install() -> None:
-    """Patch moto in this process (no-op for the parts already patched)."""
+    """Patch moto in this process (no-op for the parts already patched); also ``local.botofast``."""
+    botofast.install()
     _fast_transactions()
     _fast_responses()
     _fast_update_expressions()
