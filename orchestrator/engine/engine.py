@@ -397,11 +397,14 @@ class Engine:
 
         ``work`` items are ``(task_id, {state: n}, forced_skips)``. The run item is read
         (consistently, after the step's terminal write) only when a downstream task has
-        several upstreams (its counters) or the run may be complete; a chain needs no read.
+        several upstreams (its counters) or the run may be complete; a chain needs no read. A
+        read after which nothing was written serves the final check too (a fan-in task that
+        still waits costs one read, not two).
         """
         steps = plan.step_map()
         queue = deque(work)
         latest = fresh
+        last_read, dirty = fresh, False  # the newest run item read, and whether we wrote since
         check_finish = check
         while queue:
             task_id, counts, forced = queue.popleft()
@@ -410,7 +413,8 @@ class Engine:
                 check_finish = True
             multi = any(len(steps[d].upstream) > 1 and d not in forced for d in step.downstream)
             if multi and latest is None:
-                latest = self.store.get_run(plan.dag_id, run["run_id"])
+                latest = last_read = self.store.get_run(plan.dag_id, run["run_id"])
+                dirty = False
             for d_id in step.downstream:
                 d = steps[d_id]
                 if d_id in forced:
@@ -424,14 +428,17 @@ class Engine:
                     more, created = self.make_ready(plan, latest or run, d)
                     queue.extend(more)
                     check_finish |= not created
+                    dirty = True
                 elif decision in (Decision.SKIP, Decision.UPSTREAM_FAILED):
                     sub = frozenset(forced & descendants(plan, d_id)) if forced else frozenset()
                     more = self.decide(plan, latest or run, d, decision.value, sub)
                     queue.extend(more)
                     check_finish |= not more
+                    dirty = True
             latest = None  # the next step's decisions need counters read after these writes
         if check_finish or self.throttle(plan) is not None:
-            final = fresh if (fresh is not None and not work) else self.store.get_run(plan.dag_id, run["run_id"])
+            fresh_enough = last_read is not None and not dirty
+            final = last_read if fresh_enough else self.store.get_run(plan.dag_id, run["run_id"])
             self.promote(plan, final)
             self.maybe_finish(plan, final)
 
