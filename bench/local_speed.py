@@ -6,6 +6,9 @@ handlers run on invoke (``orchestrator.local.cloud.LocalCloud``). One cloud is s
 
 - total s: from ``run_dag`` to idle (run creation, every task, run finalisation);
 - per task ms: total / task instances;
+- CPU ms per task: this process's CPU time during the run (all threads: moto, handlers,
+  emulation) / task instances; on a busy machine the wall time also holds the waits for
+  the CPUs, this does not;
 - median/p90 gap ms: from one task's ``end_date`` to the next task's ``start_date`` as the
   task-instance items record them (on the chain: the hop latency);
 - peak RSS MB: the process's peak resident set size after that run (``ru_maxrss``; it only
@@ -64,7 +67,8 @@ class SpeedReport:
         return {
             r.dag_id: {
                 "total_s": r.total_s, "state": r.state, "task_instances": len(r.task_instances),
-                "median_gap_ms": r.median_gap_ms if r.dag_id.startswith("bench_chain_") else None, "peak_rss_mb": self.rss_mb.get(r.dag_id), "backend": self.backend,
+                "median_gap_ms": r.median_gap_ms if r.dag_id.startswith("bench_chain_") else None,
+                "peak_rss_mb": self.rss_mb.get(r.dag_id), "backend": self.backend, "cpu_s": r.cpu_s,
             }
             for r in self.runs
         }
@@ -109,6 +113,7 @@ def speed_table(report: SpeedReport) -> str:
         rows.append([
             spec.label, spec.task_instances, r.succeeded, r.state, r.total_s,
             r.total_s * 1000 / max(1, spec.task_instances),
+            r.cpu_s * 1000 / max(1, spec.task_instances),
             statistics.median(gaps) * 1000 if gaps else None,
             p90 * 1000 if p90 is not None else None,
             report.rss_mb.get(r.dag_id),
@@ -119,15 +124,14 @@ def speed_table(report: SpeedReport) -> str:
         "gap (chains only): one task's end_date to the next task's start_date, the hop latency.",
         f"Machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end (other work slows every figure).",
     ]
-    if report.fast_moto:
-        notes.append(f"With --fast-moto: {report.fast_moto} applied (moto's TransactWriteItems without whole-table "
-                     "copies); not what the local cloud does unless it installs it itself.")
+    notes.append("The local cloud installs orchestrator.local.motofast (moto's slow paths made fast, same results) "
+                 "and orchestrator.local.botofast (botocore's models loaded once per process) on start.")
     notes += [f"Skipped: {s}" for s in report.skipped]
     title = ("Local cloud speed (moto in process, real handlers)" if report.backend == "local"
              else "Engine speed on moto (no Lambda hop: task messages run in one thread)")
     return render(
         title,
-        ["DAG", "task instances", "succeeded", "run state", "total s", "per task ms",
+        ["DAG", "task instances", "succeeded", "run state", "total s", "per task ms", "CPU ms per task",
          "median gap ms", "p90 gap ms", "peak RSS MB"],
         rows, notes,
     )
@@ -140,10 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--map", type=int, default=1000)
     parser.add_argument("--large-map", type=int, default=0, metavar="N",
                         help="also run an N-way map (10000 for the published table; it takes many minutes), "
-                             "in a fresh local cloud with moto's transactions made cheap (see --fast-moto)")
+                             "in a fresh local cloud")
     parser.add_argument("--json", default=None, help="also write the figures as JSON to this path")
     parser.add_argument("--fast-moto", action="store_true",
-                        help="apply orchestrator.local.motofast first (transactions without whole-table copies)")
+                        help="apply orchestrator.local.motofast first (the local cloud does on start; this is for --backend engine)")
     parser.add_argument("--profile", action="store_true",
                         help="sample every thread's stack during the runs and print the hottest functions")
     parser.add_argument("--backend", choices=BACKENDS, default=None,
