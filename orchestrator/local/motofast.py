@@ -23,7 +23,10 @@ same requests) and only removes work moto repeats for nothing:
   hold the values it names and never change after parsing; the tree is kept per
   (expression, names, the values the expression names), with the placeholders it found;
 - dispatch: moto lists a response class's methods with ``inspect.getmembers`` on every
-  request; the list is kept per class.
+  request; the list is kept per class;
+- stacks: moto parses a stack's template with PyYAML's pure-Python loader even when it is
+  JSON (the local cloud deploys JSON); JSON is read with ``json.loads`` (YAML is a superset
+  of JSON: the same document).
 
 ``install()`` is idempotent and process-wide; the local cloud calls it on start. Never used
 on AWS.
@@ -51,6 +54,7 @@ def install() -> None:
     _fast_update_expressions()
     _fast_conditions()
     _fast_dispatch()
+    _fast_stack_templates()
 
 
 def _fast_transactions() -> None:
@@ -321,3 +325,24 @@ def _fast_conditions() -> None:
 
     setattr(parse, _FLAG, True)
     ConditionExpressionParser.parse = parse  # type: ignore[method-assign]
+
+
+def _fast_stack_templates() -> None:
+    from moto.cloudformation.models import Stack
+
+    original = Stack.parse_template
+    if getattr(original, _FLAG, False):
+        return
+
+    def parse_template(template: str) -> dict[str, Any]:
+        if isinstance(template, str) and template.lstrip().startswith("{"):
+            try:
+                parsed = json.loads(template)
+            except ValueError:
+                return original(template)  # type: ignore[no-any-return]
+            if isinstance(parsed, dict):
+                return parsed
+        return original(template)  # type: ignore[no-any-return]
+
+    setattr(parse_template, _FLAG, True)
+    Stack.parse_template = staticmethod(parse_template)  # type: ignore[method-assign,assignment]

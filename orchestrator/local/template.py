@@ -96,10 +96,22 @@ class _NoManagedPolicies:
         return {}
 
 
+# Parsed templates by (path, mtime, size): every local cloud of a process (tests start many)
+# deploys the same template.yaml, and the pure-Python YAML parse is most of a second.
+_PARSED: dict[tuple[str, int, int], dict[str, Any]] = {}
+
+
 def load_sam_template(path: str | Path) -> dict[str, Any]:
-    """Parse a SAM/CloudFormation YAML or JSON file; raises ``TemplateError`` naming it."""
+    """Parse a SAM/CloudFormation YAML or JSON file; raises ``TemplateError`` naming it.
+
+    Returns a fresh copy each time (callers change it); the parse is kept per file version.
+    """
     p = Path(path)
     try:
+        stat = p.stat()
+        key = (str(p.resolve()), stat.st_mtime_ns, stat.st_size)
+        if key in _PARSED:
+            return copy.deepcopy(_PARSED[key])
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise TemplateError(f"Cannot read template {str(p)!r}: {exc.strerror}. Pass the path of template.yaml.") from exc
@@ -109,6 +121,9 @@ def load_sam_template(path: str | Path) -> dict[str, Any]:
         raise TemplateError(f"Template {str(p)!r} is not valid YAML/JSON: {exc}") from exc
     if not isinstance(parsed, dict) or "Resources" not in parsed:
         raise TemplateError(f"Template {str(p)!r} has no 'Resources' section.")
+    if len(_PARSED) >= 64:
+        _PARSED.clear()
+    _PARSED[key] = copy.deepcopy(parsed)
     return parsed
 
 
