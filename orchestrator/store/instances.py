@@ -8,6 +8,8 @@ run item's counters (docs/internals.md, "Counters for readiness").
 
 from __future__ import annotations
 
+import random
+import time
 from typing import Any
 
 from orchestrator.errors import ConflictError, NotFoundError
@@ -18,6 +20,10 @@ from orchestrator.store.runs import RUN_SK
 NONE_STATE = "none"  # a cleared task instance: Airflow's "no status", history kept
 SCHED_PREFIX = "SCHED#"
 TERMINAL = ("success", "failed", "upstream_failed", "skipped", "removed")
+# DynamoDB cancels a transaction that meets another one on the same item (TransactionConflict:
+# many instances of a fan-out or map ending together all update the run item). Nothing was
+# written, so the transaction is sent again, after a short jittered pause.
+CONFLICT_ATTEMPTS = 6
 
 # A task instance may be (re)created when it has no item, or was cleared.
 _CREATABLE = "(attribute_not_exists(pk) OR (#state = :none AND #try = :prev))"
@@ -28,6 +34,20 @@ def _ti_names() -> dict[str, str]:
 
 
 class InstancesMixin(StoreBase):
+    def _transact_retrying(self, items: list[dict[str, Any]], *, what: str) -> None:
+        """``_transact``, sent again while it is cancelled only by TransactionConflict."""
+        for attempt in range(CONFLICT_ATTEMPTS):
+            try:
+                self._transact(items, what=what)
+                return
+            except ConflictError as exc:
+                reasons = list(getattr(exc, "reasons", []))
+                if "TransactionConflict" not in reasons or "ConditionalCheckFailed" in reasons:
+                    raise
+                if attempt == CONFLICT_ATTEMPTS - 1:
+                    raise
+                time.sleep(random.uniform(0, 0.025 * 2 ** attempt))
+
     def _ti_key(self, dag_id: str, run_id: str, task_id: str, map_index: int) -> tuple[str, str]:
         return d.run_pk(dag_id, run_id), d.ti_sk(task_id, map_index)
 
@@ -140,7 +160,7 @@ class InstancesMixin(StoreBase):
                                                        {k: v for k, v in extra.items() if v is not None}))]
         if run_upd is not None:
             items.append(self._tx_update(pk, RUN_SK, run_upd))
-        self._transact(items, what=f"task '{task_id}'[{map_index}] -> {state}")
+        self._transact_retrying(items, what=f"task '{task_id}'[{map_index}] -> {state}")
 
     def claim_ti(self, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int, *,
                  deadline: int, log_stream: str | None = None, invocation_id: str | None = None) -> dict[str, Any]:
@@ -177,7 +197,7 @@ class InstancesMixin(StoreBase):
         items = [self._tx_update(pk, sk, self._finish_upd(state, fields, try_number, expected))]
         if run_upd is not None:
             items.append(self._tx_update(pk, RUN_SK, run_upd))
-        self._transact(items, what=f"task '{task_id}'[{map_index}] try {try_number} -> {state}")
+        self._transact_retrying(items, what=f"task '{task_id}'[{map_index}] try {try_number} -> {state}")
 
     def finish_and_queue(self, dag_id: str, run_id: str, task_id: str, try_number: int, state: str, *,
                          fields: dict[str, Any], expected: tuple[str, ...], next_task_id: str, retries: int,
@@ -202,7 +222,7 @@ class InstancesMixin(StoreBase):
                  self._tx_update(pk, d.ti_sk(next_task_id, -1), create)]
         if run_upd is not None:
             items.append(self._tx_update(pk, RUN_SK, run_upd))
-        self._transact(items, what=f"task '{task_id}' try {try_number} -> {state}, '{next_task_id}' queued")
+        self._transact_retrying(items, what=f"task '{task_id}' try {try_number} -> {state}, '{next_task_id}' queued")
         return {"dag_id": dag_id, "run_id": run_id, "task_id": next_task_id, "map_index": -1, "state": "queued",
                 "try_number": 1, "max_tries": retries, **extra}
 

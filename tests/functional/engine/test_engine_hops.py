@@ -205,3 +205,61 @@ def test_starting_runs_of_a_stored_plan_version_writes_no_plan(h, counter):
     counter.reset()
     assert fresh.ensure_plan(plan).hash == plan.hash
     assert counter.by_operation() == {"dynamodb:GetItem": 1}
+
+
+def _conflicting(h, monkeypatch, reasons: list[str], times: int) -> list[str]:
+    """Make the next ``times`` transactions with the run item fail as DynamoDB cancels them."""
+    from orchestrator.errors import ConflictError
+    from orchestrator.store import instances
+
+    real, seen = h.store._transact, []
+    monkeypatch.setattr(instances.time, "sleep", lambda s: None)
+
+    def transact(items, *, what):
+        if len(seen) < times and any(i.get("Update", {}).get("Key", {}).get("sk", {}).get("S") == "RUN"
+                                     for i in items):
+            seen.append(what)
+            exc = ConflictError(f"{what}: a condition failed ({', '.join(reasons)})")
+            exc.reasons = reasons
+            raise exc
+        return real(items, what=what)
+
+    monkeypatch.setattr(h.store, "_transact", transact)
+    return seen
+
+
+FAN_IN = """
+@dag(schedule=None, start_date=datetime(2026, 1, 1))
+def fanin():
+    @task
+    def a():
+        return 1
+    @task
+    def b():
+        return 2
+    @task
+    def both(x, y):
+        return x + y
+    both(a(), b())
+fanin()
+"""
+
+
+def test_a_terminal_write_cancelled_by_a_transaction_conflict_is_sent_again(h, monkeypatch):
+    h.write("fanin", FAN_IN)
+    run = h.start("fanin")
+    seen = _conflicting(h, monkeypatch, ["None", "TransactionConflict"], times=3)
+    h.drain()
+    run = h.store.get_run("fanin", run["run_id"])
+    assert len(seen) == 3 and run["state"] == "success" and run["tasks_done"] == 3
+    assert h.store.get_xcom("fanin", run["run_id"], "both") == 3
+
+
+def test_a_failed_condition_is_not_sent_again_even_with_a_conflict(h, monkeypatch):
+    h.write("fanin", FAN_IN)
+    run = h.start("fanin")
+    seen = _conflicting(h, monkeypatch, ["ConditionalCheckFailed", "TransactionConflict"], times=1)
+    msg = h.dispatcher.tasks.popleft()
+    assert h.engine.handle_task(msg) == {"status": "done", "state": "success"}
+    assert len(seen) == 1  # one attempt: the try was not ours to end
+    assert h.store.get_ti("fanin", run["run_id"], msg.task_id)["state"] == "running"
