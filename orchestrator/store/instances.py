@@ -91,8 +91,8 @@ class InstancesMixin(StoreBase):
             )
             ti_upd = self._new_ti(dag_id, run_id, task_id, map_index, "queued", prev_try, retries, extra)
             try:
-                self._transact([self._tx_update(pk, sk, ti_upd), self._tx_update(pk, RUN_SK, take)],
-                               what=f"queueing task '{task_id}'[{map_index}]")
+                self._transact_retrying([self._tx_update(pk, sk, ti_upd), self._tx_update(pk, RUN_SK, take)],
+                                        what=f"queueing task '{task_id}'[{map_index}]")
                 return {"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "map_index": map_index,
                         "state": "queued", "try_number": prev_try + 1, "max_tries": prev_try + retries, **extra}
             except ConflictError as exc:
@@ -109,8 +109,8 @@ class InstancesMixin(StoreBase):
             marker = {"pk": pk, "sk": f"{SCHED_PREFIX}{task_id}#{map_index:06d}", "task_id": task_id,
                       "map_index": map_index, "try_number": prev_try + 1}
             try:
-                self._transact([self._tx_update(pk, sk, ti_upd), self._tx_update(pk, RUN_SK, wait),
-                                self._tx_put(marker)], what=f"scheduling task '{task_id}'[{map_index}]")
+                self._transact_retrying([self._tx_update(pk, sk, ti_upd), self._tx_update(pk, RUN_SK, wait),
+                                         self._tx_put(marker)], what=f"scheduling task '{task_id}'[{map_index}]")
                 return None
             except ConflictError as exc:
                 if getattr(exc, "reasons", ["x"])[0] == "ConditionalCheckFailed":
@@ -137,7 +137,7 @@ class InstancesMixin(StoreBase):
                 condition="#state = :scheduled", names={"#state": "state"}, values={":scheduled": "scheduled"},
             )
             try:
-                self._transact([
+                self._transact_retrying([
                     self._tx_delete(pk, marker["sk"], "attribute_exists(pk)"),
                     self._tx_update(pk, d.ti_sk(task_id, map_index), queue),
                     self._tx_update(pk, RUN_SK, take),
