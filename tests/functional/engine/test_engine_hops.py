@@ -263,3 +263,39 @@ def test_a_failed_condition_is_not_sent_again_even_with_a_conflict(h, monkeypatc
     assert h.engine.handle_task(msg) == {"status": "done", "state": "success"}
     assert len(seen) == 1  # one attempt: the try was not ours to end
     assert h.store.get_ti("fanin", run["run_id"], msg.task_id)["state"] == "running"
+
+
+def test_in_a_throttled_run_the_next_chain_task_takes_over_the_slot(h):
+    h.write("slotted", """
+    @dag(schedule=None, start_date=datetime(2026, 1, 1), max_active_tasks=2)
+    def slotted():
+        @task
+        def make():
+            return [1, 2, 3, 4, 5]
+        @task
+        def work(x):
+            return x * 10
+        @task
+        def total(xs):
+            return sum(xs)
+        @task
+        def report(n):
+            return f"total {n}"
+        @task
+        def publish(text):
+            return text.upper()
+        publish(report(total(work.expand(x=make()))))
+    slotted()
+    """)
+    run = h.start("slotted")
+    rid = run["run_id"]
+    while h.dispatcher.tasks:
+        msg = h.dispatcher.tasks.popleft()
+        h.engine.handle_task(msg)
+        assert int(h.store.get_run("slotted", rid).get("active_tasks", 0) or 0) <= 2
+        if msg.task_id == "total":
+            assert h.store.get_ti("slotted", rid, "report")["state"] == "queued"
+            assert int(h.store.get_run("slotted", rid)["active_tasks"]) == 1  # total's slot went to report
+    run = h.store.get_run("slotted", rid)
+    assert run["state"] == "success" and run["tasks_done"] == 5 and int(run["active_tasks"]) == 0
+    assert h.store.get_xcom("slotted", rid, "publish") == "TOTAL 150"
