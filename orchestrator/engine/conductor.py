@@ -115,7 +115,7 @@ class Conductor:
     def on_failure(self, record: OnFailureRecord) -> str:
         """A worker invocation failed outside the task code: fail that try (retry or failed)."""
         msg = record.task()
-        logger.warning("worker invocation failed", extra={"condition": record.condition, **msg.model_dump()})
+        logger.warning("worker invocation failed", extra={"condition": record.condition, **msg.bare().model_dump()})
         return fail_try(self.engine, msg, record.error_text(), expected=("queued", "running"))
 
     def sweep(self, now: datetime | None = None) -> dict[str, Any]:
