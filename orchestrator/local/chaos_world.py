@@ -91,12 +91,16 @@ class ChaosWorld:
         world = self
 
         class Dispatcher(LambdaDispatcher):
-            """The real Lambda invoke; retries go to the emulated SQS queue."""
+            """The real Lambda invoke; retries and expansion hand-ons go to the emulated SQS queue."""
 
             def schedule_retry(self, msg: Any, delay_s: float) -> None:
                 from orchestrator.engine.messages import RetryMessage
 
                 world.push("retry", RetryMessage(task=msg).model_dump_json(), delay_s)
+
+            def continue_expansion(self, msg: Any) -> None:
+                # The rest of a big map's expansion: the same conductor queue, no delay.
+                world.push("retry", msg.model_dump_json(), 0)
 
         self.store = RunStore(self.clients, self.resources)
         self.engine = Engine(self.store, Dispatcher(self.clients, self.resources), dags_root=str(dags_root),
