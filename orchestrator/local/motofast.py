@@ -13,8 +13,9 @@ same requests) and only removes work moto repeats for nothing:
   built, so successful responses are written with ``json.dumps`` instead;
 - update expressions (most of a local task's time): the parse of an ``UpdateExpression``
   string is kept per string (moto only reads it; the validator's copy, which moto changes,
-  is loaded from a pickle of the parse instead of ``copy.deepcopy``), the simple shapes the store writes skip the tree altogether
-  (``local.motoupdate``), the tree walker finds each node type's processor once per walk instead
+  is made only when moto's own walk needs it, by a copier that knows the tree's shape
+  instead of ``copy.deepcopy``), the simple shapes the store writes skip the tree
+  altogether (``local.motoupdate``), the tree walker finds each node type's processor once per walk instead
   of rebuilding the processor map at every node, and the two checks that rescan every
   subtree (one ADD/SET/REMOVE clause; no overlapping paths) look at the whole expression
   first: the clauses of any subtree are a subset of the whole's, so when the whole passes
@@ -36,7 +37,6 @@ from __future__ import annotations
 
 import copy
 import json
-import pickle
 import re
 from typing import Any
 
@@ -154,10 +154,9 @@ def _fast_update_expressions() -> None:
         tree = parsed.get(expression_str)
         if tree is None:
             tree = parse(cls, expression_str)  # a syntax error raises here, as before, and is not kept
-            blob = pickle.dumps(tree, pickle.HIGHEST_PROTOCOL)
-            # moto only reads the parsed tree (placeholder lists; the validator's copy comes from
-            # the pickle, below), so one tree per expression serves every request.
-            tree._stratus_parsed = (expression_str, blob)
+            # moto only reads the parsed tree (placeholder lists; the validator works on its own
+            # copy, below), so one tree per expression serves every request.
+            tree._stratus_parsed = expression_str
             if len(parsed) >= _EXPRESSION_CACHE_MAX:
                 parsed.clear()
             parsed[expression_str] = tree
@@ -170,13 +169,9 @@ def _fast_update_expressions() -> None:
 
     def tree_copy(value: Any, memo: Any = None) -> Any:
         if memo is None and isinstance(value, node_type):
-            origin = value.__dict__.get("_stratus_parsed")
-            if origin is not None:  # a tree as parsed: the copy is made only if moto needs one
-                return _Deferred(*origin)
-            try:  # the same copy as deepcopy's (both go through __reduce_ex__), made in C
-                return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
-            except Exception:  # noqa: BLE001 - anything pickle cannot take is copied as before
-                pass
+            source = value.__dict__.get("_stratus_parsed")
+            if source is not None:  # a tree as parsed: the copy is made only if moto needs one
+                return _Deferred(source, value, node_type)
         return copy.deepcopy(value, memo)
 
     validators.deepcopy = tree_copy  # type: ignore[attr-defined,assignment]
@@ -188,14 +183,35 @@ def _fast_update_expressions() -> None:
 
 
 class _Deferred:
-    """The validator's copy of a parsed update expression, made from the parse's pickle when needed."""
+    """The validator's copy of a parsed update expression, made when moto's own walk needs it."""
 
-    def __init__(self, source: str, blob: bytes) -> None:
+    def __init__(self, source: str, parsed: Any, node_type: type) -> None:
         self.stratus_source = source
-        self._blob = blob
+        self._parsed = parsed
+        self._node_type = node_type
 
     def tree(self) -> Any:
-        return pickle.loads(self._blob)
+        return _copy_tree(self._parsed, None, self._node_type)
+
+
+_ATOMS = (str, int, float, bool, type(None))
+
+
+def _copy_tree(node: Any, parent: Any, node_type: type) -> Any:
+    """What ``copy.deepcopy`` makes of a parsed tree (nodes hold ``type``, ``children``, ``parent``)."""
+    kind: Any = type(node)
+    new = kind.__new__(kind)
+    state = dict(node.__dict__)
+    state.pop("_stratus_parsed", None)
+    if node.children is not None:
+        state["children"] = [
+            _copy_tree(child, new, node_type) if isinstance(child, node_type)
+            else child if isinstance(child, _ATOMS) else copy.deepcopy(child)
+            for child in node.children
+        ]
+    state["parent"] = parent
+    new.__dict__.update(state)
+    return new
 
 
 def _fast_walker(ast_nodes: Any) -> None:
