@@ -170,9 +170,13 @@ def _create(engine: Engine, plan: StepPlan, run: dict[str, Any], step: Step, sta
         if park is not None and free <= 0 and end - i > 1:
             batch = list(range(i, min(end, i + PARK_BATCH)))
             try:
+                # Not conditional on the run being full: while the map's own instances run, slots
+                # free up all the time and a conditional batch was cancelled (and re-sent) for
+                # nearly every instance. A slot freed before this commit is taken by the promote.
                 park(plan.dag_id, run["run_id"], step.task_id, batch, retries=step.retry.retries,
-                     max_active_tasks=limit)
+                     max_active_tasks=limit, require_full=False)
                 i += len(batch)
+                engine.promote(plan, engine.store.get_run(plan.dag_id, run["run_id"]))
             except ConflictError as exc:
                 reasons = list(getattr(exc, "reasons", []))
                 if any(r == "ConditionalCheckFailed" for r in reasons[:-1]):

@@ -21,10 +21,11 @@ PARK_BATCH = 49
 
 class ParkingMixin(InstancesMixin):
     def park_tis(self, dag_id: str, run_id: str, task_id: str, map_indexes: list[int], *, retries: int,
-                 max_active_tasks: int) -> None:
+                 max_active_tasks: int, require_full: bool = True) -> None:
         """Create new instances ``scheduled`` (try 1, each with its marker) in one transaction.
 
-        Only while the run is full (``active_tasks >= max_active_tasks``). Raises ConflictError
+        With ``require_full``, only while the run is full (``active_tasks >= max_active_tasks``);
+        without it the caller must call ``Engine.promote`` after the commit. Raises ConflictError
         with ``.reasons`` per item: the last one is the run item (a slot is free: queue the next
         instance instead); an instance's failure means it exists already (another executor, or
         a cleared instance, which ``queue_ti`` handles one by one).
@@ -40,11 +41,16 @@ class ParkingMixin(InstancesMixin):
             items.append(self._tx_update(pk, d.ti_sk(task_id, i), ti_upd))
             items.append(self._tx_put({"pk": pk, "sk": f"{SCHED_PREFIX}{task_id}#{i:06d}", "task_id": task_id,
                                        "map_index": i, "try_number": 1}))
-        wait = Update(
-            add={"sched_waiting": len(map_indexes)},
-            # As in queue_ti: park only while the run is still full, so a completer that frees a
-            # slot after this commit sees the waiting count and promotes.
-            condition="#at >= :max", names={"#at": "active_tasks"}, values={":max": max_active_tasks},
-        )
+        if require_full:
+            wait = Update(
+                add={"sched_waiting": len(map_indexes)},
+                # As in queue_ti: park only while the run is still full, so a completer that frees a
+                # slot after this commit sees the waiting count and promotes.
+                condition="#at >= :max", names={"#at": "active_tasks"}, values={":max": max_active_tasks},
+            )
+        else:
+            # The caller promotes right after (Engine.promote): a slot freed before this commit,
+            # when nobody was waiting, is taken then; one freed after it is promoted by its completer.
+            wait = Update(add={"sched_waiting": len(map_indexes)})
         items.append(self._tx_update(pk, RUN_SK, wait))
         self._transact(items, what=f"parking {len(map_indexes)} instances of task '{task_id}' of run '{run_id}'")
