@@ -20,9 +20,10 @@ from orchestrator.engine.conductor import Conductor
 from orchestrator.engine.dispatch import LambdaDispatcher
 from orchestrator.engine.engine import Engine
 from orchestrator.engine.messages import ExpandMessage, TaskMessage
+from orchestrator.local import motofast
 from orchestrator.plan.compiler import compile_dag
 from orchestrator.plan.loader import DagBag
-from orchestrator.store import RunStore, create_table, motofast
+from orchestrator.store import RunStore, create_table
 
 HEADER = """\
 from __future__ import annotations
