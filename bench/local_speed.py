@@ -166,8 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         report.rss_mb.update(large.rss_mb)
         report.fast_moto = report.fast_moto or f"{large.fast_moto} (for the {args.large_map:,}-map)"
     else:
-        report.skipped.append("the 10,000-map (pass --large-map 10000, or `make bench BENCH_ARGS=--large-map`; "
-                              "it takes many minutes on moto)")
+        report.skipped.append("the 10,000-map (pass --large-map 10000; `make bench` runs it unless "
+                              "BENCH_ARGS=--no-large-map; it takes 15-20 minutes on moto)")
     print(speed_table(report))
     if sampler is not None:
         print("Where the time goes (all threads, during the runs):\n")

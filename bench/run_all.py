@@ -7,17 +7,17 @@ Each part runs in its own process (so one part's memory or patches never colour 
    (``bench/compile.py``, ``bench/load_folder.py``, when present);
 3. AWS calls per task, cost per million tasks vs Step Functions, critical-path calls (``bench/aws_calls.py``);
    what runs and what it costs while no DAG runs (``bench/idle.py``);
-4. local cloud speed: chain hops, diamond, 1,000-map (10,000-map with ``--large-map``), peak memory
+4. local cloud speed: chain hops, diamond, 1,000-map, 10,000-map (``--no-large-map`` skips it), peak memory
    (``bench/local_speed.py``);
 5. the same DAGs through Apache Airflow's ``dag.test()`` with the ratios (``bench/airflow_compare.py``),
    when Airflow is installed (``make bench-airflow`` makes ``.venv-airflow``); else it says it skipped.
 
 Usage::
 
-    python bench/run_all.py [--quick] [--large-map] [--no-airflow]
+    python bench/run_all.py [--quick] [--no-large-map] [--no-airflow]
 
-``--quick`` uses small DAGs (a 20-chain, 1-10-1, a 100-map) for a fast look; ``--large-map``
-adds the 10,000-map (many minutes on moto).
+``--quick`` uses small DAGs (a 20-chain, 1-10-1, a 100-map) and no 10,000-map for a fast look;
+``--no-large-map`` leaves out the 10,000-map (about 15-20 minutes of the run on moto).
 Set ``STRATUS_BENCH_AIRFLOW=0`` to skip the Airflow part without the flag.
 """
 
@@ -50,7 +50,8 @@ def _run(title: str, script: str, args: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small DAGs, no large map")
-    parser.add_argument("--large-map", action="store_true", help="also run the 10,000-map (many minutes)")
+    parser.add_argument("--large-map", action="store_true", help=argparse.SUPPRESS)  # the default now
+    parser.add_argument("--no-large-map", action="store_true", help="leave out the 10,000-map (15-20 minutes)")
     parser.add_argument("--no-airflow", action="store_true", help="skip the Airflow comparison")
     args = parser.parse_args(argv)
 
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="stratus-bench-") as tmp:
         speed_json = Path(tmp) / "local_speed.json"
-        large = ["--large-map", "10000"] if (args.large_map and not args.quick) else []
+        large = [] if (args.no_large_map or args.quick) else ["--large-map", "10000"]
         if _run("Local cloud speed", "local_speed.py", [*sizes, *large, "--json", str(speed_json)]):
             failures.append("local_speed.py")
         if skip_airflow:
