@@ -19,6 +19,8 @@ import contextlib
 import copy
 from typing import Any, Iterator
 
+from orchestrator.local.motofast import transact_item_key
+
 
 class _TablesAreNotCopied:
     """Stands in for the ``copy`` module inside ``moto.dynamodb.models``: a Table 'deep copy' is the table."""
@@ -41,13 +43,7 @@ def _touched(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[A
         try:
             (op_type, op), = action.items()
             table = backend.tables[op["TableName"]]
-            if op_type == "Put":
-                attrs = op["Item"]
-                key = {table.hash_key_attr: attrs[table.hash_key_attr]}
-                if table.range_key_attr is not None:
-                    key[table.range_key_attr] = attrs[table.range_key_attr]
-            else:
-                key = op["Key"]
+            key = transact_item_key(table, op_type, op)
             hash_key, range_key = backend.get_keys_value(table, key)
             saved.append((table, hash_key, range_key, copy.deepcopy(table.get_item(hash_key, range_key))))
         except Exception:  # noqa: BLE001 - a malformed action: moto itself raises the proper error

@@ -46,6 +46,17 @@ _FLAG = "_stratus_fast"
 _EXPRESSION_CACHE_MAX = 2048
 
 
+def transact_item_key(table: Any, op_type: str, op: dict[str, Any]) -> dict[str, Any]:
+    """The key of one TransactWriteItems action (a Put names it inside its item; ``table`` only for a Put)."""
+    if op_type != "Put":
+        return op["Key"]
+    attrs = op["Item"]
+    key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+    if table.range_key_attr is not None:
+        key[table.range_key_attr] = attrs[table.range_key_attr]
+    return key
+
+
 def install() -> None:
     """Patch moto in this process (no-op for the parts already patched); also ``local.botofast``."""
     botofast.install()
@@ -75,14 +86,7 @@ def _fast_transactions() -> None:
         for item in transact_items:
             op_type, op = next(iter(item.items()))
             table_name = op["TableName"]
-            if op_type == "Put":
-                table = self.get_table(table_name)
-                attrs = op["Item"]
-                key = {table.hash_key_attr: attrs[table.hash_key_attr]}
-                if table.range_key_attr is not None:
-                    key[table.range_key_attr] = attrs[table.range_key_attr]
-            else:
-                key = op["Key"]
+            key = transact_item_key(self.get_table(table_name) if op_type == "Put" else None, op_type, op)
             ident = (str(table_name), str(dict(sorted(key.items()))))
             if ident in seen:
                 raise MultipleTransactionsException()
