@@ -120,8 +120,6 @@ def _fast_transactions() -> None:
 
 
 def _fast_responses() -> None:
-    import json
-
     from moto.dynamodb.responses import DynamoHandler
 
     original = DynamoHandler.serialized

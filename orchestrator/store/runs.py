@@ -151,13 +151,6 @@ class RunsMixin(StoreBase):
         """Run ids of the DAG in state running (``ACTIVE#`` markers: one query, no history scan)."""
         return [i["run_id"] for i in self._query(d.dag_pk(dag_id), prefix=ACTIVE_PREFIX)]
 
-    def mark_run_waiting(self, dag_id: str, run_id: str, logical_date: str | None) -> None:
-        """Record that a queued run waits for a run slot (found by ``next_waiting_runs``).
-
-        ``create_run`` already writes this marker for a queued run; this re-records it.
-        """
-        self._put(_waiting_marker(dag_id, run_id, logical_date))
-
     def drop_waiting_marker(self, dag_id: str, marker_sk: str) -> None:
         """Delete a waiting marker whose run is no longer queued (or no longer exists)."""
         self._delete(d.dag_pk(dag_id), marker_sk, what=f"waiting marker '{marker_sk}' of DAG '{dag_id}'")
