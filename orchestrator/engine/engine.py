@@ -17,7 +17,7 @@ from collections import deque
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from orchestrator.engine import callbacks
+from orchestrator.engine import callbacks, lanes
 from orchestrator.engine.dispatch import Dispatcher
 from orchestrator.engine.messages import RunSnapshot, TaskMessage
 from orchestrator.engine.rules import Counts, Decision, branch_skips, descendants, evaluate, run_state
@@ -283,15 +283,16 @@ class Engine:
         return [], self.queue(plan, run["run_id"], step, -1, run=run)
 
     def queue(self, plan: StepPlan, run_id: str, step: Step, map_index: int, *,
-              run: dict[str, Any] | None = None) -> bool:
+              run: dict[str, Any] | None = None, lane: list[str] | None = None) -> bool:
         """Create the instance queued (or parked by max_active_tasks) and invoke the worker.
 
         ``run`` (the run item, with ``map_count#``/``map_lens#`` for a mapped task) goes into the
-        message as a snapshot, which saves the worker its read of the run item.
+        message as a snapshot, which saves the worker its read of the run item. ``lane``: the
+        tasks that follow this one in its fan-out lane (``engine.lanes``).
         """
         deadline = self.epoch() + QUEUE_GRACE_S
         kwargs: dict[str, Any] = dict(retries=step.retry.retries, deadline=deadline,
-                                      max_active_tasks=self.throttle(plan))
+                                      max_active_tasks=self.throttle(plan), attrs={"lane": lane})
         try:
             ti = self.store.queue_ti(plan.dag_id, run_id, step.task_id, map_index, **kwargs)
         except ConflictError:
@@ -406,6 +407,7 @@ class Engine:
         latest = fresh
         last_read, dirty = fresh, False  # the newest run item read, and whether we wrote since
         check_finish = check
+        acted: set[str] = set()  # downstream tasks queued or decided here: once is enough
         while queue:
             task_id, counts, forced = queue.popleft()
             step = steps[task_id]
@@ -415,8 +417,12 @@ class Engine:
             if multi and latest is None:
                 latest = last_read = self.store.get_run(plan.dag_id, run["run_id"])
                 dirty = False
+            riders: list[Step] = []  # ready tasks that can share slots in lanes (engine.lanes)
+            wrote = False
             for d_id in step.downstream:
                 d = steps[d_id]
+                if d_id in acted:
+                    continue
                 if d_id in forced:
                     decision = Decision.SKIP
                 elif len(d.upstream) == 1:
@@ -424,18 +430,28 @@ class Engine:
                 else:
                     assert latest is not None
                     decision = evaluate(d.trigger_rule, self.counts_for(plan, latest, d))
-                if decision is Decision.READY:
+                if decision is not Decision.WAIT:
+                    acted.add(d_id)
+                if decision is Decision.READY and lanes.can_ride(self, plan, d):
+                    riders.append(d)
+                elif decision is Decision.READY:
                     more, created = self.make_ready(plan, latest or run, d)
                     queue.extend(more)
                     check_finish |= not created
-                    dirty = True
+                    wrote = True
                 elif decision in (Decision.SKIP, Decision.UPSTREAM_FAILED):
                     sub = frozenset(forced & descendants(plan, d_id)) if forced else frozenset()
                     more = self.decide(plan, latest or run, d, decision.value, sub)
                     queue.extend(more)
                     check_finish |= not more
-                    dirty = True
-            latest = None  # the next step's decisions need counters read after these writes
+                    wrote = True
+            if riders:
+                check_finish |= not lanes.start_fanout(self, plan, latest or run, riders)
+                wrote = True
+            if wrote:
+                # The next step's decisions need counters read after these writes; several steps
+                # settled at once (a lane's outcomes) with no decision in between share one read.
+                latest, dirty = None, True
         if check_finish or self.throttle(plan) is not None:
             fresh_enough = last_read is not None and not dirty
             final = last_read if fresh_enough else self.store.get_run(plan.dag_id, run["run_id"])
@@ -458,12 +474,15 @@ class Engine:
 
     def complete(self, plan: StepPlan, run: dict[str, Any], step: Step, msg: TaskMessage, state: str, *,
                  fields: dict[str, Any], forced: frozenset[str] = frozenset(),
-                 expected: tuple[str, ...] = ("running",), carry: int = 0) -> bool:
+                 expected: tuple[str, ...] = ("running",), carry: int = 0,
+                 riding: dict[str, Any] | None = None) -> bool:
         """Terminal write of one try (+ counters), then propagate. False if another writer won.
 
-        ``carry`` is the instance's ``carry`` attribute (earlier chain steps not yet counted).
+        ``carry`` is the instance's ``carry`` attribute (earlier chain steps not yet counted);
+        ``riding`` its lane attributes (``mcarry``, ``lcarry``, ``lane``: ``engine.lanes``).
         """
         d, r, t = plan.dag_id, msg.run_id, step.task_id
+        riding = riding or {}
         from_slot = self.throttle(plan) is not None
         if msg.map_index < 0:
             nxt = self.chained_next(plan, step, state, forced)
@@ -472,14 +491,28 @@ class Engine:
                                                 carry=carry)
                 if folded is not None:
                     return folded
-            upd = self.step_update(plan, step, {state: 1}, from_worker=True, carry=carry)
+            outcomes = lanes.outcomes(riding.get("lcarry"), t, state)
+            if riding.get("lane") and not forced:
+                passed = lanes.finish_member(self, plan, run, step, msg, state, list(riding["lane"]), outcomes,
+                                             fields=fields, expected=expected)
+                if passed is not None:
+                    return passed
+            upd = lanes.merged_update(self, plan, outcomes, from_worker=True, carry=carry)
             try:
                 self.store.finish_ti(d, r, t, -1, msg.try_number, state, fields=fields, run_upd=upd, expected=expected)
             except ConflictError:
                 return False
-            self.propagate(plan, run, [(t, {state: 1}, forced)], check=from_slot)
+            work = [(tid, {st: 1}, forced if tid == t else frozenset()) for tid, st in outcomes.items()]
+            self.propagate(plan, run, work, check=from_slot)
             return True
-        add: dict[str, Any] = {f"m#{t}#done": 1, f"m#{t}#{state}": 1}
+        counts = lanes.tally(riding.get("mcarry"), state)
+        nxt = lanes.next_index(self, plan, run, step, msg.map_index)
+        if nxt is not None:
+            passed = lanes.finish_and_pass(self, plan, run, step, msg, state, nxt, counts, fields=fields,
+                                           expected=expected)
+            if passed is not None:
+                return passed
+        add = lanes.flush_add(t, counts)
         if from_slot:
             add["active_tasks"] = -1
         try:
@@ -536,7 +569,7 @@ class Engine:
             ti = self.store.finish_and_queue(
                 plan.dag_id, msg.run_id, step.task_id, msg.try_number, state, fields=fields, expected=expected,
                 next_task_id=nxt.task_id, retries=nxt.retry.retries, deadline=self.epoch() + QUEUE_GRACE_S,
-                carry=0 if flush else carry + 1, run_upd=run_upd)
+                next_extra={"carry": 0 if flush else carry + 1}, run_upd=run_upd)
         except ConflictError as exc:
             reasons = getattr(exc, "reasons", None) or ["ConditionalCheckFailed"]
             if reasons[0] == "ConditionalCheckFailed":

@@ -41,7 +41,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from orchestrator import constants as c
-from orchestrator.engine import mapping
+from orchestrator.engine import lanes, mapping
 from orchestrator.engine.messages import ExpandMessage
 from orchestrator.errors import ConflictError, NotFoundError, StratusError
 from orchestrator.observe.telemetry import logger
@@ -120,7 +120,9 @@ def begin(engine: Engine, plan: StepPlan, run: dict[str, Any], step: Step) -> tu
             condition="attribute_not_exists(#mc)", names={"#mc": f"map_count#{t}"}), returns="ALL_NEW")
     except ConflictError:
         return [], False
-    run_chunk(engine, plan, fresh or {**run, f"map_count#{t}": n, f"map_lens#{t}": lens}, step, n, 0)
+    # Only the lane heads are created here; each instance creates the next of its lane (engine.lanes).
+    run_chunk(engine, plan, fresh or {**run, f"map_count#{t}": n, f"map_lens#{t}": lens}, step,
+              lanes.heads(engine, plan, n), 0)
     return [], True
 
 
@@ -216,17 +218,17 @@ def continue_from(engine: Engine, msg: ExpandMessage, *, stop_at: float | None =
     if run.get("state") != "running" or marker is None or n is None or int(marker) != msg.start:
         return "noop"
     plan = engine.store.get_plan(msg.dag_id, run["plan_hash"])
-    return run_chunk(engine, plan, run, plan.step(t), int(n), msg.start, stop_at=stop_at)
+    return run_chunk(engine, plan, run, plan.step(t), lanes.heads(engine, plan, int(n)), msg.start, stop_at=stop_at)
 
 
-def pending(plan: StepPlan, run: dict[str, Any]) -> list[tuple[Step, int, int, int]]:
-    """Mapped steps whose expansion is unfinished: ``(step, marker, count, marker moved at)``."""
+def pending(engine: Engine, plan: StepPlan, run: dict[str, Any]) -> list[tuple[Step, int, int, int]]:
+    """Mapped steps whose expansion (of the lane heads) is unfinished: ``(step, marker, heads, moved at)``."""
     out = []
     for step in plan.steps:
         t = step.task_id
         if step.mapping is None or run.get(queued_attr(t)) is None or run.get(f"map_count#{t}") is None:
             continue
-        marker, n = int(run[queued_attr(t)]), int(run[f"map_count#{t}"])
+        marker, n = int(run[queued_attr(t)]), lanes.heads(engine, plan, int(run[f"map_count#{t}"]))
         if marker < n:
             out.append((step, marker, n, int(run.get(at_attr(t), 0) or 0)))
     return out
@@ -237,7 +239,7 @@ def resume(engine: Engine, plan: StepPlan, run: dict[str, Any], now_s: int) -> t
 
     Returns ``(unfinished expansions, resumed)``; reads nothing beyond ``run``.
     """
-    unfinished = pending(plan, run)
+    unfinished = pending(engine, plan, run)
     resumed = 0
     for step, marker, n, at in unfinished:
         if now_s <= at + GRACE_S:
@@ -252,7 +254,7 @@ def resume(engine: Engine, plan: StepPlan, run: dict[str, Any], now_s: int) -> t
             continue
         logger.warning("resuming a stalled mapped-task expansion",
                        extra={"dag_id": plan.dag_id, "run_id": run["run_id"], "task_id": t,
-                              "instances_created": marker, "map_count": n})
+                              "instances_created": marker, "lane_heads": n})
         send = getattr(engine.dispatcher, "continue_expansion", None)
         if send is None:
             run_chunk(engine, plan, run, step, n, marker)
@@ -262,16 +264,20 @@ def resume(engine: Engine, plan: StepPlan, run: dict[str, Any], now_s: int) -> t
     return len(unfinished), resumed
 
 
-def repair(engine: Engine, plan: StepPlan, run: dict[str, Any], step: Step, existing: set[int]) -> int:
-    """Reconcile's part: queue instances missing below the marker (at most one chunk); returns how many.
+def repair(engine: Engine, plan: StepPlan, run: dict[str, Any], step: Step, states: dict[int, str]) -> int:
+    """Reconcile's part: queue instances that should exist but do not; returns how many (one chunk at most).
 
-    Instances at or above the marker belong to the relay (``resume``).
+    ``states`` maps the task's stored map indexes to their states. Missing are lane heads below
+    the marker (those above it belong to the relay, ``resume``) and instances whose lane
+    predecessor ended without creating them (``lanes.lost``).
     """
     t = step.task_id
     n = int(run[f"map_count#{t}"])
     marker = run.get(queued_attr(t))
-    below = n if marker is None else min(n, int(marker))  # no marker: expanded whole (older engine)
-    missing = [i for i in range(below) if i not in existing][:chunk_size()]
+    # No marker: expanded whole by an engine older than the relay (and than lanes).
+    below = n if marker is None else min(lanes.heads(engine, plan, n), int(marker))
+    missing = [i for i in range(below) if states.get(i) in (None, "none")]
+    missing = sorted(set(missing) | set(lanes.lost(engine, plan, run, step, states)))[:chunk_size()]
     for i in missing:
         engine.queue(plan, run["run_id"], step, i, run=run)
     return len(missing)

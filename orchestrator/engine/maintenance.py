@@ -51,6 +51,12 @@ def _step_outcomes(plan: StepPlan, run: dict[str, Any], tis: list[dict[str, Any]
 def recount(engine: Engine, plan: StepPlan, run: dict[str, Any], tis: list[dict[str, Any]]) -> dict[str, Any]:
     """Rewrite the run's counters from the task instances; returns the new counter values."""
     outcomes = _step_outcomes(plan, run, tis)
+    # Fan-out members whose outcome rides on an unfinished lane member (``lcarry``, engine.lanes)
+    # are counted by that member's terminal write: leave them out here, as pending.
+    for ti in tis:
+        if ti.get("state") not in STATES:
+            for tid in ti.get("lcarry") or {}:
+                outcomes[tid] = None
     steps = plan.step_map()
     new: dict[str, Any] = {"tasks_done": 0, "leaf_failed": 0}
     done_ids = set()
@@ -77,6 +83,14 @@ def recount(engine: Engine, plan: StepPlan, run: dict[str, Any], tis: list[dict[
             t = ti["task_id"]
             new[f"m#{t}#done"] = new.get(f"m#{t}#done", 0) + 1
             new[f"m#{t}#{ti['state']}"] = new.get(f"m#{t}#{ti['state']}", 0) + 1
+    # Likewise mapped instances whose counts ride along their lane (``mcarry``, engine.lanes).
+    for ti in tis:
+        if ti.get("state") in STATES or not ti.get("mcarry"):
+            continue
+        t = ti["task_id"]
+        for st, k in ti["mcarry"].items():
+            new[f"m#{t}#done"] = new.get(f"m#{t}#done", 0) - int(k)
+            new[f"m#{t}#{st}"] = new.get(f"m#{t}#{st}", 0) - int(k)
     if engine.throttle(plan) is not None:
         new["active_tasks"] = sum(1 for t in tis if t.get("state") in ACTIVE)
         new["sched_waiting"] = sum(1 for t in tis if t.get("state") == "scheduled")
@@ -114,7 +128,7 @@ def reconcile(engine: Engine, dag_id: str, run_id: str) -> dict[str, Any]:
         n = run.get(f"map_count#{t}")
         if step.mapping is not None and n is not None:
             # Instances lost between expansion and queueing; those above the marker are the relay's.
-            expansion.repair(engine, plan, run, step, {i for (tid, i) in existing if tid == t})
+            expansion.repair(engine, plan, run, step, _map_states(tis, t))
             continue
         if (t, -1) in existing:
             continue
@@ -135,11 +149,23 @@ def reconcile(engine: Engine, dag_id: str, run_id: str) -> dict[str, Any]:
             decision = evaluate(step.trigger_rule, Counts.of(states, pending))
         if decision is Decision.READY:
             work += engine.make_ready(plan, run, step)[0]
+            if step.mapping is not None:
+                # Expanded again after a clear: the lane heads are queued; cleared instances past
+                # them whose lane predecessor is not cleared are queued here (engine.lanes).
+                again = store.get_run(dag_id, run_id)
+                if again.get(f"map_count#{t}") is not None:
+                    expansion.repair(engine, plan, again, step, _map_states(tis, t))
         elif decision in (Decision.SKIP, Decision.UPSTREAM_FAILED):
             work += engine.decide(plan, run, steps[t], decision.value, frozenset(forced & descendants(plan, t)))
     expansion.resume(engine, plan, run, engine.epoch())
     engine.propagate(plan, run, work, check=True)
     return store.get_run(dag_id, run_id)
+
+
+def _map_states(tis: list[dict[str, Any]], task_id: str) -> dict[int, str]:
+    """A mapped task's stored instances: map index -> state."""
+    return {int(ti["map_index"]): str(ti.get("state")) for ti in tis
+            if ti["task_id"] == task_id and int(ti.get("map_index", -1)) >= 0}
 
 
 def _forced_skips(engine: Engine, plan: StepPlan, run_id: str,
@@ -216,8 +242,11 @@ def mark(engine: Engine, dag_id: str, run_id: str, task_id: str, state: str) -> 
         plan.step(task_id)
     except KeyError as exc:
         raise NotFoundError(f"Task '{task_id}' is not in DAG '{dag_id}'.") from exc
-    indexes = [int(t["map_index"]) for t in store.list_tis(dag_id, run_id, task_id) if int(t["map_index"]) >= 0]
-    for i in indexes or [-1]:
+    indexes = {int(t["map_index"]) for t in store.list_tis(dag_id, run_id, task_id) if int(t["map_index"]) >= 0}
+    if run.get(f"map_count#{task_id}") is not None:
+        # Instances not created yet (waiting in their lane, engine.lanes) are marked too.
+        indexes |= set(range(int(run[f"map_count#{task_id}"])))
+    for i in sorted(indexes) or [-1]:
         store.force_ti_state(dag_id, run_id, task_id, i, state)
     _reopen(engine, dag_id, run_id, run)
     reconcile(engine, dag_id, run_id)

@@ -70,11 +70,16 @@ def run_try(engine: Engine, msg: TaskMessage) -> dict[str, Any]:
             _retry(engine, plan, step, run, msg, ti, retry_error, task, ctx)
             return {"status": "up_for_retry"}
         done = engine.complete(plan, run, step, msg, state, fields=fields, forced=forced,
-                               carry=int(ti.get("carry") or 0))
+                               carry=int(ti.get("carry") or 0), riding=riding(ti))
         if done:
             _after_terminal(engine, plan, step, run, state, task, ctx, ti)
         log.info("task finished", extra={"state": state})
         return {"status": "done", "state": state}
+
+
+def riding(ti: dict[str, Any]) -> dict[str, Any]:
+    """What an instance carries along its lane (``engine.lanes``), for ``Engine.complete``."""
+    return {k: ti[k] for k in ("mcarry", "lcarry", "lane") if ti.get(k)}
 
 
 def _snapshot_run(engine: Engine, msg: TaskMessage) -> dict[str, Any] | None:
@@ -243,7 +248,7 @@ def fail_try(engine: Engine, msg: TaskMessage, error: str, *, expected: tuple[st
         return "up_for_retry" if _retry(engine, plan, step, run, msg, ti, error, task, ctx, expected) else "noop"
     fields = {"end_date": iso(engine.now()), "error": error}
     if not engine.complete(plan, run, step, msg, "failed", fields=fields, expected=expected,
-                           carry=int(ti.get("carry") or 0)):
+                           carry=int(ti.get("carry") or 0), riding=riding(ti)):
         return "noop"
     _after_terminal(engine, plan, step, run, "failed", task, ctx, ti)
     return "failed"

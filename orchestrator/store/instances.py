@@ -25,6 +25,11 @@ TERMINAL = ("success", "failed", "upstream_failed", "skipped", "removed")
 # written, so the transaction is sent again, after a short jittered pause.
 CONFLICT_ATTEMPTS = 6
 
+# What an unfinished instance carries for others (engine.lanes, Engine.complete): counts of
+# finished steps or instances not yet on the run item, and the rest of its lane. Settled and
+# removed by its terminal write.
+RIDING = ("carry", "mcarry", "lcarry", "lane")
+
 # A task instance may be (re)created when it has no item, or was cleared.
 _CREATABLE = "(attribute_not_exists(pk) OR (#state = :none AND #try = :prev))"
 
@@ -66,17 +71,20 @@ class InstancesMixin(StoreBase):
         )
 
     def queue_ti(self, dag_id: str, run_id: str, task_id: str, map_index: int, *, retries: int,
-                 deadline: int, prev_try: int = 0, max_active_tasks: int | None = None) -> dict[str, Any] | None:
+                 deadline: int, prev_try: int = 0, max_active_tasks: int | None = None,
+                 attrs: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """Create a ready task instance: ``queued`` with try ``prev_try + 1``; returns the item.
 
         With ``max_active_tasks`` the run's ``active_tasks`` slot counter is taken in the same
         transaction; when the run is full the instance is created ``scheduled`` with a marker
         instead and None is returned (``promote_scheduled`` queues it when a slot frees).
-        Raises ConflictError when the instance already exists (and is not cleared).
+        Raises ConflictError when the instance already exists (and is not cleared). ``attrs``:
+        more attributes of the new instance (a fan-out lane's ``lane``).
         """
         pk, sk = self._ti_key(dag_id, run_id, task_id, map_index)
         now = d.now_iso()
-        extra = {"queued_at": now, "deadline": deadline}
+        attrs = {k: v for k, v in (attrs or {}).items() if v}
+        extra = {"queued_at": now, "deadline": deadline, **attrs}
         if max_active_tasks is None:
             upd = self._new_ti(dag_id, run_id, task_id, map_index, "queued", prev_try, retries, extra)
             return self._update(pk, sk, upd, what=f"task '{task_id}'[{map_index}] of run '{run_id}'",
@@ -105,7 +113,7 @@ class InstancesMixin(StoreBase):
                 condition="#at >= :max", names={"#at": "active_tasks"}, values={":max": max_active_tasks},
             )
             ti_upd = self._new_ti(dag_id, run_id, task_id, map_index, "scheduled", prev_try, retries,
-                                  {"scheduled_at": now})
+                                  {"scheduled_at": now, **attrs})
             marker = {"pk": pk, "sk": f"{SCHED_PREFIX}{task_id}#{map_index:06d}", "task_id": task_id,
                       "map_index": map_index, "try_number": prev_try + 1}
             try:
@@ -193,7 +201,7 @@ class InstancesMixin(StoreBase):
         return Update(
             set_={"state": state, **fields},
             # A count this try carried (see finish_and_queue) is settled by this terminal write.
-            remove=["carry"],
+            remove=list(RIDING),
             # The worker finishing and the conductor failing the same try (a timeout that was
             # not): only the first terminal write counts; the other finds a terminal state.
             condition=f"#state IN ({', '.join(keys)}) AND #try = :n",
@@ -211,8 +219,15 @@ class InstancesMixin(StoreBase):
 
     def finish_and_queue(self, dag_id: str, run_id: str, task_id: str, try_number: int, state: str, *,
                          fields: dict[str, Any], expected: tuple[str, ...], next_task_id: str, retries: int,
-                         deadline: int, carry: int, run_upd: Update | None) -> dict[str, Any]:
-        """Terminal write of an unmapped try and creation of its one ready downstream, atomically.
+                         deadline: int, next_extra: dict[str, Any], run_upd: Update | None, map_index: int = -1,
+                         next_map_index: int = -1, next_prev_try: int = 0) -> dict[str, Any]:
+        """Terminal write of a try and creation of the next instance, atomically.
+
+        The next instance is a chain step's one ready downstream, or the next member of a lane
+        (``engine.lanes``: the next mapped instance, ``next_map_index``, or the next task of a
+        fan-out). ``next_extra``: attributes of the new instance (``carry``, ``mcarry``,
+        ``lcarry``, ``lane``). ``next_prev_try``: the try number of a cleared next instance it
+        replaces.
 
         One transaction: the try's terminal write, the downstream instance created ``queued``
         (try 1, ``attribute_not_exists``) and, when ``run_upd`` is given, the run item's
@@ -223,18 +238,18 @@ class InstancesMixin(StoreBase):
         is this try, item 1 the downstream instance (exists already: cleared, or made ready by
         another writer), item 2 the run item.
         """
-        pk, sk = self._ti_key(dag_id, run_id, task_id, -1)
-        extra: dict[str, Any] = {"queued_at": d.now_iso(), "deadline": deadline}
-        if carry:
-            extra["carry"] = carry
-        create = self._new_ti(dag_id, run_id, next_task_id, -1, "queued", 0, retries, extra)
+        pk, sk = self._ti_key(dag_id, run_id, task_id, map_index)
+        extra: dict[str, Any] = {"queued_at": d.now_iso(), "deadline": deadline,
+                                 **{k: v for k, v in next_extra.items() if v}}
+        create = self._new_ti(dag_id, run_id, next_task_id, next_map_index, "queued", next_prev_try, retries, extra)
         items = [self._tx_update(pk, sk, self._finish_upd(state, fields, try_number, expected)),
-                 self._tx_update(pk, d.ti_sk(next_task_id, -1), create)]
+                 self._tx_update(pk, d.ti_sk(next_task_id, next_map_index), create)]
         if run_upd is not None:
             items.append(self._tx_update(pk, RUN_SK, run_upd))
-        self._transact_retrying(items, what=f"task '{task_id}' try {try_number} -> {state}, '{next_task_id}' queued")
-        return {"dag_id": dag_id, "run_id": run_id, "task_id": next_task_id, "map_index": -1, "state": "queued",
-                "try_number": 1, "max_tries": retries, **extra}
+        self._transact_retrying(items, what=f"task '{task_id}'[{map_index}] try {try_number} -> {state}, "
+                                            f"'{next_task_id}'[{next_map_index}] queued")
+        return {"dag_id": dag_id, "run_id": run_id, "task_id": next_task_id, "map_index": next_map_index,
+                "state": "queued", "try_number": next_prev_try + 1, "max_tries": next_prev_try + retries, **extra}
 
     def retry_ti(self, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int, *,
                  error: str, next_try_at: str, history: dict[str, Any],
@@ -274,7 +289,7 @@ class InstancesMixin(StoreBase):
         upd = Update(
             set_={"state": NONE_STATE},
             remove=["xcom", "xcom_s3", "xcom_keys", "error", "start_date", "end_date", "duration",
-                    "deadline", "next_try_at", "note", "carry"],
+                    "deadline", "next_try_at", "note", *RIDING],
             append={"history": [history]},
             # Clearing a task that a worker is running would lose its result: refuse.
             condition="attribute_exists(pk) AND NOT (#state IN (:q, :r))",

@@ -1,4 +1,7 @@
-"""Parking many new mapped instances at once while a run is at ``max_active_tasks``.
+"""Creating many instances in one transaction: queued with their slots, or parked while the run is full.
+
+``queue_many`` queues the heads of a fan-out's lanes (``engine.lanes``) with one run-item write
+for all their ``max_active_tasks`` slots.
 
 ``InstancesMixin.queue_ti`` parks one instance per transaction, after a first transaction
 that failed to take a slot: two calls per instance. A big map expanded into a full run
@@ -9,6 +12,8 @@ its creation condition, so a duplicate executor of the same chunk changes nothin
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from orchestrator.store import dynamo as d
 from orchestrator.store.base import Update
@@ -54,3 +59,30 @@ class ParkingMixin(InstancesMixin):
             wait = Update(add={"sched_waiting": len(map_indexes)})
         items.append(self._tx_update(pk, RUN_SK, wait))
         self._transact(items, what=f"parking {len(map_indexes)} instances of task '{task_id}' of run '{run_id}'")
+
+    def queue_many(self, dag_id: str, run_id: str, tis: list[tuple[str, int, dict[str, Any]]], *, deadline: int,
+                   max_active_tasks: int) -> list[dict[str, Any]]:
+        """Create new instances ``queued`` (try 1) and take a slot for each, in one transaction.
+
+        ``tis``: ``(task_id, retries, attrs)``. All or nothing: ConflictError when an instance
+        exists already or the run has fewer free slots than instances (the caller then queues
+        them one by one). Returns the queued items.
+        """
+        if not 0 < len(tis) <= PARK_BATCH * 2:
+            raise ValueError(f"queue_many takes 1 to {PARK_BATCH * 2} instances, got {len(tis)}")
+        pk = d.run_pk(dag_id, run_id)
+        now = d.now_iso()
+        items, out = [], []
+        for task_id, retries, attrs in tis:
+            extra = {"queued_at": now, "deadline": deadline, **{k: v for k, v in attrs.items() if v}}
+            # Try 1 only: a cleared instance (try >= 1) fails this and goes through queue_ti.
+            upd = self._new_ti(dag_id, run_id, task_id, -1, "queued", 0, retries, extra)
+            items.append(self._tx_update(pk, d.ti_sk(task_id, -1), upd))
+            out.append({"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "map_index": -1, "state": "queued",
+                        "try_number": 1, "max_tries": retries, **extra})
+        take = Update(add={"active_tasks": len(tis)},
+                      condition="attribute_not_exists(#at) OR #at <= :room", names={"#at": "active_tasks"},
+                      values={":room": max_active_tasks - len(tis)})
+        items.append(self._tx_update(pk, RUN_SK, take))
+        self._transact(items, what=f"queueing {len(tis)} tasks of run '{run_id}'")
+        return out

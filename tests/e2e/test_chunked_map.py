@@ -23,7 +23,7 @@ from datetime import datetime
 from orchestrator import dag, task
 
 
-@dag(schedule=None, start_date=datetime(2026, 1, 1), max_active_tasks=64)
+@dag(schedule=None, start_date=datetime(2026, 1, 1), max_active_tasks=200)
 def big_map():
     @task
     def make():

@@ -74,3 +74,34 @@ def test_calls_per_mapped_instance_are_constant_up_to_1000(h, counter):
     assert per_instance == 5, counter.by_operation()
     assert h.store.get_xcom("map_1000", run["run_id"], "total") == [1000, 999000]
     assert not h.dispatcher.retry_delays
+
+
+LANES = """
+@dag(schedule=None, start_date=datetime(2026, 1, 1), max_active_tasks=2)
+def lanes_{n}():
+    @task
+    def items():
+        return list(range({n}))
+    @task
+    def work(x):
+        return x * 2
+    @task
+    def total(xs):
+        return [len(xs), sum(xs)]
+    total(work.expand(x=items()))
+lanes_{n}()
+"""
+
+
+def test_calls_per_mapped_instance_in_lanes_are_three(h, counter):
+    # max_active_tasks=2: two lanes. Only the lane ends cost more, and there are two at any size.
+    t40, inv40, _ = _count(h, counter, LANES, 40)
+    t80, inv80, run = _count(h, counter, LANES, 80)
+    assert (inv40, inv80) == (42, 82)
+    # claim, the transaction that ends the instance and queues the next of its lane (the lane's
+    # counts join it every tenth instance), the GetItem of the element it maps over. Nothing is
+    # parked or promoted.
+    assert (t80 - t40) / 40 == 3, counter.by_operation()
+    assert h.store.get_xcom("lanes_80", run["run_id"], "total") == [80, 6320]
+    assert run["m#work#done"] == 80 and run["m#work#success"] == 80
+    assert not h.dispatcher.retry_delays
