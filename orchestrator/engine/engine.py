@@ -453,8 +453,7 @@ class Engine:
                 # settled at once (a lane's outcomes) with no decision in between share one read.
                 latest, dirty = None, True
         if check_finish or self.throttle(plan) is not None:
-            fresh_enough = last_read is not None and not dirty
-            final = last_read if fresh_enough else self.store.get_run(plan.dag_id, run["run_id"])
+            final = last_read if last_read is not None and not dirty else self.store.get_run(plan.dag_id, run["run_id"])
             self.promote(plan, final)
             self.maybe_finish(plan, final)
 
@@ -506,9 +505,9 @@ class Engine:
             self.propagate(plan, run, work, check=from_slot)
             return True
         counts = lanes.tally(riding.get("mcarry"), state)
-        nxt = lanes.next_index(self, plan, run, step, msg.map_index)
-        if nxt is not None:
-            passed = lanes.finish_and_pass(self, plan, run, step, msg, state, nxt, counts, fields=fields,
+        lane_next = lanes.next_index(self, plan, run, step, msg.map_index)
+        if lane_next is not None:
+            passed = lanes.finish_and_pass(self, plan, run, step, msg, state, lane_next, counts, fields=fields,
                                            expected=expected)
             if passed is not None:
                 return passed
