@@ -184,7 +184,7 @@ class Engine:
         # transaction could be, and a grid would show max_active_runs + 1 runs overlapping).
         # ALL_NEW returns the run, so this costs no extra call.
         now = self.now()
-        stamp = {"start_date": iso(now)}
+        stamp: dict[str, Any] = {"start_date": iso(now)}
         if plan.dagrun_timeout_s:
             stamp["deadline_at"] = int(now.timestamp() + plan.dagrun_timeout_s)
         run = self.store.update_run(dag_id, run_id, Update(set_=stamp), returns="ALL_NEW") or {}

@@ -47,8 +47,9 @@ def _chain(name: str, n: int) -> str:
 
 
 def _diamond(name: str, width: int) -> str:
+    # max_active_tasks=2 < width: the sides run in fan-out lanes (engine.lanes) under the faults.
     return textwrap.dedent(f"""
-    @dag(dag_id={name!r}, schedule=None, start_date=START, default_args=spare())
+    @dag(dag_id={name!r}, schedule=None, start_date=START, default_args=spare(), max_active_tasks=2)
     def {name}():
         @task
         def top() -> int:
