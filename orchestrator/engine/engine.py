@@ -365,10 +365,13 @@ class Engine:
     # ------------------------------------------------------------------ completion
 
     def step_update(self, plan: StepPlan, step: Step, counts: dict[str, int], *, from_worker: bool,
-                    carry: int = 0) -> Update:
+                    carry: int = 0, forced: frozenset[str] = frozenset()) -> Update:
         """The run-item update for a step reaching a terminal state (counters, steps_done guard).
 
         ``carry``: earlier chain steps whose count rode on this instance (``complete``).
+        ``forced``: tasks this step's outcome skips (branch, short-circuit); a skipped task with
+        other upstreams gets ``c#{task}#forced`` in the same write, so its skip holds even when
+        this worker dies before propagating and another upstream completes it first.
         """
         add: dict[str, Any] = {"tasks_done": 1 + carry, "steps_done": {step.task_id}}
         if not step.downstream and any(counts.get(s, 0) for s in FAILED):
@@ -380,6 +383,8 @@ class Engine:
                     if n:
                         add[f"c#{d}#{st}"] = n
                 add[f"c#{d}#units"] = 1
+                if d in forced:
+                    add[f"c#{d}#forced"] = 1
         if from_worker and self.throttle(plan) is not None:
             add["active_tasks"] = -1
         # A step finishes once: a duplicate completion (two last mapped instances, a replayed
@@ -429,7 +434,10 @@ class Engine:
                     decision = evaluate(d.trigger_rule, Counts.of(counts))
                 else:
                     assert latest is not None
-                    decision = evaluate(d.trigger_rule, self.counts_for(plan, latest, d))
+                    if int(latest.get(f"c#{d_id}#forced", 0) or 0):
+                        decision = Decision.SKIP  # an upstream branch / short-circuit skipped it
+                    else:
+                        decision = evaluate(d.trigger_rule, self.counts_for(plan, latest, d))
                 if decision is not Decision.WAIT:
                     acted.add(d_id)
                 if decision is Decision.READY and lanes.can_ride(self, plan, d):
@@ -496,7 +504,7 @@ class Engine:
                                              fields=fields, expected=expected)
                 if passed is not None:
                     return passed
-            upd = lanes.merged_update(self, plan, outcomes, from_worker=True, carry=carry)
+            upd = lanes.merged_update(self, plan, outcomes, from_worker=True, carry=carry, forced=forced)
             try:
                 self.store.finish_ti(d, r, t, -1, msg.try_number, state, fields=fields, run_upd=upd, expected=expected)
             except ConflictError:

@@ -201,15 +201,17 @@ def outcomes(lcarry: dict[str, Any] | None, task_id: str, state: str) -> dict[st
 
 
 def merged_update(engine: Engine, plan: StepPlan, done: dict[str, str], *, from_worker: bool,
-                  carry: int = 0) -> Update:
+                  carry: int = 0, forced: frozenset[str] = frozenset()) -> Update:
     """One run-item update for several finished steps (``Engine.step_update`` of each, added up).
 
     Each step finishes once: the condition checks that none of them is in ``steps_done``.
+    ``carry`` and ``forced`` belong to the first step (the instance ending now).
     """
     steps = plan.step_map()
     items = list(done.items())
     first_id, first_state = items[0]
-    upd = engine.step_update(plan, steps[first_id], {first_state: 1}, from_worker=from_worker, carry=carry)
+    upd = engine.step_update(plan, steps[first_id], {first_state: 1}, from_worker=from_worker, carry=carry,
+                             forced=forced)
     for k, (task_id, state) in enumerate(items[1:], start=1):
         more = engine.step_update(plan, steps[task_id], {state: 1}, from_worker=False)
         for attr, value in more.add.items():

@@ -58,7 +58,11 @@ def recount(engine: Engine, plan: StepPlan, run: dict[str, Any], tis: list[dict[
             for tid in ti.get("lcarry") or {}:
                 outcomes[tid] = None
     steps = plan.step_map()
+    forced = _forced_skips(engine, plan, run["run_id"], outcomes)
     new: dict[str, Any] = {"tasks_done": 0, "leaf_failed": 0}
+    for tid in forced:
+        if len(steps[tid].upstream) > 1:
+            new[f"c#{tid}#forced"] = 1  # as Engine.step_update writes it
     done_ids = set()
     for tid, counts in outcomes.items():
         if counts is None:
@@ -100,7 +104,7 @@ def recount(engine: Engine, plan: StepPlan, run: dict[str, Any], tis: list[dict[
         upd.set_["steps_done"] = done_ids
     engine.store.update_run(plan.dag_id, run["run_id"], upd)
     new["steps_done"] = done_ids
-    return {**new, "_outcomes": outcomes}
+    return {**new, "_outcomes": outcomes, "_forced": forced}
 
 
 def reconcile(engine: Engine, dag_id: str, run_id: str) -> dict[str, Any]:
@@ -116,10 +120,10 @@ def reconcile(engine: Engine, dag_id: str, run_id: str) -> dict[str, Any]:
     tis = store.list_tis(dag_id, run_id)
     derived = recount(engine, plan, run, tis)
     outcomes = derived.pop("_outcomes")
+    forced = derived.pop("_forced")
     run = store.get_run(dag_id, run_id)
     existing = {(t["task_id"], int(t.get("map_index", -1))): t for t in tis if t.get("state") not in (None, "none")}
     steps = plan.step_map()
-    forced = _forced_skips(engine, plan, run_id, outcomes)
     work: list[tuple[str, dict[str, int], frozenset[str]]] = []
     for step in plan.steps:
         t = step.task_id

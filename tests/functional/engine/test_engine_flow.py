@@ -180,6 +180,44 @@ def test_short_circuit_truthy_continues(h):
     assert h.states("sc2", run["run_id"]) == {"a": "success", "check": "success"}
 
 
+def test_a_short_circuit_skip_holds_when_its_worker_dies_before_propagating(h):
+    # Found by `make chaos` (crash_after_record): the gate's terminal write is stored, its worker
+    # dies before deciding `more`; `work` then completes `more`'s counters. The skip must hold.
+    h.write("sc3", """
+    @dag(schedule=None, start_date=datetime(2026, 1, 1))
+    def sc3():
+        @task.short_circuit
+        def gate():
+            return False
+        @task
+        def work():
+            return 1
+        @task
+        def more(x):
+            return x + 1
+        gate() >> more(work())
+    sc3()
+    """)
+    run = h.start("sc3")
+    real = h.engine.propagate
+
+    def dies(plan, run_item, work, **kwargs):
+        if work and work[0][0] == "gate":
+            raise RuntimeError("worker killed after the terminal write")
+        return real(plan, run_item, work, **kwargs)
+
+    h.engine.propagate = dies
+    gate = next(m for m in h.dispatcher.tasks if m.task_id == "gate")
+    h.dispatcher.tasks.remove(gate)
+    with pytest.raises(RuntimeError, match="killed"):
+        h.engine.handle_task(gate)
+    h.engine.propagate = real
+    h.drain()  # work succeeds: more's counters are complete, but its skip was recorded with gate's write
+    run = h.store.get_run("sc3", run["run_id"])
+    assert h.states("sc3", run["run_id"]) == {"gate": "success", "work": "success", "more": "skipped"}
+    assert run["state"] == "success" and run["c#more#forced"] == 1
+
+
 def test_failure_fails_run_through_leaf_and_error_is_stored(h):
     h.write("fail", """
     @dag(schedule=None, start_date=datetime(2026, 1, 1))
