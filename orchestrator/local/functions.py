@@ -19,7 +19,6 @@ CloudWatch log group in moto, one stream per invocation, as Lambda does.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import importlib.util
 import io
 import json
@@ -37,6 +36,7 @@ from types import ModuleType
 from typing import Any
 
 from orchestrator.constants import ASYNC_INVOKE_MAX_BYTES
+from orchestrator.local.deadlines import Deadlines
 from orchestrator.local.template import FunctionSpec
 
 log = logging.getLogger(__name__)
@@ -150,6 +150,7 @@ class FunctionHost:
         self._modules: dict[str, ModuleType] = {}
         self._import_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="stratus-lambda")
+        self._deadlines = Deadlines()
         self._busy = 0
         self._busy_lock = threading.Condition()
         self.invocations: dict[str, int] = {name: 0 for name in functions}
@@ -240,27 +241,9 @@ class FunctionHost:
         if not isinstance(sys.stdout, _StdoutRouter):
             sys.stdout = _StdoutRouter(sys.stdout)
         router = sys.stdout
-        timed_out = threading.Event()
-        finished = threading.Event()
-        state = threading.Lock()
-        thread_id = threading.get_ident()
-
-        def kill() -> None:
-            if finished.wait(timeout_s):
-                return
-            with state:
-                if finished.is_set():
-                    return
-                timed_out.set()
-                # Lambda stops the sandbox; the closest in process is an exception in the thread.
-                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(LambdaTimeout))
-
-        def done() -> None:
-            with state:
-                finished.set()
-
-        watchdog = threading.Thread(target=kill, daemon=True, name=f"stratus-timeout-{request_id[:8]}")
-        watchdog.start()
+        # Lambda stops the sandbox; the closest in process is an exception in the thread.
+        guard = self._deadlines.watch(timeout_s, LambdaTimeout)
+        done = guard.finish
         if router is not None:
             router.local.buffer = buffer
         print(f"START RequestId: {request_id} Version: $LATEST", file=buffer)
@@ -277,14 +260,14 @@ class FunctionHost:
                 handler = getattr(self._module(name), spec.handler_name)
                 result = handler(event, ctx)
                 done()
-                if timed_out.is_set():  # the handler swallowed the timeout
+                if guard.timed_out:  # the handler swallowed the timeout
                     raise LambdaTimeout()
                 outcome = Outcome(request_id, payload=json.dumps(result, default=str))
             except (LambdaTimeout, _Crashed):
                 raise
             except BaseException as exc:  # noqa: BLE001 - Lambda reports every exception
                 done()
-                if timed_out.is_set():
+                if guard.timed_out:
                     raise LambdaTimeout() from exc
                 if self.on_handler_error:
                     self.on_handler_error(name, exc)
@@ -370,6 +353,7 @@ class FunctionHost:
         """Stop accepting work; queued invocations are dropped, running ones finish (if ``wait``)."""
         self.closed = True
         self._pool.shutdown(wait=wait, cancel_futures=True)
+        self._deadlines.close()
 
     # -- the moto side
     def handle_invoke(self, name: str, body: Any, headers: Any, response_headers: dict[str, str]) -> str:

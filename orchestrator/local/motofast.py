@@ -40,7 +40,7 @@ import json
 import re
 from typing import Any
 
-from orchestrator.local import botofast, motoupdate
+from orchestrator.local import botofast, motorequest, motoupdate
 
 _FLAG = "_stratus_fast"
 _EXPRESSION_CACHE_MAX = 2048
@@ -60,6 +60,7 @@ def transact_item_key(table: Any, op_type: str, op: dict[str, Any]) -> dict[str,
 def install() -> None:
     """Patch moto in this process (no-op for the parts already patched); also ``local.botofast``."""
     botofast.install()
+    motorequest.install()
     _fast_transactions()
     _fast_responses()
     _fast_update_expressions()

@@ -1,0 +1,167 @@
+"""A lighter request for moto's in-process DynamoDB calls (the embedded local cloud and tests only).
+
+With ``mock_aws``, every boto3 call reaches moto's ``BotocoreStubber.process_request``, which
+finds the service by trying every backend's URL patterns and turns botocore's prepared
+request into a werkzeug ``Request`` (a whole WSGI environ, header by header, then form and
+stream parsing on first access): about a fifth of a DynamoDB call's time here.
+
+A DynamoDB request is a JSON document POSTed to ``/`` with an ``X-Amz-Target`` header, no
+query string and no form. ``install()`` routes such requests, when moto's own routing would
+send them to ``DynamoHandler.dispatch``, straight to it with ``JsonRequest``: the attributes
+moto reads from a request (method, URL, path, headers, body, an empty form), built directly.
+moto then runs exactly as before (``setup_class``, the parameter parser, the action, the
+response), so results and errors are unchanged. Anything else (another service, a query
+string, a streamed body, moto's request recorder, IAM authorisation turned on, passthrough
+configuration) takes moto's own path. Never used on AWS.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from werkzeug.datastructures import Headers, ImmutableMultiDict
+
+_FLAG = "_stratus_fast"
+_JSON_TYPES = ("application/x-amz-json-1.0", "application/x-amz-json-1.1")
+_ROUTES_MAX = 256
+
+
+class JsonRequest:
+    """What moto's ``BaseResponse`` reads from a request, for an AWS JSON-protocol POST to ``/``.
+
+    Mirrors ``moto.core.request.Request.from_primitives`` for such a request: the headers as
+    sent plus ``Host`` and ``Content-Length`` (a WSGI request has both), the body as bytes,
+    no form, no files, no query string.
+    """
+
+    from_wsgi_server = False
+    content_encoding: str | None = None
+    files: ImmutableMultiDict[str, Any] = ImmutableMultiDict()
+    form: ImmutableMultiDict[str, Any] = ImmutableMultiDict()
+    values: ImmutableMultiDict[str, Any] = ImmutableMultiDict()
+    query_string = b""
+    path = raw_path = "/"
+    method = "POST"
+
+    def __init__(self, url: str, netloc: str, headers: list[tuple[str, str]], body: bytes) -> None:
+        self.raw_url = url
+        self.url = url
+        self.data = body
+        self.headers = Headers(headers)
+        self.content_type = self.headers.get("Content-Type")
+        self.environ: dict[str, Any] = {"HTTP_HOST": netloc, "CONTENT_LENGTH": str(len(body))}
+
+    def get_data(self, *args: Any, **kwargs: Any) -> bytes:
+        return self.data
+
+
+def json_request(request: Any) -> JsonRequest | None:
+    """A ``JsonRequest`` for botocore's prepared ``request``, or None if it is not a plain JSON-protocol POST."""
+    if request.method != "POST":
+        return None
+    parts = urlsplit(request.url)
+    if parts.path != "/" or parts.query or parts.fragment:
+        return None
+    body = request.body
+    if body is None:
+        body = b""
+    elif isinstance(body, str):
+        body = body.encode("utf-8")
+    elif not isinstance(body, bytes):
+        return None  # a stream: moto's own path reads it
+    headers: list[tuple[str, str]] = []
+    content_type = target = length = None
+    for key, value in request.headers.items():
+        if isinstance(value, bytes):
+            value = value.decode("utf-8")
+        lower = key.lower()
+        if lower == "transfer-encoding":
+            continue
+        if lower == "content-type":
+            content_type = value
+        elif lower == "x-amz-target":
+            target = value
+        elif lower == "content-length":
+            length = value
+        elif lower in ("host", "content-encoding"):
+            return None  # botocore sets neither here; a request that has one gets moto's own handling
+        headers.append((key, value))
+    if content_type not in _JSON_TYPES or not target or length not in (None, str(len(body))):
+        return None
+    if length is None:
+        headers.append(("Content-Length", str(len(body))))
+    headers.append(("Host", parts.netloc))  # werkzeug's request has the Host its URL names
+    return JsonRequest(request.url, parts.netloc, headers, body)
+
+
+def install() -> None:
+    """Route moto's in-process DynamoDB requests through ``JsonRequest`` (idempotent, process-wide)."""
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    original = BotocoreStubber.process_request
+    if getattr(original, _FLAG, False):
+        return
+    from moto import settings
+    from moto.core.config import passthrough_service, passthrough_url, service_whitelisted
+    from moto.core.exceptions import HTTPException
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.moto_api import recorder
+
+    dynamodb_dispatch = DynamoHandler.dispatch
+    routes: dict[str, Any] = {}  # clean URL -> the dispatch moto's routing picks (None: not DynamoDB)
+
+    def route(self: Any, clean_url: str) -> Any:
+        if clean_url not in routes:
+            if len(routes) >= _ROUTES_MAX:
+                routes.clear()
+            routes[clean_url] = _moto_route(clean_url)
+        found = routes[clean_url]
+        return found if found == dynamodb_dispatch else None
+
+    def process_request(self: Any, request: Any) -> Any:
+        fast = json_request(request)
+        if (
+            fast is None
+            or getattr(recorder, "_user_enabled", True)
+            or settings.INITIAL_NO_AUTH_ACTION_COUNT != float("inf")
+        ):
+            return original(self, request)
+        clean_url = fast.raw_url
+        dispatch = route(self, clean_url)
+        if dispatch is None or passthrough_url(clean_url) or passthrough_service("dynamodb") \
+                or not service_whitelisted("dynamodb"):
+            return original(self, request)
+        try:
+            return dispatch(fast, fast.raw_url, fast.headers)
+        except HTTPException as e:
+            return e.code, e.get_headers(), e.get_body()
+
+    setattr(process_request, _FLAG, True)
+    process_request.__wrapped__ = original  # type: ignore[attr-defined]  # moto's own, for tests comparing the two
+    BotocoreStubber.process_request = process_request  # type: ignore[method-assign]
+
+
+def _moto_route(clean_url: str) -> Any:
+    """The dispatch function ``BotocoreStubber.process_request`` would call for ``clean_url`` (or None)."""
+    import re
+
+    import moto.backend_index as backend_index
+    import moto.backends as backends
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.core.base_backend import BackendDict
+
+    for service, pattern in backend_index.backend_url_patterns:
+        if not pattern.match(clean_url):
+            continue
+        backend_dict = backends.get_backend(service)  # type: ignore[call-overload]
+        if isinstance(backend_dict, BackendDict):
+            regions = backend_dict[DEFAULT_ACCOUNT_ID]
+            backend = regions["us-east-1"] if "us-east-1" in regions else regions["aws"]
+        else:
+            backend = backend_dict["global"]
+        for url, method_to_execute in backend.urls.items():
+            if re.compile(url).match(clean_url):
+                return method_to_execute
+        return None
+    return None

@@ -1,0 +1,155 @@
+"""moto's in-process DynamoDB calls give the same answers through ``local.motorequest``'s lighter request.
+
+Each case makes the same sequence of DynamoDB calls twice, in fresh moto states: once with
+``motorequest`` installed and once through moto's own request handling (werkzeug). The
+parsed responses (without the per-response request id, date and checksum) and the errors
+(code and message) must be the same. Other services keep moto's own path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import botocore.exceptions
+import pytest
+from botocore.awsrequest import AWSRequest
+from moto import mock_aws
+from moto.core.botocore_stubber import BotocoreStubber
+
+from orchestrator.local import motofast, motorequest
+
+KEY = {"pk": {"S": "RUN#d#r"}, "sk": {"S": "TI#t#00001"}}
+ITEM = {**KEY, "state": {"S": "queued"}, "try_number": {"N": "1"}, "blob": {"B": b"\x00\x01"},
+        "tags": {"SS": ["a", "b"]}, "m": {"M": {"n": {"NULL": True}, "l": {"L": [{"N": "1.50"}]}}}}
+Call = Callable[[Any], Any]
+
+CASES: list[tuple[str, list[Call]]] = [
+    ("put then get", [lambda d: d.put_item(TableName="t", Item=ITEM),
+                      lambda d: d.get_item(TableName="t", Key=KEY, ConsistentRead=True),
+                      lambda d: d.get_item(TableName="t", Key={**KEY, "sk": {"S": "missing"}})]),
+    ("conditional update, then its condition failing", [
+        lambda d: d.put_item(TableName="t", Item=ITEM),
+        lambda d: d.update_item(TableName="t", Key=KEY, UpdateExpression="SET #s = :r ADD try_number :one",
+                                ConditionExpression="#s = :q", ExpressionAttributeNames={"#s": "state"},
+                                ExpressionAttributeValues={":r": {"S": "running"}, ":q": {"S": "queued"},
+                                                           ":one": {"N": "1"}},
+                                ReturnValues="ALL_NEW", ReturnConsumedCapacity="TOTAL"),
+        lambda d: d.update_item(TableName="t", Key=KEY, UpdateExpression="SET #s = :r",
+                                ConditionExpression="#s = :q", ExpressionAttributeNames={"#s": "state"},
+                                ExpressionAttributeValues={":r": {"S": "running"}, ":q": {"S": "queued"}},
+                                ReturnValuesOnConditionCheckFailure="ALL_OLD")]),
+    ("a transaction cancelled, then applied", [
+        lambda d: d.put_item(TableName="t", Item=ITEM),
+        lambda d: d.transact_write_items(TransactItems=[
+            {"Put": {"TableName": "t", "Item": {**ITEM, "sk": {"S": "TI#t#00002"}}}},
+            {"ConditionCheck": {"TableName": "t", "Key": KEY, "ConditionExpression": "attribute_not_exists(pk)"}}]),
+        lambda d: d.transact_write_items(TransactItems=[
+            {"Put": {"TableName": "t", "Item": {**ITEM, "sk": {"S": "TI#t#00002"}}}},
+            {"Delete": {"TableName": "t", "Key": KEY}}]),
+        lambda d: d.scan(TableName="t")]),
+    ("a paged query", [
+        *[lambda d, i=i: d.put_item(TableName="t", Item={**ITEM, "sk": {"S": f"TI#t#{i:05d}"}}) for i in range(5)],
+        lambda d: d.query(TableName="t", KeyConditionExpression="pk = :p AND begins_with(sk, :ti)",
+                          ExpressionAttributeValues={":p": KEY["pk"], ":ti": {"S": "TI#"}}, Limit=2),
+        lambda d: d.query(TableName="t", KeyConditionExpression="pk = :p AND begins_with(sk, :ti)",
+                          ExpressionAttributeValues={":p": KEY["pk"], ":ti": {"S": "TI#"}}, Limit=2,
+                          ExclusiveStartKey={**KEY, "sk": {"S": "TI#t#00001"}}, ScanIndexForward=False)]),
+    ("errors", [
+        lambda d: d.get_item(TableName="missing", Key=KEY),
+        lambda d: d.put_item(TableName="t", Item={"pk": {"S": "only the hash key"}}),
+        lambda d: d.update_item(TableName="t", Key=KEY, UpdateExpression="SET #s = :undefined",
+                                ExpressionAttributeNames={"#s": "state"}),
+        lambda d: d.update_item(TableName="t", Key=KEY, UpdateExpression="SET = oops")]),
+    ("tables", [lambda d: d.describe_table(TableName="t"), lambda d: d.list_tables()]),
+]
+
+_VARYING = ("x-amzn-requestid", "date", "x-amz-crc32")
+
+
+def _outcome(call: Call, ddb: Any) -> Any:
+    try:
+        response = call(ddb)
+    except botocore.exceptions.ClientError as exc:
+        return ("error", exc.response["Error"], exc.response.get("CancellationReasons"), exc.response.get("Item"))
+    meta = response.pop("ResponseMetadata")
+    headers = {k: v for k, v in meta["HTTPHeaders"].items() if k not in _VARYING}
+    return ("ok", meta["HTTPStatusCode"], headers, _without_dates(response))
+
+
+def _without_dates(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_dates(v) for k, v in value.items() if "DateTime" not in k}
+    if isinstance(value, list):
+        return [_without_dates(v) for v in value]
+    return value
+
+
+def _run(calls: list[Call]) -> list[Any]:
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        ddb.create_table(
+            TableName="t", BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                  {"AttributeName": "sk", "AttributeType": "S"}],
+        )
+        return [_outcome(call, ddb) for call in calls]
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for k, v in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
+                 "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(k, v)
+    motofast.install()
+    yield
+
+
+@pytest.mark.parametrize("label,calls", CASES, ids=[c[0] for c in CASES])
+def test_dynamodb_answers_match_moto_own_path(aws_env: None, monkeypatch: pytest.MonkeyPatch,
+                                               label: str, calls: list[Call]) -> None:
+    taken: list[Any] = []
+    real_build = motorequest.json_request
+
+    def counted(request: Any) -> Any:
+        built = real_build(request)
+        taken.append(built)
+        return built
+
+    monkeypatch.setattr(motorequest, "json_request", counted)
+    fast = _run(calls)
+    assert taken and all(isinstance(t, motorequest.JsonRequest) for t in taken)  # every call took the light path
+    monkeypatch.setattr(BotocoreStubber, "process_request", BotocoreStubber.process_request.__wrapped__)
+    own = _run(calls)
+    assert fast == own
+
+
+def _prepared(url: str, headers: dict[str, str], body: bytes = b"{}", method: str = "POST") -> Any:
+    return AWSRequest(method=method, url=url, headers=headers, data=body).prepare()
+
+
+JSON_HEADERS = {"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "DynamoDB_20120810.ListTables"}
+
+
+def test_a_dynamodb_request_becomes_a_json_request() -> None:
+    request = motorequest.json_request(_prepared("https://dynamodb.us-east-1.amazonaws.com/", JSON_HEADERS, b'{"a": 1}'))
+    assert isinstance(request, motorequest.JsonRequest)
+    assert request.data == b'{"a": 1}'
+    assert request.headers["Host"] == "dynamodb.us-east-1.amazonaws.com"
+    assert request.headers["Content-Length"] == "8"
+    assert request.headers["x-amz-target"] == "DynamoDB_20120810.ListTables"
+    assert not request.form and not request.files
+
+
+@pytest.mark.parametrize("url,headers,method", [
+    ("https://dynamodb.us-east-1.amazonaws.com/?x=1", JSON_HEADERS, "POST"),
+    ("https://dynamodb.us-east-1.amazonaws.com/", JSON_HEADERS, "GET"),
+    ("https://dynamodb.us-east-1.amazonaws.com/", {**JSON_HEADERS, "Content-Encoding": "gzip"}, "POST"),
+    ("https://dynamodb.us-east-1.amazonaws.com/", {"Content-Type": "application/x-amz-json-1.0"}, "POST"),
+    ("https://lambda.us-east-1.amazonaws.com/2015-03-31/functions/f/invocations",
+     {"Content-Type": "application/json"}, "POST"),
+], ids=["query string", "GET", "compressed", "no target", "rest-json"])
+def test_other_requests_keep_moto_own_path(url: str, headers: dict[str, str], method: str) -> None:
+    assert motorequest.json_request(_prepared(url, headers, method=method)) is None
