@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from orchestrator import constants as c
@@ -116,7 +117,8 @@ def begin(engine: Engine, plan: StepPlan, run: dict[str, Any], step: Step) -> tu
         # starts the relay (the marker at 0: nothing created yet).
         # ALL_NEW: the run as the first chunk starts (its free slots), at no extra call.
         fresh = engine.store.update_run(plan.dag_id, run["run_id"], Update(
-            set_={f"map_count#{t}": n, f"map_lens#{t}": lens, queued_attr(t): 0, at_attr(t): engine.epoch()},
+            set_={f"map_count#{t}": n, f"map_lens#{t}": lens, queued_attr(t): 0, at_attr(t): engine.epoch(),
+                  mapping.gen_attr(t): uuid.uuid4().hex[:12]},
             condition="attribute_not_exists(#mc)", names={"#mc": f"map_count#{t}"}), returns="ALL_NEW")
     except ConflictError:
         return [], False

@@ -226,7 +226,7 @@ def clear(engine: Engine, dag_id: str, run_id: str, task_ids: list[str] | None =
         cleared.append((ti["task_id"], int(ti["map_index"])))
     mapped = {t for t, _ in cleared if plan.step(t).mapping is not None}
     if mapped:
-        remove = [f"{a}{t}" for t in mapped for a in ("map_count#", "map_lens#")]
+        remove = [f"{a}{t}" for t in mapped for a in ("map_count#", "map_lens#", "map_gen#")]
         remove += [f(t) for t in mapped for f in (expansion.queued_attr, expansion.at_attr)]
         store.update_run(dag_id, run_id, Update(remove=remove))
     if cleared:

@@ -12,6 +12,12 @@ Literal lists come from the DAG file's operator (its real Python values) when th
 loaded, else from the plan JSON. Upstream outputs are ``(task_id, key)`` references: a
 mapped upstream contributes one element per instance (in map-index order), a plain upstream
 contributes the list (or dict items) it returned.
+
+A plain upstream's list is read once per process per expansion, not once per instance: the
+worker keeps the last few lists it read (``_LISTS``), keyed by the expansion's token
+(``map_gen#{task}``, written once by the expansion and removed by a clear), so the instances of
+one lane that a warm worker runs one after another read it once. A re-expansion (after a
+clear) has a new token and reads the upstream again.
 """
 
 from __future__ import annotations
@@ -59,12 +65,40 @@ def sources(step: Step, task: Any = None) -> tuple[str, list[Source]]:
     return kind, [_as_source(None, value)]
 
 
-def _upstream_list(plan: StepPlan, run: dict[str, Any], store: Any, src: Source, *, where: str) -> list[Any] | int:
-    """A mapped upstream's instance count, or a plain upstream's returned list."""
+def _upstream_list(plan: StepPlan, run: dict[str, Any], store: Any, src: Source, *, where: str,
+                   gen: str | None = None) -> list[Any] | int:
+    """A mapped upstream's instance count, or a plain upstream's returned list.
+
+    ``gen``: the expansion's token; with it the list is remembered for the next instances.
+    """
     assert src.task_id is not None
     up = plan.step(src.task_id)
     if up.mapping is not None:
         return int(run.get(f"map_count#{src.task_id}", 0) or 0)
+    key = (run["dag_id"], run["run_id"], src.task_id, src.key, gen)
+    if gen is not None and key in _LISTS:
+        return _LISTS[key]
+    got = _read_list(plan, run, store, src, where=where)
+    if gen is not None and len(got) <= LIST_CACHE_MAX_LEN:
+        while len(_LISTS) >= LIST_CACHE_ENTRIES:
+            _LISTS.pop(next(iter(_LISTS)), None)
+        _LISTS[key] = got
+    return got
+
+
+# (dag_id, run_id, upstream task, key, expansion token) -> the upstream's list, oldest first.
+_LISTS: dict[tuple[Any, ...], list[Any]] = {}
+LIST_CACHE_ENTRIES = 4
+LIST_CACHE_MAX_LEN = 100_000
+
+
+def gen_attr(task_id: str) -> str:
+    """The run-item attribute holding a mapped task's expansion token."""
+    return f"map_gen#{task_id}"
+
+
+def _read_list(plan: StepPlan, run: dict[str, Any], store: Any, src: Source, *, where: str) -> list[Any]:
+    assert src.task_id is not None
     value = store.get_xcom(run["dag_id"], run["run_id"], src.task_id, -1)
     if src.key is not None:
         value = value[src.key] if isinstance(value, dict) and src.key in value else None
@@ -116,7 +150,7 @@ def instance_kwargs(plan: StepPlan, step: Step, run: dict[str, Any], store: Any,
             if src.key is not None:
                 element = element[src.key] if isinstance(element, dict) else None
         else:
-            got = _upstream_list(plan, run, store, src, where=where)
+            got = _upstream_list(plan, run, store, src, where=where, gen=run.get(gen_attr(step.task_id)))
             assert isinstance(got, list)
             element = got[j]
         if kind == "expand":

@@ -37,6 +37,7 @@ class RunSnapshot(BaseModel):
     triggering_asset_events: Any = None
     map_count: int | None = None
     map_lens: list[int] | None = None
+    map_gen: str | None = None
 
     @classmethod
     def of(cls, run: dict[str, Any], task_id: str) -> RunSnapshot | None:
@@ -49,6 +50,7 @@ class RunSnapshot(BaseModel):
                 start_date=run.get("start_date"), deadline_at=run.get("deadline_at"), conf=run.get("conf") or {},
                 params=run.get("params") or {}, triggering_asset_events=run.get("triggering_asset_events"),
                 map_count=run.get(f"map_count#{task_id}"), map_lens=run.get(f"map_lens#{task_id}"),
+                map_gen=run.get(f"map_gen#{task_id}"),
             )
             size = len(snap.model_dump_json())
         except (ValidationError, ValueError, TypeError):
@@ -60,12 +62,14 @@ class RunSnapshot(BaseModel):
         run: dict[str, Any] = {
             "dag_id": msg.dag_id, "run_id": msg.run_id, "plan_hash": msg.plan_hash, "state": "running",
             **{k: v for k, v in self.model_dump().items()
-               if k not in ("map_count", "map_lens") and v is not None},
+               if k not in ("map_count", "map_lens", "map_gen") and v is not None},
         }
         if self.map_count is not None:
             run[f"map_count#{msg.task_id}"] = self.map_count
         if self.map_lens is not None:
             run[f"map_lens#{msg.task_id}"] = list(self.map_lens)
+        if self.map_gen is not None:
+            run[f"map_gen#{msg.task_id}"] = self.map_gen
         return run
 
 

@@ -201,3 +201,32 @@ def test_members_under_an_early_rule_are_not_put_in_lanes(h):
     assert not any(t.get("lane") for t in h.store.list_tis("fan_early", run["run_id"]))
     h.drain()
     assert h.store.get_run("fan_early", run["run_id"])["state"] == "success"
+
+
+def test_a_re_expanded_map_reads_the_new_output_of_its_upstream(h):
+    # The worker remembers the list a map reads, per expansion: a clear of the upstream and the
+    # map runs the map over the upstream's new output.
+    h.write("lane_new", """
+    @dag(schedule=None, start_date=datetime(2026, 1, 1), max_active_tasks=2)
+    def lane_new():
+        @task
+        def make(**context):
+            return [context["ti"].try_number * 10 + i for i in range(5)]
+        @task
+        def work(x):
+            return x
+        @task
+        def total(xs):
+            return list(xs)
+        total(work.expand(x=make()))
+    lane_new()
+    """)
+    run = h.run("lane_new")
+    rid = run["run_id"]
+    assert h.store.get_xcom("lane_new", rid, "total") == [10, 11, 12, 13, 14]
+    first = h.store.get_run("lane_new", rid)["map_gen#work"]
+    h.engine.clear("lane_new", rid, ["make"], downstream=True)
+    h.drain()
+    run = h.store.get_run("lane_new", rid)
+    assert run["state"] == "success" and run["map_gen#work"] != first
+    assert h.store.get_xcom("lane_new", rid, "total") == [20, 21, 22, 23, 24]
