@@ -22,8 +22,8 @@ chain_{n}()
 """
 
 MAP = """
-@dag(schedule=None, start_date=datetime(2026, 1, 1), max_active_tasks=1000)
-def map_{n}():
+@dag(schedule=None, start_date=datetime(2026, 1, 1), max_active_tasks={limit})
+def {name}_{n}():
     @task
     def items():
         return list(range({n}))
@@ -34,13 +34,13 @@ def map_{n}():
     def total(xs):
         return [len(xs), sum(xs)]
     total(work.expand(x=items()))
-map_{n}()
+{name}_{n}()
 """
 
 
-def _count(h, counter, template, n):
-    dag_id = template.split("def ")[1].split("(")[0].format(n=n)
-    h.write(dag_id, template.format(n=n))
+def _count(h, counter, template, n, **fmt):
+    dag_id = template.split("def ")[1].split("(")[0].format(n=n, **fmt)
+    h.write(dag_id, template.format(n=n, **fmt))
     h.plan(dag_id)
     counter.reset()
     before = len(h.dispatcher.invoked)
@@ -63,9 +63,9 @@ def test_calls_per_task_on_a_chain_are_constant(h, counter):
 
 @pytest.mark.slow
 def test_calls_per_mapped_instance_are_constant_up_to_1000(h, counter):
-    t10, inv10, _ = _count(h, counter, MAP, 10)
-    t20, inv20, _ = _count(h, counter, MAP, 20)
-    t1000, inv1000, run = _count(h, counter, MAP, 1000)
+    t10, inv10, _ = _count(h, counter, MAP, 10, name="map", limit=1000)
+    t20, inv20, _ = _count(h, counter, MAP, 20, name="map", limit=1000)
+    t1000, inv1000, run = _count(h, counter, MAP, 1000, name="map", limit=1000)
     assert (inv10, inv20, inv1000) == (12, 22, 1002)
     per_instance = (t20 - t10) / 10
     assert per_instance == (t1000 - t20) / 980, (t10, t20, t1000)
@@ -76,27 +76,10 @@ def test_calls_per_mapped_instance_are_constant_up_to_1000(h, counter):
     assert not h.dispatcher.retry_delays
 
 
-LANES = """
-@dag(schedule=None, start_date=datetime(2026, 1, 1), max_active_tasks=2)
-def lanes_{n}():
-    @task
-    def items():
-        return list(range({n}))
-    @task
-    def work(x):
-        return x * 2
-    @task
-    def total(xs):
-        return [len(xs), sum(xs)]
-    total(work.expand(x=items()))
-lanes_{n}()
-"""
-
-
 def test_calls_per_mapped_instance_in_lanes_are_two(h, counter):
     # max_active_tasks=2: two lanes. Only the lane ends cost more, and there are two at any size.
-    t40, inv40, _ = _count(h, counter, LANES, 40)
-    t80, inv80, run = _count(h, counter, LANES, 80)
+    t40, inv40, _ = _count(h, counter, MAP, 40, name="lanes", limit=2)
+    t80, inv80, run = _count(h, counter, MAP, 80, name="lanes", limit=2)
     assert (inv40, inv80) == (42, 82)
     # claim, and the transaction that ends the instance and queues the next of its lane (the
     # lane's counts join it every tenth instance). Nothing is parked or promoted, and the list it

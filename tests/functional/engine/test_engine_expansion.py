@@ -29,9 +29,20 @@ def {dag_id}():
     @task
     def total(xs):
         return xs
-    total(work.expand(x=make()))
+    total(work.expand(x=make())){more}
 {dag_id}()
 """
+
+# Two more root tasks that hold run slots while `make` finishes.
+HOLDERS = """
+    @task
+    def hold_a():
+        return 1
+    @task
+    def hold_b():
+        return 2
+    hold_a()
+    hold_b()"""
 
 
 CHUNK, N = 20, 70
@@ -46,8 +57,8 @@ def small_chunks(monkeypatch):
     monkeypatch.setenv("STRATUS_EXPAND_CHUNK", str(CHUNK))
 
 
-def _write(h, dag_id: str, n: int = N, limit: int = 1000) -> None:
-    h.write(dag_id, BIG.format(dag_id=dag_id, n=n, limit=limit))
+def _write(h, dag_id: str, n: int = N, limit: int = 1000, more: str = "") -> None:
+    h.write(dag_id, BIG.format(dag_id=dag_id, n=n, limit=limit, more=more))
 
 
 def _later(seconds: int = expansion.GRACE_S + 1) -> datetime:
@@ -235,29 +246,7 @@ def test_only_the_lane_heads_are_created_and_each_instance_creates_the_next_of_i
 
 
 def test_lane_heads_beyond_the_free_slots_are_parked_in_one_batch(h, counter):
-    h.write("full", """
-    @dag(schedule=None, start_date=datetime(2026, 1, 1), max_active_tasks=4)
-    def full():
-        @task
-        def hold_a():
-            return 1
-        @task
-        def hold_b():
-            return 2
-        @task
-        def make():
-            return [f"v{i}" for i in range(10)]
-        @task
-        def work(x):
-            return x.upper()
-        @task
-        def total(xs):
-            return xs
-        total(work.expand(x=make()))
-        hold_a()
-        hold_b()
-    full()
-    """)
+    _write(h, "full", n=10, limit=4, more=HOLDERS)
     run = h.start("full")
     make = next(m for m in h.dispatcher.tasks if m.task_id == "make")
     h.dispatcher.tasks.remove(make)
