@@ -20,6 +20,7 @@ same requests) and only removes work moto repeats for nothing:
   subtree (one ADD/SET/REMOVE clause; no overlapping paths) look at the whole expression
   first: the clauses of any subtree are a subset of the whole's, so when the whole passes
   every subtree passes, and when it fails moto's own walk runs and raises what it raises;
+  the placeholders a kept tree names (``find_clauses``) are listed once per tree;
 - conditions: a ``ConditionExpression`` is parsed into a tree of comparison objects that
   hold the values it names and never change after parsing; the tree is kept per
   (expression, names, the values the expression names), with the placeholders it found;
@@ -180,6 +181,7 @@ def _fast_update_expressions() -> None:
     validators.deepcopy = tree_copy  # type: ignore[attr-defined,assignment]
     motoupdate.install(lambda node: node.tree() if isinstance(node, _Deferred) else node)
     _fast_walker(ast_nodes)
+    _kept_clauses(node_type)
     for cls, check in ((validators.ActionCountValidator, "verify_action_counts"),
                        (validators.OverlappingPathsValidator, "check_for_overlapping_paths")):
         _whole_expression_first(cls, check, ast_nodes.UpdateExpression)  # type: ignore[attr-defined]
@@ -206,6 +208,7 @@ def _copy_tree(node: Any, parent: Any, node_type: type) -> Any:
     new = kind.__new__(kind)
     state = dict(node.__dict__)
     state.pop("_stratus_parsed", None)
+    state.pop("_stratus_clauses", None)
     if node.children is not None:
         state["children"] = [
             _copy_tree(child, new, node_type) if isinstance(child, node_type)
@@ -267,6 +270,27 @@ def _fast_walker(ast_nodes: Any) -> None:
 
     setattr(traverse_node_recursively, _FLAG, True)
     base.traverse_node_recursively = traverse_node_recursively
+
+
+def _kept_clauses(node_type: Any) -> None:
+    """``Node.find_clauses`` answered once per kept tree and clause types (moto asks on every request)."""
+    original = node_type.find_clauses
+    if getattr(original, _FLAG, False):
+        return
+
+    def find_clauses(self: Any, clause_types: Any) -> list[Any]:
+        state = self.__dict__
+        if "_stratus_parsed" not in state:  # not a kept tree: it may change, ask it
+            return original(self, clause_types)  # type: ignore[no-any-return]
+        kept = state.setdefault("_stratus_clauses", {})
+        key = tuple(clause_types)
+        found = kept.get(key)
+        if found is None:
+            found = kept[key] = original(self, clause_types)
+        return list(found)
+
+    setattr(find_clauses, _FLAG, True)
+    node_type.find_clauses = find_clauses
 
 
 def _whole_expression_first(cls: Any, check: str, expression_type: type) -> None:
