@@ -530,6 +530,8 @@ class Engine:
         latest = self.store.get_run(d, r)
         self.early_fire(plan, latest, step, state)
         if int(latest.get(f"m#{t}#done", 0)) < int(latest.get(f"map_count#{t}", 0) or 1 << 62):
+            if from_slot and lanes.should_steal(plan, latest, step):
+                lanes.steal(self, plan, latest, step)  # this lane ended while another has a long way to go
             self.promote(plan, latest)
             self.maybe_finish(plan, latest)
             return True

@@ -126,6 +126,58 @@ def finish_and_pass(engine: Engine, plan: StepPlan, run: dict[str, Any], step: S
     return None
 
 
+def should_steal(plan: StepPlan, run: dict[str, Any], step: Step) -> bool:
+    """Whether instances of ``step`` surely still wait in some lane, judged from the run item alone.
+
+    Called where a lane ended (its slot just given back; ``run`` read after that write). Every
+    instance not counted in ``m#{t}#done`` is running, carried (less than ``CARRY_LIMIT`` per
+    running lane, and a lane holds a slot) or waiting; more than ``active_tasks * CARRY_LIMIT``
+    uncounted instances means some wait. A uniform map's lanes end together, which this never
+    mistakes for waiting work, so only uneven maps pay ``steal``'s query.
+    """
+    from orchestrator.engine.engine import CARRY_LIMIT
+
+    t = step.task_id
+    n = run.get(f"map_count#{t}")
+    if n is None or run.get("state") != "running":
+        return False
+    uncounted = int(n) - int(run.get(f"m#{t}#done", 0) or 0)
+    return uncounted > int(run.get("active_tasks", 0) or 0) * CARRY_LIMIT
+
+
+def steal(engine: Engine, plan: StepPlan, run: dict[str, Any], step: Step) -> int | None:
+    """Queue the middle instance of the longest run of waiting instances in any lane; returns it.
+
+    An uneven map would otherwise leave this slot idle while one lane holds many waiting
+    instances behind a long one. The stolen instance goes on down its lane (``i + L``, ...) in
+    this slot; the lane it came from ends where it meets it (the next instance exists), and that
+    end may steal again, so the waiting work is split in halves until it is spread over the free
+    slots. One query of the task's instances per steal.
+    """
+    lanes = width(engine, plan)
+    t = step.task_id
+    n = int(run.get(f"map_count#{t}") or 0)
+    if lanes is None or n <= lanes:
+        return None
+    created = {int(ti["map_index"]) for ti in engine.store.list_tis(plan.dag_id, run["run_id"], t)
+               if int(ti.get("map_index", -1)) >= 0 and ti.get("state") != "none"}
+    best_start, best_len = -1, 0  # the longest run of waiting instances along one lane
+    for head in range(lanes):
+        start, length = -1, 0
+        for i in range(head, n, lanes):
+            if i in created:
+                start, length = -1, 0
+                continue
+            start, length = (i, 1) if length == 0 else (start, length + 1)
+            if length > best_len:
+                best_start, best_len = start, length
+    if best_len == 0:
+        return None
+    target = best_start + (best_len // 2) * lanes
+    engine.queue(plan, run["run_id"], step, target, run=run)
+    return target
+
+
 def lost(engine: Engine, plan: StepPlan, run: dict[str, Any], step: Step, states: dict[int, str]) -> list[int]:
     """Instances past the heads that should exist but do not (or were cleared): their lane
     predecessor has ended. ``states`` maps the task's map indexes to their stored states.

@@ -230,3 +230,31 @@ def test_a_re_expanded_map_reads_the_new_output_of_its_upstream(h):
     run = h.store.get_run("lane_new", rid)
     assert run["state"] == "success" and run["map_gen#work"] != first
     assert h.store.get_xcom("lane_new", rid, "total") == [20, 21, 22, 23, 24]
+
+
+def test_a_lane_held_back_by_a_long_instance_has_its_waiting_instances_stolen(h):
+    # Two lanes over 60 instances; work[0] is "long" (its message is held back). When lane 1 is
+    # done, the free slot takes the middle of lane 0's waiting instances, and so on: the waiting
+    # work moves to the free slot instead of waiting for work[0].
+    _write(h, "lane_steal", n=60)
+    run = h.start("lane_steal")
+    rid = run["run_id"]
+    held = next(m for m in h.dispatcher.tasks if m.map_index == 0)
+    h.dispatcher.tasks.remove(held)
+    ran_while_held: list[int] = []
+    while h.dispatcher.tasks:
+        msg = h.dispatcher.tasks.popleft()
+        ran_while_held.append(msg.map_index)
+        h.engine.handle_task(msg)
+        busy = [t for t in h.store.list_tis("lane_steal", rid, "work") if t["state"] in ("queued", "running")]
+        assert len(busy) <= 2
+    lane0 = {i for i in ran_while_held if i % 2 == 0}
+    # Stolen twice (from 30, then from 16) while more than CARRY_LIMIT instances per busy slot
+    # were surely waiting; the last few wait for work[0].
+    assert lane0 == set(range(16, 60, 2)), sorted(lane0)
+    h.dispatcher.tasks.append(held)
+    h.drain()
+    run = h.store.get_run("lane_steal", rid)
+    assert run["state"] == "success" and run["m#work#done"] == 60 and run["active_tasks"] == 0
+    assert h.store.get_xcom("lane_steal", rid, "total") == list(range(60))
+    assert {int(t["try_number"]) for t in h.store.list_tis("lane_steal", rid, "work")} == {1}
