@@ -1,4 +1,4 @@
-"""A lighter request for moto's in-process DynamoDB calls (the embedded local cloud and tests only).
+"""Lighter requests for the calls moto answers in process (the embedded local cloud and tests only).
 
 With ``mock_aws``, every boto3 call reaches moto's ``BotocoreStubber.process_request``, which
 finds the service by trying every backend's URL patterns and turns botocore's prepared
@@ -12,7 +12,18 @@ moto reads from a request (method, URL, path, headers, body, an empty form), bui
 moto then runs exactly as before (``setup_class``, the parameter parser, the action, the
 response), so results and errors are unchanged. Anything else (another service, a query
 string, a streamed body, moto's request recorder, IAM authorisation turned on, passthrough
-configuration) takes moto's own path. Never used on AWS.
+configuration) takes moto's own path.
+
+Signatures: botocore signs every request with SigV4 (canonical request, headers listed twice
+through ``email.message``, five HMACs), about a tenth of an in-process DynamoDB call. moto
+never checks a signature unless its IAM authorisation is turned on; it reads the access key
+(the account) and the region from the ``Authorization`` header's credential scope. While
+moto's mock answers a request in process (the mock is on, the host is an AWS one, no
+passthrough, IAM authorisation off), a plain ``SigV4Auth`` writes that header with the same
+date headers and credential scope and ``Signature=NOT_COMPUTED``. Any other request (moto's
+server, passthrough, S3's and presigning's signers, no mock) is signed by botocore as usual.
+
+Never used on AWS.
 """
 
 from __future__ import annotations
@@ -95,8 +106,13 @@ def json_request(request: Any) -> JsonRequest | None:
     return JsonRequest(request.url, parts.netloc, headers, body)
 
 
+NOT_COMPUTED = "NOT_COMPUTED"  # the Signature of a request moto answers in process (it never checks it)
+
+
 def install() -> None:
-    """Route moto's in-process DynamoDB requests through ``JsonRequest`` (idempotent, process-wide)."""
+    """Route moto's in-process DynamoDB requests through ``JsonRequest``, leave their signatures
+    uncomputed (idempotent, process-wide)."""
+    _unsigned_in_process()
     from moto.core.botocore_stubber import BotocoreStubber
 
     original = BotocoreStubber.process_request
@@ -165,3 +181,45 @@ def _moto_route(clean_url: str) -> Any:
                 return method_to_execute
         return None
     return None
+
+
+def answered_in_process(url: str) -> bool:
+    """Whether moto's mock answers a request to ``url`` in this process, never checking its signature."""
+    from moto import settings
+    from moto.core import models
+    from moto.core.config import default_user_config
+
+    if not models.botocore_stubber.enabled or settings.INITIAL_NO_AUTH_ACTION_COUNT != float("inf"):
+        return False
+    passthrough = default_user_config.get("core", {}).get("passthrough") or {}
+    if passthrough.get("urls") or passthrough.get("services"):
+        return False  # some requests go out to the network: sign them all
+    host = urlsplit(url).hostname or ""
+    return host.endswith(".amazonaws.com")  # moto's stubber answers every AWS host (404 if unknown)
+
+
+def _unsigned_in_process() -> None:
+    from botocore import auth
+    from botocore.exceptions import NoCredentialsError
+
+    sign = auth.SigV4Auth.add_auth
+    if getattr(sign, _FLAG, False):
+        return
+
+    def add_auth(self: Any, request: Any) -> None:
+        if type(self) is not auth.SigV4Auth or not answered_in_process(request.url):
+            return sign(self, request)  # type: ignore[no-any-return]
+        if self.credentials is None:
+            raise NoCredentialsError()
+        # As botocore: the timestamp, then the date and token headers (a retry's old ones replaced).
+        request.context["timestamp"] = auth.get_current_datetime().strftime(auth.SIGV4_TIMESTAMP)
+        self._modify_request_before_signing(request)
+        request.headers["Authorization"] = (
+            f"AWS4-HMAC-SHA256 Credential={self.scope(request)}, SignedHeaders=, Signature={NOT_COMPUTED}"
+        )
+        return None
+
+    add_auth.__doc__ = sign.__doc__
+    add_auth.__wrapped__ = sign  # type: ignore[attr-defined]
+    setattr(add_auth, _FLAG, True)
+    auth.SigV4Auth.add_auth = add_auth  # type: ignore[method-assign]

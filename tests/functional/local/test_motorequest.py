@@ -153,3 +153,32 @@ def test_a_dynamodb_request_becomes_a_json_request() -> None:
 ], ids=["query string", "GET", "compressed", "no target", "rest-json"])
 def test_other_requests_keep_moto_own_path(url: str, headers: dict[str, str], method: str) -> None:
     assert motorequest.json_request(_prepared(url, headers, method=method)) is None
+
+
+def _signed(url: str = "https://dynamodb.us-east-1.amazonaws.com/") -> str:
+    from botocore.auth import SigV4Auth
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method="POST", url=url, headers=dict(JSON_HEADERS), data=b"{}")
+    SigV4Auth(Credentials("AKIDEXAMPLE", "secret"), "dynamodb", "us-east-1").add_auth(request)
+    assert request.headers["X-Amz-Date"]
+    return str(request.headers["Authorization"])
+
+
+def test_requests_moto_answers_in_process_carry_the_credential_scope_unsigned(aws_env: None) -> None:
+    with mock_aws():
+        header = _signed()
+    assert header.startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
+    assert header.split(", ")[0].endswith("/us-east-1/dynamodb/aws4_request")
+    assert header.endswith(f"Signature={motorequest.NOT_COMPUTED}")
+
+
+def test_other_requests_are_signed_by_botocore(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "Signature=" in _signed() and motorequest.NOT_COMPUTED not in _signed()  # no mock
+    with mock_aws():
+        assert motorequest.NOT_COMPUTED not in _signed("http://127.0.0.1:5000/")  # not an AWS host
+        from moto import settings
+
+        monkeypatch.setattr(settings, "INITIAL_NO_AUTH_ACTION_COUNT", 0)  # moto checks signatures now
+        signature = _signed().rsplit("Signature=", 1)[1]
+    assert len(signature) == 64 and int(signature, 16) >= 0
