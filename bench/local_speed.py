@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--diamond", type=int, default=50)
     parser.add_argument("--map", type=int, default=1000)
     parser.add_argument("--large-map", type=int, default=0, metavar="N",
-                        help="also run an N-way map (10000 for the published table; it takes many minutes), "
+                        help="also run an N-way map (10000 for the published table; it takes a few minutes), "
                              "in a fresh local cloud")
     parser.add_argument("--json", default=None, help="also write the figures as JSON to this path")
     parser.add_argument("--fast-moto", action="store_true",
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         report.fast_moto = report.fast_moto or f"{large.fast_moto} (for the {args.large_map:,}-map)"
     else:
         report.skipped.append("the 10,000-map (pass --large-map 10000; `make bench` runs it unless "
-                              "BENCH_ARGS=--no-large-map; it takes 15-20 minutes on moto)")
+                              "BENCH_ARGS=--no-large-map; it takes about 3 minutes on moto)")
     print(speed_table(report))
     if sampler is not None:
         print("Where the time goes (all threads, during the runs):\n")

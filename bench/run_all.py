@@ -17,7 +17,7 @@ Usage::
     python bench/run_all.py [--quick] [--no-large-map] [--no-airflow]
 
 ``--quick`` uses small DAGs (a 20-chain, 1-10-1, a 100-map) and no 10,000-map for a fast look;
-``--no-large-map`` leaves out the 10,000-map (about 15-20 minutes of the run on moto).
+``--no-large-map`` leaves out the 10,000-map (about 3 minutes of the run on moto).
 Set ``STRATUS_BENCH_AIRFLOW=0`` to skip the Airflow part without the flag.
 """
 
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small DAGs, no large map")
     parser.add_argument("--large-map", action="store_true", help=argparse.SUPPRESS)  # the default now
-    parser.add_argument("--no-large-map", action="store_true", help="leave out the 10,000-map (15-20 minutes)")
+    parser.add_argument("--no-large-map", action="store_true", help="leave out the 10,000-map (about 3 minutes)")
     parser.add_argument("--no-airflow", action="store_true", help="skip the Airflow comparison")
     args = parser.parse_args(argv)
 
