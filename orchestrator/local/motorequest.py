@@ -1,9 +1,14 @@
 """Lighter requests for the calls moto answers in process (the embedded local cloud and tests only).
 
 With ``mock_aws``, every boto3 call reaches moto's ``BotocoreStubber.process_request``, which
-finds the service by trying every backend's URL patterns and turns botocore's prepared
-request into a werkzeug ``Request`` (a whole WSGI environ, header by header, then form and
-stream parsing on first access): about a fifth of a DynamoDB call's time here.
+finds the service by trying every backend's URL patterns (rebuilding each backend's URL table
+and matching it pattern by pattern) and turns botocore's prepared request into a werkzeug
+``Request`` (a whole WSGI environ, header by header, then form and stream parsing on first
+access): about a fifth of a DynamoDB call's time here.
+
+Routing: the dispatch moto's loop picks for a URL (scheme, host, path) is kept per URL, while
+no passthrough or service whitelist is configured (moto consults those on every request;
+with one, moto's own ``process_request`` runs).
 
 A DynamoDB request is a JSON document POSTed to ``/`` with an ``X-Amz-Target`` header, no
 query string and no form. ``install()`` routes such requests, when moto's own routing would
@@ -11,8 +16,8 @@ send them to ``DynamoHandler.dispatch``, straight to it with ``JsonRequest``: th
 moto reads from a request (method, URL, path, headers, body, an empty form), built directly.
 moto then runs exactly as before (``setup_class``, the parameter parser, the action, the
 response), so results and errors are unchanged. Anything else (another service, a query
-string, a streamed body, moto's request recorder, IAM authorisation turned on, passthrough
-configuration) takes moto's own path.
+string, a streamed body, moto's request recorder, IAM authorisation turned on) gets moto's
+werkzeug request, as before.
 
 Signatures: botocore signs every request with SigV4 (canonical request, headers listed twice
 through ``email.message``, five HMACs), about a tenth of an in-process DynamoDB call. moto
@@ -110,8 +115,8 @@ NOT_COMPUTED = "NOT_COMPUTED"  # the Signature of a request moto answers in proc
 
 
 def install() -> None:
-    """Route moto's in-process DynamoDB requests through ``JsonRequest``, leave their signatures
-    uncomputed (idempotent, process-wide)."""
+    """Route moto's in-process requests by a kept table, DynamoDB's through ``JsonRequest``, and
+    leave their signatures uncomputed (idempotent, process-wide)."""
     _unsigned_in_process()
     from moto.core.botocore_stubber import BotocoreStubber
 
@@ -119,37 +124,41 @@ def install() -> None:
     if getattr(original, _FLAG, False):
         return
     from moto import settings
-    from moto.core.config import passthrough_service, passthrough_url, service_whitelisted
+    from moto.core.config import default_user_config
     from moto.core.exceptions import HTTPException
+    from moto.core.request import normalize_request
+    from moto.core.utils import get_equivalent_url_in_aws_domain
     from moto.dynamodb.responses import DynamoHandler
     from moto.moto_api import recorder
 
     dynamodb_dispatch = DynamoHandler.dispatch
-    routes: dict[str, Any] = {}  # clean URL -> the dispatch moto's routing picks (None: not DynamoDB)
+    routes: dict[str, Any] = {}  # clean URL -> the dispatch moto's routing picks for it (None: none)
 
-    def route(self: Any, clean_url: str) -> Any:
+    def route(clean_url: str) -> Any:
         if clean_url not in routes:
             if len(routes) >= _ROUTES_MAX:
                 routes.clear()
             routes[clean_url] = _moto_route(clean_url)
-        found = routes[clean_url]
-        return found if found == dynamodb_dispatch else None
+        return routes[clean_url]
 
     def process_request(self: Any, request: Any) -> Any:
-        fast = json_request(request)
-        if (
-            fast is None
-            or getattr(recorder, "_user_enabled", True)
-            or settings.INITIAL_NO_AUTH_ACTION_COUNT != float("inf")
-        ):
-            return original(self, request)
-        clean_url = fast.raw_url
-        dispatch = route(self, clean_url)
-        if dispatch is None or passthrough_url(clean_url) or passthrough_service("dynamodb") \
-                or not service_whitelisted("dynamodb"):
-            return original(self, request)
+        core = default_user_config.get("core", {})
+        passthrough = core.get("passthrough") or {}
+        if passthrough.get("urls") or passthrough.get("services") or core.get("service_whitelist") is not None:
+            return original(self, request)  # moto's routing consults these on every request
+        parsed_url, _ = get_equivalent_url_in_aws_domain(request.url)
+        dispatch = route(f"{parsed_url.scheme}://{parsed_url.netloc}{parsed_url.path}")
+        if dispatch is None:
+            return original(self, request)  # moto's answer for an unknown URL
+        light: Any = None
+        if (dispatch == dynamodb_dispatch and not getattr(recorder, "_user_enabled", True)
+                and settings.INITIAL_NO_AUTH_ACTION_COUNT == float("inf")):
+            light = json_request(request)
         try:
-            return dispatch(fast, fast.raw_url, fast.headers)
+            if light is None:
+                light = normalize_request(request)
+                recorder._record_request(light)
+            return dispatch(light, light.raw_url, light.headers)
         except HTTPException as e:
             return e.code, e.get_headers(), e.get_body()
 
@@ -159,7 +168,10 @@ def install() -> None:
 
 
 def _moto_route(clean_url: str) -> Any:
-    """The dispatch function ``BotocoreStubber.process_request`` would call for ``clean_url`` (or None)."""
+    """The dispatch ``BotocoreStubber.process_request`` calls for ``clean_url`` (None: it answers itself).
+
+    As moto: the first service whose URL pattern matches and which has a path for the URL.
+    """
     import re
 
     import moto.backend_index as backend_index
@@ -179,7 +191,6 @@ def _moto_route(clean_url: str) -> Any:
         for url, method_to_execute in backend.urls.items():
             if re.compile(url).match(clean_url):
                 return method_to_execute
-        return None
     return None
 
 

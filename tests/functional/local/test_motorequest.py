@@ -1,9 +1,11 @@
-"""moto's in-process DynamoDB calls give the same answers through ``local.motorequest``'s lighter request.
+"""moto's in-process calls give the same answers through ``local.motorequest`` (kept routes, DynamoDB's lighter request).
 
-Each case makes the same sequence of DynamoDB calls twice, in fresh moto states: once with
-``motorequest`` installed and once through moto's own request handling (werkzeug). The
-parsed responses (without the per-response request id, date and checksum) and the errors
-(code and message) must be the same. Other services keep moto's own path.
+Each case makes the same sequence of calls twice, in fresh moto states: once with
+``motorequest`` installed and once through moto's own request handling. The parsed
+responses (without the per-response request ids, dates and checksums) and the errors (code
+and message) must be the same. DynamoDB calls take the lighter request; other services are
+routed by the kept table and keep moto's werkzeug request. Signatures: only what moto answers
+in process goes unsigned.
 """
 
 from __future__ import annotations
@@ -65,7 +67,8 @@ CASES: list[tuple[str, list[Call]]] = [
     ("tables", [lambda d: d.describe_table(TableName="t"), lambda d: d.list_tables()]),
 ]
 
-_VARYING = ("x-amzn-requestid", "date", "x-amz-crc32")
+_VARYING = ("x-amzn-requestid", "date", "x-amz-crc32", "x-amz-request-id", "x-amz-id-2", "last-modified",
+            "x-amzn-trace-id", "etag")
 
 
 def _outcome(call: Call, ddb: Any) -> Any:
@@ -73,6 +76,8 @@ def _outcome(call: Call, ddb: Any) -> Any:
         response = call(ddb)
     except botocore.exceptions.ClientError as exc:
         return ("error", exc.response["Error"], exc.response.get("CancellationReasons"), exc.response.get("Item"))
+    if not isinstance(response, dict):
+        return ("ok", response)
     meta = response.pop("ResponseMetadata")
     headers = {k: v for k, v in meta["HTTPHeaders"].items() if k not in _VARYING}
     return ("ok", meta["HTTPStatusCode"], headers, _without_dates(response))
@@ -86,9 +91,27 @@ def _without_dates(value: Any) -> Any:
     return value
 
 
-def _run(calls: list[Call]) -> list[Any]:
+OTHER_SERVICES: list[tuple[str, str, list[Call]]] = [
+    ("s3", "s3", [lambda s3: s3.create_bucket(Bucket="b"),
+                  lambda s3: s3.put_object(Bucket="b", Key="k/1.json", Body=b"{}"),
+                  lambda s3: s3.get_object(Bucket="b", Key="k/1.json")["Body"].read(),
+                  lambda s3: s3.list_objects_v2(Bucket="b", Prefix="k/")["KeyCount"],
+                  lambda s3: s3.get_object(Bucket="b", Key="missing")]),
+    ("sqs", "sqs", [lambda q: q.create_queue(QueueName="q"),
+                    lambda q: q.get_queue_url(QueueName="missing")]),
+    ("lambda", "lambda", [lambda f: f.list_functions(),
+                          lambda f: f.invoke(FunctionName="missing", InvocationType="Event", Payload=b"{}")]),
+    ("logs", "logs", [lambda g: g.create_log_group(logGroupName="/aws/lambda/f"),
+                      lambda g: g.describe_log_groups()["logGroups"][0]["logGroupName"]]),
+]
+
+
+def _run(calls: list[Call], service: str = "dynamodb") -> list[Any]:
     with mock_aws():
-        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        client = boto3.client(service, region_name="us-east-1")  # type: ignore[call-overload]
+        if service != "dynamodb":
+            return [_outcome(call, client) for call in calls]
+        ddb = client
         ddb.create_table(
             TableName="t", BillingMode="PAY_PER_REQUEST",
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
@@ -124,6 +147,14 @@ def test_dynamodb_answers_match_moto_own_path(aws_env: None, monkeypatch: pytest
     monkeypatch.setattr(BotocoreStubber, "process_request", BotocoreStubber.process_request.__wrapped__)
     own = _run(calls)
     assert fast == own
+
+
+@pytest.mark.parametrize("label,service,calls", OTHER_SERVICES, ids=[c[0] for c in OTHER_SERVICES])
+def test_other_services_answers_match_moto_own_path(aws_env: None, monkeypatch: pytest.MonkeyPatch,
+                                                     label: str, service: str, calls: list[Call]) -> None:
+    fast = _run(calls, service)
+    monkeypatch.setattr(BotocoreStubber, "process_request", BotocoreStubber.process_request.__wrapped__)
+    assert fast == _run(calls, service)
 
 
 def _prepared(url: str, headers: dict[str, str], body: bytes = b"{}", method: str = "POST") -> Any:
