@@ -21,11 +21,14 @@ import sys
 import threading
 import types
 from datetime import datetime, timedelta, timezone
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 _SDK = ("dag", "task", "DAG", "Asset", "AssetAll", "AssetAny", "Param", "TaskGroup", "task_group", "chain",
         "cross_downstream", "get_current_context", "BaseOperator", "TriggerRule", "Variable", "Connection",
-        "XComArg", "Context", "CronTriggerTimetable", "Label")
+        "XComArg", "Context", "CronTriggerTimetable", "Label", "chain_linear", "timezone", "TaskInstanceState",
+        "DagRunState", "get_parsing_context")
+_TIMEZONE = ("utc", "utcnow", "datetime", "make_aware", "make_naive", "convert_to_utc", "coerce_datetime", "parse")
+_STATES = ("State", "TaskInstanceState", "DagRunState")
 _EXCEPTIONS = ("AirflowException", "AirflowSkipException", "AirflowFailException")
 _PYTHON_OPERATORS = ("PythonOperator", "BranchPythonOperator", "ShortCircuitOperator", "get_current_context")
 
@@ -36,13 +39,21 @@ MODULES: dict[str, tuple[str, ...]] = {
     "airflow.sdk.definitions": (),
     "airflow.sdk.definitions.asset": ("Asset", "AssetAll", "AssetAny"),
     "airflow.sdk.definitions.context": ("Context", "get_current_context"),
+    "airflow.sdk.definitions.dag": ("DAG", "dag"),
+    "airflow.sdk.definitions.param": ("Param",),
+    "airflow.sdk.definitions.taskgroup": ("TaskGroup",),
+    "airflow.sdk.bases": (),
+    "airflow.sdk.bases.operator": ("BaseOperator", "chain", "chain_linear", "cross_downstream"),
+    "airflow.sdk.timezone": _TIMEZONE,
     "airflow.sdk.exceptions": _EXCEPTIONS,
     "airflow.exceptions": _EXCEPTIONS,
     "airflow.decorators": ("dag", "task", "task_group"),
     "airflow.models": ("DAG", "BaseOperator", "Param", "Variable", "Connection"),
     "airflow.models.dag": ("DAG",),
     "airflow.models.param": ("Param",),
-    "airflow.models.baseoperator": ("BaseOperator", "chain", "cross_downstream"),
+    "airflow.models.baseoperator": ("BaseOperator", "chain", "chain_linear", "cross_downstream"),
+    "airflow.models.taskinstance": ("TaskInstance",),
+    "airflow.models.dagrun": ("DagRun",),
     "airflow.models.variable": ("Variable",),
     "airflow.models.connection": ("Connection",),
     "airflow.models.xcom_arg": ("XComArg",),
@@ -68,6 +79,9 @@ MODULES: dict[str, tuple[str, ...]] = {
     "airflow.utils.edgemodifier": ("Label",),
     "airflow.utils.context": ("Context", "get_current_context"),
     "airflow.utils.dates": ("days_ago",),
+    "airflow.utils.state": _STATES,
+    "airflow.utils.timezone": _TIMEZONE,
+    "airflow.utils.dag_parsing_context": ("get_parsing_context",),
     "airflow.datasets": ("Dataset", "DatasetAll", "DatasetAny"),
     "airflow.timetables": (),
     "airflow.timetables.trigger": ("CronTriggerTimetable",),
@@ -80,10 +94,33 @@ def _names() -> dict[str, Any]:
     from orchestrator.authoring.exceptions import AirflowException
 
     out = {name: getattr(orchestrator, name) for name in orchestrator.__all__}
+    from orchestrator.authoring import state, timezone
+    from orchestrator.authoring.dependencies import chain_linear
+
     out.update(Context=Context, AirflowException=AirflowException, Dataset=orchestrator.Asset,
                DatasetAll=orchestrator.AssetAll, DatasetAny=orchestrator.AssetAny,
-               DummyOperator=orchestrator.EmptyOperator, days_ago=days_ago)
+               DummyOperator=orchestrator.EmptyOperator, days_ago=days_ago, chain_linear=chain_linear,
+               timezone=timezone, get_parsing_context=get_parsing_context)
+    out.update({name: getattr(timezone, name) for name in _TIMEZONE})
+    out.update({name: getattr(state, name) for name in _STATES})
     return out
+
+
+# Names whose objects live in the engine: imported only when a DAG file asks for them (type hints).
+_LAZY = {"TaskInstance": ("orchestrator.engine.runtime", "RuntimeTaskInstance"),
+         "DagRun": ("orchestrator.engine.runtime", "DagRunInfo")}
+
+
+class ParsingContext(NamedTuple):
+    """What ``get_parsing_context()`` returns: both None, i.e. "parse every DAG" (always safe)."""
+
+    dag_id: str | None
+    task_id: str | None
+
+
+def get_parsing_context() -> ParsingContext:
+    """Airflow's parsing-time hint for DAG factories; Stratus always loads whole files."""
+    return ParsingContext(None, None)
 
 
 def days_ago(n: int, hour: int = 0, minute: int = 0, second: int = 0, microsecond: int = 0) -> datetime:
@@ -98,7 +135,13 @@ class _AliasLoader(importlib.abc.Loader):
                                              "authoring.airflow_compat).")
         names = _names()
         for name in MODULES[spec.name]:
-            setattr(module, name, names[name])
+            if name in _LAZY:
+                import importlib
+
+                home, attr = _LAZY[name]
+                setattr(module, name, getattr(importlib.import_module(home), attr))
+            else:
+                setattr(module, name, names[name])
         module.__all__ = list(MODULES[spec.name])  # type: ignore[attr-defined]
         module.__path__ = []  # type: ignore[attr-defined] # every alias may have submodules
         return module

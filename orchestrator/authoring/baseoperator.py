@@ -34,7 +34,7 @@ from orchestrator.authoring.context import set_current_context
 from orchestrator.authoring.dependencies import DependencyMixin
 from orchestrator.authoring.exceptions import TemplateRenderError
 from orchestrator.authoring.mapping import MAPPED, ExpandInput, OperatorPartial, iter_xcom_args
-from orchestrator.authoring.templating import render
+from orchestrator.authoring.templating import load_template_files, render
 from orchestrator.authoring.trigger_rule import TriggerRule
 from orchestrator.authoring.xcom_arg import XComArg
 from orchestrator.errors import DagDefinitionError
@@ -181,9 +181,10 @@ class BaseOperator(DependencyMixin):
         lambda_function: logical id (in template.yaml) or name of the Lambda function that runs
             this task instead of the shared ``WorkerFunction``.
         doc_md: documentation shown with the task.
+        do_xcom_push: False keeps no return value (as in Airflow); ``xcom_push`` still works.
     Accepted for compatibility and ignored on Lambda: owner, email, email_on_failure,
     email_on_retry, depends_on_past, pool, pool_slots, queue, priority_weight, weight_rule,
-    do_xcom_push, max_active_tis_per_dag, executor_config, map_index_template.
+    max_active_tis_per_dag, executor_config, map_index_template.
     """
 
     template_fields: ClassVar[Sequence[str]] = ()
@@ -417,6 +418,10 @@ class BaseOperator(DependencyMixin):
             op.pre_execute(context)
             result = op.execute(context)
             op.post_execute(context, result)
+        if not op.do_xcom_push and op._step_kind == "task":
+            # Airflow keeps no return value (nor its multiple_outputs keys) for such a task; a
+            # branch/short-circuit result is still returned, the engine decides on it.
+            return None
         return result
 
     def _reinstantiate(self, expanded_kwargs: dict[str, Any]) -> BaseOperator:
@@ -451,10 +456,13 @@ class BaseOperator(DependencyMixin):
         env = self.dag.jinja_environment() if self.dag is not None else None
         if self.dag is not None and self.dag.user_defined_macros:
             context = {**self.dag.user_defined_macros, **context}
+        extensions = tuple(self.template_ext)
+        searchpath = self.dag.template_folders() if self.dag is not None and extensions else []
         for name in self.template_fields:
             value = getattr(self, name, None)
             if value is None:
                 continue
+            value = load_template_files(value, extensions, searchpath, task_id=self.task_id)
             try:
                 setattr(self, name, render(value, context, leaf=leaf, env=env))
             except TemplateRenderError as exc:

@@ -66,6 +66,8 @@ class BashOperator(BaseOperator):
     """
 
     template_fields: ClassVar[Sequence[str]] = ("bash_command", "env", "cwd")
+    # As in Airflow: bash_command="scripts/load.sh" runs that file (rendered) from the DAG's folder.
+    template_ext: ClassVar[Sequence[str]] = (".sh", ".bash")
 
     def __init__(self, *, bash_command: str, env: dict[str, str] | None = None, append_env: bool = False,
                  output_encoding: str = "utf-8", skip_on_exit_code: int | Sequence[int] | None = 99,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -46,6 +47,12 @@ class DAG:
         is_paused_upon_creation: paused when first deployed.
         user_defined_macros, user_defined_filters: extra names and filters for templates.
         render_template_as_native_obj: templates render to Python values, not strings.
+        template_searchpath: folders (besides the DAG file's) where template files are found
+            (a relative folder is taken from the DAG file's folder).
+        jinja_environment_kwargs, template_undefined: options and the ``Undefined`` class of
+            the Jinja environment (default ``StrictUndefined``).
+    Accepted for compatibility and ignored: access_control, auto_register,
+    max_consecutive_failed_dag_runs, disable_bundle_versioning.
     """
 
     def __init__(
@@ -71,6 +78,13 @@ class DAG:
         user_defined_macros: dict[str, Any] | None = None,
         user_defined_filters: dict[str, Callable[..., Any]] | None = None,
         owner_links: dict[str, str] | None = None,
+        template_searchpath: str | list[str] | None = None,
+        jinja_environment_kwargs: dict[str, Any] | None = None,
+        template_undefined: type | None = None,
+        access_control: Any = None,
+        auto_register: bool = True,
+        max_consecutive_failed_dag_runs: int = 0,
+        disable_bundle_versioning: bool = False,
         dag_display_name: str | None = None,
         fileloc: str | None = None,
         lineno: int | None = None,
@@ -105,6 +119,10 @@ class DAG:
         self.user_defined_macros = dict(user_defined_macros or {})
         self.user_defined_filters = dict(user_defined_filters or {})
         self._jinja_env: Any = None
+        self.template_searchpath = ([template_searchpath] if isinstance(template_searchpath, str)
+                                    else list(template_searchpath or []))
+        self.jinja_environment_kwargs = dict(jinja_environment_kwargs or {})
+        self.template_undefined = template_undefined
         self.owner_links = owner_links or {}
         self.dag_display_name = dag_display_name or dag_id
         self.task_dict: dict[str, BaseOperator] = {}
@@ -196,13 +214,19 @@ class DAG:
         if self._jinja_env is None:
             from orchestrator.authoring import templating
 
-            if self.user_defined_filters:
+            if self.user_defined_filters or self.jinja_environment_kwargs or self.template_undefined:
                 self._jinja_env = templating.make_environment(
-                    native=self.render_template_as_native_obj, filters=self.user_defined_filters
+                    native=self.render_template_as_native_obj, filters=self.user_defined_filters,
+                    undefined=self.template_undefined, options=self.jinja_environment_kwargs,
                 )
             else:
                 self._jinja_env = templating.default_environment(self.render_template_as_native_obj)
         return self._jinja_env
+
+    def template_folders(self) -> list[str]:
+        """Where template files are looked up: the DAG file's folder, then ``template_searchpath``."""
+        here = os.path.dirname(os.path.abspath(self.fileloc))
+        return [here] + [os.path.join(here, p) for p in self.template_searchpath]
 
     @property
     def roots(self) -> list[BaseOperator]:
@@ -253,6 +277,8 @@ _REMOVED_IN_AIRFLOW_3 = {
     "timetable": "timetable was removed in Airflow 3; pass the timetable as schedule=...",
     "concurrency": "concurrency was removed; use max_active_tasks=...",
     "sla_miss_callback": "SLA callbacks were removed in Airflow 3; use dagrun_timeout and on_failure_callback",
+    "fail_fast": ("fail_fast is not supported by Stratus (running tasks are not stopped when another fails); "
+                  "remove it, or use trigger rules such as one_failed to react to a failure"),
 }
 
 

@@ -143,3 +143,19 @@ def cross_downstream(from_tasks: Sequence[Any], to_tasks: Iterable[Any]) -> None
     targets = list(to_tasks)
     for task in from_tasks:
         link(task, targets)
+
+
+def chain_linear(*elements: Any) -> None:
+    """Link each element to the next, every task of one to every task of the next (Airflow's
+    ``chain_linear``): ``chain_linear(a, [b, c], [d, e], f)`` makes b and c each run before
+    both d and e. Labels are not allowed here (as in Airflow).
+    """
+    if len(elements) < 2:
+        raise DagDefinitionError(f"chain_linear() needs at least two elements, got {len(elements)}.")
+    for up, down in zip(elements, elements[1:]):
+        for item in (up, down):
+            if isinstance(item, Label):
+                raise DagDefinitionError("chain_linear() does not take Label(...); use a >> Label(...) >> b.")
+        ups = list(up) if isinstance(up, (list, tuple)) else [up]
+        for task in ups:
+            link(task, list(down) if isinstance(down, (list, tuple)) else down)

@@ -6,11 +6,15 @@ a misspelt variable is an error, not an empty string. Airflow's date filters are
 (``ds``, ``ds_nodash``, ``ts``, ``ts_nodash``, ``ts_nodash_with_tz``); a DAG's
 ``user_defined_filters`` and ``user_defined_macros`` are added, and
 ``render_template_as_native_obj=True`` renders ``"{{ [1, 2] }}"`` to a list, as in Airflow.
+A templated string that ends with one of the operator's ``template_ext`` (``run.sh`` for a
+``BashOperator``) names a template file, looked up in the DAG file's folder and then in the
+DAG's ``template_searchpath`` (:func:`load_template_files`).
 """
 
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
@@ -49,8 +53,13 @@ FILTERS: dict[str, Callable[[Any], str]] = {
 }
 
 
-def make_environment(*, native: bool = False, filters: Mapping[str, Callable[..., Any]] | None = None) -> Any:
-    """A new sandboxed environment (native: values keep their Python types)."""
+def make_environment(*, native: bool = False, filters: Mapping[str, Callable[..., Any]] | None = None,
+                     undefined: type | None = None, options: Mapping[str, Any] | None = None) -> Any:
+    """A new sandboxed environment (native: values keep their Python types).
+
+    ``undefined`` replaces ``StrictUndefined``; ``options`` are more Jinja ``Environment``
+    arguments (a DAG's ``jinja_environment_kwargs``, e.g. ``trim_blocks``).
+    """
     # Imported lazily: most tasks have nothing to render, and import time is cold-start time.
     from jinja2 import StrictUndefined
     from jinja2.sandbox import SandboxedEnvironment
@@ -65,7 +74,10 @@ def make_environment(*, native: bool = False, filters: Mapping[str, Callable[...
             template_class = NativeTemplate
 
         cls = SandboxedNativeEnvironment
-    env = cls(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False, cache_size=400)
+    settings: dict[str, Any] = {"undefined": undefined or StrictUndefined, "keep_trailing_newline": True,
+                                "autoescape": False, "cache_size": 400}
+    settings.update(options or {})
+    env = cls(**settings)
     env.filters.update(FILTERS)
     if filters:
         env.filters.update(filters)
@@ -127,4 +139,39 @@ def render(
         return type(value)(render(v, context, leaf=leaf, env=env) for v in value)
     if leaf is not None:
         return leaf(value)
+    return value
+
+
+def load_template_files(value: Any, extensions: tuple[str, ...], searchpath: list[str], *, task_id: str) -> Any:
+    """Replace every string of ``value`` ending with one of ``extensions`` by that file's text.
+
+    Airflow's rule: such a string is a template file name, relative to a folder of the search
+    path (the DAG file's folder first, then ``template_searchpath``); the file's text is then
+    rendered like any template. Containers are walked.
+
+    Raises:
+        TemplateRenderError: the file is in none of the folders (they are listed).
+    """
+    if not extensions:
+        return value
+    if isinstance(value, str):
+        if not value.endswith(extensions):
+            return value
+        candidates = [value] if os.path.isabs(value) else [os.path.join(folder, value) for folder in searchpath]
+        for path in candidates:
+            if os.path.isfile(path):
+                with open(path, encoding="utf-8") as fh:
+                    return fh.read()
+        raise TemplateRenderError(
+            f"Task '{task_id}': template file {value!r} (a value ending in {', '.join(extensions)} names a "
+            f"template file, as in Airflow) was not found in {', '.join(map(repr, searchpath)) or 'any folder'}. "
+            "Put the file next to the DAG file or in the DAG's template_searchpath, or add a trailing space "
+            "to use the text itself."
+        )
+    if isinstance(value, list):
+        return [load_template_files(v, extensions, searchpath, task_id=task_id) for v in value]
+    if isinstance(value, tuple) and not hasattr(value, "_fields"):
+        return tuple(load_template_files(v, extensions, searchpath, task_id=task_id) for v in value)
+    if isinstance(value, dict):
+        return {k: load_template_files(v, extensions, searchpath, task_id=task_id) for k, v in value.items()}
     return value

@@ -65,7 +65,7 @@ class TriggerDagRunOperator(BaseOperator):
     def execute(self, context: dict[str, Any]) -> None:
         from orchestrator.errors import NotFoundError
 
-        ti = context.get("ti")
+        ti: Any = context.get("ti")
         engine = getattr(ti, "engine", None)
         if engine is None:
             raise AirflowException(f"Task '{self.task_id}': TriggerDagRunOperator runs only inside a Stratus worker.")

@@ -18,14 +18,12 @@ from orchestrator.plan.model import StepPlan
 def register(subparsers: Any) -> None:
     """Add the ``dags``, ``validate`` and ``plan`` subcommands."""
     p = subparsers.add_parser("dags", help="list the DAGs of a folder (id, schedule, tasks, file)")
-    p.add_argument("path", nargs="?", default="dags", help="DAGs folder or file (default: dags)")
-    p.add_argument("--dags", dest="path", metavar="PATH", help="the same as PATH (as in the other commands)")
+    _path_arguments(p)
     p.add_argument("--all-files", action="store_true", help="also import files that do not mention 'dag'")
     p.set_defaults(func=cmd_dags)
 
     p = subparsers.add_parser("validate", help="import and compile every DAG; exit 1 on any error")
-    p.add_argument("path", nargs="?", default="dags", help="DAGs folder or file (default: dags)")
-    p.add_argument("--dags", dest="path", metavar="PATH", help="the same as PATH (as in the other commands)")
+    _path_arguments(p)
     p.add_argument("--all-files", action="store_true", help="also import files that do not mention 'dag'")
     p.set_defaults(func=cmd_validate)
 
@@ -34,6 +32,21 @@ def register(subparsers: Any) -> None:
     p.add_argument("--dags", default="dags", help="DAGs folder (default: dags)")
     p.add_argument("--json", action="store_true", help="print the plan JSON")
     p.set_defaults(func=cmd_plan)
+
+
+def _path_arguments(p: argparse.ArgumentParser) -> None:
+    # The positional and --dags keep separate dests: argparse gives an omitted optional
+    # positional its default after the options are parsed, so one shared dest lost --dags.
+    p.add_argument("path_arg", nargs="?", metavar="path", help="DAGs folder or file (default: dags)")
+    p.add_argument("--dags", dest="dags_opt", metavar="PATH", help="the same as PATH (as in the other commands)")
+
+
+def _folder(args: argparse.Namespace) -> str:
+    """The folder ``dags``/``validate`` read: PATH, else --dags, else ``dags``."""
+    if args.path_arg and args.dags_opt and os.path.abspath(args.path_arg) != os.path.abspath(args.dags_opt):
+        raise SystemExit(f"error: PATH '{args.path_arg}' and --dags '{args.dags_opt}' name different folders; "
+                         "pass one of them.")
+    return args.path_arg or args.dags_opt or "dags"
 
 
 def schedule_label(schedule: Any) -> str:
@@ -50,10 +63,21 @@ def schedule_label(schedule: Any) -> str:
     if isinstance(schedule, CronTriggerTimetable):
         return f"{schedule.expression} ({schedule.timezone})"
     if isinstance(schedule, BaseAsset):
-        return "assets: " + ", ".join(a.uri for a in schedule.iter_assets())
+        return "assets: " + _asset_condition(schedule)
     if isinstance(schedule, (list, tuple)) and all(isinstance(s, BaseAsset) for s in schedule):
-        return "assets: " + ", ".join(a.uri for s in schedule for a in s.iter_assets())
+        return "assets: " + " & ".join(_asset_condition(s, nested=len(schedule) > 1) for s in schedule)
     return repr(schedule)
+
+
+def _asset_condition(cond: Any, *, nested: bool = False) -> str:
+    # A list means all of them (&), `a | b` any of them: the label keeps that difference.
+    from orchestrator.authoring.assets import AssetAll, AssetAny
+
+    if isinstance(cond, (AssetAll, AssetAny)):
+        text = (" & " if isinstance(cond, AssetAll) else " | ").join(
+            _asset_condition(o, nested=True) for o in cond.objects)
+        return f"({text})" if nested and len(cond.objects) > 1 else text
+    return ", ".join(a.uri for a in cond.iter_assets())
 
 
 def _rel(path: str, root: str) -> str:
@@ -70,6 +94,7 @@ def _table(rows: list[list[str]], headers: list[str]) -> str:
 
 
 def cmd_dags(args: argparse.Namespace) -> int:
+    args.path = _folder(args)
     bag = DagBag(args.path, safe_mode=not args.all_files)
     rows = [
         [d.dag_id, schedule_label(d.schedule), str(len(d.task_dict)), _rel(bag.files[d.dag_id], bag.dags_root)]
@@ -89,6 +114,7 @@ def cmd_dags(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     start = time.perf_counter()
+    args.path = _folder(args)
     bag = DagBag(args.path, safe_mode=not args.all_files)
     errors: list[str] = [str(err) for _, err in sorted(bag.import_errors.items())]
     tasks = 0
