@@ -162,6 +162,20 @@ class AirflowAliasFinder(importlib.abc.MetaPathFinder):
         return importlib.machinery.ModuleSpec(fullname, self._loader, is_package=True)
 
 
+# Airflow names Stratus does not serve on purpose or yet, and what to write instead.
+_UNSUPPORTED_NAMES = {
+    "setup": "setup/teardown tasks are not built yet; make the set-up an ordinary upstream task",
+    "teardown": ("setup/teardown tasks are not built yet; give the clean-up task trigger_rule='all_done' "
+                 "so it runs whatever happened upstream"),
+    "BaseSensorOperator": ("a Lambda should not wait: schedule the DAG on an Asset (S3 object arrival) instead of "
+                           "a sensor"),
+    "PokeReturnValue": "sensors are not supported (a Lambda should not wait); schedule the DAG on an Asset instead",
+    "AssetAlias": "asset aliases are not supported; name the S3 Asset itself in outlets and schedules",
+    "Metadata": "asset event metadata is not supported yet; emit the asset through the task's outlets",
+    "PythonVirtualenvOperator": "package the dependencies with the worker function and use PythonOperator or @task",
+    "ExternalPythonOperator": "package the dependencies with the worker function and use PythonOperator or @task",
+}
+
 _LOCK = threading.Lock()
 
 
@@ -177,9 +191,13 @@ def hint(exc: BaseException) -> str | None:
     name = getattr(exc, "name", None) or ""
     if not isinstance(exc, ImportError) or not (name == "airflow" or name.startswith("airflow.")):
         return None
+    missing = getattr(exc, "msg", "") or ""
+    advice = next((f"{unsupported} is not supported by Stratus: {why}. "
+                   for unsupported, why in _UNSUPPORTED_NAMES.items()
+                   if f"cannot import name '{unsupported}'" in missing), "")
     served = sorted(MODULES.get(name, ()))
     if served:
-        return (f"Stratus serves {name} with: {', '.join(served)}. Use one of these, or import the "
+        return (f"{advice}Stratus serves {name} with: {', '.join(served)}. Use one of these, or import the "
                 "same names from `orchestrator`.")
     return (f"Stratus does not provide the Airflow module '{name}' (no providers, no SQL operators). "
             "Write the step as a @task (TaskFlow) function, or subclass orchestrator.BaseOperator; "

@@ -229,6 +229,30 @@ class _TaskDecoratorFactory:
         """The function returns a shell command; it is rendered and run like ``BashOperator``'s."""
         return self._make(_bash_decorated(), python_callable, kwargs)
 
+    def __getattr__(self, name: str) -> Any:
+        # @task.sensor, @task.virtualenv, @task.docker, ...: say what to use instead of an AttributeError.
+        if name.startswith("__"):
+            raise AttributeError(name)
+        advice = _UNSUPPORTED_FLAVOURS.get(name, "write the step as a plain @task")
+        raise DagDefinitionError(
+            f"@task.{name} is not supported by Stratus (it serves @task, @task.python, @task.branch, "
+            f"@task.short_circuit and @task.bash); {advice}."
+        )
+
+
+_UNSUPPORTED_FLAVOURS = {
+    "sensor": ("a Lambda should not wait: schedule the DAG on an Asset (S3 object arrival) instead of polling, "
+               "or raise AirflowSkipException from a @task when the data is not there yet"),
+    "virtualenv": "package the dependencies with the worker function (or a per-task lambda_function) and use @task",
+    "external_python": "package the dependencies with the worker function (or a per-task lambda_function) and use @task",
+    "branch_virtualenv": "use @task.branch with the dependencies packaged in the worker function",
+    "branch_external_python": "use @task.branch with the dependencies packaged in the worker function",
+    "docker": "run the container from a @task (ECS/AWS Batch) or give the task its own lambda_function",
+    "kubernetes": "run the pod's work from a @task (ECS/AWS Batch) or give the task its own lambda_function",
+    "run_if": "check the condition at the top of the @task and raise AirflowSkipException",
+    "skip_if": "check the condition at the top of the @task and raise AirflowSkipException",
+}
+
 
 @functools.lru_cache(maxsize=1)
 def _bash_decorated() -> type:

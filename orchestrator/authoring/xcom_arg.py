@@ -53,6 +53,18 @@ class XComArg(DependencyMixin):
             "be iterated while the DAG is defined. Map over it with .expand(arg=output) instead."
         )
 
+    def map(self, f: Any) -> Any:
+        """Airflow's lazy ``XComArg.map``: not built yet (a clear error names what to do)."""
+        raise _not_built(self, "map", "return the transformed list from a @task and expand over that")
+
+    def zip(self, *others: Any, fillvalue: Any = None) -> Any:
+        """Airflow's ``XComArg.zip``: not built yet."""
+        raise _not_built(self, "zip", "zip the lists inside a @task and expand over its result")
+
+    def concat(self, *others: Any) -> Any:
+        """Airflow's ``XComArg.concat``: not built yet."""
+        raise _not_built(self, "concat", "join the lists inside a @task and expand over its result")
+
     def __repr__(self) -> str:
         suffix = f"[{self.key!r}]" if self.key is not None else ""
         return f"XComArg({self.operator.task_id!r}){suffix}"
@@ -83,3 +95,12 @@ class XComArg(DependencyMixin):
     def to_ref(self) -> dict[str, Any]:
         """The plan's JSON form: ``{"$xcom": task_id, "key": key}``."""
         return {"$xcom": self.operator.task_id, "key": self.key}
+
+
+def _not_built(arg: XComArg, name: str, instead: str) -> Exception:
+    from orchestrator.errors import DagDefinitionError
+
+    return DagDefinitionError(
+        f"The output of task '{arg.operator.task_id}': XComArg.{name}() is not supported by Stratus yet; "
+        f"{instead}."
+    )

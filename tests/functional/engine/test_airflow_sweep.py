@@ -342,3 +342,39 @@ def test_validate_and_dags_honour_the_dags_option_and_label_any_of_assets(tmp_pa
     assert "assets: s3://stratus-landing/sweep/raw/ | s3://stratus-landing/sweep/clean/" in rows["s07_either"]
     with pytest.raises(SystemExit, match="name different folders"):
         main(["validate", str(tmp_path), "--dags", str(tmp_path / "other")])
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("from airflow.sdk import dag, task\n@dag(schedule=None, start_date=datetime(2026, 1, 1))\ndef d():\n"
+     "    @task\n    def nums():\n        return [1]\n    @task\n    def show(x):\n        return x\n"
+     "    show.expand(x=nums().map(lambda v: v * 10))\nd()\n",
+     r"broken\.py:11: The output of task 'nums': XComArg\.map\(\) is not supported by Stratus yet; return the "
+     r"transformed list from a @task"),
+    ("from airflow.sdk import dag, task\n@dag(schedule=None, start_date=datetime(2026, 1, 1))\ndef d():\n"
+     "    @task.sensor(poke_interval=5)\n    def wait():\n        return True\n    wait()\nd()\n",
+     r"broken\.py:5: @task\.sensor is not supported by Stratus .*schedule the DAG on an Asset"),
+    ("from airflow.sdk import dag, teardown\n",
+     r"cannot import name 'teardown'.*teardown is not supported by Stratus: .*trigger_rule='all_done'.*"
+     r"Stratus serves airflow\.sdk with"),
+])
+def test_airflow_features_not_built_fail_at_load_with_what_to_write_instead(tmp_path, body, expected):
+    import re
+
+    (tmp_path / "broken.py").write_text("from datetime import datetime\n" + body)
+    [(path, err)] = DagBag(str(tmp_path)).import_errors.items()
+    assert re.search(expected, str(err)), str(err)
+
+
+def test_native_templates_dag_function_params_group_default_args_and_mapped_retry(h):
+    run, states = _run(h, "s19_native_retries", conf={"batch": 7})
+    # g.fails_in_group is not a leaf and its downstream tasks succeed: the run succeeds, as in Airflow
+    assert run["state"] == "success"
+    assert states["g.fails_in_group"] == "failed" and states["on_fail"] == "success"
+    assert states["all_done_empty"] == "success"
+    tis = {(t["task_id"], int(t["map_index"])): t for t in h.store.list_tis("s19_native_retries", run["run_id"])}
+    assert int(tis[("g.fails_in_group", -1)]["try_number"]) == 1  # the group's default_args: retries=0
+    assert int(tis[("flaky_map", 1)]["try_number"]) == 2
+    assert _xcom(h, run, "total") == 6
+    assert _xcom(h, run, "classic_xcomarg") == "key:[1, 2]"
+    assert _xcom(h, run, "native") == {"a_type": "int", "b_type": "list", "c": "L"}
+    assert _xcom(h, run, "var_defaults") == ["d3", "d2"]
