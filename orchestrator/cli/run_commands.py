@@ -28,8 +28,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 def register(subparsers: Any) -> None:
     """Add the ``run``, ``dev``, ``demo`` and ``deploy`` subcommands."""
     p = subparsers.add_parser("run", help="run a DAG once on an embedded local cloud (like Airflow's dag.test())")
-    p.add_argument("dag_id", help="DAG id")
-    p.add_argument("--dags", default="dags", help="DAGs folder (default: dags)")
+    p.add_argument("dag_id", help="DAG id, or a DAG file holding one DAG (e.g. dags/etl.py)")
+    p.add_argument("--dags", default=None, help="DAGs folder (default: dags, or the DAG file's folder)")
     p.add_argument("--conf", default=None, help="run conf as a JSON object, checked against the DAG's params")
     p.add_argument("--logical-date", default=None, help="logical date, ISO-8601 (default: now)")
     p.add_argument("--json", action="store_true", help="print the final run and its task instances as JSON")
@@ -113,13 +113,45 @@ def run_once(dags: str, dag_id: str, *, conf: dict[str, Any] | None = None, logi
     return final, tis, [s.task_id for s in plan.steps]
 
 
+def resolve_dag_target(target: str, dags: str | None) -> tuple[str, str]:
+    """``(dags folder, dag id)`` for ``stratus run TARGET``: a DAG id, or a ``.py`` file with one DAG.
+
+    A file inside ``--dags`` (default ``dags``) runs from that folder; any other file from its own
+    folder. Raises ``StratusError`` when the file cannot be imported or holds no or several DAGs.
+    """
+    from orchestrator.errors import StratusError
+    from orchestrator.plan.loader import DagBag
+
+    if not (target.endswith(".py") or os.path.isfile(target)):
+        return dags or "dags", target
+    path = os.path.abspath(target)
+    if not os.path.isfile(path):
+        raise StratusError(f"DAG file {target!r} does not exist; pass a DAG id or the path of a DAG file.")
+    root = os.path.abspath(dags or "dags")
+    if not os.path.isdir(root) or os.path.relpath(path, root).startswith(".."):
+        if dags:
+            raise StratusError(f"DAG file {target!r} is not inside the DAGs folder {dags!r}; drop --dags or move the file.")
+        root = os.path.dirname(path)
+    bag = DagBag(root, load=False)
+    bag.load_file(path)
+    if bag.import_errors:
+        raise StratusError("; ".join(str(e) for e in bag.import_errors.values()))
+    ids = sorted(bag.dags)
+    if len(ids) != 1:
+        found = ", ".join(ids) if ids else "none"
+        raise StratusError(f"DAG file {target!r} holds {len(ids)} DAGs ({found}); run one by id: "
+                       f"`stratus run DAG_ID --dags {os.path.relpath(root)}`.")
+    return root, ids[0]
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from orchestrator.local.report import run_table
 
     conf = _parse_conf(args.conf)
     logical_date = _parse_date(args.logical_date)
     out = sys.stderr if args.json else sys.stdout
-    final, tis, order = run_once(args.dags, args.dag_id, conf=conf, logical_date=logical_date, out=out,
+    dags, dag_id = resolve_dag_target(args.dag_id, args.dags)
+    final, tis, order = run_once(dags, dag_id, conf=conf, logical_date=logical_date, out=out,
                                  timeout=args.timeout)
     if args.json:
         print(json.dumps({"run": final, "task_instances": tis}, indent=2, default=str))

@@ -378,3 +378,24 @@ def test_native_templates_dag_function_params_group_default_args_and_mapped_retr
     assert _xcom(h, run, "classic_xcomarg") == "key:[1, 2]"
     assert _xcom(h, run, "native") == {"a_type": "int", "b_type": "list", "c": "L"}
     assert _xcom(h, run, "var_defaults") == ["d3", "d2"]
+
+
+def test_stratus_run_takes_a_dag_file_as_well_as_a_dag_id(tmp_path, monkeypatch):
+    from orchestrator.cli.run_commands import resolve_dag_target
+
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    for name in ("s10_skips", "s07_assets"):
+        shutil.copy(SWEEP / f"{name}.py", dags / f"{name}.py")
+    monkeypatch.chdir(tmp_path)
+    assert resolve_dag_target("s10_skips", None) == ("dags", "s10_skips")
+    assert resolve_dag_target("dags/s10_skips.py", None) == (str(dags), "s10_skips")
+    assert resolve_dag_target(str(dags / "s10_skips.py"), str(dags)) == (str(dags), "s10_skips")
+    with pytest.raises(StratusError, match=r"holds 3 DAGs \(s07_consumer, s07_either, s07_producer\); run one by id"):
+        resolve_dag_target("dags/s07_assets.py", None)
+    with pytest.raises(StratusError, match=r"'dags/nope\.py' does not exist"):
+        resolve_dag_target("dags/nope.py", None)
+    other = tmp_path / "other"
+    other.mkdir()
+    with pytest.raises(StratusError, match=r"is not inside the DAGs folder"):
+        resolve_dag_target("dags/s10_skips.py", str(other))
