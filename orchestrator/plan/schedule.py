@@ -15,8 +15,10 @@ PRESETS = {
     "@daily": "0 0 * * *",
     "@weekly": "0 0 * * 0",
     "@monthly": "0 0 1 * *",
+    "@quarterly": "0 0 1 */3 *",
     "@yearly": "0 0 1 1 *",
     "@annually": "0 0 1 1 *",
+    "@midnight": "0 0 * * *",
 }
 
 
@@ -88,6 +90,10 @@ def normalize_schedule(schedule: Any, start_date: Any) -> tuple[Schedule | None,
         if text == "@once":
             return (Schedule(kind="once", expression="@once", preset="@once", timezone=tz), problems)
         if text.startswith("@"):
+            if text == "@continuous":
+                problems.append("schedule '@continuous' is not supported (nothing runs all the time on Lambda); "
+                                "use a cron schedule or an Asset schedule that starts a run when data lands")
+                return None, problems
             if text not in PRESETS:
                 known = ", ".join(["@once", *PRESETS])
                 problems.append(f"schedule preset {text!r} is unknown; use one of {known} or a cron text")

@@ -399,3 +399,16 @@ def test_stratus_run_takes_a_dag_file_as_well_as_a_dag_id(tmp_path, monkeypatch)
     other.mkdir()
     with pytest.raises(StratusError, match=r"is not inside the DAGs folder"):
         resolve_dag_target("dags/s10_skips.py", str(other))
+
+
+def test_quarterly_and_midnight_presets_compile_and_continuous_is_refused():
+    from orchestrator.plan.schedule import normalize_schedule
+
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    quarterly, problems = normalize_schedule("@quarterly", start)
+    assert not problems and quarterly.expression == "0 0 1 */3 *" and quarterly.preset == "@quarterly"
+    assert normalize_schedule("@midnight", start)[0].expression == "0 0 * * *"
+    schedule, problems = normalize_schedule("@continuous", start)
+    assert schedule is None
+    assert problems == ["schedule '@continuous' is not supported (nothing runs all the time on Lambda); use a cron "
+                        "schedule or an Asset schedule that starts a run when data lands"]
