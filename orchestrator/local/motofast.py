@@ -26,6 +26,10 @@ same requests) and only removes work moto repeats for nothing:
   (expression, names, the values the expression names), with the placeholders it found;
 - dispatch: moto lists a response class's methods with ``inspect.getmembers`` on every
   request; the list is kept per class;
+- response ids: moto draws each response's 52-character request id one character at a
+  time and searches the whole body for an XML ``<RequestId>`` to put it in, JSON bodies
+  included; the id is drawn in one call from the same generator and alphabet, and only a
+  body that has the tag is searched;
 - stacks: moto parses a stack's template with PyYAML's pure-Python loader even when it is
   JSON (the local cloud deploys JSON); JSON is read with ``json.loads`` (YAML is a superset
   of JSON: the same document).
@@ -39,6 +43,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import string
 from typing import Any
 
 from orchestrator.local import botofast, motorequest, motoupdate
@@ -67,6 +72,7 @@ def install() -> None:
     _fast_update_expressions()
     _fast_conditions()
     _fast_dispatch()
+    _fast_response_ids()
     _fast_stack_templates()
 
 
@@ -368,6 +374,32 @@ def _fast_conditions() -> None:
 
     setattr(parse, _FLAG, True)
     ConditionExpressionParser.parse = parse  # type: ignore[method-assign]
+
+
+_REQUEST_ID_CHARS = string.ascii_letters + string.digits  # moto's get_random_string alphabet
+_REQUEST_ID_TAG = re.compile(r"(?<=<RequestId>).*(?=<\/RequestId>)")  # moto's pattern
+
+
+def _fast_response_ids() -> None:
+    from moto.core.responses import BaseResponse
+    from moto.moto_api._internal import mock_random
+
+    original = BaseResponse.__dict__["_enrich_response"]
+    if getattr(original.__func__, _FLAG, False):
+        return
+
+    def enrich_response(headers: dict[str, str], body: Any) -> tuple[dict[str, str], Any]:
+        if "status" in headers:
+            headers["status"] = str(headers["status"])
+        request_id = "".join(mock_random.choices(_REQUEST_ID_CHARS, k=52))
+        if isinstance(headers, dict):
+            headers["x-amzn-requestid"] = request_id
+        if isinstance(body, str) and "<RequestId>" in body:
+            body = _REQUEST_ID_TAG.sub(request_id, body)
+        return headers, body
+
+    setattr(enrich_response, _FLAG, True)
+    BaseResponse._enrich_response = staticmethod(enrich_response)  # type: ignore[method-assign,assignment]
 
 
 def _fast_stack_templates() -> None:

@@ -112,3 +112,18 @@ def test_kept_conditions_evaluate_like_fresh_ones(table: Any) -> None:
         assert parser.parse().expr(item) is expected
         assert parser.expr_attr_names_found == ["#state", "#try"]
         assert sorted(parser.expr_attr_values_found) == [":n", ":queued"]
+
+
+def test_response_ids_are_moto_shaped_and_reach_xml_bodies(monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
+                 "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(k, v)
+    motofast.install()
+    with mock_aws():
+        clients = Clients(region_name="us-east-1")
+        ids = [clients.client("dynamodb").list_tables()["ResponseMetadata"] for _ in range(2)]
+        xml = clients.client("iam").list_users()["ResponseMetadata"]  # query protocol: the id is in the body
+    for meta in [*ids, xml]:
+        assert len(meta["RequestId"]) == 52 and meta["RequestId"].isalnum()
+        assert meta["HTTPHeaders"]["x-amzn-requestid"] == meta["RequestId"]
+    assert ids[0]["RequestId"] != ids[1]["RequestId"]
