@@ -81,6 +81,10 @@ class XComArg(DependencyMixin):
         """The referenced value, pulled through ``context["ti"].xcom_pull``."""
         value = context["ti"].xcom_pull(task_ids=self.operator.task_id, key="return_value")
         if self.key is None:
+            if isinstance(value, list) and getattr(self.operator, "expand_input", None) is not None:
+                # A mapped task's values as Airflow's lazy sequence holds them: only the XComs that
+                # exist. An instance that was skipped, failed or returned None pushed nothing.
+                return [v for v in value if v is not None]
             return value
         try:
             return value[self.key]

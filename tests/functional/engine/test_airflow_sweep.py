@@ -269,12 +269,39 @@ def test_fail_fast_is_refused_with_what_to_do_instead(tmp_path):
 # --- differences that live in the engine (orchestrator/engine/*), pinned for the lead ------------------
 
 
-@pytest.mark.xfail(strict=True, reason="engine/runtime.py RuntimeTaskInstance._pull_one: a mapped task's "
-                   "values include None for instances that pushed nothing (skipped, failed, returned None); "
-                   "Airflow's lazy sequence holds only the XComs that exist")
 def test_reducing_a_mapped_task_gets_only_the_values_that_were_pushed(h):
+    # Airflow's lazy sequence holds only the XComs that exist: no None for an instance that returned
+    # None (s16) or was skipped or failed (s14's all_done reducer)
     run, states = _run(h, "s16_map_edges")
     assert _xcom(h, run, "collect") == [0, 2]
+    run, states = _run(h, "s14_map_classic")
+    assert _xcom(h, run, "summary") == [1]
+
+
+@pytest.mark.xfail(strict=True, reason="engine/runtime.py RuntimeTaskInstance._pull_one: ti.xcom_pull(task_ids=<mapped "
+                   "task>) lists None for instances that pushed nothing (skipped, failed, returned None); Airflow "
+                   "returns only the XComs that exist (the TaskFlow argument path is filtered in XComArg.resolve)")
+def test_xcom_pull_of_a_mapped_task_gets_only_the_values_that_were_pushed(h):
+    (h.root / "xp.py").write_text(textwrap.dedent("""
+        from datetime import datetime
+        from airflow.sdk import dag, task
+
+        @dag(schedule=None, start_date=datetime(2026, 1, 1))
+        def xp():
+            @task
+            def maybe(x):
+                return None if x == 1 else x
+
+            @task
+            def pull(ti=None):
+                return ti.xcom_pull(task_ids="maybe")
+
+            maybe.expand(x=[0, 1, 2]) >> pull()
+
+        xp()
+    """))
+    run = h.run("xp")
+    assert h.store.get_xcom("xp", run["run_id"], "pull") == [0, 2]
 
 
 @pytest.mark.xfail(strict=True, reason="engine/worker.py _after_terminal: on_failure_callback's context has "
