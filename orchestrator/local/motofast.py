@@ -26,6 +26,10 @@ same requests) and only removes work moto repeats for nothing:
   (expression, names, the values the expression names), with the placeholders it found;
 - dispatch: moto lists a response class's methods with ``inspect.getmembers`` on every
   request; the list is kept per class;
+- queries: a table ``Query`` (no index) starts from every item of the table, sorted by
+  (hash key, range key) with moto's comparison objects, and keeps those of the queried hash
+  key; it starts from that hash key's items, sorted by their range key's value (the order
+  those objects give), instead;
 - response ids: moto draws each response's 52-character request id one character at a
   time and searches the whole body for an XML ``<RequestId>`` to put it in, JSON bodies
   included; the id is drawn in one call from the same generator and alphabet, and only a
@@ -72,6 +76,7 @@ def install() -> None:
     _fast_update_expressions()
     _fast_conditions()
     _fast_dispatch()
+    _fast_queries()
     _fast_response_ids()
     _fast_stack_templates()
 
@@ -374,6 +379,39 @@ def _fast_conditions() -> None:
 
     setattr(parse, _FLAG, True)
     ConditionExpressionParser.parse = parse  # type: ignore[method-assign]
+
+
+class _Partition:
+    """A table as ``Table.query`` sees it, whose ``all_items`` are one hash key's items in range key order."""
+
+    def __init__(self, table: Any, hash_key: Any) -> None:
+        self._table = table
+        self._hash_key = hash_key
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._table, name)
+
+    def all_items(self) -> list[Any]:
+        items = self._table.items.get(self._hash_key) or {}
+        return sorted(items.values(), key=lambda item: item.range_key.cast_value)
+
+
+def _fast_queries() -> None:
+    from moto.dynamodb.models.table import Table
+
+    original = Table.query
+    if getattr(original, _FLAG, False):
+        return
+
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        if index_name or hash_key is None or not self.range_key_attr:
+            return original(self, hash_key, *args, **kwargs)
+        return original(_Partition(self, hash_key), hash_key, *args, **kwargs)  # type: ignore[arg-type]
+
+    setattr(query, _FLAG, True)
+    query.__wrapped__ = original  # type: ignore[attr-defined]  # moto's own, for tests comparing the two
+    Table.query = query  # type: ignore[method-assign]
 
 
 _REQUEST_ID_CHARS = string.ascii_letters + string.digits  # moto's get_random_string alphabet

@@ -127,3 +127,42 @@ def test_response_ids_are_moto_shaped_and_reach_xml_bodies(monkeypatch: pytest.M
         assert len(meta["RequestId"]) == 52 and meta["RequestId"].isalnum()
         assert meta["HTTPHeaders"]["x-amzn-requestid"] == meta["RequestId"]
     assert ids[0]["RequestId"] != ids[1]["RequestId"]
+
+
+QUERIES: list[dict[str, Any]] = [
+    {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "RUN#a"}}},
+    {"KeyConditionExpression": "pk = :p AND begins_with(sk, :b)",
+     "ExpressionAttributeValues": {":p": {"S": "RUN#a"}, ":b": {"S": "TI#"}}, "ScanIndexForward": False},
+    {"KeyConditionExpression": "pk = :p AND sk BETWEEN :lo AND :hi",
+     "ExpressionAttributeValues": {":p": {"S": "RUN#a"}, ":lo": {"S": "TI#t#00003"}, ":hi": {"S": "TI#t#00012"}}},
+    {"KeyConditionExpression": "pk = :p AND sk > :lo", "Limit": 4,
+     "ExpressionAttributeValues": {":p": {"S": "RUN#a"}, ":lo": {"S": "TI#t#00005"}},
+     "ExclusiveStartKey": {"pk": {"S": "RUN#a"}, "sk": {"S": "TI#t#00007"}}},
+    {"KeyConditionExpression": "pk = :p", "FilterExpression": "#s = :s", "ExpressionAttributeNames": {"#s": "state"},
+     "ExpressionAttributeValues": {":p": {"S": "RUN#a"}, ":s": {"S": "success"}}, "Limit": 7},
+    {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "RUN#missing"}}},
+]
+
+
+def test_queries_answer_as_moto_own(table: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    ddb = Clients(region_name="us-east-1").client("dynamodb")
+    for pk in ("RUN#a", "RUN#b", "RUN#A", "RUN#a2"):
+        for i in (12, 3, 7, 0, 5, 9, 1, 11, 4):
+            ddb.put_item(TableName="t", Item={"pk": {"S": pk}, "sk": {"S": f"TI#t#{i:05d}"},
+                                              "state": {"S": "success" if i % 2 else "failed"}})
+        for sk in ("RUN", "TI#ü", "TI#Z", "XCOM#t#00001"):
+            ddb.put_item(TableName="t", Item={"pk": {"S": pk}, "sk": {"S": sk}})
+
+    def answers() -> list[Any]:
+        out = []
+        for q in QUERIES:
+            page = ddb.query(TableName="t", **q)
+            out.append((page["Items"], page["Count"], page["ScannedCount"], page.get("LastEvaluatedKey")))
+        return out
+
+    fast = answers()
+    from moto.dynamodb.models.table import Table
+
+    monkeypatch.setattr(Table, "query", Table.query.__wrapped__)
+    assert fast == answers()
+    assert [item["sk"]["S"] for item in fast[0][0]][:3] == ["RUN", "TI#Z", "TI#t#00000"]
