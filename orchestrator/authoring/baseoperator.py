@@ -406,6 +406,8 @@ class BaseOperator(DependencyMixin):
         templates. Raises whatever ``execute`` raises (including the skip/fail signals).
         """
         late: dict[str, Any] | None = None
+        if expanded_kwargs and self.expand_input is not None and self.expand_input.kind == "expand":
+            expanded_kwargs = self._mapped_items(expanded_kwargs)
         if expanded_kwargs and self._partial_kwargs is not None:
             op = self._reinstantiate(expanded_kwargs)
         else:
@@ -423,6 +425,15 @@ class BaseOperator(DependencyMixin):
             # branch/short-circuit result is still returned, the engine decides on it.
             return None
         return result
+
+    def _mapped_items(self, expanded_kwargs: dict[str, Any]) -> dict[str, Any]:
+        # An item mapped over `output.map(f)` reaches the instance as the upstream's item: apply f here.
+        from orchestrator.authoring.xcom_arg import MapXComArg
+
+        assert self.expand_input is not None
+        sources = self.expand_input.value
+        return {name: sources[name].apply(item) if isinstance(sources.get(name), MapXComArg) else item
+                for name, item in expanded_kwargs.items()}
 
     def _reinstantiate(self, expanded_kwargs: dict[str, Any]) -> BaseOperator:
         skip = ("dag", "task_group", "default_args")

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.authoring import _stack
-from orchestrator.authoring.xcom_arg import XComArg
+from orchestrator.authoring.xcom_arg import MapXComArg, XComArg
 from orchestrator.errors import DagDefinitionError
 
 if TYPE_CHECKING:
@@ -75,6 +75,11 @@ def check_expand_values(mapped: dict[str, Any], where: str) -> None:
 
 def check_expand_kwargs_value(value: Any, where: str) -> None:
     """``expand_kwargs`` takes a list of dicts or an upstream output."""
+    if isinstance(value, MapXComArg):
+        raise DagDefinitionError(
+            f"{where}: expand_kwargs() over an output's .map() is not supported yet; build the list of kwargs "
+            "dicts in a @task and pass its output to expand_kwargs()."
+        )
     if isinstance(value, XComArg):
         return
     if isinstance(value, (list, tuple)) and all(isinstance(item, dict) for item in value):

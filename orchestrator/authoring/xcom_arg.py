@@ -53,9 +53,14 @@ class XComArg(DependencyMixin):
             "be iterated while the DAG is defined. Map over it with .expand(arg=output) instead."
         )
 
-    def map(self, f: Any) -> Any:
-        """Airflow's lazy ``XComArg.map``: not built yet (a clear error names what to do)."""
-        raise _not_built(self, "map", "return the transformed list from a @task and expand over that")
+    def map(self, f: Any) -> MapXComArg:
+        """Airflow's lazy ``XComArg.map``: ``f`` is applied to each item where the value is used.
+
+        ``process.expand(x=files().map(lambda f: f.upper()))`` maps over the transformed items
+        (``f`` runs in each mapped instance); a plain argument ``report(files().map(len))``
+        receives the transformed list. Not available with ``expand_kwargs`` yet.
+        """
+        return MapXComArg(self, [_callable(self, f)])
 
     def zip(self, *others: Any, fillvalue: Any = None) -> Any:
         """Airflow's ``XComArg.zip``: not built yet."""
@@ -99,6 +104,56 @@ class XComArg(DependencyMixin):
     def to_ref(self) -> dict[str, Any]:
         """The plan's JSON form: ``{"$xcom": task_id, "key": key}``."""
         return {"$xcom": self.operator.task_id, "key": self.key}
+
+
+class MapXComArg(XComArg):
+    """``output.map(f)``: the output's items, each passed through ``f`` (then the next ``.map``)."""
+
+    __slots__ = ("functions",)
+
+    def __init__(self, arg: XComArg, functions: list[Any]) -> None:
+        super().__init__(arg.operator, arg.key)
+        self.functions = list(functions)
+
+    def map(self, f: Any) -> MapXComArg:
+        return MapXComArg(self, [*self.functions, _callable(self, f)])
+
+    def __getitem__(self, key: str) -> XComArg:
+        from orchestrator.errors import DagDefinitionError
+
+        raise DagDefinitionError(
+            f"The output of task '{self.operator.task_id}' after .map(): index the value inside the mapped "
+            "function instead (output.map(lambda v: v[key]))."
+        )
+
+    def apply(self, item: Any) -> Any:
+        """One item through every function, in order."""
+        for fn in self.functions:
+            item = fn(item)
+        return item
+
+    def resolve(self, context: dict[str, Any]) -> Any:
+        value = super().resolve(context)
+        if isinstance(value, dict):
+            value = list(value.items())
+        if not isinstance(value, (list, tuple)):
+            from orchestrator.errors import TaskExecutionError
+
+            raise TaskExecutionError(
+                f"Task '{self.operator.task_id}' returned {type(value).__name__}; .map() needs a list (or dict)."
+            )
+        return [self.apply(v) for v in value]
+
+    def __repr__(self) -> str:
+        return f"{super().__repr__()}.map(...)"
+
+
+def _callable(arg: XComArg, f: Any) -> Any:
+    if not callable(f):
+        from orchestrator.errors import DagDefinitionError
+
+        raise DagDefinitionError(f"The output of task '{arg.operator.task_id}': .map() takes a function, got {f!r}.")
+    return f
 
 
 def _not_built(arg: XComArg, name: str, instead: str) -> Exception:

@@ -374,9 +374,13 @@ def test_validate_and_dags_honour_the_dags_option_and_label_any_of_assets(tmp_pa
 @pytest.mark.parametrize("body, expected", [
     ("from airflow.sdk import dag, task\n@dag(schedule=None, start_date=datetime(2026, 1, 1))\ndef d():\n"
      "    @task\n    def nums():\n        return [1]\n    @task\n    def show(x):\n        return x\n"
-     "    show.expand(x=nums().map(lambda v: v * 10))\nd()\n",
-     r"broken\.py:11: The output of task 'nums': XComArg\.map\(\) is not supported by Stratus yet; return the "
-     r"transformed list from a @task"),
+     "    show.expand(x=nums().zip(nums()))\nd()\n",
+     r"broken\.py:11: The output of task 'nums': XComArg\.zip\(\) is not supported by Stratus yet; zip the "
+     r"lists inside a @task"),
+    ("from airflow.sdk import dag, task\n@dag(schedule=None, start_date=datetime(2026, 1, 1))\ndef d():\n"
+     "    @task\n    def nums():\n        return [1]\n    @task\n    def show(x):\n        return x\n"
+     "    show.expand_kwargs(nums().map(lambda v: {'x': v}))\nd()\n",
+     r"broken\.py:11: Task 'show' .*expand_kwargs\(\) over an output's \.map\(\) is not supported yet"),
     ("from airflow.sdk import dag, task\n@dag(schedule=None, start_date=datetime(2026, 1, 1))\ndef d():\n"
      "    @task.sensor(poke_interval=5)\n    def wait():\n        return True\n    wait()\nd()\n",
      r"broken\.py:5: @task\.sensor is not supported by Stratus .*schedule the DAG on an Asset"),
@@ -439,3 +443,11 @@ def test_quarterly_and_midnight_presets_compile_and_continuous_is_refused():
     assert schedule is None
     assert problems == ["schedule '@continuous' is not supported (nothing runs all the time on Lambda); use a cron "
                         "schedule or an Asset schedule that starts a run when data lands"]
+
+
+def test_xcomarg_map_transforms_each_item_for_expand_and_for_a_plain_argument(h):
+    run, states = _run(h, "s22_map")
+    assert run["state"] == "success"
+    assert [_xcom(h, run, "show", i) for i in range(3)] == ["A_CSV!", "B_TXT!", "C_CSV!"]
+    assert _xcom(h, run, "lengths") == [5, 5, 5]
+    assert [_xcom(h, run, "echo", i) for i in range(3)] == ["a.csv", "b.txt", "c.csv"]
