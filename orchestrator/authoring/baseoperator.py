@@ -184,7 +184,11 @@ class BaseOperator(DependencyMixin):
         do_xcom_push: False keeps no return value (as in Airflow); ``xcom_push`` still works.
     Accepted for compatibility and ignored on Lambda: owner, email, email_on_failure,
     email_on_retry, depends_on_past, pool, pool_slots, queue, priority_weight, weight_rule,
-    max_active_tis_per_dag, executor_config, map_index_template.
+    max_active_tis_per_dag, executor_config, map_index_template, and (Airflow 3 arguments without a meaning
+    on Lambda) task-level start_date/end_date, executor, resources, run_as_user, logger_name,
+    doc_rst/doc_json/doc_yaml, max_active_tis_per_dagrun, ignore_first_depends_on_past,
+    wait_for_past_depends_before_skipping, allow_nested_operators. wait_for_downstream=True means
+    depends_on_past=True (refused by the compiler, as depends_on_past is).
     """
 
     template_fields: ClassVar[Sequence[str]] = ()
@@ -258,6 +262,13 @@ class BaseOperator(DependencyMixin):
                 f"{where}: task-level params are not supported; declare them on the DAG "
                 "(params={...}) and read them as {{ params.name }} or the `params` context key."
             )
+        if kwargs.pop("wait_for_downstream", False):
+            depends_on_past = True  # Airflow: wait_for_downstream=True implies depends_on_past=True
+        for name in _IGNORED_ARGS.intersection(kwargs):
+            kwargs.pop(name)
+        if "sla" in kwargs:
+            raise DagDefinitionError(f"{where}: sla was removed in Airflow 3; use the DAG's dagrun_timeout or the "
+                                     "task's execution_timeout, with on_failure_callback to be told.")
         if kwargs:
             names = ", ".join(sorted(kwargs))
             raise DagDefinitionError(
@@ -493,6 +504,13 @@ class BaseOperator(DependencyMixin):
 
 
 BaseOperator.__init__ = _wrap_init(BaseOperator.__init__)  # type: ignore[method-assign]
+
+# Airflow BaseOperator arguments accepted and ignored (no meaning for a task run by Lambda).
+_IGNORED_ARGS = frozenset({
+    "start_date", "end_date", "executor", "resources", "run_as_user", "logger_name", "doc_rst", "doc_json",
+    "doc_yaml", "max_active_tis_per_dagrun", "ignore_first_depends_on_past", "wait_for_past_depends_before_skipping",
+    "allow_nested_operators",
+})
 
 
 def _as_assets(value: Any, what: str, where: Any) -> list[Any]:

@@ -451,3 +451,21 @@ def test_xcomarg_map_transforms_each_item_for_expand_and_for_a_plain_argument(h)
     assert [_xcom(h, run, "show", i) for i in range(3)] == ["A_CSV!", "B_TXT!", "C_CSV!"]
     assert _xcom(h, run, "lengths") == [5, 5, 5]
     assert [_xcom(h, run, "echo", i) for i in range(3)] == ["a.csv", "b.txt", "c.csv"]
+
+
+def test_airflow_task_arguments_without_meaning_on_lambda_are_accepted_and_sla_is_refused(tmp_path):
+    from orchestrator import DAG, EmptyOperator
+    from orchestrator.errors import DagDefinitionError, PlanValidationError
+    from orchestrator.plan.compiler import compile_dag
+
+    with DAG("ignored_args", schedule=None, start_date=datetime(2026, 1, 1)) as d:
+        EmptyOperator(task_id="t", start_date=datetime(2026, 1, 1), executor="LocalExecutor", run_as_user="etl",
+                      doc_yaml="a: 1", max_active_tis_per_dagrun=2, logger_name="x")
+    assert compile_dag(d).steps[0].task_id == "t"
+    with pytest.raises(DagDefinitionError, match=r"Task 't' .*sla was removed in Airflow 3"):
+        with DAG("sla", schedule=None, start_date=datetime(2026, 1, 1)):
+            EmptyOperator(task_id="t", sla=60)
+    with DAG("wfd", schedule=None, start_date=datetime(2026, 1, 1)) as d:
+        EmptyOperator(task_id="t", wait_for_downstream=True)
+    with pytest.raises(PlanValidationError, match=r"depends_on_past=True is not supported"):
+        compile_dag(d)
