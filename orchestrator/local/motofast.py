@@ -26,6 +26,11 @@ same requests) and only removes work moto repeats for nothing:
   (expression, names, the values the expression names), with the placeholders it found;
 - dispatch: moto lists a response class's methods with ``inspect.getmembers`` on every
   request; the list is kept per class;
+- backends: every lookup of a service's backend for an account (several per request) takes
+  moto's backend lock and compares the service's backend table with every other one in use
+  (moto lists the tables in use, for its reset); a table that already holds the account was
+  listed when the account was added, and moto's reset forgets both at once, so that lookup
+  returns at once;
 - queries: a table ``Query`` (no index) starts from every item of the table, sorted by
   (hash key, range key) with moto's comparison objects, and keeps those of the queried hash
   key; it starts from that hash key's items, sorted by their range key's value (the order
@@ -76,6 +81,7 @@ def install() -> None:
     _fast_update_expressions()
     _fast_conditions()
     _fast_dispatch()
+    _fast_backend_lookups()
     _fast_queries()
     _fast_response_ids()
     _fast_stack_templates()
@@ -379,6 +385,22 @@ def _fast_conditions() -> None:
 
     setattr(parse, _FLAG, True)
     ConditionExpressionParser.parse = parse  # type: ignore[method-assign]
+
+
+def _fast_backend_lookups() -> None:
+    from moto.core.base_backend import BackendDict
+
+    original = BackendDict._create_account_specific_backend
+    if getattr(original, _FLAG, False):
+        return
+
+    def create_account_specific_backend(self: Any, account_id: str) -> None:
+        if dict.__contains__(self, account_id):
+            return  # created, and the table listed, earlier: moto's reset clears both together
+        original(self, account_id)
+
+    setattr(create_account_specific_backend, _FLAG, True)
+    BackendDict._create_account_specific_backend = create_account_specific_backend  # type: ignore[method-assign]
 
 
 class _Partition:

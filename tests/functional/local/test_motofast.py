@@ -166,3 +166,20 @@ def test_queries_answer_as_moto_own(table: Any, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(Table, "query", Table.query.__wrapped__)
     assert fast == answers()
     assert [item["sk"]["S"] for item in fast[0][0]][:3] == ["RUN", "TI#Z", "TI#t#00000"]
+
+
+def test_backends_found_at_once_are_still_reset_between_mocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
+                 "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(k, v)
+    motofast.install()
+    from moto.core.base_backend import BackendDict
+    from moto.dynamodb.models import dynamodb_backends
+
+    for _ in range(2):
+        with mock_aws():
+            clients = Clients(region_name="us-east-1")
+            assert clients.client("dynamodb").list_tables()["TableNames"] == []  # the last mock's table is gone
+            create_table(clients, "t")
+            assert dynamodb_backends in BackendDict._instances  # listed, so moto's reset clears it
+            assert clients.client("dynamodb").list_tables()["TableNames"] == ["t"]
