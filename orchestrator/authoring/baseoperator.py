@@ -402,6 +402,13 @@ class BaseOperator(DependencyMixin):
         """Names of the callbacks that are set, sorted."""
         return [name for name in CALLBACK_NAMES if getattr(self, name, None)]
 
+    @property
+    def log(self) -> Any:
+        """Airflow's ``self.log``: the ``airflow.task`` logger; its lines go to the task's log."""
+        from orchestrator.authoring.tasklog import task_logger
+
+        return task_logger()
+
     def __repr__(self) -> str:
         return f"<Task({type(self).__name__}): {self.task_id}>"
 

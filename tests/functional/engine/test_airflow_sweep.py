@@ -469,3 +469,13 @@ def test_airflow_task_arguments_without_meaning_on_lambda_are_accepted_and_sla_i
         EmptyOperator(task_id="t", wait_for_downstream=True)
     with pytest.raises(PlanValidationError, match=r"depends_on_past=True is not supported"):
         compile_dag(d)
+
+
+def test_custom_operator_with_template_fields_self_log_and_partial_expand(h, capsys):
+    run, states = _run(h, "s23_custom")
+    assert run["state"] == "success"
+    assert _xcom(h, run, "upload") == {"rows": 3}
+    assert _xcom(h, run, "upload", key="uri") == "s3://lake/raw/20260304.csv"
+    assert [_xcom(h, run, "upload_many", i, key="uri") for i in range(2)] == ["s3://lake/a", "s3://lake/b"]
+    # self.log writes to the task's output (its log stream on Lambda), INFO included, as in Airflow
+    assert "INFO - uploading 3 rows to s3://lake/raw/20260304.csv" in capsys.readouterr().out
