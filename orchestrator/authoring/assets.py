@@ -112,6 +112,10 @@ class Asset(BaseAsset):
         return asset_matches(self.uri, bucket, key)
 
     def __eq__(self, other: object) -> bool:
+        # Equal to its uri string too: the context's triggering_asset_events is keyed by uri, and
+        # Airflow 3 code looks events up by the Asset object (events[my_asset]).
+        if isinstance(other, str):
+            return other == self.uri
         return isinstance(other, Asset) and other.uri == self.uri
 
     def __hash__(self) -> int:

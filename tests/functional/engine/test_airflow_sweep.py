@@ -479,3 +479,27 @@ def test_custom_operator_with_template_fields_self_log_and_partial_expand(h, cap
     assert [_xcom(h, run, "upload_many", i, key="uri") for i in range(2)] == ["s3://lake/a", "s3://lake/b"]
     # self.log writes to the task's output (its log stream on Lambda), INFO included, as in Airflow
     assert "INFO - uploading 3 rows to s3://lake/raw/20260304.csv" in capsys.readouterr().out
+
+
+def test_triggering_asset_events_are_found_by_the_asset_object(h):
+    (h.root / "ae.py").write_text(textwrap.dedent("""
+        from datetime import datetime
+        from airflow.sdk import Asset, dag, task
+
+        raw = Asset("s3://stratus-landing/ae/")
+
+        @dag(schedule=[raw], start_date=datetime(2026, 1, 1))
+        def ae():
+            @task
+            def read(triggering_asset_events=None):
+                events = triggering_asset_events[raw]
+                return {"n": len(events), "key": events[0]["key"], "has": raw in triggering_asset_events}
+            read()
+
+        ae()
+    """))
+    event = {"uri": "s3://stratus-landing/ae/x.csv", "bucket": "stratus-landing", "key": "ae/x.csv",
+             "extra": {"key": "ae/x.csv"}}
+    run = h.run("ae", run_type="asset_triggered",
+                triggering_asset_events={"s3://stratus-landing/ae/": [event]})
+    assert h.store.get_xcom("ae", run["run_id"], "read") == {"n": 1, "key": "ae/x.csv", "has": True}
