@@ -503,3 +503,14 @@ def test_triggering_asset_events_are_found_by_the_asset_object(h):
     run = h.run("ae", run_type="asset_triggered",
                 triggering_asset_events={"s3://stratus-landing/ae/": [event]})
     assert h.store.get_xcom("ae", run["run_id"], "read") == {"n": 1, "key": "ae/x.csv", "has": True}
+
+
+def test_mapping_after_a_branch_a_skip_inside_a_map_and_a_failed_upstream(h):
+    run, states = _run(h, "s25_mapflow")
+    assert run["state"] == "success"  # boom failed, but the leaves did not: Airflow's rule
+    assert states["g.b"] == "skipped" and states["dbl_b"] == "skipped" and states["red_b"] == "skipped"
+    assert states["after"] == "upstream_failed" and states["red_fail"] == "success"
+    assert states["part[1]"] == "skipped"
+    assert _xcom(h, run, "red") == [2, 4]
+    assert _xcom(h, run, "red_part") == [1, 3]
+    assert _xcom(h, run, "red_fail") == []
