@@ -77,6 +77,19 @@ class _PythonDecoratedOperator(PythonOperator):
         if self.doc_md is None and python_callable.__doc__:
             self.doc_md = inspect.cleandoc(python_callable.__doc__)
 
+    def execute(self, context: dict[str, Any]) -> Any:
+        result = super().execute(context)
+        if self.multiple_outputs and self.do_xcom_push and result is not None:
+            # Airflow fails such a try (TypeError): each key becomes an XCom, so it must be a str key of a dict.
+            if not isinstance(result, dict):
+                raise TypeError(f"Task '{self.task_id}' returned {type(result).__name__}, but multiple_outputs=True "
+                                "needs a dict (each key becomes an XCom). Return a dict, or drop multiple_outputs.")
+            for key in result:
+                if not isinstance(key, str):
+                    raise TypeError(f"Task '{self.task_id}': with multiple_outputs the dict keys must be strings, "
+                                    f"found {key!r} ({type(key).__name__}).")
+        return result
+
 
 def _check_call(
     fn: Callable[..., Any],

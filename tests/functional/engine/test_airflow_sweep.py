@@ -514,3 +514,33 @@ def test_mapping_after_a_branch_a_skip_inside_a_map_and_a_failed_upstream(h):
     assert _xcom(h, run, "red") == [2, 4]
     assert _xcom(h, run, "red_part") == [1, 3]
     assert _xcom(h, run, "red_fail") == []
+
+
+def test_multiple_outputs_with_a_non_dict_return_fails_the_try_as_in_airflow(h):
+    (h.root / "mo.py").write_text(textwrap.dedent("""
+        from datetime import datetime
+        from airflow.sdk import dag, task
+
+        @dag(schedule=None, start_date=datetime(2026, 1, 1))
+        def mo():
+            @task(multiple_outputs=True)
+            def not_a_dict():
+                return [1, 2]
+
+            @task
+            def int_keys() -> dict:
+                return {1: "a"}
+
+            @task(multiple_outputs=True)
+            def nothing():
+                return None
+
+            not_a_dict(); int_keys(); nothing()
+
+        mo()
+    """))
+    run = h.run("mo")
+    assert h.states("mo", run["run_id"]) == {"not_a_dict": "failed", "int_keys": "failed", "nothing": "success"}
+    tis = {t["task_id"]: t for t in h.store.list_tis("mo", run["run_id"])}
+    assert "TypeError: Task 'not_a_dict' returned list, but multiple_outputs=True needs a dict" in tis["not_a_dict"]["error"]
+    assert "the dict keys must be strings, found 1 (int)" in tis["int_keys"]["error"]
