@@ -32,7 +32,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--dags", default=None, help="DAGs folder (default: dags, or the DAG file's folder)")
     p.add_argument("--conf", default=None, help="run conf as a JSON object, checked against the DAG's params")
     p.add_argument("--logical-date", default=None, help="logical date, ISO-8601 (default: now)")
-    p.add_argument("--json", action="store_true", help="print the final run and its task instances as JSON")
+    p.add_argument("--json", action="store_true",
+                   help="print the final run and its task instances as JSON (each with its decoded 'xcoms')")
     p.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for the run (default: 1800)")
     p.set_defaults(func=cmd_run)
 
@@ -86,7 +87,14 @@ def _result(cloud: Any, plan: Any, dag_id: str, run_id: str) -> tuple[dict[str, 
 
     store = cloud.engine().store
     run = plain(store.get_run(dag_id, run_id))
-    tis = plain(store.list_tis(dag_id, run_id))
+    items = store.list_tis(dag_id, run_id)
+    tis = plain(items)
+    for ti, item in zip(tis, items):
+        # The XComs decoded (the item holds them encoded, large ones in S3): {key: value}, with
+        # the return value under "return_value" as in Airflow.
+        keys = (["return_value"] if item.get("xcom") is not None or item.get("xcom_s3") else [])
+        keys += sorted(item.get("xcom_keys") or {})
+        ti["xcoms"] = plain({key: store.ti_value(item, key) for key in keys})
     return run, tis
 
 
@@ -111,6 +119,18 @@ def run_once(dags: str, dag_id: str, *, conf: dict[str, Any] | None = None, logi
         follow(cloud, engine.store, plan, run["run_id"], out, timeout)
         final, tis = _result(cloud, plan, dag_id, run["run_id"])
     return final, tis, [s.task_id for s in plan.steps]
+
+
+def _json_default(value: Any) -> Any:
+    # Decoded XComs may hold dates (ISO text, as Airflow's API shows them) and dataclasses (their fields).
+    import dataclasses
+    from datetime import date
+
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return str(value)
 
 
 def resolve_dag_target(target: str, dags: str | None) -> tuple[str, str]:
@@ -154,7 +174,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     final, tis, order = run_once(dags, dag_id, conf=conf, logical_date=logical_date, out=out,
                                  timeout=args.timeout)
     if args.json:
-        print(json.dumps({"run": final, "task_instances": tis}, indent=2, default=str))
+        print(json.dumps({"run": final, "task_instances": tis}, indent=2, default=_json_default))
     else:
         print(run_table(final, tis, order))
     return 0 if final.get("state") == "success" else 1
