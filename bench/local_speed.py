@@ -124,8 +124,10 @@ def speed_table(report: SpeedReport) -> str:
         "gap (chains only): one task's end_date to the next task's start_date, the hop latency.",
         f"Machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end (other work slows every figure).",
     ]
-    notes.append("The local cloud installs orchestrator.local.motofast (moto's slow paths made fast, same results) "
-                 "and orchestrator.local.botofast (botocore's models loaded once per process) on start.")
+    notes.append("The local cloud installs orchestrator.local.motofast (moto's slow paths made fast, same results), "
+                 "orchestrator.local.motorequest (in-process requests routed once per URL, DynamoDB's without werkzeug, "
+                 "signatures moto never checks not computed) and orchestrator.local.botofast (botocore's models loaded "
+                 "once per process, User-Agent strings kept) on start.")
     notes += [f"Skipped: {s}" for s in report.skipped]
     title = ("Local cloud speed (moto in process, real handlers)" if report.backend == "local"
              else "Engine speed on moto (no Lambda hop: task messages run in one thread)")
