@@ -434,7 +434,9 @@ class BaseOperator(DependencyMixin):
         op.render_template_fields(context)
         if late:
             op.apply_mapped_kwargs(late)
-        with set_current_context(context):
+        from orchestrator.authoring.tasklog import task_logging
+
+        with set_current_context(context), task_logging():
             op.pre_execute(context)
             result = op.execute(context)
             op.post_execute(context, result)

@@ -478,7 +478,7 @@ def test_custom_operator_with_template_fields_self_log_and_partial_expand(h, cap
     assert _xcom(h, run, "upload", key="uri") == "s3://lake/raw/20260304.csv"
     assert [_xcom(h, run, "upload_many", i, key="uri") for i in range(2)] == ["s3://lake/a", "s3://lake/b"]
     # self.log writes to the task's output (its log stream on Lambda), INFO included, as in Airflow
-    assert "INFO - uploading 3 rows to s3://lake/raw/20260304.csv" in capsys.readouterr().out
+    assert "uploading 3 rows to s3://lake/raw/20260304.csv" in capsys.readouterr().out
 
 
 def test_triggering_asset_events_are_found_by_the_asset_object(h):
@@ -544,3 +544,36 @@ def test_multiple_outputs_with_a_non_dict_return_fails_the_try_as_in_airflow(h):
     tis = {t["task_id"]: t for t in h.store.list_tis("mo", run["run_id"])}
     assert "TypeError: Task 'not_a_dict' returned list, but multiple_outputs=True needs a dict" in tis["not_a_dict"]["error"]
     assert "the dict keys must be strings, found 1 (int)" in tis["int_keys"]["error"]
+
+
+def test_info_lines_of_any_logger_in_a_task_body_reach_the_task_log(h, capsys, monkeypatch):
+    import logging
+
+    # The local cloud's root logger has no handler (pytest's capture handlers are set aside here);
+    # on Lambda the runtime's handler is there and only the level is lowered.
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
+
+    (h.root / "lg.py").write_text(textwrap.dedent("""
+        import logging
+        from datetime import datetime
+        from airflow.sdk import dag, task
+
+        log = logging.getLogger(__name__)
+
+        @dag(schedule=None, start_date=datetime(2026, 1, 1))
+        def lg():
+            @task
+            def talk():
+                log.info("module logger info line")
+                logging.warning("root warning line")
+                return 1
+            talk()
+
+        lg()
+    """))
+    level = logging.getLogger().level
+    run = h.run("lg")
+    assert run["state"] == "success"
+    out = capsys.readouterr().out
+    assert "INFO - module logger info line" in out and "WARNING - root warning line" in out
+    assert logging.getLogger().level == level and logging.getLogger().handlers == []  # restored afterwards
