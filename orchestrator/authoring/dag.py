@@ -214,13 +214,12 @@ class DAG:
         if self._jinja_env is None:
             from orchestrator.authoring import templating
 
-            if self.user_defined_filters or self.jinja_environment_kwargs or self.template_undefined:
-                self._jinja_env = templating.make_environment(
-                    native=self.render_template_as_native_obj, filters=self.user_defined_filters,
-                    undefined=self.template_undefined, options=self.jinja_environment_kwargs,
-                )
-            else:
-                self._jinja_env = templating.default_environment(self.render_template_as_native_obj)
+            # One per DAG (made once per process): its loader serves {% include %} from the DAG's folders.
+            self._jinja_env = templating.make_environment(
+                native=self.render_template_as_native_obj, filters=self.user_defined_filters,
+                undefined=self.template_undefined, options=self.jinja_environment_kwargs,
+                searchpath=self.template_folders(),
+            )
         return self._jinja_env
 
     def template_folders(self) -> list[str]:

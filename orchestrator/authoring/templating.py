@@ -54,11 +54,13 @@ FILTERS: dict[str, Callable[[Any], str]] = {
 
 
 def make_environment(*, native: bool = False, filters: Mapping[str, Callable[..., Any]] | None = None,
-                     undefined: type | None = None, options: Mapping[str, Any] | None = None) -> Any:
+                     undefined: type | None = None, options: Mapping[str, Any] | None = None,
+                     searchpath: list[str] | None = None) -> Any:
     """A new sandboxed environment (native: values keep their Python types).
 
     ``undefined`` replaces ``StrictUndefined``; ``options`` are more Jinja ``Environment``
-    arguments (a DAG's ``jinja_environment_kwargs``, e.g. ``trim_blocks``).
+    arguments (a DAG's ``jinja_environment_kwargs``, e.g. ``trim_blocks``); ``searchpath``
+    folders serve ``{% include %}`` and ``{% import %}`` (the DAG's folder first, as in Airflow).
     """
     # Imported lazily: most tasks have nothing to render, and import time is cold-start time.
     from jinja2 import StrictUndefined
@@ -76,6 +78,10 @@ def make_environment(*, native: bool = False, filters: Mapping[str, Callable[...
         cls = SandboxedNativeEnvironment
     settings: dict[str, Any] = {"undefined": undefined or StrictUndefined, "keep_trailing_newline": True,
                                 "autoescape": False, "cache_size": 400}
+    if searchpath:
+        from jinja2 import FileSystemLoader
+
+        settings["loader"] = FileSystemLoader(searchpath)
     settings.update(options or {})
     env = cls(**settings)
     env.filters.update(FILTERS)

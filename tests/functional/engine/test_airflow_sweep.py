@@ -238,6 +238,7 @@ def test_chain_linear_timezone_states_template_searchpath_and_jinja_options(h):
     assert _xcom(h, run, "c2") is None
     assert _xcom(h, run, "count") == "from searchpath sales"
     assert _xcom(h, run, "loop") == "done-20260304"
+    assert _xcom(h, run, "inc") == "included sales"  # {% include %} from the template_searchpath
 
 
 def test_a_missing_template_file_fails_the_task_naming_the_file_and_folders(h):

@@ -35,5 +35,7 @@ with DAG(
     loop = BashOperator(task_id="loop",
                         bash_command="{% for i in range(2) %}\necho {{ i }}\n{% endfor %}\necho done-{{ ds_nodash }}")
 
+    inc = BashOperator(task_id="inc", bash_command="{% include 'part.inc' %}")
+
     chain_linear(a, [b1, b2], [c1(), c2()], count)
-    count >> loop
+    count >> [loop, inc]
