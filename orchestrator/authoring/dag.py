@@ -107,8 +107,10 @@ class DAG:
         self.max_active_runs = max_active_runs
         self.max_active_tasks = max_active_tasks
         self.dagrun_timeout = dagrun_timeout
+        # default_args["params"] are every task's params in Airflow (over the DAG's): here, DAG params.
+        merged_params = {**(params or {}), **dict(self.default_args.get("params") or {})}
         self.params: dict[str, Param] = {
-            name: value if isinstance(value, Param) else Param(value) for name, value in (params or {}).items()
+            name: value if isinstance(value, Param) else Param(value) for name, value in merged_params.items()
         }
         self.doc_md = doc_md
         self.tags = sorted(set(tags or ()))

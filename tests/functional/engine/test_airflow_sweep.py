@@ -578,3 +578,19 @@ def test_info_lines_of_any_logger_in_a_task_body_reach_the_task_log(h, capsys, m
     out = capsys.readouterr().out
     assert "INFO - module logger info line" in out and "WARNING - root warning line" in out
     assert logging.getLogger().level == level and logging.getLogger().handlers == []  # restored afterwards
+
+
+def test_params_in_default_args_reach_every_task_and_conf_overrides_them(h):
+    (h.root / "dp.py").write_text(textwrap.dedent("""
+        from datetime import datetime
+        from airflow import DAG
+        from airflow.operators.python import PythonOperator
+
+        with DAG("dp", schedule=None, start_date=datetime(2026, 1, 1), params={"a": 0, "b": "x"},
+                 default_args={"params": {"a": 1}, "owner": "etl"}):
+            PythonOperator(task_id="p", python_callable=lambda params: [params["a"], params["b"]])
+    """))
+    run = h.run("dp")
+    assert h.store.get_xcom("dp", run["run_id"], "p") == [1, "x"]
+    run = h.run("dp", conf={"a": 5})
+    assert h.store.get_xcom("dp", run["run_id"], "p") == [5, "x"]
