@@ -112,7 +112,9 @@ class RuntimeTaskInstance:
         if map_indexes is not None:
             return self._value(dag_id, run_id, task_id, int(map_indexes), key, default)
         if mapped:
-            return self.store.list_xcom(dag_id, run_id, task_id, key)
+            # Airflow returns the XComs that exist: an instance that was skipped, failed or
+            # returned None pushed nothing and is left out (as in a TaskFlow argument).
+            return [v for v in self.store.list_xcom(dag_id, run_id, task_id, key) if v is not None]
         return self._value(dag_id, run_id, task_id, -1, key, default)
 
     def _value(self, dag_id: str, run_id: str, task_id: str, map_index: int, key: str, default: Any) -> Any:
@@ -122,6 +124,32 @@ class RuntimeTaskInstance:
     def __repr__(self) -> str:
         return (f"<TaskInstance: {self.dag_id}.{self.task_id} {self.run_id} map_index={self.map_index} "
                 f"try_number={self.try_number}>")
+
+
+class OutletEventAccessor:
+    """``context["outlet_events"][asset]``: the ``extra`` of the event this task emits for it."""
+
+    def __init__(self) -> None:
+        self.extra: dict[str, Any] = {}
+
+
+class OutletEventAccessors(dict):  # type: ignore[type-arg]
+    """Airflow 3's ``outlet_events``: indexed by an ``Asset`` (or its uri), created on first use.
+
+    ``context["outlet_events"][my_asset].extra = {"rows": 3}`` puts ``rows`` in the ``extra`` of
+    the asset event the task emits when it succeeds (consumers see it in
+    ``triggering_asset_events``).
+    """
+
+    def __getitem__(self, asset: Any) -> OutletEventAccessor:
+        uri = str(getattr(asset, "uri", asset))
+        if not dict.__contains__(self, uri):
+            dict.__setitem__(self, uri, OutletEventAccessor())
+        return dict.__getitem__(self, uri)
+
+    def extras(self) -> dict[str, dict[str, Any]]:
+        """``{uri: extra}`` of the accessors a task filled."""
+        return {uri: dict(acc.extra) for uri, acc in self.items() if acc.extra}
 
 
 def build_context(*, plan: StepPlan, step: Step, run: dict[str, Any], ti: RuntimeTaskInstance,
@@ -157,6 +185,7 @@ def build_context(*, plan: StepPlan, step: Step, run: dict[str, Any], ti: Runtim
         "outlets": list(getattr(task, "outlets", []) or []),
         "inlets": list(getattr(task, "inlets", []) or []),
         "expanded_ti_count": run.get(f"map_count#{step.task_id}"),
+        "outlet_events": OutletEventAccessors(),
         "macros": MACROS,
         "var": VarAccessor(),
         "conn": ConnAccessor(),

@@ -133,11 +133,14 @@ def _execute(engine: Engine, plan: StepPlan, step: Step, run: dict[str, Any], ti
     except skip_exc as exc:
         return "skipped", _end_fields(engine, started, str(exc) or None, rti.pushed, msg), frozenset(), None, task, ctx
     except fail_exc as exc:
+        _note_exception(ctx, exc)
         return "failed", _end_fields(engine, started, format_error(exc), rti.pushed, msg), frozenset(), None, task, ctx
     except TaskTimeout as exc:
+        _note_exception(ctx, exc)
         err = f"TaskTimeout: {exc}"
         return "failed", _end_fields(engine, started, err, rti.pushed, msg), frozenset(), err, task, ctx
     except Exception as exc:  # noqa: BLE001 - the task's own failure (or its DAG file's)
+        _note_exception(ctx, exc)
         err = format_error(exc)
         logger.error(f"{what} failed", extra={"error": err[-2000:]})
         return "failed", _end_fields(engine, started, err, rti.pushed, msg), frozenset(), err, task, ctx
@@ -149,6 +152,12 @@ def _execute(engine: Engine, plan: StepPlan, step: Step, run: dict[str, Any], ti
         logger.error(f"{what} returned an unusable value", extra={"error": str(exc)})
         return "failed", _end_fields(engine, started, str(exc), {}, msg), frozenset(), None, task, ctx
     return "success", fields, forced, None, task, ctx
+
+
+def _note_exception(ctx: dict[str, Any], exc: BaseException) -> None:
+    """Airflow passes the exception that failed the try to the failure and retry callbacks."""
+    if ctx:
+        ctx["exception"] = exc
 
 
 def _end_fields(engine: Engine, started: Any, error: str | None, pushed: dict[str, Any],
@@ -200,7 +209,8 @@ def _retry(engine: Engine, plan: StepPlan, step: Step, run: dict[str, Any], msg:
     telemetry.task_retried(msg.dag_id, msg.task_id, msg.run_id)
     logger.warning(f"{msg.describe()} failed; retrying in {delay:g}s", extra={"error": error[-2000:]})
     if task is not None and ctx:
-        callbacks.call(task, "on_retry_callback", {**ctx, "exception": error}, what=f"task '{msg.task_id}'")
+        callbacks.call(task, "on_retry_callback", {**ctx, "exception": ctx.get("exception") or error},
+                       what=f"task '{msg.task_id}'")
     return True
 
 
@@ -209,8 +219,10 @@ def _after_terminal(engine: Engine, plan: StepPlan, step: Step, run: dict[str, A
     if state == "success":
         telemetry.task_succeeded(plan.dag_id, step.task_id, run["run_id"])
         if step.outlets and engine.on_outlets is not None:
+            accessors = ctx.get("outlet_events")
+            extras = accessors.extras() if hasattr(accessors, "extras") else {}
             try:
-                engine.on_outlets(plan, step, run)
+                engine.on_outlets(plan, step, run, extras) if extras else engine.on_outlets(plan, step, run)
             except Exception:  # noqa: BLE001
                 logger.exception("emitting outlet asset events failed")
     elif state == "failed":
@@ -244,6 +256,8 @@ def fail_try(engine: Engine, msg: TaskMessage, error: str, *, expected: tuple[st
         rti = RuntimeTaskInstance(msg.dag_id, msg.run_id, msg.task_id, msg.map_index, msg.try_number,
                                   int(ti.get("max_tries", 0)), plan, store, task=task)
         ctx = build_context(plan=plan, step=step, run=run, ti=rti, task=task, dag=getattr(task, "dag", None))
+    if ctx:
+        ctx["exception"] = error  # the reason the try was failed from outside (crash, timeout)
     if retryable and msg.try_number <= int(ti.get("max_tries", 0)):
         return "up_for_retry" if _retry(engine, plan, step, run, msg, ti, error, task, ctx, expected) else "noop"
     fields = {"end_date": iso(engine.now()), "error": error}

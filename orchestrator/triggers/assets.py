@@ -293,18 +293,21 @@ def handle_asset_events(
     return started
 
 
-def emit_outlet_events(clients: Clients, resources: Resources, plan_step: Step, run: dict[str, Any]) -> list[Any]:
+def emit_outlet_events(clients: Clients, resources: Resources, plan_step: Step, run: dict[str, Any],
+                       extras: dict[str, dict[str, Any]] | None = None) -> list[Any]:
     """Emit the asset events of a task that succeeded with ``outlets``; start consumer DAGs.
 
     The engine calls this after a task's success is recorded. Idempotent per (DAG, run,
-    task): a redelivered success emits nothing new. Returns the runs started.
+    task): a redelivered success emits nothing new. ``extras``: per asset uri, the ``extra``
+    the task set through ``context["outlet_events"]``. Returns the runs started.
     """
     if not plan_step.outlets:
         return []
     events = []
     for uri in plan_step.outlets:
         try:
-            events.append(outlet_event(uri, dag_id=run["dag_id"], run_id=run["run_id"], task_id=plan_step.task_id))
+            events.append(outlet_event(uri, dag_id=run["dag_id"], run_id=run["run_id"], task_id=plan_step.task_id,
+                                       extra=(extras or {}).get(uri)))
         except EventError:
             continue  # a non-s3 outlet is rejected by the compiler; never fail the producer here
     return handle_asset_events(clients, resources, events)

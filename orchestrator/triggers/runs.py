@@ -43,10 +43,11 @@ def outlets_hook(clients: Clients, resources: Resources) -> Any:
     start when a producer task finishes.
     """
 
-    def on_outlets(plan: StepPlan, step: Any, run: dict[str, Any]) -> None:
+    def on_outlets(plan: StepPlan, step: Any, run: dict[str, Any],
+                   extras: dict[str, dict[str, Any]] | None = None) -> None:
         from orchestrator.triggers.assets import emit_outlet_events
 
-        emit_outlet_events(clients, resources, step, run)
+        emit_outlet_events(clients, resources, step, run, extras)
 
     return on_outlets
 

@@ -53,6 +53,7 @@ class AssetEvent(BaseModel):
     source_dag_id: str | None = None
     source_run_id: str | None = None
     source_task_id: str | None = None
+    user_extra: dict[str, Any] | None = None  # a producer task's outlet_events[asset].extra
 
     def dedup_id(self) -> str:
         """What makes a delivery a duplicate: S3's sequencer (+ etag/version), or the producing task."""
@@ -69,9 +70,10 @@ class AssetEvent(BaseModel):
         the DAG's asset the event matched.
         """
         flat = self.model_dump(exclude_none=True)
+        user = flat.pop("user_extra", None) or {}
         extra = {k: v for k, v in flat.items() if k not in ("timestamp", "source", "source_dag_id",
                                                               "source_run_id", "source_task_id")}
-        return {**flat, "asset_uri": asset_uri or self.uri, "extra": extra}
+        return {**flat, "asset_uri": asset_uri or self.uri, "extra": {**extra, **user}}
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -214,8 +216,10 @@ def parse_s3_event(event: Any) -> list[AssetEvent]:
     return out
 
 
-def outlet_event(uri: str, *, dag_id: str, run_id: str, task_id: str, when: datetime | None = None) -> AssetEvent:
-    """The asset event a successful task with ``outlets=[Asset(uri)]`` emits."""
+def outlet_event(uri: str, *, dag_id: str, run_id: str, task_id: str, when: datetime | None = None,
+                 extra: dict[str, Any] | None = None) -> AssetEvent:
+    """The asset event a successful task with ``outlets=[Asset(uri)]`` emits (``extra``: what the
+    task set in ``context["outlet_events"][asset].extra``)."""
     bucket, key = split_s3_uri(uri)
     validate_bucket(bucket)
     validate_key(key, allow_empty=True)
@@ -228,4 +232,5 @@ def outlet_event(uri: str, *, dag_id: str, run_id: str, task_id: str, when: date
         source_dag_id=dag_id,
         source_run_id=run_id,
         source_task_id=task_id,
+        user_extra=extra or None,
     )

@@ -195,10 +195,13 @@ def test_a_task_outlet_starts_the_consumer_dag(cloud):
         from datetime import datetime
         from orchestrator import Asset, dag, task
 
+        sales = Asset("s3://lake/sales/")
+
         @dag(schedule=None, start_date=datetime(2026, 1, 1))
         def producer():
-            @task(outlets=[Asset("s3://lake/sales/")])
-            def load():
+            @task(outlets=[sales])
+            def load(**context):
+                context["outlet_events"][sales].extra = {"rows": 3}  # Airflow 3's outlet event extra
                 return 3
             load()
 
@@ -212,7 +215,8 @@ def test_a_task_outlet_starts_the_consumer_dag(cloud):
         def consumer():
             @task
             def report(triggering_asset_events=None):
-                return [e["source_dag_id"] for evts in triggering_asset_events.values() for e in evts]
+                return [[e["source_dag_id"], e["extra"].get("rows")]
+                        for evts in triggering_asset_events.values() for e in evts]
             report()
 
         consumer()
@@ -224,4 +228,4 @@ def test_a_task_outlet_starts_the_consumer_dag(cloud):
     store = RunStore(cloud.clients, cloud.resources)
     (consumed,) = store.list_runs("consumer")
     assert consumed["state"] == "success" and consumed["run_type"] == "asset_triggered"
-    assert store.get_xcom("consumer", consumed["run_id"], "report") == ["producer"]
+    assert store.get_xcom("consumer", consumed["run_id"], "report") == [["producer", 3]]
