@@ -63,6 +63,8 @@ MODULES: dict[str, tuple[str, ...]] = {
     "airflow.operators.dummy": ("DummyOperator",),
     "airflow.operators.bash": ("BashOperator",),
     "airflow.operators.trigger_dagrun": ("TriggerDagRunOperator",),
+    "airflow.operators.latest_only": ("LatestOnlyOperator",),
+    "airflow.providers.standard.operators.latest_only": ("LatestOnlyOperator",),
     "airflow.providers": (),
     "airflow.providers.standard": (),
     "airflow.providers.standard.operators": (),
@@ -96,11 +98,12 @@ def _names() -> dict[str, Any]:
     out = {name: getattr(orchestrator, name) for name in orchestrator.__all__}
     from orchestrator.authoring import state, timezone
     from orchestrator.authoring.dependencies import chain_linear
+    from orchestrator.authoring.latest_only import LatestOnlyOperator
 
     out.update(Context=Context, AirflowException=AirflowException, Dataset=orchestrator.Asset,
                DatasetAll=orchestrator.AssetAll, DatasetAny=orchestrator.AssetAny,
                DummyOperator=orchestrator.EmptyOperator, days_ago=days_ago, chain_linear=chain_linear,
-               timezone=timezone, get_parsing_context=get_parsing_context)
+               timezone=timezone, get_parsing_context=get_parsing_context, LatestOnlyOperator=LatestOnlyOperator)
     out.update({name: getattr(timezone, name) for name in _TIMEZONE})
     out.update({name: getattr(state, name) for name in _STATES})
     return out

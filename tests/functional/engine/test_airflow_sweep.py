@@ -594,3 +594,21 @@ def test_params_in_default_args_reach_every_task_and_conf_overrides_them(h):
     assert h.store.get_xcom("dp", run["run_id"], "p") == [1, "x"]
     run = h.run("dp", conf={"a": 5})
     assert h.store.get_xcom("dp", run["run_id"], "p") == [5, "x"]
+
+
+@pytest.mark.parametrize("run_type, days_ago, followed", [
+    ("scheduled", 0, True),     # the latest scheduled run
+    ("scheduled", 5, False),    # a catch-up run: its next run is already due
+    ("backfill", 30, False),
+    ("manual", 30, True),       # not created by the schedule: never skipped
+])
+def test_latest_only_operator_skips_the_work_of_runs_that_are_not_the_latest(h, run_type, days_ago, followed):
+    from datetime import timedelta
+
+    today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    logical = today - timedelta(days=days_ago)
+    run, states = _run(h, "s27_latest_only", run_type=run_type, logical_date=logical,
+                       data_interval=(logical, logical))
+    assert run["state"] == "success"
+    assert states["notify"] == ("success" if followed else "skipped")
+    assert states["load"] == "success" and states["done"] == "success"
