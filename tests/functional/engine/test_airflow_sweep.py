@@ -4,8 +4,7 @@ Each file in ``airflow_sweep/`` uses Airflow's import paths (``airflow.sdk``, ``
 ``airflow.operators.*``, ``airflow.providers.standard.*``) and several features at once. Every
 test runs one of them and compares each task's final state and XCom with what Airflow 3 gives
 for the same file (trigger rules, skip propagation, branching into groups, mapping, templates,
-retries, params overridden by conf). The ``xfail(strict=True)`` tests pin differences that live
-in the engine (see their reasons); they turn into failures once fixed, so remove the mark then.
+retries, params overridden by conf).
 """
 
 from __future__ import annotations
@@ -267,7 +266,7 @@ def test_fail_fast_is_refused_with_what_to_do_instead(tmp_path):
     assert "fail_fast is not supported by Stratus" in str(bag.import_errors[str(tmp_path / "ff.py")])
 
 
-# --- differences that live in the engine (orchestrator/engine/*), pinned for the lead ------------------
+# --- engine behaviours the sweep found missing (fixed by the lead in 842a6b8) ---------------------------
 
 
 def test_reducing_a_mapped_task_gets_only_the_values_that_were_pushed(h):
@@ -279,9 +278,6 @@ def test_reducing_a_mapped_task_gets_only_the_values_that_were_pushed(h):
     assert _xcom(h, run, "summary") == [1]
 
 
-@pytest.mark.xfail(strict=True, reason="engine/runtime.py RuntimeTaskInstance._pull_one: ti.xcom_pull(task_ids=<mapped "
-                   "task>) lists None for instances that pushed nothing (skipped, failed, returned None); Airflow "
-                   "returns only the XComs that exist (the TaskFlow argument path is filtered in XComArg.resolve)")
 def test_xcom_pull_of_a_mapped_task_gets_only_the_values_that_were_pushed(h):
     (h.root / "xp.py").write_text(textwrap.dedent("""
         from datetime import datetime
@@ -305,8 +301,6 @@ def test_xcom_pull_of_a_mapped_task_gets_only_the_values_that_were_pushed(h):
     assert h.store.get_xcom("xp", run["run_id"], "pull") == [0, 2]
 
 
-@pytest.mark.xfail(strict=True, reason="engine/worker.py _after_terminal: on_failure_callback's context has "
-                   "no 'exception' key (Airflow passes the exception that failed the task)")
 def test_on_failure_callback_gets_the_exception_in_its_context(h, tmp_path):
     out = tmp_path / "seen.txt"
     (h.root / "cb.py").write_text(textwrap.dedent(f"""
@@ -331,8 +325,6 @@ def test_on_failure_callback_gets_the_exception_in_its_context(h, tmp_path):
     assert "bad input" in out.read_text()
 
 
-@pytest.mark.xfail(strict=True, reason="engine/runtime.py build_context: no 'outlet_events' key, so Airflow 3's "
-                   "context['outlet_events'][asset].extra = {...} raises KeyError")
 def test_outlet_events_accessor_is_in_the_context(h):
     (h.root / "oe.py").write_text(textwrap.dedent("""
         from datetime import datetime
