@@ -205,6 +205,25 @@ class SecretsBackend:
         param = got["Parameter"]
         return str(param["Value"]), param.get("Type") == "SecureString"
 
+    def set_variable(self, key: str, value: str) -> None:
+        """Write SSM parameter ``{prefix}{key}`` (a plain String, replacing any earlier value)."""
+        with _quiet_sdk():
+            self.clients.client("ssm").put_parameter(Name=f"{self.variables_prefix}{key}", Value=value,
+                                                     Type="String", Overwrite=True)
+
+    def delete_variable(self, key: str) -> bool:
+        """Delete SSM parameter ``{prefix}{key}``; False when there was none."""
+        from botocore.exceptions import ClientError
+
+        try:
+            with _quiet_sdk():
+                self.clients.client("ssm").delete_parameter(Name=f"{self.variables_prefix}{key}")
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") == "ParameterNotFound":
+                return False
+            raise
+        return True
+
     def connection_text(self, conn_id: str) -> str | None:
         """The stored text of a connection: Secrets Manager first, then SSM; None if neither has it."""
         from botocore.exceptions import ClientError
@@ -301,6 +320,24 @@ class Variable:
         if secure or is_sensitive(key):
             _mask_tree(parsed)
         return parsed
+
+
+    @classmethod
+    def set(cls, key: str, value: Any, serialize_json: bool = False, **_ignored: Any) -> None:
+        """Airflow's ``Variable.set``: store ``value`` as SSM parameter ``{prefix}{key}``.
+
+        ``serialize_json`` stores ``json.dumps(value)``, else ``str(value)``. An
+        ``AIRFLOW_VAR_<KEY>`` environment variable still wins on ``get``, as in Airflow.
+        """
+        _check_name("Variable", key)
+        text = json.dumps(value) if serialize_json else str(value)
+        get_backend().set_variable(key, text)
+
+    @classmethod
+    def delete(cls, key: str) -> bool:
+        """Airflow's ``Variable.delete``: remove the SSM parameter; False when it did not exist."""
+        _check_name("Variable", key)
+        return get_backend().delete_variable(key)
 
 
 def _mask_tree(value: Any) -> None:

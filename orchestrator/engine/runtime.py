@@ -39,6 +39,7 @@ class DagRunInfo:
     data_interval_end: datetime | None
     start_date: datetime | None
     triggering_asset_events: Any = None
+    state: str | None = None  # "running" in a task; "success"/"failed" in the DAG's callbacks
 
 
 def parse_dt(value: Any) -> datetime | None:
@@ -164,6 +165,7 @@ def build_context(*, plan: StepPlan, step: Step, run: dict[str, Any], ti: Runtim
         dag_id=plan.dag_id, run_id=run["run_id"], run_type=run.get("run_type", "manual"), conf=conf,
         logical_date=logical, data_interval_start=start, data_interval_end=end,
         start_date=parse_dt(run.get("start_date")), triggering_asset_events=run.get("triggering_asset_events"),
+        state=run.get("state"),
     )
     ctx: dict[str, Any] = {
         "dag": dag,

@@ -207,7 +207,7 @@ def test_callbacks_are_called_and_their_errors_never_fail_tasks(h, tmp_path):
     def rec(tag):
         def cb(context):
             with open(MARKER, "a") as f:
-                f.write(f"{{tag}}:{{context['ti'].task_id if context.get('ti') else context['dag_run'].run_id[:6]}}\\n")
+                f.write(f"{{tag}}:{{context['ti'].task_id if context.get('ti') else context['dag_run'].run_id[:6] + '/' + context['dag_run'].state}}\\n")
         return cb
     def broken(context):
         raise RuntimeError("callback bug")
@@ -230,6 +230,6 @@ def test_callbacks_are_called_and_their_errors_never_fail_tasks(h, tmp_path):
     assert run["state"] == "failed"
     lines = marker.read_text().split()
     assert lines == ["execute:good", "success:good", "retry:bad", "skipped:skipper", "failure:bad",
-                     "dag_failure:manual"] or sorted(lines) == sorted(
-        ["execute:good", "success:good", "retry:bad", "skipped:skipper", "failure:bad", "dag_failure:manual"])
+                     "dag_failure:manual/failed"] or sorted(lines) == sorted(
+        ["execute:good", "success:good", "retry:bad", "skipped:skipper", "failure:bad", "dag_failure:manual/failed"])
     assert h.store.get_ti("cbs", run["run_id"], "good")["state"] == "success"

@@ -50,6 +50,17 @@ def test_variables_from_ssm_env_default_and_json(aws, monkeypatch):
     assert Variable.get("region") == "us-west-2"  # the environment first, as in Airflow
 
 
+def test_variable_set_and_delete_write_the_ssm_parameter(aws):
+    Variable.set("batch_size", 500)
+    assert Variable.get("batch_size") == "500"
+    Variable.set("limits", {"rows": 20}, serialize_json=True)  # replaces the earlier value
+    assert Variable.get("limits", deserialize_json=True) == {"rows": 20}
+    got = aws.client("ssm").get_parameter(Name="/stratus/variables/limits")["Parameter"]
+    assert got["Type"] == "String" and json.loads(got["Value"]) == {"rows": 20}
+    assert Variable.delete("batch_size") is True and Variable.delete("batch_size") is False
+    assert Variable.get("batch_size", default=None) is None
+
+
 def test_missing_variable_names_where_to_create_it(aws):
     with pytest.raises(SecretNotFoundError, match=r"Variable 'nope' does not exist: create the SSM parameter "
                                                   r"'/stratus/variables/nope' \(or set AIRFLOW_VAR_NOPE\)"):
