@@ -326,7 +326,8 @@ class Engine:
     def expand(self, plan: StepPlan, run: dict[str, Any],
                step: Step) -> tuple[list[tuple[str, dict[str, int], frozenset[str]]], bool]:
         """Count a mapped task's instances now (0 -> one skipped instance, map index -1) and create
-        them chunk by chunk, the rest handed on to the conductor (``engine.expansion``)."""
+        its lane heads chunk by chunk, the rest handed on to the conductor (``engine.expansion``);
+        each instance then creates the next of its lane (``engine.lanes``)."""
         from orchestrator.engine import expansion
 
         return expansion.begin(self, plan, run, step)

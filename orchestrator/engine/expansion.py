@@ -1,5 +1,8 @@
 """Chunked, resumable expansion of a mapped task: no invocation creates more than one chunk.
 
+Only the lane heads are created here, ``min(n, max_active_tasks)`` instances (``engine.lanes``:
+each instance creates the next of its lane when it ends); below, "instances" means those heads.
+
 A mapped task with 10,000 instances cannot be created by the one invocation that made it
 ready (one conditional write and one async invoke per instance outlive a Lambda timeout).
 So the expansion is a relay over the run item:

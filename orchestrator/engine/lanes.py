@@ -302,8 +302,8 @@ def finish_member(engine: Engine, plan: StepPlan, run: dict[str, Any], step: Ste
             reasons = list(getattr(exc, "reasons", None) or ["ConditionalCheckFailed"])
             if reasons[0] == "ConditionalCheckFailed":
                 return False
-            if prev or reasons[1] != "ConditionalCheckFailed":
-                return None
+            if prev or len(reasons) < 2 or reasons[1] != "ConditionalCheckFailed":
+                return None  # not "the next task exists": end the ordinary way
             try:
                 existing = engine.store.get_ti(plan.dag_id, msg.run_id, nxt.task_id, -1)
             except NotFoundError:

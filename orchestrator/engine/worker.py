@@ -222,7 +222,10 @@ def _after_terminal(engine: Engine, plan: StepPlan, step: Step, run: dict[str, A
             accessors = ctx.get("outlet_events")
             extras = accessors.extras() if hasattr(accessors, "extras") else {}
             try:
-                engine.on_outlets(plan, step, run, extras) if extras else engine.on_outlets(plan, step, run)
+                if extras:
+                    engine.on_outlets(plan, step, run, extras)
+                else:
+                    engine.on_outlets(plan, step, run)
             except Exception:  # noqa: BLE001
                 logger.exception("emitting outlet asset events failed")
     elif state == "failed":
