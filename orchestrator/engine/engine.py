@@ -85,9 +85,9 @@ class Engine:
         self.dispatcher = dispatcher
         self.dags_root = dags_root or store.resources.dags_root
         self.clock = clock or (lambda: datetime.now(timezone.utc))
-        # Called as on_outlets(plan, step, run[, extras]) after a task with outlets succeeded
+        # Called as on_outlets(plan, step, run, extras) after a task with outlets succeeded
         # (triggers); extras: {asset uri: the extra the task set in context["outlet_events"]}.
-        self.on_outlets: Callable[..., None] | None = None
+        self.on_outlets: Callable[[StepPlan, Step, dict[str, Any], dict[str, dict[str, Any]]], None] | None = None
 
     # ------------------------------------------------------------------ helpers
 

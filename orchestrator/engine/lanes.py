@@ -95,34 +95,49 @@ def finish_and_pass(engine: Engine, plan: StepPlan, run: dict[str, Any], step: S
     t = step.task_id
     flush = sum(counts.values()) >= carry_limit(plan, step)
     run_upd = Update(add=flush_add(t, counts)) if flush else None
+    ti = _pass_on(engine, plan, step, msg, state, step, nxt, fields=fields, expected=expected,
+                  next_extra={"mcarry": None if flush else counts}, run_upd=run_upd)
+    if not isinstance(ti, dict):
+        return ti
+    engine.invoke(plan, engine.message(plan, msg.run_id, t, nxt, int(ti["try_number"]), run=run))
+    if flush and carry_limit(plan, step) == 1:
+        engine.early_fire(plan, engine.store.get_run(plan.dag_id, msg.run_id), step, state)
+    return True
+
+
+def _pass_on(engine: Engine, plan: StepPlan, step: Step, msg: TaskMessage, state: str, nxt: Step, nxt_index: int,
+             *, fields: dict[str, Any], expected: tuple[str, ...], next_extra: dict[str, Any],
+             run_upd: Update | None) -> dict[str, Any] | bool | None:
+    """The one transaction of a lane: end this try and create the next member ``queued``.
+
+    Returns the queued item, False (this try was not in the expected state: another writer
+    won) or None (the next member exists already and is not cleared: the caller ends the try
+    the ordinary way, giving its slot back). A cleared next member (``state = none``) is
+    created again as its next try.
+    """
     from orchestrator.engine.engine import QUEUE_GRACE_S
 
     prev = 0
     for _ in range(2):
         try:
-            ti = engine.store.finish_and_queue(
-                plan.dag_id, msg.run_id, t, msg.try_number, state, fields=fields, expected=expected,
-                next_task_id=t, retries=step.retry.retries, deadline=engine.epoch() + QUEUE_GRACE_S,
-                next_extra={"mcarry": None if flush else counts}, run_upd=run_upd, map_index=msg.map_index,
-                next_map_index=nxt, next_prev_try=prev)
+            return engine.store.finish_and_queue(
+                plan.dag_id, msg.run_id, step.task_id, msg.try_number, state, fields=fields, expected=expected,
+                next_task_id=nxt.task_id, retries=nxt.retry.retries, deadline=engine.epoch() + QUEUE_GRACE_S,
+                next_extra=next_extra, run_upd=run_upd, map_index=msg.map_index, next_map_index=nxt_index,
+                next_prev_try=prev)
         except ConflictError as exc:
             reasons = list(getattr(exc, "reasons", None) or ["ConditionalCheckFailed"])
             if reasons[0] == "ConditionalCheckFailed":
                 return False
-            if prev:
-                return None
+            if prev or len(reasons) < 2 or reasons[1] != "ConditionalCheckFailed":
+                return None  # not "the next member exists": end the ordinary way
             try:
-                existing = engine.store.get_ti(plan.dag_id, msg.run_id, t, nxt)
+                existing = engine.store.get_ti(plan.dag_id, msg.run_id, nxt.task_id, nxt_index)
             except NotFoundError:
                 return None
             if existing.get("state") != "none":
                 return None  # made by reconcile, or by an engine older than lanes
-            prev = int(existing.get("try_number", 0))  # cleared: it runs again as the next try
-            continue
-        engine.invoke(plan, engine.message(plan, msg.run_id, t, nxt, int(ti["try_number"]), run=run))
-        if flush and carry_limit(plan, step) == 1:
-            engine.early_fire(plan, engine.store.get_run(plan.dag_id, msg.run_id), step, state)
-        return True
+            prev = int(existing.get("try_number", 0))
     return None
 
 
@@ -284,36 +299,17 @@ def finish_member(engine: Engine, plan: StepPlan, run: dict[str, Any], step: Ste
     ``done``: the outcomes settled by this member (``outcomes``). Returns True (done), False
     (another writer won) or None (the next task exists already: end the ordinary way).
     """
-    from orchestrator.engine.engine import CARRY_LIMIT, QUEUE_GRACE_S
+    from orchestrator.engine.engine import CARRY_LIMIT
 
     nxt = plan.step(lane[0])
     # A failure is counted at once, so rules that decide on a failure (upstream_failed) still do.
     flush = state != "success" or len(done) >= CARRY_LIMIT
     run_upd = merged_update(engine, plan, done, from_worker=False) if flush else None
-    extra = {"lane": lane[1:] or None, "lcarry": None if flush else done}
-    prev = 0
-    for _ in range(2):
-        try:
-            ti = engine.store.finish_and_queue(
-                plan.dag_id, msg.run_id, step.task_id, msg.try_number, state, fields=fields, expected=expected,
-                next_task_id=nxt.task_id, retries=nxt.retry.retries, deadline=engine.epoch() + QUEUE_GRACE_S,
-                next_extra=extra, run_upd=run_upd, next_prev_try=prev)
-        except ConflictError as exc:
-            reasons = list(getattr(exc, "reasons", None) or ["ConditionalCheckFailed"])
-            if reasons[0] == "ConditionalCheckFailed":
-                return False
-            if prev or len(reasons) < 2 or reasons[1] != "ConditionalCheckFailed":
-                return None  # not "the next task exists": end the ordinary way
-            try:
-                existing = engine.store.get_ti(plan.dag_id, msg.run_id, nxt.task_id, -1)
-            except NotFoundError:
-                return None
-            if existing.get("state") != "none":
-                return None  # queued by reconcile meanwhile
-            prev = int(existing.get("try_number", 0))
-            continue
-        engine.invoke(plan, engine.message(plan, msg.run_id, nxt.task_id, -1, int(ti["try_number"]), run=run))
-        if flush:
-            engine.propagate(plan, run, [(tid, {st: 1}, frozenset()) for tid, st in done.items()])
-        return True
-    return None
+    ti = _pass_on(engine, plan, step, msg, state, nxt, -1, fields=fields, expected=expected,
+                  next_extra={"lane": lane[1:] or None, "lcarry": None if flush else done}, run_upd=run_upd)
+    if not isinstance(ti, dict):
+        return ti
+    engine.invoke(plan, engine.message(plan, msg.run_id, nxt.task_id, -1, int(ti["try_number"]), run=run))
+    if flush:
+        engine.propagate(plan, run, [(tid, {st: 1}, frozenset()) for tid, st in done.items()])
+    return True

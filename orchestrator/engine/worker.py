@@ -15,7 +15,8 @@ from orchestrator.engine import callbacks, mapping
 from orchestrator.engine.engine import Engine, format_error, iso
 from orchestrator.engine.messages import TaskMessage
 from orchestrator.engine.rules import retry_delay_s
-from orchestrator.engine.runtime import RuntimeTaskInstance, TaskTimeout, build_context, parse_dt, run_with_timeout
+from orchestrator.engine.runtime import OutletEventAccessors, RuntimeTaskInstance, TaskTimeout, build_context
+from orchestrator.engine.runtime import parse_dt, run_with_timeout
 from orchestrator.errors import ConflictError, EventError, NotFoundError
 from orchestrator.observe import telemetry
 from orchestrator.observe.telemetry import logger, task_log_context
@@ -154,8 +155,9 @@ def _execute(engine: Engine, plan: StepPlan, step: Step, run: dict[str, Any], ti
     return "success", fields, forced, None, task, ctx
 
 
-def _note_exception(ctx: dict[str, Any], exc: BaseException) -> None:
-    """Airflow passes the exception that failed the try to the failure and retry callbacks."""
+def _note_exception(ctx: dict[str, Any], exc: BaseException | str) -> None:
+    """Airflow passes the exception that failed the try to the failure and retry callbacks
+    (from outside the worker: the reason the try was failed, as text)."""
     if ctx:
         ctx["exception"] = exc
 
@@ -220,12 +222,9 @@ def _after_terminal(engine: Engine, plan: StepPlan, step: Step, run: dict[str, A
         telemetry.task_succeeded(plan.dag_id, step.task_id, run["run_id"])
         if step.outlets and engine.on_outlets is not None:
             accessors = ctx.get("outlet_events")
-            extras = accessors.extras() if hasattr(accessors, "extras") else {}
+            extras = accessors.extras() if isinstance(accessors, OutletEventAccessors) else {}
             try:
-                if extras:
-                    engine.on_outlets(plan, step, run, extras)
-                else:
-                    engine.on_outlets(plan, step, run)
+                engine.on_outlets(plan, step, run, extras)
             except Exception:  # noqa: BLE001
                 logger.exception("emitting outlet asset events failed")
     elif state == "failed":
@@ -259,8 +258,7 @@ def fail_try(engine: Engine, msg: TaskMessage, error: str, *, expected: tuple[st
         rti = RuntimeTaskInstance(msg.dag_id, msg.run_id, msg.task_id, msg.map_index, msg.try_number,
                                   int(ti.get("max_tries", 0)), plan, store, task=task)
         ctx = build_context(plan=plan, step=step, run=run, ti=rti, task=task, dag=getattr(task, "dag", None))
-    if ctx:
-        ctx["exception"] = error  # the reason the try was failed from outside (crash, timeout)
+    _note_exception(ctx, error)
     if retryable and msg.try_number <= int(ti.get("max_tries", 0)):
         return "up_for_retry" if _retry(engine, plan, step, run, msg, ti, error, task, ctx, expected) else "noop"
     fields = {"end_date": iso(engine.now()), "error": error}
