@@ -18,7 +18,7 @@ from orchestrator.engine.rules import retry_delay_s
 from orchestrator.engine.runtime import OutletEventAccessors, RuntimeTaskInstance, TaskTimeout, build_context
 from orchestrator.engine.runtime import parse_dt, run_with_timeout
 from orchestrator.errors import ConflictError, EventError, NotFoundError
-from orchestrator.observe import telemetry
+from orchestrator.observe import printmask, telemetry
 from orchestrator.observe.telemetry import logger, task_log_context
 from orchestrator.plan.model import Step, StepPlan
 from orchestrator.store import xcom as codec
@@ -129,6 +129,7 @@ def _execute(engine: Engine, plan: StepPlan, step: Step, run: dict[str, Any], ti
         if msg.map_index >= 0:
             expanded = mapping.instance_kwargs(plan, step, run, store, msg.map_index, task)
         callbacks.call(task, "on_execute_callback", ctx, what=f"task '{msg.task_id}'")
+        printmask.install()  # a print() of a secret the task read is masked like its log lines
         value = run_with_timeout(lambda: task.run(ctx, expanded), step.execution_timeout_s,
                                  what=f"Task '{msg.task_id}'")
     except skip_exc as exc:
