@@ -253,11 +253,14 @@ class DAG:
         import os
 
         from orchestrator.cli.run_commands import run_once
-        from orchestrator.local.report import run_table
+        from orchestrator.local.report import failure_summary, run_table
 
         run, tis, order = run_once(os.path.dirname(os.path.abspath(self.fileloc)), self.dag_id,
                                    conf=run_conf, logical_date=logical_date)
         print(run_table(run, tis, order))
+        summary = failure_summary(tis)
+        if summary:
+            print("\n" + summary)
         return run
 
     # -- context manager --------------------------------------------------------------------

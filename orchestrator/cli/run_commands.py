@@ -103,6 +103,8 @@ def run_once(dags: str, dag_id: str, *, conf: dict[str, Any] | None = None, logi
     """One run of ``dag_id`` on an embedded local cloud: ``(run, task instances, task ids in plan order)``.
 
     What ``stratus run`` and ``DAG.test()`` do; progress lines go to ``out`` (stdout by default).
+    Each failed task instance also carries ``output_tail``: the last lines its failed try printed or
+    logged (read before the embedded cloud and its logs are gone).
     """
     from orchestrator.local.cloud import LocalCloud
     from orchestrator.local.dev import local_parameters
@@ -118,7 +120,50 @@ def run_once(dags: str, dag_id: str, *, conf: dict[str, Any] | None = None, logi
         print(f"{dag_id}: run {run['run_id']} started on the local cloud", file=out, flush=True)
         follow(cloud, engine.store, plan, run["run_id"], out, timeout)
         final, tis = _result(cloud, plan, dag_id, run["run_id"])
+        _add_output_tails(cloud, dag_id, final["run_id"], tis)
+    skipped = _skipped_delays(plan, tis)
+    if skipped:
+        print(skipped, file=out, flush=True)
     return final, tis, [s.task_id for s in plan.steps]
+
+
+def _add_output_tails(cloud: Any, dag_id: str, run_id: str, tis: list[dict[str, Any]]) -> None:
+    from orchestrator.observe.logs import output_lines
+    from orchestrator.observe.service import RunsView
+
+    view = RunsView(cloud.clients, cloud.resources, store=cloud.engine().store)
+    for ti in tis:
+        if ti.get("state") != "failed":
+            continue
+        try:
+            lines = view.log_lines(dag_id, run_id, str(ti["task_id"]), map_index=int(ti.get("map_index", -1)))
+        except StratusError:
+            lines = []
+        ti["output_tail"] = output_lines(lines)[-20:]
+
+
+def _skipped_delays(plan: Any, tis: list[dict[str, Any]]) -> str | None:
+    """The note that the embedded cloud's clock jumped over retry delays (they are real on AWS)."""
+    from orchestrator.engine.rules import retry_delay_s
+
+    waits = []
+    for ti in tis:
+        tries = int(ti.get("try_number") or 0)
+        if tries <= 1:
+            continue
+        try:
+            step = plan.step(str(ti["task_id"]))
+        except KeyError:
+            continue
+        total = sum(retry_delay_s(step.retry, n, dag_id=plan.dag_id, task_id=step.task_id) for n in range(1, tries))
+        mi = int(ti.get("map_index", -1))
+        waits.append(f"'{ti['task_id']}'" + (f"[{mi}]" if mi >= 0 else "") + f" {total:g}s over {tries - 1} retr"
+                     + ("y" if tries == 2 else "ies"))
+    if not waits:
+        return None
+    shown = ", ".join(waits[:5]) + (f" and {len(waits) - 5} more" if len(waits) > 5 else "")
+    return (f"note: retry delays were skipped on the local cloud (its clock jumps to the next retry); "
+            f"on AWS these tasks would have waited: {shown}.")
 
 
 def _json_default(value: Any) -> Any:
@@ -165,7 +210,7 @@ def resolve_dag_target(target: str, dags: str | None) -> tuple[str, str]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from orchestrator.local.report import run_table
+    from orchestrator.local.report import failure_summary, public_run, public_ti, run_table
 
     conf = _parse_conf(args.conf)
     logical_date = _parse_date(args.logical_date)
@@ -174,9 +219,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     final, tis, order = run_once(dags, dag_id, conf=conf, logical_date=logical_date, out=out,
                                  timeout=args.timeout)
     if args.json:
-        print(json.dumps({"run": final, "task_instances": tis}, indent=2, default=_json_default))
+        doc = {"run": public_run(final), "task_instances": [public_ti(ti) for ti in tis]}
+        print(json.dumps(doc, indent=2, default=_json_default))
     else:
         print(run_table(final, tis, order))
+        summary = failure_summary(tis)
+        if summary:
+            print("\n" + summary)
     return 0 if final.get("state") == "success" else 1
 
 

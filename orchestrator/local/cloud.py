@@ -265,19 +265,22 @@ class LocalCloud:
         self._started = False
 
     # ------------------------------------------------------------------ use
-    def _write_logs(self, group: str, stream: str, text: str) -> None:
+    def _write_logs(self, group: str, stream: str, text: str, stamps: list[int] | None = None) -> None:
         from moto.logs.models import logs_backends
 
-        lines = [line for line in text.splitlines() if line.strip()]
-        if not lines:
-            return
         ms = int(time.time() * 1000)
+        # Each line keeps the time it was written (``stamps``, one per line), as in CloudWatch Logs.
+        times = list(stamps or [])
+        lines = [(times[i] if i < len(times) else ms, line) for i, line in enumerate(text.splitlines())]
+        events = [{"timestamp": t, "message": line} for t, line in lines if line.strip()]
+        if not events:
+            return
         with MOTO_LOCK:
             backend = logs_backends[ACCOUNT_ID][self.region]
             if group not in backend.groups:
                 backend.create_log_group(group, {})
             backend.create_log_stream(group, stream)
-            backend.put_log_events(group, stream, [{"timestamp": ms, "message": line} for line in lines])
+            backend.put_log_events(group, stream, events)
 
     def function_name(self, logical_id: str) -> str:
         """Physical name of a template function (``"WorkerFunction"`` -> ``"stratus-local-worker"``)."""

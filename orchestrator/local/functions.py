@@ -98,6 +98,22 @@ class Fault:
     times: int = 1
 
 
+class _StampedIO(io.StringIO):
+    """An invocation's output buffer that notes when each line ended (epoch ms), as CloudWatch
+    Logs gives every line Lambda sends its own timestamp."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stamps: list[int] = []
+
+    def write(self, text: str) -> int:
+        n = super().write(text)
+        if "\n" in text:
+            now = int(time.time() * 1000)
+            self.stamps.extend([now] * text.count("\n"))
+        return n
+
+
 class _StdoutRouter(io.TextIOBase):
     """sys.stdout replacement: a thread with a capture buffer writes there, others pass through."""
 
@@ -136,7 +152,7 @@ class FunctionHost:
         region: str,
         pool_size: int = 8,
         timeouts: dict[str, int] | None = None,
-        log_writer: Callable[[str, str, str], None] | None = None,
+        log_writer: Callable[[str, str, str, list[int] | None], None] | None = None,
         echo_logs: bool = False,
     ) -> None:
         self.functions = functions
@@ -235,7 +251,7 @@ class FunctionHost:
             timeout_s=timeout_s,
         )
         self.invocations[name] = self.invocations.get(name, 0) + 1
-        buffer = io.StringIO()
+        buffer = _StampedIO()
         # Something (pytest's capture between test phases, a redirect_stdout) may have replaced
         # the router installed with the hooks: put it back so this invocation's lines are kept (H5).
         if not isinstance(sys.stdout, _StdoutRouter):
@@ -287,10 +303,10 @@ class FunctionHost:
         elapsed_ms = (time.monotonic() - started) * 1000
         print(f"END RequestId: {request_id}", file=buffer)
         print(f"REPORT RequestId: {request_id}\tDuration: {elapsed_ms:.2f} ms", file=buffer)
-        self._write_logs(name, stream, buffer.getvalue())
+        self._write_logs(name, stream, buffer.getvalue(), buffer.stamps)
         return outcome
 
-    def _write_logs(self, name: str, stream: str, text: str) -> None:
+    def _write_logs(self, name: str, stream: str, text: str, stamps: list[int] | None = None) -> None:
         from orchestrator.observe.printmask import redact_text
 
         text = redact_text(text)  # this thread's capture sat before any masking stream (observe.printmask)
@@ -298,7 +314,7 @@ class FunctionHost:
             router_passthrough().write(text)  # type: ignore[union-attr]
         if self._log_writer is not None:
             try:
-                self._log_writer(f"/aws/lambda/{name}", stream, text)
+                self._log_writer(f"/aws/lambda/{name}", stream, text, stamps)
             except Exception as exc:  # logs are best effort, as in Lambda
                 log.debug("local cloud: could not write logs of %s: %s", name, exc)
 

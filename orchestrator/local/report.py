@@ -128,3 +128,91 @@ def run_table(run: dict[str, Any], tis: list[dict[str, Any]], task_order: list[s
     took = _seconds({"start_date": run.get("start_date"), "end_date": run.get("end_date")})
     head = f"{run.get('dag_id')} {run.get('run_id')}: {run.get('state')} ({_duration(took)})"
     return head + "\n" + table(["task", "map index", "state", "tries", "duration"], task_rows(tis, task_order))
+
+
+# ---------------------------------------------------------------- failures and the public JSON shape
+
+# `stratus run --json` / `stratus runs --json`: the documented, stable shape (README "JSON output").
+# Storage keys (pk, sk, gsi1pk, counters such as c#..., lane bookkeeping) never appear.
+RUN_FIELDS = ("dag_id", "run_id", "state", "run_type", "logical_date", "data_interval_start", "data_interval_end",
+              "queued_at", "start_date", "end_date", "conf", "params", "plan_hash", "note")
+TI_FIELDS = ("task_id", "map_index", "state", "try_number", "max_tries", "queued_at", "start_date", "end_date",
+             "duration", "note")
+OUTPUT_TAIL = 10  # lines of a failed task's output shown
+
+
+def error_parts(error: Any) -> dict[str, str] | None:
+    """``{"type", "message", "traceback"}`` from a stored task error (a formatted traceback or one line)."""
+    if not error:
+        return None
+    text = str(error).rstrip()
+    lines = [line for line in text.splitlines() if line.strip()]
+    # The last line of a Python traceback is "Type: message" (or "Type" alone); a chained or
+    # multi-line message keeps going, so look for the last line that starts at column 0 and
+    # names an exception.
+    last = lines[-1] if lines else text
+    for i in range(len(lines) - 1, -1, -1):
+        head = lines[i].split(":", 1)[0]
+        if not lines[i].startswith(" ") and head and head.replace(".", "").replace("_", "").isalnum() \
+                and head[:1].isalpha() and not lines[i].startswith("Traceback"):
+            last = "\n".join(lines[i:])
+            break
+    kind, _, message = last.partition(":")
+    if not message and " " in kind:
+        kind, message = "Error", kind
+    return {"type": kind.strip(), "message": message.strip(), "traceback": text}
+
+
+def public_run(run: dict[str, Any]) -> dict[str, Any]:
+    """A run item in the documented JSON shape (``RUN_FIELDS``; absent fields are null)."""
+    clean = plain(run)
+    out = {k: clean.get(k) for k in RUN_FIELDS}
+    for k in ("conf", "params"):
+        if isinstance(out[k], str):
+            try:
+                import json
+
+                out[k] = json.loads(out[k])
+            except ValueError:
+                pass
+    return out
+
+
+def public_ti(ti: dict[str, Any]) -> dict[str, Any]:
+    """A task-instance item in the documented JSON shape: ``TI_FIELDS``, ``tries`` (past tries),
+    ``error`` (``error_parts``), and ``xcoms``/``output_tail`` when the caller added them."""
+    clean = plain(ti)
+    out = {k: clean.get(k) for k in TI_FIELDS}
+    out["map_index"] = int(out["map_index"]) if out["map_index"] is not None else -1
+    out["error"] = error_parts(clean.get("error")) if clean.get("state") in ("failed", "up_for_retry") else None
+    out["tries"] = [{"try_number": h.get("try_number", n), "state": h.get("state"), "start_date": h.get("start_date"),
+                     "end_date": h.get("end_date"), "error": error_parts(h.get("error"))}
+                    for n, h in enumerate(clean.get("history") or [], start=1)]
+    for extra in ("xcoms", "output_tail"):
+        if extra in ti:
+            out[extra] = ti[extra]
+    return out
+
+
+def failure_summary(tis: list[dict[str, Any]], *, tail: int = OUTPUT_TAIL) -> str:
+    """What failed and why, for the end of `stratus run` and ``dag.test()``: per failed task
+    instance its exception type and message and the last lines of its output (``output_tail``)."""
+    blocks = []
+    for ti in tis:
+        if ti.get("state") != "failed":
+            continue
+        mi = int(ti.get("map_index", -1) or -1) if ti.get("map_index") is not None else -1
+        name = f"{ti['task_id']}[{mi}]" if mi >= 0 else str(ti["task_id"])
+        parts = ti.get("error") if isinstance(ti.get("error"), dict) else error_parts(ti.get("error"))
+        head = f"FAILED {name} (try {int(ti.get('try_number') or 0)})"
+        if parts:
+            head += f": {parts['type']}: {parts['message']}" if parts["message"] else f": {parts['type']}"
+        lines = [head]
+        output = list(ti.get("output_tail") or [])[-tail:]
+        if output:
+            lines.append(f"  last {len(output)} line(s) of its output:")
+            lines.extend("  | " + line for line in output)
+        elif "output_tail" in ti:
+            lines.append("  (it printed nothing)")
+        blocks.append("\n".join(lines))
+    return "\n".join(blocks)

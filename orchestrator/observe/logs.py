@@ -156,16 +156,51 @@ class LogLine:
     message: str
     fields: Mapping[str, Any] | None  # the parsed JSON line, when it is one
 
-    def render(self) -> str:
-        """``2026-01-01T06:00:02Z INFO message`` for JSON lines, the raw text otherwise."""
+    def render(self, tz: Any = None) -> str:
+        """``2026-01-01T06:00:02.123Z INFO message``: every line with its own time (printed lines
+        too), in ``tz`` when given (a ``tzinfo``, e.g. the DAG's time zone), else UTC. A failed
+        try's traceback is shown once, below its line."""
+        when = _when(self.timestamp, tz)
         if not self.fields:
-            return self.message.rstrip("\n")
-        when = datetime.fromtimestamp(self.timestamp / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        text = f"{when[:-4]}Z {self.fields.get('level', 'INFO')} {self.fields.get('message', '')}"
+            return f"{when} {self.message.rstrip(chr(10))}"
+        text = f"{when} {self.fields.get('level', 'INFO')} {self.fields.get('message', '')}"
         # Powertools puts a logged exception in "exception"; the engine logs a task's
-        # traceback in "error".
-        extra = [str(self.fields[k]).rstrip("\n") for k in ("exception", "error") if self.fields.get(k)]
+        # traceback in "error". The same traceback in both is shown once.
+        extra: list[str] = []
+        for key in ("exception", "error"):
+            value = str(self.fields.get(key) or "").rstrip("\n")
+            if value and not any(value in seen or seen in value for seen in extra):
+                extra.append(value)
         return "\n".join([text, *extra])
+
+    @property
+    def is_output(self) -> bool:
+        """A line the task printed or logged, not one of Stratus's own lifecycle lines."""
+        if not self.fields:
+            return True
+        return "error" not in self.fields and self.fields.get("message") not in LIFECYCLE_MESSAGES
+
+    def text(self) -> str:
+        """The line's message without time or level."""
+        return str(self.fields.get("message", "")) if self.fields else self.message.rstrip("\n")
+
+
+# What the worker itself logs around a try (left out of a failed task's output tail).
+LIFECYCLE_MESSAGES = frozenset({"task started", "task finished", "run finished", "run started",
+                                "duplicate task message: this try is not queued any more"})
+
+
+def _when(timestamp_ms: int, tz: Any = None) -> str:
+    moment = datetime.fromtimestamp(timestamp_ms / 1000, tz=timezone.utc)
+    if tz is None or tz == timezone.utc:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    local = moment.astimezone(tz)
+    return local.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + local.strftime("%z")[:3] + ":" + local.strftime("%z")[3:]
+
+
+def output_lines(lines: Sequence[LogLine]) -> list[str]:
+    """What a try printed or logged (its own lines, without Stratus's lifecycle lines), as text."""
+    return [line.text() for line in lines if line.is_output]
 
 
 def _parse(event: Mapping[str, Any]) -> LogLine:

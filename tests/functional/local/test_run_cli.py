@@ -28,6 +28,7 @@ def breaks():
 
     @task
     def boom(x: int) -> int:
+        print("read 0 rows from the landing bucket")
         raise ValueError("no good")
 
     boom(ok())
@@ -57,6 +58,25 @@ def test_run_of_a_failing_dag_prints_the_table_and_exits_1(tmp_path, capsys):
     assert rows["ok"][1:4] == ["-", "success", "1"]
     assert rows["boom"][1:4] == ["-", "failed", "1"]
     assert "breaks manual__" in out and ": failed" in out
+    # where it failed and why, with the task's last output line, shown right there
+    assert "FAILED boom (try 1): ValueError: no good" in out
+    assert "  | read 0 rows from the landing bucket" in out
+
+
+@requires_handlers
+def test_run_json_is_the_documented_shape_without_storage_keys(tmp_path, capsys):
+    (tmp_path / "breaks.py").write_text(FAILING)
+    assert main(["run", "breaks", "--dags", str(tmp_path), "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    from orchestrator.local.report import RUN_FIELDS, TI_FIELDS
+
+    assert list(data["run"]) == list(RUN_FIELDS)
+    boom = next(t for t in data["task_instances"] if t["task_id"] == "boom")
+    assert set(boom) == {*TI_FIELDS, "error", "tries", "xcoms", "output_tail"}
+    assert boom["error"]["type"] == "ValueError" and boom["error"]["message"] == "no good"
+    assert boom["output_tail"] == ["read 0 rows from the landing bucket"]
+    text = json.dumps(data)
+    assert '"pk"' not in text and "gsi1" not in text and "c#" not in text
 
 
 def test_run_rejects_bad_conf_and_dates(capsys):

@@ -73,7 +73,7 @@ def test_lines_of_one_try_are_found_by_stream_and_keys(logs):
     first = [line.render() for line in task_log_lines(logs, group, ti, run_id=RUN, try_number=1)]
     assert any(x.endswith("INFO loading rows") for x in first)
     assert any(x.endswith("ERROR task failed") for x in first)
-    assert "plain print from the task" in first  # untagged lines of the same invocation come along
+    assert any(x.endswith(" plain print from the task") for x in first)  # untagged lines of the same invocation come along
     latest = [line.render() for line in task_log_lines(logs, group, ti, run_id=RUN)]
     assert not any("task failed" in x for x in latest) and any("loading rows" in x for x in latest)
     stream_names = [s["logStreamName"] for s in logs.describe_log_streams(logGroupName=group)["logStreams"]]
@@ -125,4 +125,18 @@ def test_render_shows_exception_and_error_fields():
 
     line = LogLine(timestamp=0, message="{}", fields={"level": "ERROR", "message": "failed", "error": "Traceback\nValueError: x"})
     assert line.render() == "1970-01-01T00:00:00.000Z ERROR failed\nTraceback\nValueError: x"
-    assert LogLine(timestamp=0, message="plain\n", fields=None).render() == "plain"
+    # a printed line carries its own time too
+    assert LogLine(timestamp=1500, message="plain\n", fields=None).render() == "1970-01-01T00:00:01.500Z plain"
+    both = LogLine(timestamp=0, message="{}", fields={"level": "ERROR", "message": "failed",
+                                                      "exception": "Traceback\nValueError: x",
+                                                      "error": "Traceback\nValueError: x"})
+    assert both.render().count("Traceback") == 1  # a failed try's traceback is shown once
+
+
+def test_render_in_the_dags_time_zone():
+    from zoneinfo import ZoneInfo
+
+    from orchestrator.observe.logs import LogLine
+
+    line = LogLine(timestamp=0, message="x", fields=None)
+    assert line.render(ZoneInfo("Europe/Berlin")) == "1970-01-01T01:00:00.000+01:00 x"
