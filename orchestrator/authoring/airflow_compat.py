@@ -31,6 +31,19 @@ _TIMEZONE = ("utc", "utcnow", "datetime", "make_aware", "make_naive", "convert_t
 _STATES = ("State", "TaskInstanceState", "DagRunState")
 _EXCEPTIONS = ("AirflowException", "AirflowSkipException", "AirflowFailException")
 _PYTHON_OPERATORS = ("PythonOperator", "BranchPythonOperator", "ShortCircuitOperator", "get_current_context")
+_SENSOR_BASE = ("BaseSensorOperator", "PokeReturnValue", "poke_mode_only")
+_SENSOR_EXCEPTIONS = ("AirflowSensorTimeout", "AirflowRescheduleException")
+# Sensor modules as Airflow 3 (standard provider) and Airflow 2 name them -> the sensors they serve.
+_SENSOR_MODULES = {
+    "python": ("PythonSensor", "PokeReturnValue"),
+    "bash": ("BashSensor",),
+    "filesystem": ("FileSensor",),
+    "time": ("TimeSensor", "TimeSensorAsync"),
+    "time_sensor": ("TimeSensor", "TimeSensorAsync"),
+    "time_delta": ("TimeDeltaSensor", "TimeDeltaSensorAsync", "WaitSensor"),
+    "date_time": ("DateTimeSensor", "DateTimeSensorAsync"),
+    "external_task": ("ExternalTaskSensor", "ExternalTaskMarker"),
+}
 
 # module path -> names it serves (each name is looked up in :func:`_names`).
 MODULES: dict[str, tuple[str, ...]] = {
@@ -87,7 +100,17 @@ MODULES: dict[str, tuple[str, ...]] = {
     "airflow.datasets": ("Dataset", "DatasetAll", "DatasetAny"),
     "airflow.timetables": (),
     "airflow.timetables.trigger": ("CronTriggerTimetable",),
+    "airflow.sdk.bases.sensor": _SENSOR_BASE,
+    "airflow.sensors": (),
+    "airflow.sensors.base": _SENSOR_BASE,
+    "airflow.providers.standard.sensors": (),
+    **{f"airflow.providers.standard.sensors.{m}": names for m, names in _SENSOR_MODULES.items()
+       if m != "time_sensor"},
+    **{f"airflow.sensors.{m}": names for m, names in _SENSOR_MODULES.items() if m != "time"},
 }
+MODULES["airflow.sdk"] = _SDK + _SENSOR_BASE[:2]
+for _exceptions in ("airflow.sdk.exceptions", "airflow.exceptions"):
+    MODULES[_exceptions] = _EXCEPTIONS + _SENSOR_EXCEPTIONS
 
 
 def _names() -> dict[str, Any]:
@@ -105,6 +128,10 @@ def _names() -> dict[str, Any]:
                DummyOperator=orchestrator.EmptyOperator, days_ago=days_ago, chain_linear=chain_linear,
                timezone=timezone, get_parsing_context=get_parsing_context, LatestOnlyOperator=LatestOnlyOperator)
     out.update({name: getattr(timezone, name) for name in _TIMEZONE})
+    from orchestrator.authoring import exceptions, sensors
+
+    out.update({name: getattr(sensors, name) for name in sensors.__all__})
+    out.update({name: getattr(exceptions, name) for name in _SENSOR_EXCEPTIONS})
     out.update({name: getattr(state, name) for name in _STATES})
     return out
 
@@ -170,9 +197,6 @@ _UNSUPPORTED_NAMES = {
     "setup": "setup/teardown tasks are not built yet; make the set-up an ordinary upstream task",
     "teardown": ("setup/teardown tasks are not built yet; give the clean-up task trigger_rule='all_done' "
                  "so it runs whatever happened upstream"),
-    "BaseSensorOperator": ("a Lambda should not wait: schedule the DAG on an Asset (S3 object arrival) instead of "
-                           "a sensor"),
-    "PokeReturnValue": "sensors are not supported (a Lambda should not wait); schedule the DAG on an Asset instead",
     "AssetAlias": "asset aliases are not supported; name the S3 Asset itself in outlets and schedules",
     "Metadata": "asset event metadata is not supported yet; emit the asset through the task's outlets",
     "PythonVirtualenvOperator": "package the dependencies with the worker function and use PythonOperator or @task",

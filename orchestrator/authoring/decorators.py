@@ -242,20 +242,26 @@ class _TaskDecoratorFactory:
         """The function returns a shell command; it is rendered and run like ``BashOperator``'s."""
         return self._make(_bash_decorated(), python_callable, kwargs)
 
+    def sensor(self, python_callable: Callable[..., Any] | None = None, **kwargs: Any) -> Any:
+        """The function is a sensor's poke: True or ``PokeReturnValue(True, value)`` when done.
+
+        Takes the sensor arguments (``poke_interval``, ``timeout``, ``mode``, ``soft_fail``,
+        ``exponential_backoff``, ``max_wait``...); each poke is one invocation (``authoring.sensors``).
+        """
+        return self._make(_sensor_decorated(), python_callable, kwargs)
+
     def __getattr__(self, name: str) -> Any:
-        # @task.sensor, @task.virtualenv, @task.docker, ...: say what to use instead of an AttributeError.
+        # @task.virtualenv, @task.virtualenv, @task.docker, ...: say what to use instead of an AttributeError.
         if name.startswith("__"):
             raise AttributeError(name)
         advice = _UNSUPPORTED_FLAVOURS.get(name, "write the step as a plain @task")
         raise DagDefinitionError(
             f"@task.{name} is not supported by Stratus (it serves @task, @task.python, @task.branch, "
-            f"@task.short_circuit and @task.bash); {advice}."
+            f"@task.short_circuit, @task.bash and @task.sensor); {advice}."
         )
 
 
 _UNSUPPORTED_FLAVOURS = {
-    "sensor": ("a Lambda should not wait: schedule the DAG on an Asset (S3 object arrival) instead of polling, "
-               "or raise AirflowSkipException from a @task when the data is not there yet"),
     "virtualenv": "package the dependencies with the worker function (or a per-task lambda_function) and use @task",
     "external_python": "package the dependencies with the worker function (or a per-task lambda_function) and use @task",
     "branch_virtualenv": "use @task.branch with the dependencies packaged in the worker function",
@@ -272,6 +278,13 @@ def _bash_decorated() -> type:
     from orchestrator.authoring.bash import bash_operator_class
 
     return bash_operator_class(_PythonDecoratedOperator)
+
+
+@functools.lru_cache(maxsize=1)
+def _sensor_decorated() -> type:
+    from orchestrator.authoring.sensors import decorated_sensor_class
+
+    return decorated_sensor_class(_PythonDecoratedOperator)
 
 
 task = _TaskDecoratorFactory()

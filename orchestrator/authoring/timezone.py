@@ -8,6 +8,7 @@ spelling in Airflow DAG files); ``utcnow``, ``make_aware``, ``make_naive``, ``co
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import pendulum
@@ -15,8 +16,20 @@ import pendulum
 utc = pendulum.UTC
 
 
+# Where "now" comes from: wall time, or (while a local cloud runs) its clock, which tests
+# fast-forward, so that sensors and task code see the time the timers see.
+_CLOCK: list[Callable[[], float]] = []
+
+
+def set_clock(clock: Callable[[], float] | None) -> None:
+    """Make ``utcnow()`` read ``clock()`` (epoch seconds); None restores wall time. Local cloud only."""
+    _CLOCK[:] = [clock] if clock is not None else []
+
+
 def utcnow() -> pendulum.DateTime:
     """The current time, UTC-aware."""
+    if _CLOCK:
+        return pendulum.from_timestamp(_CLOCK[0](), tz=utc)
     return pendulum.now(utc)
 
 

@@ -2,6 +2,8 @@
 
 - retry messages (SQS, or a one-time schedule for long delays): up_for_retry -> queued try
   n+1 -> async-invoke the worker;
+- poke messages (the same timers): a sensor's up_for_reschedule -> queued (same try) ->
+  async-invoke the worker for its next poke;
 - OnFailure destination records (a crashed or timed-out worker invocation): that try fails,
   then retries or fails the task (counters and propagation as on the worker);
 - expand messages: the next chunk of a mapped task's instances (``engine.expansion``);
@@ -19,7 +21,8 @@ from typing import Any, Callable
 
 from orchestrator.engine import expansion, maintenance
 from orchestrator.engine.engine import QUEUE_GRACE_S, Engine
-from orchestrator.engine.messages import ExpandMessage, OnFailureRecord, RetryMessage, SweepEvent, TaskMessage
+from orchestrator.engine.messages import ExpandMessage, OnFailureRecord, PokeMessage, RetryMessage, SweepEvent
+from orchestrator.engine.messages import TaskMessage
 from orchestrator.engine.messages import parse_conductor_message
 from orchestrator.engine.worker import fail_try
 from orchestrator.errors import ConflictError, EventError, NotFoundError
@@ -37,10 +40,12 @@ class Conductor:
         # The running invocation's remaining time (Lambda context), set by handle_event.
         self.remaining_ms: Callable[[], int] | None = None
 
-    def handle(self, message: RetryMessage | ExpandMessage | OnFailureRecord | SweepEvent) -> dict[str, Any]:
+    def handle(self, message: RetryMessage | PokeMessage | ExpandMessage | OnFailureRecord | SweepEvent) -> dict[str, Any]:
         """Dispatch on the message type; raises TypeError for anything else."""
         if isinstance(message, RetryMessage):
             return {"retry": self.retry(message.task)}
+        if isinstance(message, PokeMessage):
+            return {"poke": self.poke(message.task, message.pokes)}
         if isinstance(message, ExpandMessage):
             return {"expand": self.expand(message)}
         if isinstance(message, OnFailureRecord):
@@ -103,6 +108,26 @@ class Conductor:
         except ConflictError:
             return "noop"
         self.engine.invoke(plan, failed.model_copy(update={"try_number": int(ti["try_number"])}))
+        return "queued"
+
+    def poke(self, task: TaskMessage, pokes: int) -> str:
+        """Queue a rescheduled sensor's next poke (same try) and invoke the worker; ``noop`` if stale."""
+        plan = self.store.get_plan(task.dag_id, task.plan_hash)
+        try:
+            run = self.store.get_run(task.dag_id, task.run_id)
+        except NotFoundError:
+            return "noop"
+        if run.get("state") != "running":
+            return "noop"
+        try:
+            # A timer delivered twice, or one left from before a clear/mark: the poke count or the
+            # state differs and nothing moves.
+            self.store.requeue_poke(task.dag_id, task.run_id, task.task_id, task.map_index, task.try_number,
+                                    pokes=pokes, deadline=self.engine.epoch() + QUEUE_GRACE_S)
+        except ConflictError:
+            return "noop"
+        self.engine.invoke(plan, self.engine.message(plan, task.run_id, task.task_id, task.map_index,
+                                                     task.try_number, run=run))
         return "queued"
 
     def expand(self, msg: ExpandMessage) -> str:
@@ -169,6 +194,12 @@ class Conductor:
                     fail_try(self.engine, msg, "The worker did not report back before its deadline "
                              "(crashed, killed or timed out).", expected=("running",))
                     stats["failed_tries"] += 1
+            elif state == "up_for_reschedule":
+                in_flight += 1  # a sensor between pokes: its timer is lost only past the grace period
+                due = ti.get("next_try_at")
+                if due and now_s > int(datetime.fromisoformat(due).timestamp()) + LOST_RETRY_GRACE_S:
+                    if self.poke(msg, int(ti.get("pokes", 0) or 0)) == "queued":
+                        stats["pokes"] = stats.get("pokes", 0) + 1
             elif state == "up_for_retry":
                 in_flight += 1
                 due = ti.get("next_try_at")

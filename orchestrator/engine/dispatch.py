@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from orchestrator import constants as c
 from orchestrator.config import Clients, Resources
-from orchestrator.engine.messages import ExpandMessage, RetryMessage, TaskMessage
+from orchestrator.engine.messages import ExpandMessage, PokeMessage, RetryMessage, TaskMessage
 from orchestrator.errors import StratusError
 
 
@@ -17,6 +17,9 @@ class Dispatcher(Protocol):
     def invoke_worker(self, msg: TaskMessage, function_name: str | None = None) -> None: ...
 
     def schedule_retry(self, msg: TaskMessage, delay_s: float) -> None: ...
+
+    # Optional (sensors): the next poke of a rescheduled sensor, the same timers as retries.
+    # def schedule_poke(self, msg: TaskMessage, delay_s: float, pokes: int) -> None: ...
 
     # Optional (orchestrator.engine.expansion): without it a big map is expanded in one invocation.
     # def continue_expansion(self, msg: ExpandMessage) -> None: ...
@@ -56,7 +59,17 @@ class LambdaDispatcher:
     def schedule_retry(self, msg: TaskMessage, delay_s: float) -> None:
         # Without the run snapshot: a schedule's input is small, and the next try is invoked
         # by the conductor, which sends no snapshot (that worker reads the run item).
-        body = RetryMessage(task=msg.bare()).model_dump_json()
+        self._timer(RetryMessage(task=msg.bare()).model_dump_json(), delay_s, msg, name="retry")
+
+    def schedule_poke(self, msg: TaskMessage, delay_s: float, pokes: int) -> None:
+        """A sensor's next poke (try ``msg.try_number``, after ``pokes`` pokes): the retry timers.
+
+        Up to 900 s an SQS message with ``DelaySeconds`` (sub-second intervals round to 0, as
+        SQS counts whole seconds), past that a one-time schedule named for the poke count.
+        """
+        self._timer(PokeMessage(task=msg.bare(), pokes=pokes).model_dump_json(), delay_s, msg, name=f"poke{pokes}")
+
+    def _timer(self, body: str, delay_s: float, msg: TaskMessage, *, name: str) -> None:
         delay = max(0, int(round(delay_s)))
         if delay <= c.SQS_MAX_DELAY_S:
             if not self.resources.retry_queue_url:
@@ -65,7 +78,7 @@ class LambdaDispatcher:
                 QueueUrl=self.resources.retry_queue_url, MessageBody=body, DelaySeconds=delay
             )
             return
-        self._schedule_at(body, datetime.now(timezone.utc) + timedelta(seconds=delay), msg)
+        self._schedule_at(body, datetime.now(timezone.utc) + timedelta(seconds=delay), msg, name)
 
     def continue_expansion(self, msg: ExpandMessage) -> None:
         """Hand the rest of a mapped task's expansion to the conductor (SQS, no delay)."""
@@ -74,7 +87,7 @@ class LambdaDispatcher:
         self.clients.client("sqs").send_message(QueueUrl=self.resources.retry_queue_url,
                                                 MessageBody=msg.model_dump_json())
 
-    def _schedule_at(self, body: str, when: datetime, msg: TaskMessage) -> None:
+    def _schedule_at(self, body: str, when: datetime, msg: TaskMessage, kind: str = "retry") -> None:
         if not (self.resources.conductor_function and self.resources.scheduler_role_arn):
             raise DispatchError(
                 "Retry delays above 900 s need the conductor function and the scheduler role "
@@ -82,7 +95,7 @@ class LambdaDispatcher:
             )
         fn = self.resources.conductor_function
         arn = fn if fn.startswith("arn:") else self._function_arn(fn)
-        raw = f"retry-{msg.dag_id}-{msg.task_id}-{msg.map_index}-{msg.try_number}-{msg.run_id}"
+        raw = f"{kind}-{msg.dag_id}-{msg.task_id}-{msg.map_index}-{msg.try_number}-{msg.run_id}"
         name = re.sub(r"[^0-9A-Za-z_.-]", "-", raw)[:64]
         kwargs: dict[str, Any] = dict(
             Name=name,

@@ -21,7 +21,7 @@ from orchestrator.errors import ConflictError, NotFoundError, StratusError
 from orchestrator.plan.model import StepPlan
 from orchestrator.store import Update
 
-ACTIVE = ("queued", "running", "up_for_retry")
+ACTIVE = ("queued", "running", "up_for_retry", "up_for_reschedule")
 
 
 def _step_outcomes(plan: StepPlan, run: dict[str, Any], tis: list[dict[str, Any]]) -> dict[str, dict[str, int] | None]:

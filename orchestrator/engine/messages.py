@@ -111,6 +111,20 @@ class RetryMessage(BaseModel):
     task: TaskMessage
 
 
+class PokeMessage(BaseModel):
+    """SQS body (or one-time schedule input) to the conductor: a sensor's next poke is due.
+
+    ``task`` is the try that went up_for_reschedule and ``pokes`` the instance's ``pokes`` count
+    after it; the conductor moves it back to queued (same try number) only while both match.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    kind: Literal["poke"] = "poke"
+    task: TaskMessage
+    pokes: int = Field(ge=1)
+
+
 class ExpandMessage(BaseModel):
     """SQS body to the conductor: continue expanding a mapped task from map index ``start``.
 
@@ -169,7 +183,9 @@ class OnFailureRecord(BaseModel):
         return f"The worker invocation failed ({cond})."
 
 
-def parse_conductor_message(body: str | dict[str, Any]) -> RetryMessage | ExpandMessage | OnFailureRecord | SweepEvent:
+def parse_conductor_message(
+    body: str | dict[str, Any],
+) -> RetryMessage | PokeMessage | ExpandMessage | OnFailureRecord | SweepEvent:
     """Parse one conductor input (SQS body text or a direct event). Raises EventError."""
     try:
         data = json.loads(body) if isinstance(body, str) else body
@@ -180,6 +196,8 @@ def parse_conductor_message(body: str | dict[str, Any]) -> RetryMessage | Expand
     try:
         if data.get("kind") == "retry":
             return RetryMessage.model_validate(data)
+        if data.get("kind") == "poke":
+            return PokeMessage.model_validate(data)
         if data.get("kind") == "sweep":
             return SweepEvent.model_validate(data)
         if data.get("kind") == "expand":
@@ -189,6 +207,6 @@ def parse_conductor_message(body: str | dict[str, Any]) -> RetryMessage | Expand
     except ValidationError as exc:
         raise EventError(f"Malformed conductor message ({data.get('kind') or 'OnFailure record'}): {exc}") from exc
     raise EventError(
-        "Unknown conductor message: expected {\"kind\": \"retry\"|\"expand\"|\"sweep\"} or a Lambda OnFailure record, "
+        "Unknown conductor message: expected {\"kind\": \"retry\"|\"poke\"|\"expand\"|\"sweep\"} or a Lambda OnFailure record, "
         f"got keys {sorted(data)[:8]}."
     )

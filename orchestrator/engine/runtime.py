@@ -77,6 +77,12 @@ class RuntimeTaskInstance:
     pushed: dict[str, Any] = field(default_factory=dict)
     # The worker's engine, for operators that act on runs (TriggerDagRunOperator).
     engine: Any = field(default=None, repr=False, compare=False)
+    # A rescheduled sensor: when this try's first poke started (engine.sensors).
+    first_reschedule_date: datetime | None = None
+
+    def get_first_reschedule_date(self, context: Any = None) -> datetime | None:
+        """Airflow's: the start of this try's first poke when the sensor was rescheduled, else None."""
+        return self.first_reschedule_date
 
     def xcom_push(self, key: str, value: Any) -> None:
         """Store ``value`` under ``key`` for downstream tasks (written when the try ends)."""

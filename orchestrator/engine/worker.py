@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator import constants as c
-from orchestrator.engine import callbacks, mapping
+from orchestrator.engine import callbacks, mapping, sensors
 from orchestrator.engine.engine import Engine, format_error, iso
 from orchestrator.engine.messages import TaskMessage
 from orchestrator.engine.rules import retry_delay_s
@@ -24,10 +24,11 @@ from orchestrator.plan.model import Step, StepPlan
 from orchestrator.store import xcom as codec
 
 
-def _skip_exceptions() -> tuple[type[BaseException], type[BaseException]]:
-    from orchestrator.authoring.exceptions import AirflowFailException, AirflowSkipException
+def _skip_exceptions() -> tuple[type[BaseException], tuple[type[BaseException], ...]]:
+    from orchestrator.authoring.exceptions import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
 
-    return AirflowSkipException, AirflowFailException
+    # As in Airflow's task runner, a sensor's timeout fails the task without using its retries.
+    return AirflowSkipException, (AirflowFailException, AirflowSensorTimeout)
 
 
 def _timeout_s(step: Step) -> int:
@@ -67,6 +68,8 @@ def run_try(engine: Engine, msg: TaskMessage) -> dict[str, Any]:
         state, fields, forced, retry_error, task, ctx = _execute(engine, plan, step, run, ti, msg)
         if fields.get("duration") is not None:  # observe (H5): how long this try ran
             telemetry.task_duration(msg.dag_id, msg.task_id, float(fields["duration"]) * 1000.0, msg.run_id)
+        if state == "up_for_reschedule":
+            return sensors.reschedule(engine, msg, ti, fields, task)
         if retry_error is not None and int(ti["try_number"]) <= int(ti.get("max_tries", 0)):
             _retry(engine, plan, step, run, msg, ti, retry_error, task, ctx)
             return {"status": "up_for_retry"}
@@ -116,7 +119,8 @@ def _execute(engine: Engine, plan: StepPlan, step: Step, run: dict[str, Any], ti
     store = engine.store
     started = parse_dt(ti.get("start_date")) or engine.now()
     rti = RuntimeTaskInstance(msg.dag_id, msg.run_id, msg.task_id, msg.map_index, msg.try_number,
-                              int(ti.get("max_tries", 0)), plan, store, start_date=started, engine=engine)
+                              int(ti.get("max_tries", 0)), plan, store, start_date=started, engine=engine,
+                              first_reschedule_date=sensors.first_poke(ti))
     task: Any = None
     ctx: dict[str, Any] = {}
     what = msg.describe()
@@ -132,6 +136,9 @@ def _execute(engine: Engine, plan: StepPlan, step: Step, run: dict[str, Any], ti
         printmask.install()  # a print() of a secret the task read is masked like its log lines
         value = run_with_timeout(lambda: task.run(ctx, expanded), step.execution_timeout_s,
                                  what=f"Task '{msg.task_id}'")
+    except sensors.RESCHEDULE as exc:  # a sensor's poke said "not yet": the try waits, nothing runs
+        return "up_for_reschedule", {**_end_fields(engine, started, None, {}, msg), "reschedule": exc}, \
+            frozenset(), None, task, ctx
     except skip_exc as exc:
         return "skipped", _end_fields(engine, started, str(exc) or None, rti.pushed, msg), frozenset(), None, task, ctx
     except fail_exc as exc:

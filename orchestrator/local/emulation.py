@@ -130,6 +130,9 @@ class Emulation(EventsMixin):
         _ACTIVE.append(self)
         _install_patches()
         self.clock._driver = self.advance_to
+        from orchestrator.authoring import timezone as task_time
+
+        task_time.set_clock(self.clock.time)  # sensors and timezone.utcnow() follow advance()
         self._discover_subscriptions()
         self._ticker = threading.Thread(target=self._tick, args=(tick_s,), daemon=True, name="stratus-emulation")
         self._ticker.start()
@@ -139,6 +142,9 @@ class Emulation(EventsMixin):
         if self._ticker is not None:
             self._ticker.join(timeout=5)
         self.clock._driver = None
+        from orchestrator.authoring import timezone as task_time
+
+        task_time.set_clock(None)
         if self in _ACTIVE:
             _ACTIVE.remove(self)
         _uninstall_patches()

@@ -170,6 +170,9 @@ class FunctionHost:
         self._busy = 0
         self._busy_lock = threading.Condition()
         self.invocations: dict[str, int] = {name: 0 for name in functions}
+        # (function, request id, started, ended): wall-clock epoch seconds of every handler run, so
+        # a test can show that nothing ran between two pokes of a sensor.
+        self.records: list[tuple[str, str, float, float]] = []
         self.faults: list[Fault] = []
         self.duplicated: set[str] = set()  # functions whose Event invokes are delivered twice
         self._fault_lock = threading.Lock()
@@ -301,6 +304,8 @@ class FunctionHost:
             if router is not None:
                 router.local.buffer = None
         elapsed_ms = (time.monotonic() - started) * 1000
+        ended = time.time()
+        self.records.append((name, request_id, ended - elapsed_ms / 1000, ended))
         print(f"END RequestId: {request_id}", file=buffer)
         print(f"REPORT RequestId: {request_id}\tDuration: {elapsed_ms:.2f} ms", file=buffer)
         self._write_logs(name, stream, buffer.getvalue(), buffer.stamps)

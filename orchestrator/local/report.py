@@ -21,10 +21,13 @@ class Progress:
     failed: int = 0
     retrying: int = 0
     total: int = 0
+    waiting: int = 0  # sensors between pokes (up_for_reschedule)
 
     def line(self) -> str:
+        wait = f"  waiting {self.waiting}" if self.waiting else ""
         return (
             f"done {self.done}/{self.total}  running {self.running}  failed {self.failed}  retrying {self.retrying}"
+            f"{wait}"
         )
 
 
@@ -46,6 +49,7 @@ def progress(tis: Iterable[dict[str, Any]], expected: int = 0) -> Progress:
         running=states["queued"] + states["running"] + states["scheduled"],
         failed=sum(n for s, n in states.items() if s in FAILED),
         retrying=states["up_for_retry"],
+        waiting=states["up_for_reschedule"],
         total=max(sum(states.values()), expected),
     )
 

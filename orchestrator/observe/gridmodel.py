@@ -42,6 +42,7 @@ _PRIORITY = (
     "upstream_failed",
     "up_for_retry",
     "running",
+    "up_for_reschedule",
     "queued",
     "scheduled",
     "removed",

@@ -10,11 +10,12 @@ from orchestrator.store.dynamo import create_table
 from orchestrator.store.instances import InstancesMixin, NONE_STATE, TERMINAL
 from orchestrator.store.parking import ParkingMixin
 from orchestrator.store.registry import RegistryMixin, plan_s3_key
+from orchestrator.store.reschedule import RescheduleMixin
 from orchestrator.store.runs import RunsMixin
 from orchestrator.store.base import Update
 
 
-class RunStore(RegistryMixin, RunsMixin, ParkingMixin, InstancesMixin):
+class RunStore(RegistryMixin, RunsMixin, ParkingMixin, RescheduleMixin, InstancesMixin):
     """Registry, runs and task instances over one DynamoDB table; XComs inline or in S3.
 
     Example::

@@ -375,8 +375,8 @@ def test_validate_and_dags_honour_the_dags_option_and_label_any_of_assets(tmp_pa
      "    show.expand_kwargs(nums().map(lambda v: {'x': v}))\nd()\n",
      r"broken\.py:11: Task 'show' .*expand_kwargs\(\) over an output's \.map\(\) is not supported yet"),
     ("from airflow.sdk import dag, task\n@dag(schedule=None, start_date=datetime(2026, 1, 1))\ndef d():\n"
-     "    @task.sensor(poke_interval=5)\n    def wait():\n        return True\n    wait()\nd()\n",
-     r"broken\.py:5: @task\.sensor is not supported by Stratus .*schedule the DAG on an Asset"),
+     "    @task.docker(image='python')\n    def wait():\n        return True\n    wait()\nd()\n",
+     r"broken\.py:5: @task\.docker is not supported by Stratus .*run the container from a @task"),
     ("from airflow.sdk import dag, teardown\n",
      r"cannot import name 'teardown'.*teardown is not supported by Stratus: .*trigger_rule='all_done'.*"
      r"Stratus serves airflow\.sdk with"),

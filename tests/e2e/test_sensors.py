@@ -1,0 +1,157 @@
+"""Sensors on the local cloud: each poke is one worker invocation and nothing runs in between.
+
+The DAG files in ``sensor_dags/`` are written as Airflow 3 users write them. Their task states
+are Airflow 3.3's for the same files (checked with ``dag.test()`` in Airflow 3.3.2's
+virtualenv, as ``make bench-airflow`` installs it; see each test's comment).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from orchestrator.local.cloud import LocalCloud
+from tests.e2e.conftest import requires_handlers, ti_map
+
+pytestmark = requires_handlers
+
+HERE = Path(__file__).parent / "sensor_dags"
+
+
+@pytest.fixture
+def dags(tmp_path: Path) -> Path:
+    root = tmp_path / "dags"
+    root.mkdir()
+    for path in HERE.glob("*.py"):
+        shutil.copy(path, root / path.name)
+    return root
+
+
+def _worker_records(cloud: LocalCloud) -> list[tuple[str, str, float, float]]:
+    name = cloud.stack.physical_ids["WorkerFunction"]
+    return [r for r in cloud.host.records if r[0] == name]
+
+
+def test_a_sensor_waits_across_pokes_with_nothing_running_in_between(dags):
+    with LocalCloud(dags, stack_name="sensors") as cloud:
+        engine = cloud.engine()
+        cloud.sync_dag("sensor_waits")
+        rid = engine.start_run("sensor_waits")["run_id"]
+        for poke in range(1, 4):
+            cloud.wait_idle(advance=False)
+            ti = engine.store.get_ti("sensor_waits", rid, "wait_for_ready")
+            # Between pokes: the try is up_for_reschedule (same try number), the poke's invocation
+            # has ended, and no invocation of any function is queued or running.
+            assert ti["state"] == "up_for_reschedule"
+            assert int(ti["try_number"]) == 1 and int(ti["pokes"]) == poke
+            assert (dags / "pokes" / "ready").read_text() == str(poke)
+            checked = time.time()
+            assert cloud.host.pending == 0
+            assert all(end <= checked for _, _, _, end in cloud.host.records)
+            workers, conductors = cloud.invocations["WorkerFunction"], cloud.invocations["ConductorFunction"]
+            # 29 s later still nothing has run: no invocation at all, the counter unchanged...
+            cloud.clock.advance(timedelta(seconds=29))
+            cloud.wait_idle(advance=False)
+            assert cloud.invocations["WorkerFunction"] == workers
+            assert cloud.invocations["ConductorFunction"] == conductors
+            assert (dags / "pokes" / "ready").read_text() == str(poke)
+            # ...and at poke_interval (30 s) the timer brings the next poke: one conductor
+            # invocation (the timer) and one worker invocation (the poke).
+            cloud.clock.advance(timedelta(seconds=1))
+            cloud.wait_idle(advance=False)
+            assert cloud.invocations["ConductorFunction"] == conductors + 1
+            assert cloud.invocations["WorkerFunction"] >= workers + 1
+        cloud.wait_idle(advance=True)
+        final = engine.store.get_run("sensor_waits", rid)
+        tis = ti_map(engine.store, "sensor_waits", rid)
+        records = sorted(_worker_records(cloud), key=lambda r: r[2])
+    # Airflow 3.3 dag.test(): both tasks success (the sensor's fourth poke finds the file).
+    assert final["state"] == "success"
+    assert {k[0]: t["state"] for k, t in tis.items()} == {"wait_for_ready": "success", "after_ready": "success"}
+    assert int(tis[("wait_for_ready", -1)]["pokes"]) == 3 and int(tis[("wait_for_ready", -1)]["try_number"]) == 1
+    # One worker invocation per poke (4) and one for after_ready; the pokes never overlap.
+    pokes = records[:4]
+    assert len(records) == 4 + 1 and len({r[1] for r in records}) == 5
+    assert all(a[3] <= b[2] for a, b in zip(pokes, pokes[1:]))
+
+
+def test_task_sensor_pushes_the_poke_return_value(dags):
+    with LocalCloud(dags, stack_name="sensors", auto_advance=True) as cloud:
+        run = cloud.run_dag("sensor_xcom")
+        store = cloud.engine().store
+        tis = ti_map(store, "sensor_xcom", run["run_id"])
+        found = store.get_xcom("sensor_xcom", run["run_id"], "wait_for_key")
+        used = store.get_xcom("sensor_xcom", run["run_id"], "use")
+        invocations = cloud.invocations
+    # Airflow 3.3 dag.test(): success; the sensor's XCom is the PokeReturnValue's xcom_value.
+    assert run["state"] == "success"
+    assert {k[0]: t["state"] for k, t in tis.items()} == {"wait_for_key": "success", "use": "success"}
+    assert found == {"key": "s3://lake/part-3"} and used == "s3://lake/part-3"
+    assert invocations["WorkerFunction"] == 3 + 1 and invocations["ConductorFunction"] == 2
+
+
+def test_sensor_timeout_fails_without_retries_and_soft_fail_skips(dags):
+    with LocalCloud(dags, stack_name="sensors", auto_advance=True) as cloud:
+        run = cloud.run_dag("sensor_timeouts")
+        tis = ti_map(cloud.engine().store, "sensor_timeouts", run["run_id"])
+    states = {k[0]: t["state"] for k, t in tis.items()}
+    # Airflow 3.3: AirflowSensorTimeout fails the task at once (retries=2 unused); soft_fail skips.
+    assert states == {"never_ready": "failed", "after_never": "upstream_failed",
+                      "never_ready_soft": "skipped", "after_soft": "skipped"}
+    assert int(tis[("never_ready", -1)]["try_number"]) == 1
+    assert "Sensor has timed out" in tis[("never_ready", -1)]["error"]
+    assert run["state"] == "failed"
+
+
+def _pause_sweeper(cloud: LocalCloud) -> None:
+    scheduler = cloud.clients.client("scheduler")
+    for group in scheduler.list_schedule_groups()["ScheduleGroups"]:
+        for item in scheduler.list_schedules(GroupName=group["Name"])["Schedules"]:
+            sched = scheduler.get_schedule(Name=item["Name"], GroupName=group["Name"])
+            if '"sweep"' in sched["Target"].get("Input", ""):
+                scheduler.update_schedule(Name=sched["Name"], GroupName=group["Name"], State="DISABLED",
+                                          ScheduleExpression=sched["ScheduleExpression"],
+                                          FlexibleTimeWindow=sched["FlexibleTimeWindow"], Target=sched["Target"])
+                return
+    raise AssertionError("the conductor's sweep schedule was not found")
+
+
+def _calls(cloud: LocalCloud, pokes: int) -> Counter[str]:
+    """AWS calls (``service.Operation``) of one run whose sensor succeeds at poke ``pokes``."""
+    import botocore.client
+
+    calls: Counter[str] = Counter()
+    real = botocore.client.BaseClient._make_api_call
+
+    def counting(self, operation, params):  # type: ignore[no-untyped-def]
+        calls[f"{self.meta.service_model.service_name}.{operation}"] += 1
+        return real(self, operation, params)
+
+    botocore.client.BaseClient._make_api_call = counting  # type: ignore[method-assign]
+    try:
+        run = cloud.run_dag("sensor_cost", conf={"pokes": pokes})
+    finally:
+        botocore.client.BaseClient._make_api_call = real  # type: ignore[method-assign]
+    assert run["state"] == "success"
+    return calls
+
+
+def test_a_waiting_sensor_costs_the_same_few_calls_per_poke(dags):
+    # The figures behind README's "a sensor that waits an hour": the difference between a sensor
+    # that pokes 8 times and one that pokes 3 times is 5 pokes' worth of calls.
+    with LocalCloud(dags, stack_name="sensors", auto_advance=True) as cloud:
+        cloud.sync_dag("sensor_cost")
+        _pause_sweeper(cloud)  # its every-5-minutes sweep is the stack's fixed cost, not the sensor's
+        short, long = _calls(cloud, 3), _calls(cloud, 8)
+    per_poke = {op: (long[op] - short[op]) / 5 for op in long if long[op] != short[op]}
+    assert per_poke == {
+        "lambda.Invoke": 1.0,              # the conductor invokes the poke's worker (async)
+        "sqs.SendMessage": 1.0,            # the worker's timer (DelaySeconds = poke_interval)
+        "dynamodb.UpdateItem": 3.0,        # claim, up_for_reschedule, queued again (conductor)
+        "dynamodb.GetItem": 1.0,           # the conductor reads the run (is it still running?)
+    }, per_poke
