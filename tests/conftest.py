@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+import orchestrator.compose  # noqa: F401  the composition root installs the triggers' engine factory, as every entry point does
+
 
 @pytest.fixture(autouse=True)
 def _metrics_back_to_emf():

@@ -12,17 +12,13 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from orchestrator.compose import build_conductor
 from orchestrator.config import Clients, Resources
-from orchestrator.engine.conductor import Conductor
-from orchestrator.engine.dispatch import LambdaDispatcher
-from orchestrator.engine.engine import Engine
-from orchestrator.engine.messages import parse_conductor_message
 from orchestrator.observe.telemetry import logger, metrics, tracer
-from orchestrator.store import RunStore
 
 RESOURCES = Resources.from_env()
 CLIENTS = Clients.from_env()
-CONDUCTOR = Conductor(Engine(RunStore(CLIENTS, RESOURCES), LambdaDispatcher(CLIENTS, RESOURCES)))
+CONDUCTOR = build_conductor(CLIENTS, RESOURCES)
 
 
 @logger.inject_lambda_context(clear_state=True)

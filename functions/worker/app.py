@@ -9,19 +9,15 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from orchestrator.compose import build_engine
 from orchestrator.config import Clients, Resources
-from orchestrator.engine.dispatch import LambdaDispatcher
-from orchestrator.engine.engine import Engine
 from orchestrator.engine.messages import TaskMessage
 from orchestrator.observe.telemetry import logger, metrics, tracer
-from orchestrator.store import RunStore
-from orchestrator.triggers.runs import outlets_hook
 
 # Created once per container and reused by every invocation it serves.
 RESOURCES = Resources.from_env()
 CLIENTS = Clients.from_env()
-ENGINE = Engine(RunStore(CLIENTS, RESOURCES), LambdaDispatcher(CLIENTS, RESOURCES))
-ENGINE.on_outlets = outlets_hook(CLIENTS, RESOURCES)  # asset events for tasks with outlets
+ENGINE = build_engine(CLIENTS, RESOURCES)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from orchestrator.engine.start import parse_conf
 from orchestrator.errors import StratusError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -60,18 +61,6 @@ def register(subparsers: Any) -> None:
 
 
 # ---------------------------------------------------------------------------- run
-def _parse_conf(text: str | None) -> dict[str, Any]:
-    if text is None:
-        return {}
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise StratusError(f"--conf is not valid JSON ({exc.msg} at position {exc.pos}): pass an object like '{{\"k\": 1}}'.") from exc
-    if not isinstance(value, dict):
-        raise StratusError(f"--conf must be a JSON object, got {type(value).__name__}: pass an object like '{{\"k\": 1}}'.")
-    return value
-
-
 def _parse_date(text: str | None) -> datetime | None:
     if text is None:
         return None
@@ -106,6 +95,7 @@ def run_once(dags: str, dag_id: str, *, conf: dict[str, Any] | None = None, logi
     Each failed task instance also carries ``output_tail``: the last lines its failed try printed or
     logged (read before the embedded cloud and its logs are gone).
     """
+    from orchestrator.engine.start import start_run
     from orchestrator.local.cloud import LocalCloud
     from orchestrator.local.dev import local_parameters
     from orchestrator.local.functions import quiet_stdout
@@ -116,7 +106,7 @@ def run_once(dags: str, dag_id: str, *, conf: dict[str, Any] | None = None, logi
         plan = cloud.sync_dag(dag_id)
         engine = cloud.engine()
         with quiet_stdout():
-            run = engine.start_run(dag_id, plan=plan, conf=conf, logical_date=logical_date)
+            run = start_run(engine, dag_id, plan=plan, conf=conf, logical_date=logical_date).run
         print(f"{dag_id}: run {run['run_id']} started on the local cloud", file=out, flush=True)
         follow(cloud, engine.store, plan, run["run_id"], out, timeout)
         final, tis = _result(cloud, plan, dag_id, run["run_id"])
@@ -212,7 +202,7 @@ def resolve_dag_target(target: str, dags: str | None) -> tuple[str, str]:
 def cmd_run(args: argparse.Namespace) -> int:
     from orchestrator.local.report import failure_summary, public_run, public_ti, run_table
 
-    conf = _parse_conf(args.conf)
+    conf = parse_conf(args.conf, dag_id=args.dag_id, source="--conf")
     logical_date = _parse_date(args.logical_date)
     out = sys.stderr if args.json else sys.stdout
     dags, dag_id = resolve_dag_target(args.dag_id, args.dags)

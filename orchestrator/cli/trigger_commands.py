@@ -14,7 +14,8 @@ import json
 import sys
 from typing import Any, Iterator
 
-from orchestrator.errors import ParamValidationError, TargetError
+from orchestrator.engine.start import parse_conf
+from orchestrator.errors import TargetError
 
 
 def _target_opts(p: argparse.ArgumentParser, *, dags: bool = True, json_out: bool = True) -> None:
@@ -113,18 +114,6 @@ def _stack_only(args: argparse.Namespace) -> tuple[Any, Any]:
     return clients, Resources.from_stack_outputs(outputs, dags_root=getattr(args, "dags", "dags"))
 
 
-def _conf(text: str | None, dag_id: str) -> dict[str, Any]:
-    if text is None:
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise ParamValidationError(f"--conf for DAG '{dag_id}' is not valid JSON: {exc}.") from None
-    if not isinstance(value, dict):
-        raise ParamValidationError(f"--conf for DAG '{dag_id}' must be a JSON object, got {type(value).__name__}.")
-    return value
-
-
 def _print_json(value: Any) -> None:
     print(json.dumps(value, indent=2, sort_keys=True, default=str))
 
@@ -170,7 +159,7 @@ def _sync_dashboard(args: argparse.Namespace, clients: Any, resources: Any, plan
 def cmd_trigger(args: argparse.Namespace) -> int:
     from orchestrator.triggers.api import trigger_dag
 
-    conf = _conf(args.conf, args.dag_id)
+    conf = parse_conf(args.conf, dag_id=args.dag_id, source="--conf")
     clients, resources = _resolve(args)
     with _quiet_stdout():
         run = trigger_dag(clients, resources, args.dag_id, conf=conf, logical_date=args.logical_date,
@@ -188,7 +177,7 @@ def _rerun(args: argparse.Namespace) -> str:
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    conf = _conf(args.conf, args.dag_id)
+    conf = parse_conf(args.conf, dag_id=args.dag_id, source="--conf")
     try:
         clients, resources = _resolve(args)
     except TargetError:

@@ -17,6 +17,7 @@ from collections import deque
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from orchestrator.engine import counters as ck
 from orchestrator.engine import callbacks, lanes
 from orchestrator.engine.dispatch import Dispatcher
 from orchestrator.engine.messages import RunSnapshot, TaskMessage
@@ -66,6 +67,11 @@ def max_concurrency(plan: StepPlan) -> int:
     return found
 
 
+# Called as hook(plan, step, run, extras) after a task with outlets succeeded; extras: {asset
+# uri: the extra the task set in context["outlet_events"]}. orchestrator.compose attaches it.
+OutletHook = Callable[[StepPlan, Step, dict[str, Any], dict[str, dict[str, Any]]], None]
+
+
 def iso(dt: datetime) -> str:
     return dt.astimezone(timezone.utc).isoformat()
 
@@ -75,7 +81,7 @@ class Engine:
 
     Example::
 
-        engine = Engine(RunStore(clients, resources), LambdaDispatcher(clients, resources))
+        engine = build_engine(clients, resources)   # orchestrator.compose, the one place that builds it
         run = engine.start_run("daily_sales", conf={"day": "2026-01-01"})
     """
 
@@ -85,9 +91,8 @@ class Engine:
         self.dispatcher = dispatcher
         self.dags_root = dags_root or store.resources.dags_root
         self.clock = clock or (lambda: datetime.now(timezone.utc))
-        # Called as on_outlets(plan, step, run, extras) after a task with outlets succeeded
-        # (triggers); extras: {asset uri: the extra the task set in context["outlet_events"]}.
-        self.on_outlets: Callable[[StepPlan, Step, dict[str, Any], dict[str, dict[str, Any]]], None] | None = None
+        # Asset events for tasks with outlets (triggers): set by orchestrator.compose.build_engine.
+        self.on_outlets: OutletHook | None = None
 
     # ------------------------------------------------------------------ helpers
 
@@ -128,28 +133,41 @@ class Engine:
 
     def start_run(self, dag_id: str, *, plan: StepPlan | None = None, run_id: str | None = None,
                   logical_date: datetime | None = None, data_interval: tuple[datetime, datetime] | None = None,
-                  conf: dict[str, Any] | None = None, run_type: str = "manual",
+                  conf: Any = None, run_type: str = "manual",
                   triggering_asset_events: Any = None) -> dict[str, Any]:
-        """Create a run and start it (or queue it behind ``max_active_runs``); returns the run item.
+        """The one door for runs (``orchestrator.engine.start.start_run``); returns the run item.
 
         Idempotent on ``run_id`` (default ``{run_type}__{logical_date ISO}``, Airflow's format):
-        a second call returns the existing run. ``conf`` is checked against the DAG's params
-        (ParamValidationError names the DAG and param).
+        a second call returns the existing run. ``conf`` is checked (a JSON object, its size)
+        and matched against the DAG's params (ParamValidationError names the DAG and param).
         """
+        from orchestrator.engine.start import start_run
+
+        return start_run(self, dag_id, plan=plan, run_id=run_id, logical_date=logical_date,
+                         data_interval=data_interval, conf=conf, run_type=run_type,
+                         triggering_asset_events=triggering_asset_events).run
+
+    def create_and_start(self, dag_id: str, *, plan: StepPlan | None, run_id: str, run_type: str,
+                         logical_date: datetime, data_interval: tuple[datetime, datetime] | None,
+                         conf: dict[str, Any], triggering_asset_events: Any = None) -> Any:
+        """Write the run item (conditional put) and start it; ``StartedRun(run, created)``.
+
+        Called only by the door (``engine.start``), which has checked the run id and conf.
+        """
+        from orchestrator.engine.start import StartedRun
         from orchestrator.plan.params import resolve_params
 
         plan = self.store.ensure_plan(plan) if plan is not None else self.store.get_current_plan(dag_id)
         if plan.dag_id != dag_id:
             raise StratusError(f"start_run('{dag_id}') was given the plan of DAG '{plan.dag_id}'.")
         now = self.now()
-        logical = (logical_date or now).astimezone(timezone.utc)
-        run_id = run_id or f"{run_type}__{logical.isoformat()}"
-        params = resolve_params(dict(plan.params), conf or {}, dag_id=dag_id)
+        logical = logical_date
+        params = resolve_params(dict(plan.params), conf, dag_id=dag_id)
         start, end = data_interval or (logical, logical)
         item = {
             "dag_id": dag_id, "run_id": run_id, "state": "queued", "run_type": run_type,
             "plan_hash": plan.hash, "logical_date": iso(logical), "data_interval_start": iso(start),
-            "data_interval_end": iso(end), "conf": conf or {}, "params": params, "queued_at": iso(now),
+            "data_interval_end": iso(end), "conf": conf, "params": params, "queued_at": iso(now),
             "tasks_total": len(plan.steps), "tasks_done": 0, "leaf_failed": 0,
             "triggering_asset_events": triggering_asset_events,
         }
@@ -159,10 +177,10 @@ class Engine:
                 # A retried start (the first caller died before the run took a slot): start the
                 # oldest waiting runs while slots are free, which keeps logical-date order.
                 self.start_waiting(dag_id, slots=plan.max_active_runs)
-                return self.store.get_run(dag_id, run_id)
-            return run
+                return StartedRun(self.store.get_run(dag_id, run_id), False)
+            return StartedRun(run, False)
         self.try_start(plan, run)
-        return self.store.get_run(dag_id, run_id)
+        return StartedRun(self.store.get_run(dag_id, run_id), True)
 
     def try_start(self, plan: StepPlan, run: dict[str, Any]) -> str:
         """Take a run slot and start the root tasks, or leave the run queued and waiting.
@@ -383,10 +401,10 @@ class Engine:
             if len(steps[d].upstream) > 1:
                 for st, n in counts.items():
                     if n:
-                        add[f"c#{d}#{st}"] = n
-                add[f"c#{d}#units"] = 1
+                        add[ck.upstream(d, st)] = n
+                add[ck.units(d)] = 1
                 if d in forced:
-                    add[f"c#{d}#forced"] = 1
+                    add[ck.forced(d)] = 1
         if from_worker and self.throttle(plan) is not None:
             add["active_tasks"] = -1
         # A step finishes once: a duplicate completion (two last mapped instances, a replayed
@@ -395,8 +413,8 @@ class Engine:
                       values={":tid": step.task_id})
 
     def counts_for(self, plan: StepPlan, run: dict[str, Any], d: Step) -> Counts:
-        states = {st: int(run.get(f"c#{d.task_id}#{st}", 0) or 0) for st in STATES}
-        pending = len(d.upstream) - int(run.get(f"c#{d.task_id}#units", 0) or 0)
+        states = {st: int(run.get(ck.upstream(d.task_id, st), 0) or 0) for st in STATES}
+        pending = len(d.upstream) - int(run.get(ck.units(d.task_id), 0) or 0)
         return Counts.of(states, max(0, pending))
 
     def propagate(self, plan: StepPlan, run: dict[str, Any], work: list[tuple[str, dict[str, int], frozenset[str]]],
@@ -436,7 +454,7 @@ class Engine:
                     decision = evaluate(d.trigger_rule, Counts.of(counts))
                 else:
                     assert latest is not None
-                    if int(latest.get(f"c#{d_id}#forced", 0) or 0):
+                    if int(latest.get(ck.forced(d_id), 0) or 0):
                         decision = Decision.SKIP  # an upstream branch / short-circuit skipped it
                     else:
                         decision = evaluate(d.trigger_rule, self.counts_for(plan, latest, d))
@@ -531,13 +549,13 @@ class Engine:
             return False
         latest = self.store.get_run(d, r)
         self.early_fire(plan, latest, step, state)
-        if int(latest.get(f"m#{t}#done", 0)) < int(latest.get(f"map_count#{t}", 0) or 1 << 62):
+        if int(latest.get(ck.mapped_done(t), 0)) < int(latest.get(ck.map_count(t), 0) or 1 << 62):
             if from_slot and lanes.should_steal(plan, latest, step):
                 lanes.steal(self, plan, latest, step)  # this lane ended while another has a long way to go
             self.promote(plan, latest)
             self.maybe_finish(plan, latest)
             return True
-        counts = {st: int(latest.get(f"m#{t}#{st}", 0) or 0) for st in STATES}
+        counts = {st: int(latest.get(ck.mapped(t, st), 0) or 0) for st in STATES}
         try:
             after = self.store.update_run(d, r, self.step_update(plan, step, counts, from_worker=False),
                                           returns="ALL_NEW")
@@ -603,8 +621,8 @@ class Engine:
             wanted = EARLY_RULES.get(d.trigger_rule)
             if not wanted or state not in wanted:
                 continue
-            mine = sum(int(run.get(f"m#{step.task_id}#{s}", 0) or 0) for s in wanted)
-            others = sum(int(run.get(f"c#{d_id}#{s}", 0) or 0) for s in wanted) if len(d.upstream) > 1 else 0
+            mine = sum(int(run.get(ck.mapped(step.task_id, s), 0) or 0) for s in wanted)
+            others = sum(int(run.get(ck.upstream(d_id, s), 0) or 0) for s in wanted) if len(d.upstream) > 1 else 0
             if mine == 1 and others == 0:
                 more, _ = self.make_ready(plan, run, d)
                 if more:

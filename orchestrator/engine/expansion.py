@@ -44,6 +44,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from orchestrator.engine import counters as ck
 from orchestrator import constants as c
 from orchestrator.engine import lanes, mapping
 from orchestrator.engine.messages import ExpandMessage
@@ -65,14 +66,6 @@ SAFETY_S = 10.0
 GRACE_S = 300
 
 Work = list[tuple[str, dict[str, int], frozenset[str]]]
-
-
-def queued_attr(task_id: str) -> str:
-    return f"map_queued#{task_id}"
-
-
-def at_attr(task_id: str) -> str:
-    return f"map_at#{task_id}"
 
 
 def _env_number(name: str, default: float) -> float:
@@ -120,13 +113,13 @@ def begin(engine: Engine, plan: StepPlan, run: dict[str, Any], step: Step) -> tu
         # starts the relay (the marker at 0: nothing created yet).
         # ALL_NEW: the run as the first chunk starts (its free slots), at no extra call.
         fresh = engine.store.update_run(plan.dag_id, run["run_id"], Update(
-            set_={f"map_count#{t}": n, f"map_lens#{t}": lens, queued_attr(t): 0, at_attr(t): engine.epoch(),
-                  mapping.gen_attr(t): uuid.uuid4().hex[:12]},
-            condition="attribute_not_exists(#mc)", names={"#mc": f"map_count#{t}"}), returns="ALL_NEW")
+            set_={ck.map_count(t): n, ck.map_lens(t): lens, ck.map_queued(t): 0, ck.map_at(t): engine.epoch(),
+                  ck.map_gen(t): uuid.uuid4().hex[:12]},
+            condition="attribute_not_exists(#mc)", names={"#mc": ck.map_count(t)}), returns="ALL_NEW")
     except ConflictError:
         return [], False
     # Only the lane heads are created here; each instance creates the next of its lane (engine.lanes).
-    run_chunk(engine, plan, fresh or {**run, f"map_count#{t}": n, f"map_lens#{t}": lens}, step,
+    run_chunk(engine, plan, fresh or {**run, ck.map_count(t): n, ck.map_lens(t): lens}, step,
               lanes.heads(engine, plan, n), 0)
     return [], True
 
@@ -150,10 +143,10 @@ def run_chunk(engine: Engine, plan: StepPlan, run: dict[str, Any], step: Step, n
         i = _create(engine, plan, run, step, start, min(n, start + chunk_size()), stop_at)
         try:
             engine.store.update_run(plan.dag_id, run_id, Update(
-                set_={queued_attr(t): i, at_attr(t): engine.epoch()},
+                set_={ck.map_queued(t): i, ck.map_at(t): engine.epoch()},
                 # Two executors of one chunk (a redelivered message, the sweeper resending a slow
                 # one): the first to move the marker passes the rest on, the other stops here.
-                condition="#mq = :start", names={"#mq": queued_attr(t)}, values={":start": start}))
+                condition="#mq = :start", names={"#mq": ck.map_queued(t)}, values={":start": start}))
         except ConflictError:
             return "duplicate"
         if i >= n:
@@ -219,7 +212,7 @@ def continue_from(engine: Engine, msg: ExpandMessage, *, stop_at: float | None =
     except NotFoundError:
         return "noop"
     t = msg.task_id
-    marker, n = run.get(queued_attr(t)), run.get(f"map_count#{t}")
+    marker, n = run.get(ck.map_queued(t)), run.get(ck.map_count(t))
     if run.get("state") != "running" or marker is None or n is None or int(marker) != msg.start:
         return "noop"
     plan = engine.store.get_plan(msg.dag_id, run["plan_hash"])
@@ -231,11 +224,11 @@ def pending(engine: Engine, plan: StepPlan, run: dict[str, Any]) -> list[tuple[S
     out = []
     for step in plan.steps:
         t = step.task_id
-        if step.mapping is None or run.get(queued_attr(t)) is None or run.get(f"map_count#{t}") is None:
+        if step.mapping is None or run.get(ck.map_queued(t)) is None or run.get(ck.map_count(t)) is None:
             continue
-        marker, n = int(run[queued_attr(t)]), lanes.heads(engine, plan, int(run[f"map_count#{t}"]))
+        marker, n = int(run[ck.map_queued(t)]), lanes.heads(engine, plan, int(run[ck.map_count(t)]))
         if marker < n:
-            out.append((step, marker, n, int(run.get(at_attr(t), 0) or 0)))
+            out.append((step, marker, n, int(run.get(ck.map_at(t), 0) or 0)))
     return out
 
 
@@ -253,8 +246,8 @@ def resume(engine: Engine, plan: StepPlan, run: dict[str, Any], now_s: int) -> t
         try:
             # Two sweepers (or a sweeper and a late executor): only one resends per stall.
             engine.store.update_run(plan.dag_id, run["run_id"], Update(
-                set_={at_attr(t): now_s}, condition="#mq = :m AND (attribute_not_exists(#at) OR #at = :at)",
-                names={"#mq": queued_attr(t), "#at": at_attr(t)}, values={":m": marker, ":at": at}))
+                set_={ck.map_at(t): now_s}, condition="#mq = :m AND (attribute_not_exists(#at) OR #at = :at)",
+                names={"#mq": ck.map_queued(t), "#at": ck.map_at(t)}, values={":m": marker, ":at": at}))
         except ConflictError:
             continue
         logger.warning("resuming a stalled mapped-task expansion",
@@ -277,8 +270,8 @@ def repair(engine: Engine, plan: StepPlan, run: dict[str, Any], step: Step, stat
     predecessor ended without creating them (``lanes.lost``).
     """
     t = step.task_id
-    n = int(run[f"map_count#{t}"])
-    marker = run.get(queued_attr(t))
+    n = int(run[ck.map_count(t)])
+    marker = run.get(ck.map_queued(t))
     # No marker: expanded whole by an engine older than the relay (and than lanes).
     below = n if marker is None else min(lanes.heads(engine, plan, n), int(marker))
     missing = [i for i in range(below) if states.get(i) in (None, "none")]

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from orchestrator.engine import counters as ck
 from orchestrator.errors import ConflictError, NotFoundError
 from orchestrator.plan.model import Step, StepPlan
 from orchestrator.store import Update
@@ -51,7 +52,7 @@ def heads(engine: Engine, plan: StepPlan, n: int) -> int:
 def next_index(engine: Engine, plan: StepPlan, run: dict[str, Any], step: Step, map_index: int) -> int | None:
     """The instance after ``map_index`` in its lane, or None at the lane's end (or no count known)."""
     lanes = width(engine, plan)
-    n = run.get(f"map_count#{step.task_id}")
+    n = run.get(ck.map_count(step.task_id))
     if lanes is None or n is None:
         return None
     nxt = map_index + lanes
@@ -67,9 +68,9 @@ def tally(mcarry: dict[str, Any] | None, state: str) -> dict[str, int]:
 
 def flush_add(task_id: str, counts: dict[str, int]) -> dict[str, Any]:
     """The run item's ``m#`` counter increments for ``counts``."""
-    add: dict[str, Any] = {f"m#{task_id}#done": sum(counts.values())}
+    add: dict[str, Any] = {ck.mapped_done(task_id): sum(counts.values())}
     for state, n in counts.items():
-        add[f"m#{task_id}#{state}"] = n
+        add[ck.mapped(task_id, state)] = n
     return add
 
 
@@ -153,10 +154,10 @@ def should_steal(plan: StepPlan, run: dict[str, Any], step: Step) -> bool:
     from orchestrator.engine.engine import CARRY_LIMIT
 
     t = step.task_id
-    n = run.get(f"map_count#{t}")
+    n = run.get(ck.map_count(t))
     if n is None or run.get("state") != "running":
         return False
-    uncounted = int(n) - int(run.get(f"m#{t}#done", 0) or 0)
+    uncounted = int(n) - int(run.get(ck.mapped_done(t), 0) or 0)
     return uncounted > int(run.get("active_tasks", 0) or 0) * CARRY_LIMIT
 
 
@@ -171,7 +172,7 @@ def steal(engine: Engine, plan: StepPlan, run: dict[str, Any], step: Step) -> in
     """
     lanes = width(engine, plan)
     t = step.task_id
-    n = int(run.get(f"map_count#{t}") or 0)
+    n = int(run.get(ck.map_count(t)) or 0)
     if lanes is None or n <= lanes:
         return None
     created = {int(ti["map_index"]) for ti in engine.store.list_tis(plan.dag_id, run["run_id"], t)
@@ -202,7 +203,7 @@ def lost(engine: Engine, plan: StepPlan, run: dict[str, Any], step: Step, states
     instance existed and was later cleared).
     """
     lanes = width(engine, plan)
-    n = run.get(f"map_count#{step.task_id}")
+    n = run.get(ck.map_count(step.task_id))
     if lanes is None or n is None:
         return []
     return [j for j in range(heads(engine, plan, int(n)), int(n))

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from orchestrator.engine import counters as ck
 from orchestrator.engine import expansion
 from orchestrator.engine.engine import FAILED, STATES, Engine, iso
 from orchestrator.engine.rules import Counts, Decision, descendants, evaluate
@@ -36,7 +37,7 @@ def _step_outcomes(plan: StepPlan, run: dict[str, Any], tis: list[dict[str, Any]
         if step.mapping is None or (parent is not None and parent.get("state") in STATES):
             out[step.task_id] = {parent["state"]: 1} if parent is not None and parent.get("state") in STATES else None
             continue
-        n = run.get(f"map_count#{step.task_id}")
+        n = run.get(ck.map_count(step.task_id))
         children = [t for t in items if int(t.get("map_index", -1)) >= 0 and int(t["map_index"]) < int(n or 0)]
         if n is None or len(children) < int(n) or any(t.get("state") not in STATES for t in children):
             out[step.task_id] = None
@@ -62,7 +63,7 @@ def recount(engine: Engine, plan: StepPlan, run: dict[str, Any], tis: list[dict[
     new: dict[str, Any] = {"tasks_done": 0, "leaf_failed": 0}
     for tid in forced:
         if len(steps[tid].upstream) > 1:
-            new[f"c#{tid}#forced"] = 1  # as Engine.step_update writes it
+            new[ck.forced(tid)] = 1  # as Engine.step_update writes it
     done_ids = set()
     for tid, counts in outcomes.items():
         if counts is None:
@@ -75,8 +76,8 @@ def recount(engine: Engine, plan: StepPlan, run: dict[str, Any], tis: list[dict[
         for d in step.downstream:
             if len(steps[d].upstream) > 1:
                 for st, n in counts.items():
-                    new[f"c#{d}#{st}"] = new.get(f"c#{d}#{st}", 0) + n
-                new[f"c#{d}#units"] = new.get(f"c#{d}#units", 0) + 1
+                    new[ck.upstream(d, st)] = new.get(ck.upstream(d, st), 0) + n
+                new[ck.units(d)] = new.get(ck.units(d), 0) + 1
     # Chain steps whose count rides on an unfinished instance (``carry``, Engine.complete) are
     # added to tasks_done by that instance's terminal write: leave them out here.
     pending = sum(int(ti.get("carry") or 0) for ti in tis if ti.get("state") not in STATES)
@@ -85,20 +86,20 @@ def recount(engine: Engine, plan: StepPlan, run: dict[str, Any], tis: list[dict[
         idx = int(ti.get("map_index", -1))
         if idx >= 0 and ti.get("state") in STATES:
             t = ti["task_id"]
-            new[f"m#{t}#done"] = new.get(f"m#{t}#done", 0) + 1
-            new[f"m#{t}#{ti['state']}"] = new.get(f"m#{t}#{ti['state']}", 0) + 1
+            new[ck.mapped_done(t)] = new.get(ck.mapped_done(t), 0) + 1
+            new[ck.mapped(t, ti['state'])] = new.get(ck.mapped(t, ti['state']), 0) + 1
     # Likewise mapped instances whose counts ride along their lane (``mcarry``, engine.lanes).
     for ti in tis:
         if ti.get("state") in STATES or not ti.get("mcarry"):
             continue
         t = ti["task_id"]
         for st, k in ti["mcarry"].items():
-            new[f"m#{t}#done"] = new.get(f"m#{t}#done", 0) - int(k)
-            new[f"m#{t}#{st}"] = new.get(f"m#{t}#{st}", 0) - int(k)
+            new[ck.mapped_done(t)] = new.get(ck.mapped_done(t), 0) - int(k)
+            new[ck.mapped(t, st)] = new.get(ck.mapped(t, st), 0) - int(k)
     if engine.throttle(plan) is not None:
         new["active_tasks"] = sum(1 for t in tis if t.get("state") in ACTIVE)
         new["sched_waiting"] = sum(1 for t in tis if t.get("state") == "scheduled")
-    stale = [k for k in run if (k.startswith("c#") or k.startswith("m#")) and k not in new]
+    stale = [k for k in run if ck.is_counter(k) and k not in new]
     upd = Update(set_=dict(new), remove=stale + ([] if done_ids else ["steps_done"]))
     if done_ids:
         upd.set_["steps_done"] = done_ids
@@ -129,7 +130,7 @@ def reconcile(engine: Engine, dag_id: str, run_id: str) -> dict[str, Any]:
         t = step.task_id
         if outcomes.get(t) is not None:
             continue
-        n = run.get(f"map_count#{t}")
+        n = run.get(ck.map_count(t))
         if step.mapping is not None and n is not None:
             # Instances lost between expansion and queueing; those above the marker are the relay's.
             expansion.repair(engine, plan, run, step, _map_states(tis, t))
@@ -157,7 +158,7 @@ def reconcile(engine: Engine, dag_id: str, run_id: str) -> dict[str, Any]:
                 # Expanded again after a clear: the lane heads are queued; cleared instances past
                 # them whose lane predecessor is not cleared are queued here (engine.lanes).
                 again = store.get_run(dag_id, run_id)
-                if again.get(f"map_count#{t}") is not None:
+                if again.get(ck.map_count(t)) is not None:
                     expansion.repair(engine, plan, again, step, _map_states(tis, t))
         elif decision in (Decision.SKIP, Decision.UPSTREAM_FAILED):
             work += engine.decide(plan, run, steps[t], decision.value, frozenset(forced & descendants(plan, t)))
@@ -226,8 +227,7 @@ def clear(engine: Engine, dag_id: str, run_id: str, task_ids: list[str] | None =
         cleared.append((ti["task_id"], int(ti["map_index"])))
     mapped = {t for t, _ in cleared if plan.step(t).mapping is not None}
     if mapped:
-        remove = [f"{a}{t}" for t in mapped for a in ("map_count#", "map_lens#", "map_gen#")]
-        remove += [f(t) for t in mapped for f in (expansion.queued_attr, expansion.at_attr)]
+        remove = [a for t in mapped for a in ck.expansion_attrs(t)]
         store.update_run(dag_id, run_id, Update(remove=remove))
     if cleared:
         _reopen(engine, dag_id, run_id, run)
@@ -247,9 +247,9 @@ def mark(engine: Engine, dag_id: str, run_id: str, task_id: str, state: str) -> 
     except KeyError as exc:
         raise NotFoundError(f"Task '{task_id}' is not in DAG '{dag_id}'.") from exc
     indexes = {int(t["map_index"]) for t in store.list_tis(dag_id, run_id, task_id) if int(t["map_index"]) >= 0}
-    if run.get(f"map_count#{task_id}") is not None:
+    if run.get(ck.map_count(task_id)) is not None:
         # Instances not created yet (waiting in their lane, engine.lanes) are marked too.
-        indexes |= set(range(int(run[f"map_count#{task_id}"])))
+        indexes |= set(range(int(run[ck.map_count(task_id)])))
     for i in sorted(indexes) or [-1]:
         store.force_ti_state(dag_id, run_id, task_id, i, state)
     _reopen(engine, dag_id, run_id, run)

@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from orchestrator.engine import counters as ck
 from orchestrator.engine.rules import map_length, unravel
 from orchestrator.errors import TaskExecutionError
 from orchestrator.plan.model import Step, StepPlan
@@ -74,7 +75,7 @@ def _upstream_list(plan: StepPlan, run: dict[str, Any], store: Any, src: Source,
     assert src.task_id is not None
     up = plan.step(src.task_id)
     if up.mapping is not None:
-        return int(run.get(f"map_count#{src.task_id}", 0) or 0)
+        return int(run.get(ck.map_count(src.task_id), 0) or 0)
     key = (run["dag_id"], run["run_id"], src.task_id, src.key, gen)
     if gen is not None and key in _LISTS:
         return _LISTS[key]
@@ -90,11 +91,6 @@ def _upstream_list(plan: StepPlan, run: dict[str, Any], store: Any, src: Source,
 _LISTS: dict[tuple[Any, ...], list[Any]] = {}
 LIST_CACHE_ENTRIES = 4
 LIST_CACHE_MAX_LEN = 100_000
-
-
-def gen_attr(task_id: str) -> str:
-    """The run-item attribute holding a mapped task's expansion token."""
-    return f"map_gen#{task_id}"
 
 
 def _read_list(plan: StepPlan, run: dict[str, Any], store: Any, src: Source, *, where: str) -> list[Any]:
@@ -137,7 +133,7 @@ def instance_kwargs(plan: StepPlan, step: Step, run: dict[str, Any], store: Any,
     """The mapped arguments of instance ``map_index``, reading only the elements it needs."""
     where = f"Mapped task '{step.task_id}'[{map_index}] in DAG '{plan.dag_id}'"
     kind, srcs = sources(step, task)
-    lens = [int(n) for n in (run.get(f"map_lens#{step.task_id}") or [])]
+    lens = [int(n) for n in (run.get(ck.map_lens(step.task_id)) or [])]
     if len(lens) != len(srcs):
         kind, lens = lengths(plan, step, run, store, task)
     idx = unravel(map_index, lens) if kind == "expand" else (map_index,)
@@ -150,7 +146,7 @@ def instance_kwargs(plan: StepPlan, step: Step, run: dict[str, Any], store: Any,
             if src.key is not None:
                 element = element[src.key] if isinstance(element, dict) else None
         else:
-            got = _upstream_list(plan, run, store, src, where=where, gen=run.get(gen_attr(step.task_id)))
+            got = _upstream_list(plan, run, store, src, where=where, gen=run.get(ck.map_gen(step.task_id)))
             assert isinstance(got, list)
             element = got[j]
         if kind == "expand":

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from orchestrator.engine import counters as ck
 from orchestrator.errors import EventError
 
 
@@ -49,8 +50,8 @@ class RunSnapshot(BaseModel):
                 data_interval_start=run.get("data_interval_start"), data_interval_end=run.get("data_interval_end"),
                 start_date=run.get("start_date"), deadline_at=run.get("deadline_at"), conf=run.get("conf") or {},
                 params=run.get("params") or {}, triggering_asset_events=run.get("triggering_asset_events"),
-                map_count=run.get(f"map_count#{task_id}"), map_lens=run.get(f"map_lens#{task_id}"),
-                map_gen=run.get(f"map_gen#{task_id}"),
+                map_count=run.get(ck.map_count(task_id)), map_lens=run.get(ck.map_lens(task_id)),
+                map_gen=run.get(ck.map_gen(task_id)),
             )
             size = len(snap.model_dump_json())
         except (ValidationError, ValueError, TypeError):
@@ -65,11 +66,11 @@ class RunSnapshot(BaseModel):
                if k not in ("map_count", "map_lens", "map_gen") and v is not None},
         }
         if self.map_count is not None:
-            run[f"map_count#{msg.task_id}"] = self.map_count
+            run[ck.map_count(msg.task_id)] = self.map_count
         if self.map_lens is not None:
-            run[f"map_lens#{msg.task_id}"] = list(self.map_lens)
+            run[ck.map_lens(msg.task_id)] = list(self.map_lens)
         if self.map_gen is not None:
-            run[f"map_gen#{msg.task_id}"] = self.map_gen
+            run[ck.map_gen(msg.task_id)] = self.map_gen
         return run
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
+from orchestrator.engine import counters as ck
 from orchestrator.authoring.macros import MACROS, ConnAccessor, VarAccessor
 from orchestrator.plan.model import Step, StepPlan
 from orchestrator.store import xcom as codec
@@ -192,7 +193,7 @@ def build_context(*, plan: StepPlan, step: Step, run: dict[str, Any], ti: Runtim
         "task_instance_key_str": f"{plan.dag_id}__{step.task_id}__{(logical or datetime.min).strftime('%Y%m%d')}",
         "outlets": list(getattr(task, "outlets", []) or []),
         "inlets": list(getattr(task, "inlets", []) or []),
-        "expanded_ti_count": run.get(f"map_count#{step.task_id}"),
+        "expanded_ti_count": run.get(ck.map_count(step.task_id)),
         "outlet_events": OutletEventAccessors(),
         "macros": MACROS,
         "var": VarAccessor(),

@@ -357,12 +357,13 @@ class LocalCloud:
         timeout: float = 600.0,
     ) -> dict[str, Any]:
         """Register the DAG's plan, start a run through the engine, wait until idle; returns the run item."""
+        from orchestrator.engine.start import start_run
         from orchestrator.local.functions import quiet_stdout
 
         engine = self.engine()
         plan = self.sync_dag(dag_id)
         with quiet_stdout():  # the engine's EMF lines belong to a log, not to the caller's stdout
-            run = engine.start_run(dag_id, plan=plan, conf=conf, logical_date=logical_date, run_id=run_id)
+            run = start_run(engine, dag_id, plan=plan, conf=conf, logical_date=logical_date, run_id=run_id).run
         self.wait_idle(timeout)
         return engine.store.get_run(dag_id, run["run_id"])
 
@@ -385,16 +386,10 @@ class LocalCloud:
         return plan
 
     def engine(self) -> Any:
-        """An ``Engine`` on this cloud's store, dispatching through Lambda (moto -> handlers)."""
-        from orchestrator.engine.dispatch import LambdaDispatcher
-        from orchestrator.engine.engine import Engine
-        from orchestrator.store import RunStore
+        """The engine (``orchestrator.compose``) on this cloud's store, dispatching through Lambda (moto -> handlers)."""
+        from orchestrator.compose import build_engine
 
-        return Engine(
-            RunStore(self.clients, self.resources),
-            LambdaDispatcher(self.clients, self.resources),
-            dags_root=str(self.dags_root),
-        )
+        return build_engine(self.clients, self.resources, dags_root=str(self.dags_root))
 
     def now(self) -> datetime:
         return self.clock.now().astimezone(timezone.utc)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from orchestrator.engine.start import start_run
 from orchestrator.local.cloud import LocalCloud
 from orchestrator.local.dev import local_parameters, sync_registry
 from orchestrator.local.functions import quiet_stdout
@@ -93,7 +94,7 @@ def run_demo(dags_root: str | Path = "dags", *, out: TextIO, timeout: float = 18
                     elif plan.schedule.kind in ("cron", "timedelta"):
                         result.how = _fire_schedule(cloud, plan)
                     else:
-                        started_run = engine.start_run(dag_id, plan=plan)
+                        started_run = start_run(engine, dag_id, plan=plan).run
                 print(f"-- {dag_id}: started ({result.how})", file=out, flush=True)
                 if started_run is not None:
                     follow(cloud, store, plan, started_run["run_id"], out, timeout)

@@ -8,6 +8,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Iterable
 
+from orchestrator.engine import counters as ck
+
 TERMINAL = {"success", "failed", "upstream_failed", "skipped", "removed"}
 FAILED = {"failed", "upstream_failed"}
 
@@ -36,7 +38,7 @@ def expected_instances(run: dict[str, Any] | None, mapped: Iterable[str], steps:
     mapped = list(mapped)
     total = steps - len(mapped)
     for task_id in mapped:
-        count = (run or {}).get(f"map_count#{task_id}")
+        count = (run or {}).get(ck.map_count(task_id))
         total += int(count) if count is not None else 1
     return total
 

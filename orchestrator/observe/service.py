@@ -51,19 +51,18 @@ class RunsView:
         self.clients = clients
         self.resources = resources
         if store is None:
-            from orchestrator.store import RunStore
+            from orchestrator.compose import build_store
 
-            store = RunStore(clients, resources)
+            store = build_store(clients, resources)
         self.store = store
         self._engine = engine
 
     @property
     def engine(self) -> Any:
         if self._engine is None:
-            from orchestrator.engine.dispatch import LambdaDispatcher
-            from orchestrator.engine.engine import Engine
+            from orchestrator.compose import build_engine
 
-            self._engine = Engine(self.store, LambdaDispatcher(self.clients, self.resources))
+            self._engine = build_engine(self.clients, self.resources, store=self.store)
         return self._engine
 
     # ------------------------------------------------------------ reads
@@ -157,7 +156,7 @@ class RunsView:
 
     def trigger(self, dag_id: str, conf: Mapping[str, Any] | None = None) -> Any:
         """Start a manual run of the DAG now; returns what the engine returns (the run item)."""
-        return self.engine.start_run(dag_id, conf=dict(conf or {}), run_type="manual")
+        return self.engine.start_run(dag_id, conf=dict(conf or {}), run_type="manual")  # the one door
 
     def perform(self, params: Mapping[str, Any]) -> str:
         """Check and run one action from JSON params; returns a one-line notice for the page."""

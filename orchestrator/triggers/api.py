@@ -33,14 +33,12 @@ from orchestrator.errors import (
     ScheduleError,
     StratusError,
 )
+from orchestrator.engine.start import MAX_CONF_BYTES, RUN_ID_RE, check_run_id, parse_conf
 from orchestrator.triggers.runs import make_engine, make_run_id, start_run
 from orchestrator.triggers.timetable import timetable_for, utc
 
 log = logging.getLogger(__name__)
 
-RUN_ID_RE = re.compile(r"^[A-Za-z0-9_.:+\-]{1,250}$")
-# A run item holds conf and the resolved params beside its counters, under DynamoDB's 400 KB.
-MAX_CONF_BYTES = 64 * 1024
 MAX_BODY_BYTES = 2 * MAX_CONF_BYTES
 DAG_ID_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,250}$")
 RUN_STATES = ("queued", "running", "success", "failed")
@@ -73,34 +71,19 @@ def trigger_dag(
     _check_dag_id(dag_id)
     engine = engine or make_engine(clients, resources)
     plan = engine.store.get_current_plan(dag_id)
-    if conf is None:
-        conf = {}
-    if not isinstance(conf, dict):
-        raise ParamValidationError(
-            f"The conf of a run of DAG '{dag_id}' must be a JSON object, got {type(conf).__name__}."
-        )
+    checked = parse_conf(conf, dag_id=dag_id)
     from orchestrator.plan.params import resolve_params
 
-    size = len(json.dumps(conf, default=str).encode())
-    if size > MAX_CONF_BYTES:
-        raise ParamValidationError(
-            f"The conf of a run of DAG '{dag_id}' is {size:,} bytes; at most {MAX_CONF_BYTES:,} fit in a run. "
-            "Put large inputs in S3 and pass their key in conf."
-        )
-    resolve_params(dict(plan.params), conf, dag_id=dag_id)  # fail before writing anything
+    resolve_params(dict(plan.params), checked, dag_id=dag_id)  # fail before writing anything
     try:
         moment = utc(logical_date) if logical_date else utc(now or datetime.now(UTC))
     except (ValueError, TypeError):
         raise ParamValidationError(
             f"The logical date {logical_date!r} for DAG '{dag_id}' is not ISO-8601 (e.g. 2026-01-31T06:00:00Z)."
         ) from None
-    run_id = run_id or make_run_id("manual", moment)
-    if not RUN_ID_RE.match(run_id):
-        raise ParamValidationError(
-            f"Run id {run_id[:80]!r} for DAG '{dag_id}' is invalid: use letters, digits and _ . : + -."
-        )
+    run_id = check_run_id(run_id, dag_id) if run_id is not None else make_run_id("manual", moment)
     info = timetable_for(plan).infer_manual(moment)
-    run, created = start_run(clients, resources, plan, run_id=run_id, run_type="manual", info=info, conf=conf,
+    run, created = start_run(clients, resources, plan, run_id=run_id, run_type="manual", info=info, conf=checked,
                              engine=engine)
     if not created:
         raise ConflictError(

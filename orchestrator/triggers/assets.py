@@ -250,7 +250,7 @@ def handle_asset_events(
     """Apply asset events to every unpaused asset-scheduled DAG; start the runs that became due.
 
     ``dags`` defaults to the registry (``RunStore.list_dags()``); ``starter`` to
-    :func:`orchestrator.triggers.fire.start_asset_run`. Returns what the starter returned for
+    :func:`orchestrator.triggers.runs.start_asset_run`. Returns what the starter returned for
     each run started. A duplicate delivery starts nothing.
     """
     if not events:
@@ -260,7 +260,7 @@ def handle_asset_events(
 
         dags = RunStore(clients, resources).list_dags()
     if starter is None:
-        from orchestrator.triggers.fire import start_asset_run
+        from orchestrator.triggers.runs import start_asset_run
 
         starter = start_asset_run
     store = AssetStore(clients, resources)

@@ -21,7 +21,7 @@ from typing import Any, Callable
 from orchestrator.config import Clients, Resources
 from orchestrator.errors import NotFoundError, ScheduleError
 from orchestrator.plan.model import StepPlan
-from orchestrator.triggers.runs import make_engine, start_run
+from orchestrator.triggers.runs import make_engine, make_run_id, start_run
 from orchestrator.triggers.timetable import DagRunInfo, timetable_for, utc, zone
 
 RERUN_CHOICES = ("none", "failed", "all")
@@ -96,7 +96,7 @@ def backfill_intervals(plan: StepPlan, start: datetime, end: datetime) -> list[D
 def _existing_run(store: Any, dag_id: str, info: DagRunInfo) -> dict[str, Any] | None:
     for run_type in ("backfill", "scheduled"):
         try:
-            return store.get_run(dag_id, info.run_id(run_type))
+            return store.get_run(dag_id, make_run_id(run_type, info.logical_date))
         except NotFoundError:
             continue
     return None
@@ -124,7 +124,7 @@ def run_backfill(
     for info in intervals:
         existing = _existing_run(store, plan.dag_id, info)
         if existing is None:
-            run, _ = start_run(clients, resources, plan, run_id=info.run_id("backfill"), run_type="backfill",
+            run, _ = start_run(clients, resources, plan, run_id=make_run_id("backfill", info.logical_date), run_type="backfill",
                                info=info, conf=conf, engine=engine)
             item = BackfillItem(info.logical_date.isoformat(), str(run["run_id"]), "created")
         else:

@@ -146,7 +146,7 @@ def fire_schedule(
     result.more = plan.catchup and len(due) >= limit
     start = starter or _default_starter
     for info in due:
-        run_id = info.run_id("scheduled")
+        run_id = make_run_id("scheduled", info.logical_date)
         _, created = start(clients, resources, plan, info=info, run_id=run_id, run_type="scheduled")
         (result.created if created else result.existing).append(run_id)
     _advance_bookkeeping(clients, resources, plan, due[-1] if due else None, moment)
@@ -174,19 +174,6 @@ def _default_starter(clients: Clients, resources: Resources, plan: StepPlan, *, 
                      triggering_asset_events: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
     return start_run(clients, resources, plan, run_id=run_id, run_type=run_type, info=info, conf=conf,
                      triggering_asset_events=triggering_asset_events)
-
-
-def start_asset_run(clients: Clients, resources: Resources, dag_item: dict[str, Any],
-                    events: dict[str, list[dict[str, Any]]], now: datetime) -> dict[str, Any]:
-    """Start an ``asset_triggered__<now>`` run of an asset-scheduled DAG with its triggering events."""
-    from orchestrator.store import RunStore
-
-    plan = RunStore(clients, resources).get_plan(dag_item["dag_id"], dag_item["plan_hash"])
-    moment = utc(now)
-    info = DagRunInfo(moment, moment, moment, moment)
-    run, _ = start_run(clients, resources, plan, run_id=make_run_id("asset_triggered", moment),
-                       run_type="asset_triggered", info=info, triggering_asset_events=events)
-    return run
 
 
 def handle_fire_event(clients: Clients, resources: Resources, event: dict[str, Any]) -> dict[str, Any]:

@@ -1,55 +1,50 @@
-"""How the triggers start runs: one place that calls the engine.
+"""How the triggers start runs: through the engine's one door.
 
-Every trigger (schedule fire, backfill, asset event, API/CLI) builds a run id and a
-:class:`~orchestrator.triggers.timetable.DagRunInfo` and calls :func:`start_run`. The run id
-makes it idempotent: the engine's ``create_run`` is a conditional put, so a second call with
-the same id returns the existing run and starts nothing. Runs beyond ``max_active_runs`` are
-created ``queued`` and wait for a slot (the engine promotes them, oldest logical date first,
-as runs finish).
+Every trigger (schedule fire, backfill, asset event, API/CLI) builds a
+:class:`~orchestrator.triggers.timetable.DagRunInfo` and calls :func:`start_run`, which
+passes it to ``orchestrator.engine.start.start_run`` (the checks, the run id and the conf's
+shape live there). The run id makes it idempotent: the engine's ``create_run`` is a
+conditional put, so a second call with the same id returns the existing run and starts
+nothing. Runs beyond ``max_active_runs`` are created ``queued`` and wait for a slot (the
+engine promotes them, oldest logical date first, as runs finish).
+
+The triggers build no engine themselves: :func:`make_engine` asks the factory the
+composition root (``orchestrator.compose``) installs when it is imported.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from orchestrator.config import Clients, Resources
+from orchestrator.engine.start import RUN_TYPES, StartedRun, make_run_id
+from orchestrator.engine.start import start_run as door
+from orchestrator.errors import StratusError
 from orchestrator.plan.model import StepPlan
-from orchestrator.triggers.timetable import DagRunInfo
+from orchestrator.triggers.timetable import DagRunInfo, utc
 
-RUN_TYPES = ("manual", "scheduled", "backfill", "asset_triggered")
-
-
-def make_run_id(run_type: str, moment: datetime) -> str:
-    """Airflow's run id form: ``{run_type}__{iso timestamp}``."""
-    return f"{run_type}__{moment.isoformat()}"
-
-
-def make_engine(clients: Clients, resources: Resources) -> Any:
-    """The engine the triggers start runs with (Lambda dispatcher; outlets wired to assets)."""
-    from orchestrator.engine.dispatch import LambdaDispatcher
+if TYPE_CHECKING:
     from orchestrator.engine.engine import Engine
-    from orchestrator.store import RunStore
 
-    engine = Engine(RunStore(clients, resources), LambdaDispatcher(clients, resources))
-    engine.on_outlets = outlets_hook(clients, resources)
-    return engine
+__all__ = ["RUN_TYPES", "make_run_id", "make_engine", "use_engine_factory", "start_run", "start_asset_run"]
+
+EngineFactory = Callable[[Clients, Resources], "Engine"]
+_factory: EngineFactory | None = None
 
 
-def outlets_hook(clients: Clients, resources: Resources) -> Any:
-    """``engine.on_outlets``: emit asset events for a task that succeeded with ``outlets``.
+def use_engine_factory(factory: EngineFactory) -> None:
+    """Install how the triggers get an engine (``orchestrator.compose`` does, on import)."""
+    global _factory
+    _factory = factory
 
-    The worker sets ``engine.on_outlets = outlets_hook(clients, resources)`` so consumer DAGs
-    start when a producer task finishes.
-    """
 
-    def on_outlets(plan: StepPlan, step: Any, run: dict[str, Any],
-                   extras: dict[str, dict[str, Any]] | None = None) -> None:
-        from orchestrator.triggers.assets import emit_outlet_events
-
-        emit_outlet_events(clients, resources, step, run, extras)
-
-    return on_outlets
+def make_engine(clients: Clients, resources: Resources) -> Engine:
+    """The engine the triggers start runs with: ``orchestrator.compose.build_engine``."""
+    if _factory is None:
+        raise StratusError("No engine factory is installed for the triggers: import orchestrator.compose "
+                           "(the composition root) before starting runs.")
+    return _factory(clients, resources)
 
 
 def start_run(
@@ -63,29 +58,25 @@ def start_run(
     conf: dict[str, Any] | None = None,
     triggering_asset_events: dict[str, list[dict[str, Any]]] | None = None,
     engine: Any = None,
-) -> tuple[dict[str, Any], bool]:
-    """Create (and, when a slot is free, start) a run through the engine; ``(run, created)``.
+) -> StartedRun:
+    """Create (and, when a slot is free, start) a run through the door; ``(run, created)``.
 
-    ``created`` is False when a run with ``run_id`` already existed (nothing was started).
-    ParamValidationError (from the engine) when ``conf`` does not match the DAG's params.
+    ``created`` is False when a run with ``run_id`` already existed (nothing new was started).
+    ParamValidationError when ``conf`` is not a JSON object or does not match the DAG's params.
     """
-    from orchestrator.errors import NotFoundError
-
     engine = engine or make_engine(clients, resources)
-    try:
-        existing = engine.store.get_run(plan.dag_id, run_id)
-    except NotFoundError:
-        existing = None
-    if existing is not None:
-        return existing, False
-    run = engine.start_run(
-        plan.dag_id,
-        plan=plan,
-        run_id=run_id,
-        run_type=run_type,
-        logical_date=info.logical_date,
-        data_interval=(info.data_interval_start, info.data_interval_end),
-        conf=conf or {},
-        triggering_asset_events=triggering_asset_events or None,
-    )
-    return run, True
+    return door(engine, plan.dag_id, plan=plan, run_id=run_id, run_type=run_type, logical_date=info.logical_date,
+                data_interval=(info.data_interval_start, info.data_interval_end), conf=conf,
+                triggering_asset_events=triggering_asset_events or None)
+
+
+def start_asset_run(clients: Clients, resources: Resources, dag_item: dict[str, Any],
+                    events: dict[str, list[dict[str, Any]]], now: datetime) -> dict[str, Any]:
+    """Start an ``asset_triggered__<now>`` run of an asset-scheduled DAG with its triggering events."""
+    engine = make_engine(clients, resources)
+    plan = engine.store.get_plan(dag_item["dag_id"], dag_item["plan_hash"])
+    moment = utc(now)
+    info = DagRunInfo(moment, moment, moment, moment)
+    run, _ = start_run(clients, resources, plan, run_id=make_run_id("asset_triggered", moment),
+                       run_type="asset_triggered", info=info, triggering_asset_events=events, engine=engine)
+    return run

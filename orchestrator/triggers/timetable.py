@@ -80,10 +80,6 @@ class DagRunInfo:
     data_interval_end: datetime
     run_after: datetime
 
-    def run_id(self, run_type: str = "scheduled") -> str:
-        """Airflow's run id form: ``scheduled__2026-01-01T06:00:00+00:00``."""
-        return f"{run_type}__{self.logical_date.isoformat()}"
-
 
 def utc(value: datetime | str) -> datetime:
     """An aware UTC datetime from a datetime (naive means UTC) or an ISO-8601 string."""

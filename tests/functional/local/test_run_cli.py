@@ -81,7 +81,7 @@ def test_run_json_is_the_documented_shape_without_storage_keys(tmp_path, capsys)
 
 def test_run_rejects_bad_conf_and_dates(capsys):
     assert main(["run", "x", "--conf", "[1]"]) == 1
-    assert "--conf must be a JSON object, got list" in capsys.readouterr().err
+    assert "--conf for DAG 'x' must be a JSON object, got list" in capsys.readouterr().err
     assert main(["run", "x", "--logical-date", "yesterday"]) == 1
     assert "--logical-date 'yesterday' is not an ISO-8601 date" in capsys.readouterr().err
 

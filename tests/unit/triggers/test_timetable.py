@@ -4,6 +4,7 @@ from datetime import UTC, timedelta
 
 import pytest
 
+from orchestrator.engine.start import make_run_id
 from orchestrator.errors import ScheduleError
 from orchestrator.plan.model import Schedule
 from orchestrator.triggers.timetable import (
@@ -23,7 +24,7 @@ def test_cron_logical_date_is_fire_time_with_zero_length_interval():
     runs = next_runs(make_plan(), after=None, now="2026-01-01T07:00:00+00:00")
     assert runs == [DagRunInfo(d("2026-01-01T06:00:00+00:00"), d("2026-01-01T06:00:00+00:00"),
                                d("2026-01-01T06:00:00+00:00"), d("2026-01-01T06:00:00+00:00"))]
-    assert runs[0].run_id() == "scheduled__2026-01-01T06:00:00+00:00"
+    assert make_run_id("scheduled", runs[0].logical_date) == "scheduled__2026-01-01T06:00:00+00:00"
 
 
 def test_catchup_true_creates_every_missed_run_in_order():

@@ -1,0 +1,133 @@
+"""The one door every run comes in by: the checks, the run id and the conf's shape.
+
+A run starts from a schedule fire, a backfill, an asset event, the HTTP API, ``stratus
+trigger``/``run``/``demo``, the UI's trigger button or a ``TriggerDagRunOperator``; each of
+them calls :func:`start_run` (``Engine.start_run`` is the same door). Here, and only here:
+
+- the run id: Airflow's ``{run_type}__{logical date ISO}`` unless one is given
+  (:func:`make_run_id`), and a given one checked (:data:`RUN_ID_RE`);
+- the conf: a JSON object (:func:`parse_conf` takes the CLI's and the API's text too),
+  at most :data:`MAX_CONF_BYTES` and :data:`MAX_CONF_DEPTH` levels deep (DynamoDB refuses
+  deeper items; moto does not), stored as plain JSON values and handed to the task's
+  context unchanged (``context["dag_run"].conf``, ``context["conf"]``);
+- the conf checked against the DAG's params (``ParamValidationError`` naming the DAG and param)
+  before anything is written.
+
+The run itself is created by ``Engine.create_and_start`` (a conditional put, so the same
+run id twice starts one run).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
+
+from orchestrator.errors import ParamValidationError
+from orchestrator.plan.model import StepPlan
+
+if TYPE_CHECKING:
+    from orchestrator.engine.engine import Engine
+
+RUN_TYPES = ("manual", "scheduled", "backfill", "asset_triggered")
+RUN_ID_RE = re.compile(r"^[A-Za-z0-9_.:+\-]{1,250}$")
+# A run item holds conf and the resolved params beside its counters, under DynamoDB's 400 KB.
+MAX_CONF_BYTES = 64 * 1024
+# DynamoDB allows 32 levels of nesting in an item; the run item holds conf one level down
+# (and the worker's run snapshot one more).
+MAX_CONF_DEPTH = 30
+
+# A run's conf: a JSON object, the same value from the CLI/API to the task's context.
+RunConf = dict[str, Any]
+
+
+class StartedRun(NamedTuple):
+    """What :func:`start_run` returns: the run item, and whether this call created it."""
+
+    run: dict[str, Any]
+    created: bool
+
+
+def make_run_id(run_type: str, moment: datetime) -> str:
+    """Airflow's run id form: ``{run_type}__{iso timestamp}``, e.g. ``scheduled__2026-01-01T06:00:00+00:00``."""
+    return f"{run_type}__{moment.isoformat()}"
+
+
+def check_run_id(run_id: str, dag_id: str) -> str:
+    """``run_id`` if it is a valid run id, else ParamValidationError saying which characters to use."""
+    if not isinstance(run_id, str) or not RUN_ID_RE.match(run_id):
+        raise ParamValidationError(
+            f"Run id {str(run_id)[:80]!r} for DAG '{dag_id}' is invalid: use letters, digits and _ . : + - (1 to 250 characters)."
+        )
+    return run_id
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+def parse_conf(value: str | Mapping[str, Any] | None, *, dag_id: str, source: str = "conf") -> RunConf:
+    """A run's conf in its one shape: a JSON object of plain JSON values, checked.
+
+    ``value`` is JSON text (``--conf``, an API body) or a mapping; None is ``{}``. Raises
+    ParamValidationError naming ``source`` and the DAG when it is not a JSON object, holds
+    values JSON cannot carry, is larger than ``MAX_CONF_BYTES`` or nests deeper than
+    ``MAX_CONF_DEPTH``.
+    """
+    where = f"{source} for DAG '{dag_id}'" if source.startswith("-") else f"The {source} of a run of DAG '{dag_id}'"
+    if value is None:
+        return {}
+    if isinstance(value, (str, bytes)):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise ParamValidationError(
+                f"{where} is not valid JSON ({exc}); pass an object like '{{\"k\": 1}}'.") from None
+    if not isinstance(value, Mapping):
+        raise ParamValidationError(f"{where} must be a JSON object, got {type(value).__name__}.")
+    try:
+        text = json.dumps(dict(value), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ParamValidationError(f"{where} holds a value JSON cannot carry ({exc}); use JSON values only.") from None
+    if len(text.encode()) > MAX_CONF_BYTES:
+        raise ParamValidationError(
+            f"{where} is {len(text.encode()):,} bytes; at most {MAX_CONF_BYTES:,} fit in a run. "
+            "Put large inputs in S3 and pass their key in conf.")
+    conf: RunConf = json.loads(text)
+    if _depth(conf) > MAX_CONF_DEPTH:
+        raise ParamValidationError(
+            f"{where} nests {_depth(conf)} levels deep; DynamoDB stores at most {MAX_CONF_DEPTH}. Flatten it.")
+    return conf
+
+
+def start_run(engine: Engine, dag_id: str, *, plan: StepPlan | None = None, run_type: str = "manual",
+              run_id: str | None = None, logical_date: datetime | None = None,
+              data_interval: tuple[datetime, datetime] | None = None,
+              conf: str | Mapping[str, Any] | None = None,
+              triggering_asset_events: dict[str, list[dict[str, Any]]] | None = None) -> StartedRun:
+    """Create a run of ``dag_id`` and start it (or queue it behind ``max_active_runs``).
+
+    ``plan``: that version is stored (``store.ensure_plan``) without becoming current; default
+    the DAG's current plan. ``run_id`` defaults to :func:`make_run_id` of ``run_type`` and the
+    logical date (default now). Idempotent on the run id: a second call returns the existing
+    run with ``created=False`` (and starts it if a first caller died before it took a slot).
+    Raises ParamValidationError (bad conf or run id, conf not matching the DAG's params) and
+    NotFoundError (unknown DAG) before anything is written.
+
+    Example::
+
+        run, created = start_run(engine, "daily_sales", conf={"day": "2026-01-01"})
+    """
+    if run_type not in RUN_TYPES:
+        raise ParamValidationError(f"Unknown run type {run_type!r} for DAG '{dag_id}'; use one of {', '.join(RUN_TYPES)}.")
+    checked = parse_conf(conf, dag_id=dag_id)
+    logical = (logical_date or engine.now()).astimezone(timezone.utc)
+    run_id = check_run_id(run_id, dag_id) if run_id is not None else make_run_id(run_type, logical)
+    return engine.create_and_start(dag_id, plan=plan, run_id=run_id, run_type=run_type, logical_date=logical,
+                                   data_interval=data_interval, conf=checked,
+                                   triggering_asset_events=triggering_asset_events)
