@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from orchestrator.engine.start import parse_conf
+from orchestrator.engine.start import conf_from_text
 from orchestrator.errors import StratusError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -202,7 +202,7 @@ def resolve_dag_target(target: str, dags: str | None) -> tuple[str, str]:
 def cmd_run(args: argparse.Namespace) -> int:
     from orchestrator.local.report import failure_summary, public_run, public_ti, run_table
 
-    conf = parse_conf(args.conf, dag_id=args.dag_id, source="--conf")
+    conf = conf_from_text(args.conf, dag_id=args.dag_id, source="--conf")
     logical_date = _parse_date(args.logical_date)
     out = sys.stderr if args.json else sys.stdout
     dags, dag_id = resolve_dag_target(args.dag_id, args.dags)

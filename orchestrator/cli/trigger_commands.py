@@ -14,7 +14,7 @@ import json
 import sys
 from typing import Any, Iterator
 
-from orchestrator.engine.start import parse_conf
+from orchestrator.engine.start import conf_from_text
 from orchestrator.errors import TargetError
 
 
@@ -159,7 +159,7 @@ def _sync_dashboard(args: argparse.Namespace, clients: Any, resources: Any, plan
 def cmd_trigger(args: argparse.Namespace) -> int:
     from orchestrator.triggers.api import trigger_dag
 
-    conf = parse_conf(args.conf, dag_id=args.dag_id, source="--conf")
+    conf = conf_from_text(args.conf, dag_id=args.dag_id, source="--conf")
     clients, resources = _resolve(args)
     with _quiet_stdout():
         run = trigger_dag(clients, resources, args.dag_id, conf=conf, logical_date=args.logical_date,
@@ -177,7 +177,7 @@ def _rerun(args: argparse.Namespace) -> str:
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    conf = parse_conf(args.conf, dag_id=args.dag_id, source="--conf")
+    conf = conf_from_text(args.conf, dag_id=args.dag_id, source="--conf")
     try:
         clients, resources = _resolve(args)
     except TargetError:

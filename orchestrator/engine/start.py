@@ -6,7 +6,7 @@ them calls :func:`start_run` (``Engine.start_run`` is the same door). Here, and 
 
 - the run id: Airflow's ``{run_type}__{logical date ISO}`` unless one is given
   (:func:`make_run_id`), and a given one checked (:data:`RUN_ID_RE`);
-- the conf: a JSON object (:func:`parse_conf` takes the CLI's and the API's text too),
+- the conf: a JSON object (:func:`parse_conf`; :func:`conf_from_text` for the CLI's text),
   at most :data:`MAX_CONF_BYTES` and :data:`MAX_CONF_DEPTH` levels deep (DynamoDB refuses
   deeper items; moto does not), stored as plain JSON values and handed to the task's
   context unchanged (``context["dag_run"].conf``, ``context["conf"]``);
@@ -64,51 +64,69 @@ def check_run_id(run_id: str, dag_id: str) -> str:
 
 
 def _depth(value: Any) -> int:
-    if isinstance(value, dict):
-        return 1 + max((_depth(v) for v in value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max((_depth(v) for v in value), default=0)
-    return 0
+    # Iterative: a hostile conf may nest thousands of levels.
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, Mapping):
+            children = list(item.values())
+        elif isinstance(item, (list, tuple)):
+            children = list(item)
+        else:
+            continue
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
-def parse_conf(value: str | Mapping[str, Any] | None, *, dag_id: str, source: str = "conf") -> RunConf:
+def parse_conf(value: Mapping[str, Any] | None, *, dag_id: str, source: str = "conf") -> RunConf:
     """A run's conf in its one shape: a JSON object of plain JSON values, checked.
 
-    ``value`` is JSON text (``--conf``, an API body) or a mapping; None is ``{}``. Raises
-    ParamValidationError naming ``source`` and the DAG when it is not a JSON object, holds
-    values JSON cannot carry, is larger than ``MAX_CONF_BYTES`` or nests deeper than
-    ``MAX_CONF_DEPTH``.
+    None is ``{}``. Raises ParamValidationError naming ``source`` and the DAG when it is not
+    a JSON object, holds values JSON cannot carry, is larger than ``MAX_CONF_BYTES`` or nests
+    deeper than ``MAX_CONF_DEPTH``.
     """
-    where = f"{source} for DAG '{dag_id}'" if source.startswith("-") else f"The {source} of a run of DAG '{dag_id}'"
+    where = _where(source, dag_id)
     if value is None:
         return {}
-    if isinstance(value, (str, bytes)):
-        try:
-            value = json.loads(value)
-        except ValueError as exc:
-            raise ParamValidationError(
-                f"{where} is not valid JSON ({exc}); pass an object like '{{\"k\": 1}}'.") from None
     if not isinstance(value, Mapping):
         raise ParamValidationError(f"{where} must be a JSON object, got {type(value).__name__}.")
     try:
         text = json.dumps(dict(value), allow_nan=False)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise ParamValidationError(f"{where} holds a value JSON cannot carry ({exc}); use JSON values only.") from None
     if len(text.encode()) > MAX_CONF_BYTES:
         raise ParamValidationError(
             f"{where} is {len(text.encode()):,} bytes; at most {MAX_CONF_BYTES:,} fit in a run. "
             "Put large inputs in S3 and pass their key in conf.")
+    depth = _depth(value)
+    if depth > MAX_CONF_DEPTH:
+        raise ParamValidationError(f"{where} nests {depth} levels deep; DynamoDB stores at most {MAX_CONF_DEPTH}. "
+                                   "Flatten it.")
     conf: RunConf = json.loads(text)
-    if _depth(conf) > MAX_CONF_DEPTH:
-        raise ParamValidationError(
-            f"{where} nests {_depth(conf)} levels deep; DynamoDB stores at most {MAX_CONF_DEPTH}. Flatten it.")
     return conf
+
+
+def conf_from_text(text: str | None, *, dag_id: str, source: str = "--conf") -> RunConf:
+    """:func:`parse_conf` of JSON text (``stratus run|trigger|backfill --conf``)."""
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ParamValidationError(
+            f"{_where(source, dag_id)} is not valid JSON ({exc}); pass an object like '{{\"k\": 1}}'.") from None
+    return parse_conf(value, dag_id=dag_id, source=source)
+
+
+def _where(source: str, dag_id: str) -> str:
+    return f"{source} for DAG '{dag_id}'" if source.startswith("-") else f"The {source} of a run of DAG '{dag_id}'"
 
 
 def start_run(engine: Engine, dag_id: str, *, plan: StepPlan | None = None, run_type: str = "manual",
               run_id: str | None = None, logical_date: datetime | None = None,
               data_interval: tuple[datetime, datetime] | None = None,
-              conf: str | Mapping[str, Any] | None = None,
+              conf: Mapping[str, Any] | None = None,
               triggering_asset_events: dict[str, list[dict[str, Any]]] | None = None) -> StartedRun:
     """Create a run of ``dag_id`` and start it (or queue it behind ``max_active_runs``).
 
