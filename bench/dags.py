@@ -65,10 +65,10 @@ class BenchDag:
         return _HEADER.format(dag_id=self.dag_id, import_line=IMPORTS[flavor]) + self.body
 
 
-def _dag_body(dag_id: str, inner: str) -> str:
+def _dag_body(dag_id: str, inner: str, extra: str = "") -> str:
     return (
         f'@dag(dag_id="{dag_id}", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=timezone.utc), '
-        f"catchup=False, tags=[\"bench\"])\n"
+        f"catchup=False, tags=[\"bench\"]{extra})\n"
         f"def {dag_id}():\n"
         + textwrap.indent(textwrap.dedent(inner).strip("\n"), "    ")
         + f"\n\n\n{dag_id}()\n"
@@ -126,11 +126,15 @@ def diamond(width: int = 50) -> BenchDag:
     )
 
 
-def fan_map(n: int = 1000) -> BenchDag:
-    """``make`` returns ``range(n)``, ``work`` is mapped over it, ``total`` sums the results."""
+def fan_map(n: int = 1000, max_active_tasks: int | None = None) -> BenchDag:
+    """``make`` returns ``range(n)``, ``work`` is mapped over it, ``total`` sums the results.
+
+    ``max_active_tasks`` (the DAG's, 16 when not given, as in Airflow) bounds the instances running at once.
+    """
     if n < 1:
         raise ValueError(f"map needs at least 1 element, got {n}")
-    dag_id = f"bench_map_{n}"
+    dag_id = f"bench_map_{n}" + (f"_mat{max_active_tasks}" if max_active_tasks else "")
+    extra = f", max_active_tasks={max_active_tasks}" if max_active_tasks else ""
     inner = f"""
         @task
         def make():
@@ -147,7 +151,7 @@ def fan_map(n: int = 1000) -> BenchDag:
         total(work.expand(x=make()))
     """
     # Step Functions: Task(make), Map state, one Task per iteration, Task(total).
-    return BenchDag(dag_id, "map", n, task_instances=n + 2, sfn_transitions=n + 3, body=_dag_body(dag_id, inner))
+    return BenchDag(dag_id, "map", n, task_instances=n + 2, sfn_transitions=n + 3, body=_dag_body(dag_id, inner, extra))
 
 
 def standard_suite(*, chain_n: int = 100, diamond_w: int = 50, map_n: int = 1000) -> list[BenchDag]:
