@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -144,6 +146,43 @@ class StoreBase:
                 exc.reasons = d.cancellation_codes(err)  # type: ignore[attr-defined]
                 raise exc from err
             raise StoreError(f"Transaction for {what} failed: {err}") from err
+
+    def _query_index(self, pk: str, *, forward: bool = True, limit: int | None = None,
+                     filter_: str | None = None, names: dict[str, str] | None = None,
+                     vals: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        """Yield whole items of one partition of the index ``gsi1``, in index order.
+
+        The index holds only the keys and ``state`` (``INDEX_ATTRIBUTES``): a write that changes
+        neither (a run's counters, a DAG's run slots) does not write the index, whose partitions
+        (one per DAG, one for every DAG's registry item) would otherwise take every such write
+        of every run at once. The items are read back from the table, 100 keys a BatchGetItem.
+        """
+        keys: list[dict[str, Any]] = []
+        for found in self._query(pk, index=d.GSI1, forward=forward, limit=limit, filter_=filter_,
+                                 names=names, vals=vals):
+            keys.append(found)
+            if len(keys) == 100:
+                yield from self._batch_get(keys)
+                keys = []
+        if keys:
+            yield from self._batch_get(keys)
+
+    def _batch_get(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The items with these keys (``pk``/``sk``), in the same order; missing ones left out."""
+        pending = [self._key(str(k["pk"]), str(k["sk"])) for k in keys]
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        attempt = 0
+        while pending:
+            resp = self.ddb.batch_get_item(RequestItems={self.table: {"Keys": pending, "ConsistentRead": True}})
+            for raw in resp.get("Responses", {}).get(self.table, []):
+                item = d.from_item(raw) or {}
+                found[(str(item.get("pk")), str(item.get("sk")))] = item
+            pending = resp.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", [])
+            if pending:
+                # DynamoDB returns what it could not read in time (throttling, 16 MB): ask again, backing off.
+                attempt += 1
+                time.sleep(min(1.0, 0.05 * 2 ** attempt))
+        return [found[key] for key in ((str(k["pk"]), str(k["sk"])) for k in keys) if key in found]
 
     def _query(self, pk: str, *, prefix: str | None = None, index: str | None = None,
                forward: bool = True, limit: int | None = None, filter_: str | None = None,

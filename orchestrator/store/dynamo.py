@@ -18,6 +18,9 @@ _SER = TypeSerializer()
 _DES = TypeDeserializer()
 
 GSI1 = "gsi1"
+# Non-key attributes the index gsi1 holds (template.yaml says the same; a test compares them).
+# Only ``state`` (run listings filter on it): see ``StoreBase._query_index``.
+INDEX_ATTRIBUTES = ("state",)
 
 
 # ---------------------------------------------------------------- keys
@@ -139,7 +142,7 @@ def create_table(clients: Any, name: str) -> None:
                     {"AttributeName": "gsi1pk", "KeyType": "HASH"},
                     {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
                 ],
-                "Projection": {"ProjectionType": "ALL"},
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(INDEX_ATTRIBUTES)},
             }
         ],
     )

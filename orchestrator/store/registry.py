@@ -145,8 +145,8 @@ class RegistryMixin(StoreBase):
         return _decode_dag(item)
 
     def list_dags(self) -> list[dict[str, Any]]:
-        """Every registered DAG, by dag_id (one GSI query, paginated)."""
-        return [_decode_dag(i) for i in self._query(DAGS_INDEX_PK, index=d.GSI1) if "plan_hash" in i]
+        """Every registered DAG, by dag_id (one index query, paginated, and a BatchGetItem per 100 DAGs)."""
+        return [_decode_dag(i) for i in self._query_index(DAGS_INDEX_PK) if "plan_hash" in i]
 
     def set_paused(self, dag_id: str, paused: bool) -> dict[str, Any]:
         """Pause or unpause a registered DAG. Raises NotFoundError."""

@@ -95,8 +95,8 @@ class RunsMixin(StoreBase):
             filter_ = f"#state IN ({', '.join(keys)})"
             names = {"#state": "state"}
             vals = dict(zip(keys, wanted))
-        return list(self._query(d.dag_pk(dag_id), index=d.GSI1, forward=not newest_first, limit=limit,
-                                filter_=filter_, names=names, vals=vals))
+        return list(self._query_index(d.dag_pk(dag_id), forward=not newest_first, limit=limit,
+                                      filter_=filter_, names=names, vals=vals))
 
     def count_active_runs(self, dag_id: str) -> int:
         """Runs of the DAG holding a slot (state running), from the registry counter."""

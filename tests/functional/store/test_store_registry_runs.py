@@ -106,3 +106,28 @@ def test_update_helper_builds_conditions(store):
                                                     names={"#s": "state"}, values={":s": "running"}))
     run = store.get_run("etl", "manual__1")
     assert run["c#x#success"] == 2 and "n" not in run
+
+
+def test_the_index_holds_keys_and_state_only_and_listings_read_whole_items(store):
+    """Counter writes must not write the index (bench/aws_model.py: one index partition per DAG
+    took every run-item write of every run); listings still return whole items."""
+    from orchestrator.store import dynamo as d
+
+    table = store.clients.client("dynamodb").describe_table(TableName=store.resources.table)["Table"]
+    (gsi,) = table["GlobalSecondaryIndexes"]
+    assert gsi["Projection"] == {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(d.INDEX_ATTRIBUTES)}
+    store.put_plan(make_plan())
+    store.create_run(new_run(run_id="r1", conf={"k": 1}))
+    store.create_run(new_run(run_id="r2", logical_date="2026-01-02T00:00:00+00:00"))
+    store.update_run("etl", "r1", Update(set_={"state": "running"}, add={"tasks_done": 3}))
+    raw = store.clients.client("dynamodb").query(
+        TableName=store.resources.table, IndexName=d.GSI1, KeyConditionExpression="gsi1pk = :p",
+        ExpressionAttributeValues={":p": {"S": d.dag_pk("etl")}})["Items"]
+    assert {k for item in raw for k in item} <= {"pk", "sk", "gsi1pk", "gsi1sk", *d.INDEX_ATTRIBUTES}
+    runs = store.list_runs("etl")
+    assert [r["run_id"] for r in runs] == ["r2", "r1"]
+    assert runs[1]["conf"] == {"k": 1} and runs[1]["tasks_done"] == 3 and runs[1]["plan_hash"] == "h"
+    assert [r["run_id"] for r in store.list_runs("etl", states=["running"])] == ["r1"]
+    assert [r["run_id"] for r in store.list_runs("etl", limit=1)] == ["r2"]
+    (dag,) = store.list_dags()
+    assert dag["dag_id"] == "etl" and dag["schedule"]["expression"] == "0 6 * * *" and dag["tags"] == ["x"]

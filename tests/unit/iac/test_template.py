@@ -135,6 +135,10 @@ def test_table_matches_the_run_store(cfn):
     (gsi,) = props["GlobalSecondaryIndexes"]
     assert gsi["IndexName"] == "gsi1"
     assert [k["AttributeName"] for k in gsi["KeySchema"]] == ["gsi1pk", "gsi1sk"]
+    # The same projection as the store's create_table (keys and state: counter writes skip the index).
+    from orchestrator.store.dynamo import INDEX_ATTRIBUTES
+
+    assert gsi["Projection"] == {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(INDEX_ATTRIBUTES)}
 
 
 def test_alarms_cover_task_failures_worker_errors_and_dead_letters(cfn):
