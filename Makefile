@@ -50,8 +50,12 @@ bench-airflow: $(STAMP)
 	.venv-airflow/bin/python -m pip install -q "apache-airflow==3.3.2"
 	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
+# `make chaos CHAOS_SEED=7` replays seed 7 (several: CHAOS_SEED=1,2,3); without it a fresh seed is drawn
+# and printed. CHAOS_RUNS runs per seed.
+CHAOS_SEED ?=
+CHAOS_RUNS ?= 200
 chaos: $(STAMP)
-	$(BIN)/python -m orchestrator.local.chaos
+	$(BIN)/python -m orchestrator.local.chaos $(if $(CHAOS_SEED),--seeds $(CHAOS_SEED)) --runs $(CHAOS_RUNS)
 
 lint: $(STAMP)
 	$(BIN)/python -m mypy orchestrator

@@ -57,6 +57,11 @@ class ConflictError(StoreError):
     """
 
 
+class ThrottledError(StoreError):
+    """DynamoDB kept refusing a write for throttling or conflicting transactions (nothing was
+    written). Not a lost race: the caller fails and its invocation is retried."""
+
+
 class TaskExecutionError(StratusError):
     """A task's own code failed; carries the formatted traceback."""
 

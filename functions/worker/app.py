@@ -24,4 +24,4 @@ ENGINE = build_engine(CLIENTS, RESOURCES)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return ENGINE.handle_task(TaskMessage.model_validate(event))
+    return ENGINE.handle_task(TaskMessage.model_validate(event), invocation_id=context.aws_request_id)

@@ -29,6 +29,9 @@ from orchestrator.errors import ConflictError, EventError, NotFoundError
 from orchestrator.observe.telemetry import logger
 
 LOST_RETRY_GRACE_S = 300
+# A queued try whose invocation failed before claiming it (a throttled read, a crash at the
+# claim) is invoked again this many times before it is failed like a crashed try.
+LOST_INVOKE_LIMIT = 3
 
 
 class Conductor:
@@ -138,35 +141,76 @@ class Conductor:
         return expansion.continue_from(self.engine, msg, stop_at=time.monotonic() + budget)
 
     def on_failure(self, record: OnFailureRecord) -> str:
-        """A worker invocation failed outside the task code: fail that try (retry or failed)."""
+        """A worker invocation failed outside the task code: act for the try it owned.
+
+        - the try is ``running`` and was claimed by this invocation (its request id): the
+          invocation crashed or timed out mid-try, so fail that try (retry or failed);
+        - ``running`` but claimed by another invocation: the failed one was a duplicate
+          delivery; the try's own invocation is alive, so nothing happens (``noop``);
+        - still ``queued``: the invocation failed before its claim; with the template's
+          ``MaximumRetryAttempts: 0`` nothing else delivers the try, so it is invoked again
+          (``reinvoked``; after LOST_INVOKE_LIMIT times it is failed);
+        - anything else (ended, or a later try): ``noop``.
+        """
         msg = record.task()
         logger.warning("worker invocation failed", extra={"condition": record.condition, **msg.bare().model_dump()})
-        return fail_try(self.engine, msg, record.error_text(), expected=("queued", "running"))
+        try:
+            ti = self.store.get_ti(msg.dag_id, msg.run_id, msg.task_id, msg.map_index)
+        except NotFoundError:
+            return "noop"
+        if int(ti.get("try_number", 0)) != msg.try_number:
+            return "noop"
+        if ti.get("state") == "running":
+            owner = ti.get("invocation_id")
+            if owner and record.request_id and owner != record.request_id:
+                logger.info("a duplicate delivery failed; the try's own invocation still runs it",
+                            extra={"failed": record.request_id, "owner": owner})
+                return "noop"
+            return fail_try(self.engine, msg.model_copy(update={"owner": owner}), record.error_text(),
+                            expected=("running",))
+        if ti.get("state") != "queued":
+            return "noop"
+        try:
+            lost = self.store.note_lost_invoke(msg.dag_id, msg.run_id, msg.task_id, msg.map_index, msg.try_number)
+        except ConflictError:
+            return "noop"  # claimed since the read
+        if lost <= LOST_INVOKE_LIMIT:
+            self.engine.invoke(self.store.get_plan(msg.dag_id, msg.plan_hash), msg)
+            return "reinvoked"
+        return fail_try(self.engine, msg, record.error_text(), expected=("queued",))
 
     def sweep(self, now: datetime | None = None) -> dict[str, Any]:
         """Repair what lost messages left behind, from stored state alone. Returns counts."""
         stats = {"runs": 0, "reinvoked": 0, "failed_tries": 0, "retries": 0, "timed_out": 0, "reconciled": 0,
                  "expansions_resumed": 0}
         now_s = int((now or self.engine.now()).timestamp())
+        stats["errors"] = 0
+        # Each DAG and each run is isolated: one that fails (throttled, a broken plan) is logged
+        # and retried by the next sweep, and never stops the others from being swept.
         for dag in self.store.list_dags():
             dag_id = dag["dag_id"]
-            # Queued runs while slots are free, oldest logical date first: also the runs whose
-            # creator died between creating them and taking a slot (their marker is written with them).
-            self.engine.start_waiting(dag_id, slots=max(1, int(dag.get("max_active_runs") or 1)))
-            for run_id in self.store.list_active_runs(dag_id):
+            try:
+                # Queued runs while slots are free, oldest logical date first: also the runs whose
+                # creator died between creating them and taking a slot (their marker is written with them).
+                self.engine.start_waiting(dag_id, slots=max(1, int(dag.get("max_active_runs") or 1)))
+                run_ids = self.store.list_active_runs(dag_id)
+            except Exception:  # noqa: BLE001
+                stats["errors"] += 1
+                logger.exception("sweeping a DAG failed; the next sweep retries it", extra={"dag_id": dag_id})
+                continue
+            for run_id in run_ids:
                 try:
                     run = self.store.get_run(dag_id, run_id)
+                    if run.get("state") != "running":
+                        continue
+                    stats["runs"] += 1
+                    self._sweep_run(run, now_s, stats)
                 except NotFoundError:
                     continue
-                if run.get("state") != "running":
-                    continue
-                stats["runs"] += 1
-                try:
-                    self._sweep_run(run, now_s, stats)
                 except Exception:  # noqa: BLE001 - one run's failure (e.g. throttling) must not starve the rest
-                    stats["errors"] = stats.get("errors", 0) + 1
+                    stats["errors"] += 1
                     logger.exception("sweeping a run failed; the next sweep retries it",
-                                     extra={"dag_id": dag_id, "run_id": run.get("run_id")})
+                                     extra={"dag_id": dag_id, "run_id": run_id})
         return stats
 
     def _sweep_run(self, run: dict[str, Any], now_s: int, stats: dict[str, int]) -> None:

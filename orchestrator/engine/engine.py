@@ -250,7 +250,7 @@ class Engine:
             return
         state = run_state(int(run.get("leaf_failed", 0)))
         try:
-            self.store.finish_run(plan.dag_id, run["run_id"], state, iso(self.now()))
+            self.store.finish_run(plan.dag_id, run["run_id"], state, iso(self.now()), now=self.epoch())
         except ConflictError:
             return
         self.after_finish(plan, {**run, "state": state}, reason="success" if state == "success" else "task_failure")
@@ -259,7 +259,8 @@ class Engine:
         """dagrun_timeout: fail the run; unfinished task instances become skipped (Airflow)."""
         try:
             self.store.finish_run(plan.dag_id, run["run_id"], "failed", iso(self.now()),
-                                  extra={"note": f"dagrun_timeout of {plan.dagrun_timeout_s:g}s exceeded"})
+                                  extra={"note": f"dagrun_timeout of {plan.dagrun_timeout_s:g}s exceeded"},
+                                  now=self.epoch())
         except ConflictError:
             return
         for ti in self.store.list_tis(plan.dag_id, run["run_id"]):
@@ -526,7 +527,8 @@ class Engine:
                     return passed
             upd = lanes.merged_update(self, plan, outcomes, from_worker=True, carry=carry, forced=forced)
             try:
-                self.store.finish_ti(d, r, t, -1, msg.try_number, state, fields=fields, run_upd=upd, expected=expected)
+                self.store.finish_ti(d, r, t, -1, msg.try_number, state, fields=fields, run_upd=upd, expected=expected,
+                                     owner=msg.owner)
             except ConflictError:
                 return False
             work = [(tid, {st: 1}, forced if tid == t else frozenset()) for tid, st in outcomes.items()]
@@ -544,7 +546,7 @@ class Engine:
             add["active_tasks"] = -1
         try:
             self.store.finish_ti(d, r, t, msg.map_index, msg.try_number, state, fields=fields,
-                                 run_upd=Update(add=add), expected=expected)
+                                 run_upd=Update(add=add), expected=expected, owner=msg.owner)
         except ConflictError:
             return False
         latest = self.store.get_run(d, r)
@@ -598,7 +600,7 @@ class Engine:
             ti = self.store.finish_and_queue(
                 plan.dag_id, msg.run_id, step.task_id, msg.try_number, state, fields=fields, expected=expected,
                 next_task_id=nxt.task_id, retries=nxt.retry.retries, deadline=self.epoch() + QUEUE_GRACE_S,
-                next_extra={"carry": 0 if flush else carry + 1}, run_upd=run_upd)
+                next_extra={"carry": 0 if flush else carry + 1}, run_upd=run_upd, owner=msg.owner)
         except ConflictError as exc:
             reasons = getattr(exc, "reasons", None) or ["ConditionalCheckFailed"]
             if reasons[0] == "ConditionalCheckFailed":
@@ -638,15 +640,20 @@ class Engine:
 
     # ------------------------------------------------------------------ worker path
 
-    def handle_task(self, msg: TaskMessage) -> dict[str, Any]:
+    def handle_task(self, msg: TaskMessage, *, invocation_id: str | None = None) -> dict[str, Any]:
         """Run one task try (the worker's one call): claim, run, store, complete, dispatch.
+
+        ``invocation_id``: the Lambda request id of this invocation. The claim stores it and
+        every later write of the try is conditional on it, and the conductor acts on an
+        OnFailure record only for the try its invocation owns (a crashed duplicate delivery
+        cannot fail a healthy try).
 
         Returns ``{"status": ...}``: ``done`` (with the state), ``duplicate`` (another
         delivery owns this try), or ``ignored`` (the run is no longer running).
         """
         from orchestrator.engine.worker import run_try
 
-        return run_try(self, msg)
+        return run_try(self, msg, invocation_id=invocation_id)
 
     # ------------------------------------------------------------------ maintenance (UI / CLI / sweeper)
 

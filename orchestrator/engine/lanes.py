@@ -125,7 +125,7 @@ def _pass_on(engine: Engine, plan: StepPlan, step: Step, msg: TaskMessage, state
                 plan.dag_id, msg.run_id, step.task_id, msg.try_number, state, fields=fields, expected=expected,
                 next_task_id=nxt.task_id, retries=nxt.retry.retries, deadline=engine.epoch() + QUEUE_GRACE_S,
                 next_extra=next_extra, run_upd=run_upd, map_index=msg.map_index, next_map_index=nxt_index,
-                next_prev_try=prev)
+                next_prev_try=prev, owner=msg.owner)
         except ConflictError as exc:
             reasons = list(getattr(exc, "reasons", None) or ["ConditionalCheckFailed"])
             if reasons[0] == "ConditionalCheckFailed":

@@ -23,6 +23,7 @@ from orchestrator.plan.model import StepPlan
 from orchestrator.store import Update
 
 ACTIVE = ("queued", "running", "up_for_retry", "up_for_reschedule")
+FENCE_S = 300  # how long a clear that died half-way holds its run open (then the sweeper finishes it)
 
 
 def _step_outcomes(plan: StepPlan, run: dict[str, Any], tis: list[dict[str, Any]]) -> dict[str, dict[str, int] | None]:
@@ -49,8 +50,20 @@ def _step_outcomes(plan: StepPlan, run: dict[str, Any], tis: list[dict[str, Any]
     return out
 
 
+RECOUNT_ATTEMPTS = 8
+
+
+class RunMoved(ConflictError):
+    """The run item was written between recount's read and its write (a completion)."""
+
+
 def recount(engine: Engine, plan: StepPlan, run: dict[str, Any], tis: list[dict[str, Any]]) -> dict[str, Any]:
-    """Rewrite the run's counters from the task instances; returns the new counter values."""
+    """Rewrite the run's counters from the task instances; returns the new counter values.
+
+    ``run`` must have been read before ``tis`` were listed: the write is conditional on the
+    run item's ``rev`` being unchanged since, so a worker's completion landing in between is
+    never overwritten (RunMoved: read both again). Removes a clear's fence (``clearing_until``).
+    """
     outcomes = _step_outcomes(plan, run, tis)
     # Fan-out members whose outcome rides on an unfinished lane member (``lcarry``, engine.lanes)
     # are counted by that member's terminal write: leave them out here, as pending.
@@ -100,10 +113,20 @@ def recount(engine: Engine, plan: StepPlan, run: dict[str, Any], tis: list[dict[
         new["active_tasks"] = sum(1 for t in tis if t.get("state") in ACTIVE)
         new["sched_waiting"] = sum(1 for t in tis if t.get("state") == "scheduled")
     stale = [k for k in run if ck.is_counter(k) and k not in new]
-    upd = Update(set_=dict(new), remove=stale + ([] if done_ids else ["steps_done"]))
+    upd = Update(set_=dict(new), remove=stale + ([] if done_ids else ["steps_done"]) + ["clearing_until"])
     if done_ids:
         upd.set_["steps_done"] = done_ids
-    engine.store.update_run(plan.dag_id, run["run_id"], upd)
+    # A completion between the read of ``run`` and this write added to the counters this
+    # overwrites (a clear racing finishing workers lost their counts: a run stuck at 2/4 with
+    # nothing in flight). The run item's rev moves with every write of it.
+    if run.get("rev") is None:
+        upd.condition, upd.names = "attribute_not_exists(#rev)", {"#rev": "rev"}
+    else:
+        upd.condition, upd.names, upd.values = "#rev = :rev", {"#rev": "rev"}, {":rev": int(run["rev"])}
+    try:
+        engine.store.update_run(plan.dag_id, run["run_id"], upd)
+    except ConflictError as exc:
+        raise RunMoved(f"run '{run['run_id']}' of DAG '{plan.dag_id}' changed while it was recounted") from exc
     new["steps_done"] = done_ids
     return {**new, "_outcomes": outcomes, "_forced": forced}
 
@@ -114,12 +137,18 @@ def reconcile(engine: Engine, dag_id: str, run_id: str) -> dict[str, Any]:
     Returns the run item after the repair.
     """
     store = engine.store
-    run = store.get_run(dag_id, run_id)
-    plan = store.get_plan(dag_id, run["plan_hash"])
-    if run.get("state") != "running":
-        return run
-    tis = store.list_tis(dag_id, run_id)
-    derived = recount(engine, plan, run, tis)
+    for attempt in range(RECOUNT_ATTEMPTS):
+        run = store.get_run(dag_id, run_id)
+        plan = store.get_plan(dag_id, run["plan_hash"])
+        if run.get("state") != "running":
+            return run
+        tis = store.list_tis(dag_id, run_id)
+        try:
+            derived = recount(engine, plan, run, tis)
+            break
+        except RunMoved:
+            if attempt == RECOUNT_ATTEMPTS - 1:
+                raise
     outcomes = derived.pop("_outcomes")
     forced = derived.pop("_forced")
     run = store.get_run(dag_id, run_id)
@@ -211,6 +240,9 @@ def clear(engine: Engine, dag_id: str, run_id: str, task_ids: list[str] | None =
         for t in list(wanted):
             wanted |= descendants(plan, t)
     cleared: list[tuple[str, int]] = []
+    # Until the recount below, completions read counters that still count what is cleared
+    # here: hold the run open so none of them finishes it (the recount lifts the fence).
+    store.fence_run(dag_id, run_id, until=engine.epoch() + FENCE_S)
     for ti in store.list_tis(dag_id, run_id):
         state = ti.get("state")
         if ti["task_id"] not in wanted or state in ("queued", "running", "none", None):
@@ -231,7 +263,7 @@ def clear(engine: Engine, dag_id: str, run_id: str, task_ids: list[str] | None =
         store.update_run(dag_id, run_id, Update(remove=remove))
     if cleared:
         _reopen(engine, dag_id, run_id, run)
-        reconcile(engine, dag_id, run_id)
+    reconcile(engine, dag_id, run_id)  # also lifts the fence when nothing was cleared
     return cleared
 
 
@@ -250,6 +282,7 @@ def mark(engine: Engine, dag_id: str, run_id: str, task_id: str, state: str) -> 
     if run.get(ck.map_count(task_id)) is not None:
         # Instances not created yet (waiting in their lane, engine.lanes) are marked too.
         indexes |= set(range(int(run[ck.map_count(task_id)])))
+    store.fence_run(dag_id, run_id, until=engine.epoch() + FENCE_S)  # as in clear: no completion finishes the run on stale counters
     for i in sorted(indexes) or [-1]:
         store.force_ti_state(dag_id, run_id, task_id, i, state)
     _reopen(engine, dag_id, run_id, run)

@@ -89,6 +89,10 @@ class TaskMessage(BaseModel):
     try_number: int = 1
     plan_hash: str
     run: RunSnapshot | None = None
+    # The invocation that claimed this try (set by the worker after its claim, or by the
+    # conductor for the failed invocation it acts for); fences every write the try makes.
+    # Never sent: a message names a try, not who runs it.
+    owner: str | None = Field(default=None, exclude=True)
 
     def describe(self) -> str:
         idx = f"[{self.map_index}]" if self.map_index >= 0 else ""
@@ -160,6 +164,12 @@ class OnFailureRecord(BaseModel):
     requestPayload: Any = None
     responseContext: dict[str, Any] | None = None
     responsePayload: Any = None
+
+    @property
+    def request_id(self) -> str | None:
+        """The failed invocation's request id (the worker's ``context.aws_request_id``)."""
+        value = self.requestContext.get("requestId")
+        return str(value) if value else None
 
     @property
     def condition(self) -> str:

@@ -35,7 +35,7 @@ def _timeout_s(step: Step) -> int:
     return int(step.target.timeout_s or c.LAMBDA_MAX_TIMEOUT_S)
 
 
-def run_try(engine: Engine, msg: TaskMessage) -> dict[str, Any]:
+def run_try(engine: Engine, msg: TaskMessage, *, invocation_id: str | None = None) -> dict[str, Any]:
     store = engine.store
     try:
         plan = store.get_plan(msg.dag_id, msg.plan_hash)
@@ -56,10 +56,12 @@ def run_try(engine: Engine, msg: TaskMessage) -> dict[str, Any]:
             # At-least-once delivery: the conditional claim lets exactly one delivery run the try.
             ti = store.claim_ti(msg.dag_id, msg.run_id, msg.task_id, msg.map_index, msg.try_number,
                                 deadline=engine.epoch() + _timeout_s(step) + 120,
-                                log_stream=_log_stream())
+                                log_stream=_log_stream(), invocation_id=invocation_id)
         except ConflictError:
             logger.info("duplicate task message: this try is not queued any more")
             return {"status": "duplicate"}
+        # From here every write of this try is conditional on this invocation owning it.
+        msg = msg.model_copy(update={"owner": invocation_id})
         log.info("task started")
         # observe (H5): scheduling delay, ready (queued_at) -> started (the claim's start_date).
         delay_ms = telemetry.millis_between(ti.get("queued_at"), ti.get("start_date"))
@@ -212,7 +214,8 @@ def _retry(engine: Engine, plan: StepPlan, step: Step, run: dict[str, Any], msg:
 
     try:
         engine.store.retry_ti(msg.dag_id, msg.run_id, msg.task_id, msg.map_index, msg.try_number, error=error,
-                              next_try_at=iso(now + timedelta(seconds=delay)), history=history, expected=expected)
+                              next_try_at=iso(now + timedelta(seconds=delay)), history=history, expected=expected,
+                              owner=msg.owner)
     except ConflictError:
         return False
     engine.dispatcher.schedule_retry(msg, delay)

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import random
 import time
-
-from dataclasses import dataclass, field
-from typing import Any, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Iterator
 
 from botocore.exceptions import ClientError
 
 from orchestrator.config import Clients, Resources
-from orchestrator.errors import ConflictError, StoreError
+from orchestrator.errors import ConflictError, StoreError, ThrottledError
 from orchestrator.store import dynamo as d
 from orchestrator.store.xcom import XComStore
+
+
+RUN_SK = "RUN"  # the run item's sort key (store.runs)
+# Per-item reasons for which DynamoDB cancels a transaction that may succeed if sent again:
+# nothing was written. They never mean "someone else did it": only ConditionalCheckFailed does.
+TRANSIENT_REASONS = frozenset({"ThrottlingError", "TransactionConflict", "ProvisionedThroughputExceeded",
+                               "RequestLimitExceeded"})
+TRANSACT_ATTEMPTS = 8  # a hot run item throttled for a few seconds still gets its write in
 
 
 @dataclass
@@ -81,6 +89,8 @@ class StoreBase:
         self.resources = resources
         self.table = resources.table
         self.xcom = XComStore(clients.client("s3"), resources.artefact_bucket)
+        # How a cancelled transaction waits before it is sent again (the chaos harness moves its clock).
+        self.sleep: Callable[[float], None] = time.sleep
 
     @property
     def ddb(self) -> Any:
@@ -104,7 +114,16 @@ class StoreBase:
                 raise ConflictError(f"{what} already exists or changed concurrently") from err
             raise StoreError(f"Writing {what} failed: {err}") from err
 
+    @staticmethod
+    def _revised(sk: str, upd: Update) -> Update:
+        """Every write of a run item moves its ``rev``: ``maintenance.recount`` rewrites the
+        counters only if no completion wrote them between its read and its write."""
+        if sk != RUN_SK or "rev" in upd.add:
+            return upd
+        return replace(upd, add={**upd.add, "rev": 1})
+
     def _update(self, pk: str, sk: str, upd: Update, *, what: str, returns: str = "NONE") -> dict[str, Any] | None:
+        upd = self._revised(sk, upd)
         try:
             resp = self.ddb.update_item(
                 TableName=self.table, Key=self._key(pk, sk), ReturnValues=returns, **upd.params()
@@ -122,7 +141,7 @@ class StoreBase:
             raise StoreError(f"Deleting {what} failed: {err}") from err
 
     def _tx_update(self, pk: str, sk: str, upd: Update) -> dict[str, Any]:
-        return {"Update": {"TableName": self.table, "Key": self._key(pk, sk), **upd.params()}}
+        return {"Update": {"TableName": self.table, "Key": self._key(pk, sk), **self._revised(sk, upd).params()}}
 
     def _tx_put(self, attrs: dict[str, Any], condition: str | None = None) -> dict[str, Any]:
         put: dict[str, Any] = {"TableName": self.table, "Item": d.to_item(attrs)}
@@ -137,15 +156,36 @@ class StoreBase:
         return {"Delete": delete}
 
     def _transact(self, items: list[dict[str, Any]], *, what: str) -> None:
-        """TransactWriteItems; a failed condition raises ConflictError with ``.reasons`` per item."""
-        try:
-            self.ddb.transact_write_items(TransactItems=items)
-        except ClientError as err:
-            if d.is_conditional_failure(err):
-                exc = ConflictError(f"{what}: a condition failed ({', '.join(d.cancellation_codes(err))})")
-                exc.reasons = d.cancellation_codes(err)  # type: ignore[attr-defined]
-                raise exc from err
-            raise StoreError(f"Transaction for {what} failed: {err}") from err
+        """TransactWriteItems, read item by item when DynamoDB cancels it.
+
+        ``ConditionalCheckFailed`` on any item raises ConflictError with ``.reasons`` (one code
+        per item, ``"None"`` for items that were fine): another writer got there first. A
+        cancellation only for throttling or a conflicting transaction wrote nothing and is sent
+        again with jittered exponential back-off; still cancelled after ``TRANSACT_ATTEMPTS``
+        it raises ThrottledError, never ConflictError (a lost race and a busy item are not the
+        same: taking one for the other left a finished task ``running``).
+        """
+        for attempt in range(TRANSACT_ATTEMPTS):
+            try:
+                self.ddb.transact_write_items(TransactItems=items)
+                return
+            except ClientError as err:
+                code = err.response.get("Error", {}).get("Code", "")
+                reasons = d.cancellation_codes(err)
+                if code == "TransactionCanceledException" and "ConditionalCheckFailed" in reasons:
+                    exc = ConflictError(f"{what}: a condition failed ({', '.join(reasons)})")
+                    exc.reasons = reasons  # type: ignore[attr-defined]
+                    raise exc from err
+                transient = (code == "TransactionCanceledException" and reasons
+                             and all(r in TRANSIENT_REASONS or r == "None" for r in reasons)
+                             and any(r in TRANSIENT_REASONS for r in reasons))
+                if not transient:
+                    raise StoreError(f"Transaction for {what} failed: {err}") from err
+                if attempt == TRANSACT_ATTEMPTS - 1:
+                    raise ThrottledError(f"Transaction for {what} was cancelled {TRANSACT_ATTEMPTS} times "
+                                         f"({', '.join(reasons)}); nothing was written. The invocation fails "
+                                         "and is retried.") from err
+                self.sleep(random.uniform(0, min(2.0, 0.025 * 2 ** attempt)))
 
     def _query_index(self, pk: str, *, forward: bool = True, limit: int | None = None,
                      filter_: str | None = None, names: dict[str, str] | None = None,

@@ -9,7 +9,6 @@ run item's counters (docs/internals.md, "Counters for readiness").
 from __future__ import annotations
 
 import random
-import time
 from typing import Any
 
 from orchestrator.errors import ConflictError, NotFoundError
@@ -21,9 +20,8 @@ NONE_STATE = "none"  # a cleared task instance: Airflow's "no status", history k
 SCHED_PREFIX = "SCHED#"
 TERMINAL = ("success", "failed", "upstream_failed", "skipped", "removed")
 # DynamoDB cancels a transaction that meets another one on the same item (TransactionConflict:
-# many instances of a fan-out or map ending together all update the run item). Nothing was
-# written, so the transaction is sent again, after a short jittered pause.
-CONFLICT_ATTEMPTS = 6
+# many instances of a fan-out or map ending together all update the run item) or that is
+# throttled. Nothing was written: StoreBase._transact sends it again after a jittered pause.
 
 # What an unfinished instance carries for others (engine.lanes, Engine.complete): counts of
 # finished steps or instances not yet on the run item, and the rest of its lane. Settled and
@@ -38,20 +36,24 @@ def _ti_names() -> dict[str, str]:
     return {"#state": "state", "#try": "try_number"}
 
 
+def _fenced(owner: str | None, upd: Update) -> Update:
+    """``upd`` made conditional on the try still being owned by invocation ``owner``.
+
+    A late or duplicate invocation never writes over the try another invocation claimed: the
+    claim stores the claimer's invocation id, and every write the try makes names it.
+    """
+    if owner is None:
+        return upd
+    upd.condition = f"({upd.condition}) AND #inv = :inv"
+    upd.names["#inv"] = "invocation_id"
+    upd.values[":inv"] = owner
+    return upd
+
+
 class InstancesMixin(StoreBase):
     def _transact_retrying(self, items: list[dict[str, Any]], *, what: str) -> None:
-        """``_transact``, sent again while it is cancelled only by TransactionConflict."""
-        for attempt in range(CONFLICT_ATTEMPTS):
-            try:
-                self._transact(items, what=what)
-                return
-            except ConflictError as exc:
-                reasons = list(getattr(exc, "reasons", []))
-                if "TransactionConflict" not in reasons or "ConditionalCheckFailed" in reasons:
-                    raise
-                if attempt == CONFLICT_ATTEMPTS - 1:
-                    raise
-                time.sleep(random.uniform(0, 0.025 * 2 ** attempt))
+        """``_transact``: a cancellation for TransactionConflict or throttling is sent again there."""
+        self._transact(items, what=what)
 
     def _ti_key(self, dag_id: str, run_id: str, task_id: str, map_index: int) -> tuple[str, str]:
         return d.run_pk(dag_id, run_id), d.ti_sk(task_id, map_index)
@@ -196,9 +198,10 @@ class InstancesMixin(StoreBase):
         assert item is not None
         return item
 
-    def _finish_upd(self, state: str, fields: dict[str, Any], try_number: int, expected: tuple[str, ...]) -> Update:
+    def _finish_upd(self, state: str, fields: dict[str, Any], try_number: int, expected: tuple[str, ...],
+                    owner: str | None = None) -> Update:
         keys = [f":e{i}" for i in range(len(expected))]
-        return Update(
+        return _fenced(owner, Update(
             set_={"state": state, **fields},
             # A count this try carried (see finish_and_queue) is settled by this terminal write.
             remove=list(RIDING),
@@ -206,13 +209,18 @@ class InstancesMixin(StoreBase):
             # not): only the first terminal write counts; the other finds a terminal state.
             condition=f"#state IN ({', '.join(keys)}) AND #try = :n",
             names=_ti_names(), values={**dict(zip(keys, expected)), ":n": try_number},
-        )
+        ))
 
     def finish_ti(self, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int, state: str, *,
-                  fields: dict[str, Any], run_upd: Update | None, expected: tuple[str, ...] = ("running",)) -> None:
-        """running -> a terminal state for try ``try_number``, with the run counters, atomically."""
+                  fields: dict[str, Any], run_upd: Update | None, expected: tuple[str, ...] = ("running",),
+                  owner: str | None = None) -> None:
+        """running -> a terminal state for try ``try_number``, with the run counters, atomically.
+
+        ``owner``: the invocation id that claimed the try (``claim_ti``); the write then happens
+        only while that invocation still owns it.
+        """
         pk, sk = self._ti_key(dag_id, run_id, task_id, map_index)
-        items = [self._tx_update(pk, sk, self._finish_upd(state, fields, try_number, expected))]
+        items = [self._tx_update(pk, sk, self._finish_upd(state, fields, try_number, expected, owner))]
         if run_upd is not None:
             items.append(self._tx_update(pk, RUN_SK, run_upd))
         self._transact_retrying(items, what=f"task '{task_id}'[{map_index}] try {try_number} -> {state}")
@@ -220,7 +228,7 @@ class InstancesMixin(StoreBase):
     def finish_and_queue(self, dag_id: str, run_id: str, task_id: str, try_number: int, state: str, *,
                          fields: dict[str, Any], expected: tuple[str, ...], next_task_id: str, retries: int,
                          deadline: int, next_extra: dict[str, Any], run_upd: Update | None, map_index: int = -1,
-                         next_map_index: int = -1, next_prev_try: int = 0) -> dict[str, Any]:
+                         next_map_index: int = -1, next_prev_try: int = 0, owner: str | None = None) -> dict[str, Any]:
         """Terminal write of a try and creation of the next instance, atomically.
 
         The next instance is a chain step's one ready downstream, or the next member of a lane
@@ -242,7 +250,7 @@ class InstancesMixin(StoreBase):
         extra: dict[str, Any] = {"queued_at": d.now_iso(), "deadline": deadline,
                                  **{k: v for k, v in next_extra.items() if v}}
         create = self._new_ti(dag_id, run_id, next_task_id, next_map_index, "queued", next_prev_try, retries, extra)
-        items = [self._tx_update(pk, sk, self._finish_upd(state, fields, try_number, expected)),
+        items = [self._tx_update(pk, sk, self._finish_upd(state, fields, try_number, expected, owner)),
                  self._tx_update(pk, d.ti_sk(next_task_id, next_map_index), create)]
         if run_upd is not None:
             items.append(self._tx_update(pk, RUN_SK, run_upd))
@@ -253,18 +261,30 @@ class InstancesMixin(StoreBase):
 
     def retry_ti(self, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int, *,
                  error: str, next_try_at: str, history: dict[str, Any],
-                 expected: tuple[str, ...] = ("running",)) -> None:
+                 expected: tuple[str, ...] = ("running",), owner: str | None = None) -> None:
         """running -> up_for_retry for try ``try_number`` (the try goes to ``history``)."""
         pk, sk = self._ti_key(dag_id, run_id, task_id, map_index)
         keys = [f":e{i}" for i in range(len(expected))]
-        upd = Update(
+        upd = _fenced(owner, Update(
             set_={"state": "up_for_retry", "error": error, "end_date": d.now_iso(), "next_try_at": next_try_at},
             append={"history": [history]},
             # Same race as finish_ti: a duplicate failure report must not schedule two retries.
             condition=f"#state IN ({', '.join(keys)}) AND #try = :n",
             names=_ti_names(), values={**dict(zip(keys, expected)), ":n": try_number},
-        )
+        ))
         self._update(pk, sk, upd, what=f"task '{task_id}'[{map_index}] try {try_number} -> up_for_retry")
+
+    def note_lost_invoke(self, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int) -> int:
+        """Count an invocation of queued try ``try_number`` that failed before claiming it;
+        returns the count. ConflictError if the try is no longer queued."""
+        pk, sk = self._ti_key(dag_id, run_id, task_id, map_index)
+        upd = Update(add={"lost_invokes": 1},
+                     # The try was claimed (or ended) since the failure was read: nothing was lost.
+                     condition="#state = :queued AND #try = :n", names=_ti_names(),
+                     values={":queued": "queued", ":n": try_number})
+        item = self._update(pk, sk, upd, what=f"task '{task_id}'[{map_index}] try {try_number} (lost invoke)",
+                            returns="UPDATED_NEW")
+        return int((item or {}).get("lost_invokes", 1))
 
     def requeue_ti(self, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int, *,
                    deadline: int) -> dict[str, Any]:
@@ -272,7 +292,7 @@ class InstancesMixin(StoreBase):
         pk, sk = self._ti_key(dag_id, run_id, task_id, map_index)
         upd = Update(
             set_={"state": "queued", "queued_at": d.now_iso(), "deadline": deadline, "start_date": None,
-                  "end_date": None, "next_try_at": None},
+                  "end_date": None, "next_try_at": None, "lost_invokes": None},
             raw_set=["#try = :next"],
             # A retry message delivered twice: the second finds try n+1 already queued.
             condition="#state = :ufr AND #try = :n",
@@ -289,7 +309,7 @@ class InstancesMixin(StoreBase):
         upd = Update(
             set_={"state": NONE_STATE},
             remove=["xcom", "xcom_s3", "xcom_keys", "error", "start_date", "end_date", "duration",
-                    "deadline", "next_try_at", "note", *RIDING],
+                    "deadline", "next_try_at", "note", "lost_invokes", *RIDING],
             append={"history": [history]},
             # Clearing a task that a worker is running would lose its result: refuse.
             condition="attribute_exists(pk) AND NOT (#state IN (:q, :r))",

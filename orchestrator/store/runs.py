@@ -10,6 +10,7 @@ first, and a run whose creator died before starting it is still found (by the sw
 
 from __future__ import annotations
 
+import time
 from typing import Any, Iterable
 
 from orchestrator.errors import ConflictError, NotFoundError, StoreError
@@ -164,15 +165,17 @@ class RunsMixin(StoreBase):
         return list(self._query(d.dag_pk(dag_id), prefix=QRUN_PREFIX, limit=limit))
 
     def finish_run(self, dag_id: str, run_id: str, state: str, end_date: str, *,
-                   extra: dict[str, Any] | None = None) -> None:
+                   extra: dict[str, Any] | None = None, now: int | None = None) -> None:
         """running -> success/failed and release the run slot, atomically. ConflictError if not running."""
         finish = Update(
             set_={"state": state, "end_date": end_date, **(extra or {})},
             # The last two tasks finishing together, or the sweeper's dagrun_timeout racing a
-            # completion: only the first writer finalises and releases the slot.
-            condition="#state = :running",
-            names={"#state": "state"},
-            values={":running": "running"},
+            # completion: only the first writer finalises and releases the slot. A clear or mark
+            # in progress (``fence_run``) holds the run open: the counters a completion read may
+            # still count the instances it is resetting.
+            condition="#state = :running AND (attribute_not_exists(#fence) OR #fence < :now)",
+            names={"#state": "state", "#fence": "clearing_until"},
+            values={":running": "running", ":now": int(time.time()) if now is None else now},
         )
         release = Update(add={"active_runs": -1})
         self._transact(
@@ -181,6 +184,11 @@ class RunsMixin(StoreBase):
              self._tx_delete(d.dag_pk(dag_id), f"{ACTIVE_PREFIX}{run_id}")],
             what=f"finish of run '{run_id}' of DAG '{dag_id}'",
         )
+
+    def fence_run(self, dag_id: str, run_id: str, *, until: int) -> None:
+        """Hold the run open while a clear or mark rewrites it: ``finish_run`` refuses until
+        ``maintenance.recount`` removes the fence, or ``until`` (epoch s) if the clear died."""
+        self.update_run(dag_id, run_id, Update(set_={"clearing_until": until}))
 
     def reopen_run(self, dag_id: str, run_id: str, *, take_slot: bool) -> None:
         """A finished run back to running (clear / mark); takes a run slot when it had released one."""

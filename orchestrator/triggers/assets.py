@@ -179,11 +179,14 @@ class AssetStore:
         remove = (" REMOVE " + ", ".join(names)) if names else ""
         try:
             # Another event appended after our read (version moved): it decides instead of us.
+            # The reset moves the version too: two deliveries that read the same wait state
+            # (the same or concurrent events) cannot both consume it and start two runs.
             self.ddb.update_item(
                 TableName=self.table, Key=self._key(d.dag_pk(dag_id), WAIT_SK),
-                UpdateExpression=f"SET last_triggered_at = :now{remove}",
+                UpdateExpression=f"SET last_triggered_at = :now{remove} ADD version :one",
                 ConditionExpression="version = :v",
-                ExpressionAttributeValues={":v": {"N": str(int(snapshot["version"]))}, ":now": {"S": d.now_iso()}},
+                ExpressionAttributeValues={":v": {"N": str(int(snapshot["version"]))}, ":now": {"S": d.now_iso()},
+                                           ":one": {"N": "1"}},
                 **kwargs,
             )
         except ClientError as err:
@@ -205,11 +208,13 @@ class AssetStore:
         if not removals:
             return
         try:
-            # Only if nothing was appended since the read: list indexes must still mean the same events.
+            # Only if nothing was appended since the read: list indexes must still mean the same
+            # events. The version moves, so a second trim from the same read removes nothing more.
             self.ddb.update_item(
                 TableName=self.table, Key=self._key(d.dag_pk(dag_id), WAIT_SK),
-                UpdateExpression="REMOVE " + ", ".join(removals), ConditionExpression="version = :v",
-                ExpressionAttributeNames=names, ExpressionAttributeValues={":v": {"N": str(int(snapshot["version"]))}},
+                UpdateExpression="REMOVE " + ", ".join(removals) + " ADD version :one",
+                ConditionExpression="version = :v", ExpressionAttributeNames=names,
+                ExpressionAttributeValues={":v": {"N": str(int(snapshot["version"]))}, ":one": {"N": "1"}},
             )
         except ClientError as err:
             if not d.is_conditional_failure(err):

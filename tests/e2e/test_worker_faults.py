@@ -80,7 +80,9 @@ def _marks(dags: Path) -> list[str]:
     return path.read_text().split() if path.exists() else []
 
 
-def test_crashed_worker_goes_through_on_failure_and_the_task_retries(dags):
+def test_a_worker_killed_before_its_claim_is_invoked_again_through_on_failure(dags):
+    # MaximumRetryAttempts is 0: the OnFailure record is the only notice. The try never began
+    # (still queued), so the conductor invokes it again instead of spending one of its tries.
     with LocalCloud(dags, auto_advance=True, stack_name="faults") as cloud:
         cloud.crash_next("WorkerFunction", when=lambda event: event.get("task_id") == "b")
         run = cloud.run_dag("chain3")
@@ -88,15 +90,19 @@ def test_crashed_worker_goes_through_on_failure_and_the_task_retries(dags):
         assert cloud.emulation.deliveries["on_failure"] == 1
         assert cloud.invocations["ConductorFunction"] >= 1
     assert run["state"] == "success"
-    assert int(tis[("b", -1)]["try_number"]) == 2
-    assert sorted(_marks(dags)) == ["a", "b", "c"]  # the crashed try never ran the body
+    assert int(tis[("b", -1)]["try_number"]) == 1 and int(tis[("b", -1)]["lost_invokes"]) == 1
+    assert sorted(_marks(dags)) == ["a", "b", "c"]  # the crashed invocation never ran the body
 
 
-def test_crashed_worker_without_retries_fails_the_run(dags):
+def test_a_worker_that_keeps_dying_before_its_claim_fails_the_run_without_retries(dags):
+    from orchestrator.engine.conductor import LOST_INVOKE_LIMIT
+
     with LocalCloud(dags, auto_advance=True, stack_name="faults") as cloud:
-        cloud.crash_next("WorkerFunction", when=lambda event: event.get("task_id") == "c")
+        cloud.crash_next("WorkerFunction", when=lambda event: event.get("task_id") == "c",
+                         times=LOST_INVOKE_LIMIT + 1)
         run = cloud.run_dag("chain3")
         tis = ti_map(cloud.engine().store, "chain3", run["run_id"])
+        assert cloud.emulation.deliveries["on_failure"] == LOST_INVOKE_LIMIT + 1
     assert run["state"] == "failed"
     assert tis[("c", -1)]["state"] == "failed"
     assert "Runtime exited" in str(tis[("c", -1)].get("error"))

@@ -208,23 +208,25 @@ def test_starting_runs_of_a_stored_plan_version_writes_no_plan(h, counter):
 
 
 def _conflicting(h, monkeypatch, reasons: list[str], times: int) -> list[str]:
-    """Make the next ``times`` transactions with the run item fail as DynamoDB cancels them."""
-    from orchestrator.errors import ConflictError
-    from orchestrator.store import instances
+    """Make the next ``times`` transactions with the run item fail as DynamoDB cancels them
+    (a TransactionCanceledException carrying ``reasons``, one per item, nothing written)."""
+    from botocore.exceptions import ClientError
 
-    real, seen = h.store._transact, []
-    monkeypatch.setattr(instances.time, "sleep", lambda s: None)
+    ddb, seen = h.store.ddb, []
+    real = ddb.transact_write_items
+    monkeypatch.setattr(h.store, "sleep", lambda s: None)
 
-    def transact(items, *, what):
+    def transact(**kwargs):
+        items = kwargs["TransactItems"]
         if len(seen) < times and any(i.get("Update", {}).get("Key", {}).get("sk", {}).get("S") == "RUN"
                                      for i in items):
-            seen.append(what)
-            exc = ConflictError(f"{what}: a condition failed ({', '.join(reasons)})")
-            exc.reasons = reasons
-            raise exc
-        return real(items, what=what)
+            seen.append(len(items))
+            codes = (reasons + ["None"] * len(items))[:len(items)]
+            raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+                               "CancellationReasons": [{"Code": c} for c in codes]}, "TransactWriteItems")
+        return real(**kwargs)
 
-    monkeypatch.setattr(h.store, "_transact", transact)
+    monkeypatch.setattr(ddb, "transact_write_items", transact)
     return seen
 
 

@@ -1,0 +1,270 @@
+"""Races that deliveries one at a time never meet (issue #13), each pinned at its root.
+
+- a duplicate delivery that crashes must not fail the try another invocation owns;
+- a transaction cancelled for throttling is sent again, never read as "someone else did it";
+- one bad run or DAG does not stop the sweep;
+- two deliveries reading the same asset wait state start one run;
+- a clear racing a finishing worker does not lose the worker's counts;
+- ``make chaos CHAOS_SEED=n`` runs seed n.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+from orchestrator.engine.messages import OnFailureRecord
+from orchestrator.errors import ConflictError, ThrottledError
+
+REPO = Path(__file__).resolve().parents[3]
+
+SOLO = """
+@dag(schedule=None, start_date=datetime(2026, 1, 1), default_args={"retries": 0})
+def solo():
+    @task
+    def work():
+        return 41 + 1
+    work()
+solo()
+"""
+
+FOUR = """
+@dag(schedule=None, start_date=datetime(2026, 1, 1))
+def four():
+    @task
+    def t0():
+        return 0
+    @task
+    def t1():
+        return 1
+    @task
+    def t2():
+        return 2
+    @task
+    def t3():
+        return 3
+    t0(); t1(); t2(); t3()
+four()
+"""
+
+
+def _record(msg, request_id: str) -> OnFailureRecord:
+    return OnFailureRecord.model_validate({
+        "version": "1.0", "requestContext": {"requestId": request_id, "condition": "RetriesExhausted",
+                                             "approximateInvokeCount": 1},
+        "requestPayload": msg.model_dump(mode="json"),
+        "responseContext": {"statusCode": 200, "functionError": "Unhandled"},
+        "responsePayload": {"errorType": "Runtime.ExitError", "errorMessage": "signal: killed"}})
+
+
+# ------------------------------------------------------------------ fencing by invocation id
+
+
+def test_a_crashed_duplicate_delivery_does_not_fail_the_try_its_owner_runs(h):
+    h.write("solo", SOLO)
+    run = h.start("solo")
+    msg = h.dispatcher.tasks.popleft()
+    h.store.claim_ti("solo", run["run_id"], "work", -1, 1, deadline=10**10, invocation_id="req-owner")
+    # The duplicate delivery of the same message crashed: its OnFailure record names its own request id.
+    assert h.conductor.on_failure(_record(msg, "req-duplicate")) == "noop"
+    ti = h.store.get_ti("solo", run["run_id"], "work")
+    assert ti["state"] == "running" and ti["invocation_id"] == "req-owner"
+    # The owner's own crash is acted on.
+    assert h.conductor.on_failure(_record(msg, "req-owner")) == "failed"
+    assert h.store.get_ti("solo", run["run_id"], "work")["state"] == "failed"
+
+
+def test_every_terminal_write_of_a_try_names_the_invocation_that_claimed_it(h):
+    h.write("solo", SOLO)
+    run = h.start("solo")
+    h.store.claim_ti("solo", run["run_id"], "work", -1, 1, deadline=10**10, invocation_id="req-a")
+    with pytest.raises(ConflictError):
+        h.store.finish_ti("solo", run["run_id"], "work", -1, 1, "success", fields={}, run_upd=None, owner="req-b")
+    with pytest.raises(ConflictError):
+        h.store.retry_ti("solo", run["run_id"], "work", -1, 1, error="x", next_try_at="2026-01-01T00:00:00+00:00",
+                         history={}, owner="req-b")
+    h.store.finish_ti("solo", run["run_id"], "work", -1, 1, "success", fields={}, run_upd=None, owner="req-a")
+    assert h.store.get_ti("solo", run["run_id"], "work")["state"] == "success"
+
+
+def test_the_worker_claims_with_its_request_id_and_finishes_as_its_owner(h):
+    h.write("solo", SOLO)
+    run = h.start("solo")
+    msg = h.dispatcher.tasks.popleft()
+    assert h.engine.handle_task(msg, invocation_id="req-1") == {"status": "done", "state": "success"}
+    ti = h.store.get_ti("solo", run["run_id"], "work")
+    assert ti["invocation_id"] == "req-1" and ti["state"] == "success"
+    assert h.store.get_run("solo", run["run_id"])["state"] == "success"
+
+
+def test_an_invocation_that_failed_before_its_claim_is_invoked_again_not_failed(h):
+    h.write("solo", SOLO)
+    run = h.start("solo")
+    msg = h.dispatcher.tasks.popleft()
+    # MaximumRetryAttempts is 0: the OnFailure record is the only notice the try got.
+    assert h.conductor.on_failure(_record(msg, "req-1")) == "reinvoked"
+    again = h.dispatcher.tasks.popleft()
+    assert (again.task_id, again.try_number) == ("work", 1)
+    assert h.engine.handle_task(again, invocation_id="req-2")["state"] == "success"
+    assert h.store.get_run("solo", run["run_id"])["state"] == "success"
+
+
+# ------------------------------------------------------------------ throttled transactions
+
+
+def _cancel(h, monkeypatch, code: str, times: int) -> list[int]:
+    """DynamoDB cancels the next ``times`` transactions touching the run item, ``code`` on that item."""
+    ddb, seen = h.store.ddb, []
+    real = ddb.transact_write_items
+    monkeypatch.setattr(h.store, "sleep", lambda s: None)
+
+    def transact(**kwargs):
+        items = kwargs["TransactItems"]
+        sks = [next(iter(i.values()))["Key"]["sk"]["S"] if "Key" in next(iter(i.values())) else "" for i in items]
+        if len(seen) < times and "RUN" in sks:
+            seen.append(len(items))
+            raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+                               "CancellationReasons": [{"Code": code if sk == "RUN" else "None"} for sk in sks]},
+                              "TransactWriteItems")
+        return real(**kwargs)
+
+    monkeypatch.setattr(ddb, "transact_write_items", transact)
+    return seen
+
+
+def test_a_throttled_terminal_transaction_is_sent_again(h, monkeypatch):
+    h.write("four", FOUR)
+    run = h.start("four")
+    seen = _cancel(h, monkeypatch, "ThrottlingError", times=5)
+    h.drain()
+    assert len(seen) == 5
+    run = h.store.get_run("four", run["run_id"])
+    assert run["state"] == "success" and run["tasks_done"] == 4
+
+
+def test_a_transaction_throttled_for_good_fails_the_invocation_and_never_reports_done(h, monkeypatch):
+    h.write("four", FOUR)
+    run = h.start("four")
+    _cancel(h, monkeypatch, "ThrottlingError", times=10**6)
+    msg = h.dispatcher.tasks.popleft()
+    # Before: read as a lost race, the worker answered done/success and the task stayed running.
+    with pytest.raises(ThrottledError, match="ThrottlingError"):
+        h.engine.handle_task(msg, invocation_id="req-1")
+    assert h.store.get_ti("four", run["run_id"], msg.task_id)["state"] == "running"
+
+
+# ------------------------------------------------------------------ the sweep
+
+
+def test_one_failing_run_or_dag_does_not_stop_the_sweep(h, monkeypatch):
+    h.write("four", FOUR)
+    h.write("solo", SOLO)
+    bad = h.start("four", run_id="bad")
+    good = h.start("solo", run_id="good")
+    h.dispatcher.tasks.clear()  # every dispatch lost: only the sweep can recover these runs
+    real_get_run, real_waiting = h.store.get_run, h.engine.start_waiting
+
+    def get_run(dag_id, run_id, **kw):
+        if run_id == "bad":
+            raise RuntimeError("throttled for good")
+        return real_get_run(dag_id, run_id, **kw)
+
+    def start_waiting(dag_id, **kw):
+        if dag_id == "four":
+            raise RuntimeError("throttled for good")
+        return real_waiting(dag_id, **kw)
+
+    monkeypatch.setattr(h.store, "get_run", get_run)
+    monkeypatch.setattr(h.engine, "start_waiting", start_waiting)
+    stats = h.conductor.sweep(h.engine.now().replace(year=2100))
+    assert stats["errors"] >= 1
+    monkeypatch.setattr(h.store, "get_run", real_get_run)
+    h.drain()
+    assert h.store.get_run("solo", good["run_id"])["state"] == "success"
+    assert bad["run_id"] == "bad"
+
+
+# ------------------------------------------------------------------ assets
+
+
+def test_two_deliveries_reading_the_same_wait_state_consume_it_once(h):
+    from orchestrator.triggers.assets import AssetStore
+    from orchestrator.triggers.s3events import AssetEvent
+
+    store = AssetStore(h.clients, h.resources)
+    event = AssetEvent(uri="s3://landing/in/a.csv", bucket="landing", key="in/a.csv", sequencer="01",
+                       timestamp="2026-01-01T00:00:00+00:00")
+    snapshot = store.add_to_wait("consumer", ["s3://landing/in/"], event)
+    assert store.consume("consumer", dict(snapshot)) is True
+    # The second trigger invocation read the same state before the first reset it.
+    assert store.consume("consumer", dict(snapshot)) is False
+
+
+# ------------------------------------------------------------------ clear racing a worker
+
+
+def test_a_clear_racing_a_finishing_worker_keeps_the_workers_count(h, monkeypatch):
+    h.write("four", FOUR)
+    run = h.start("four")
+    rid = run["run_id"]
+    msgs = {m.task_id: m for m in h.dispatcher.tasks}
+    h.dispatcher.tasks.clear()
+    for t in ("t0", "t1"):
+        h.engine.handle_task(msgs[t])
+    real_list, armed = h.store.list_tis, [True]
+
+    def list_tis(dag_id, run_id, task_id=None):
+        listed = real_list(dag_id, run_id, task_id)
+        if armed and task_id is None and any(t["task_id"] == "t0" and t["state"] == "none" for t in listed):
+            armed.clear()
+            h.engine.handle_task(msgs["t2"])  # t2's worker finishes between the clear's read and its write
+        return listed
+
+    monkeypatch.setattr(h.store, "list_tis", list_tis)
+    assert h.engine.clear("four", rid, ["t0"]) == [("t0", -1)]
+    assert not armed
+    h.engine.handle_task(msgs["t3"])
+    h.drain()
+    run = h.store.get_run("four", rid)
+    # Before: the recount overwrote t2's count and the run stayed running at 3/4, nothing in flight.
+    assert run["state"] == "success" and run["tasks_done"] == 4
+    assert h.states("four", rid) == {"t0": "success", "t1": "success", "t2": "success", "t3": "success"}
+
+
+def test_a_worker_does_not_finish_a_run_a_clear_is_rewriting(h, monkeypatch):
+    h.write("four", FOUR)
+    run = h.start("four")
+    rid = run["run_id"]
+    msgs = {m.task_id: m for m in h.dispatcher.tasks}
+    h.dispatcher.tasks.clear()
+    for t in ("t0", "t1", "t2"):
+        h.engine.handle_task(msgs[t])
+    real_reset, armed = h.store.reset_ti, [True]
+
+    def reset_ti(*args, **kwargs):
+        real_reset(*args, **kwargs)
+        if armed:
+            armed.clear()
+            # t3 ends while t0 is cleared but still counted: its counters read 4/4.
+            h.engine.handle_task(msgs["t3"])
+            assert h.store.get_run("four", rid)["state"] == "running"
+
+    monkeypatch.setattr(h.store, "reset_ti", reset_ti)
+    h.engine.clear("four", rid, ["t0"])
+    assert not armed
+    h.drain()
+    run = h.store.get_run("four", rid)
+    assert run["state"] == "success" and run["tasks_done"] == 4 and "clearing_until" not in run
+    assert [x["state"] for x in h.store.get_ti("four", rid, "t0")["history"]] == ["success"]
+
+
+# ------------------------------------------------------------------ make chaos
+
+
+def test_make_chaos_runs_the_seed_it_is_given():
+    out = subprocess.run(["make", "-n", "chaos", "CHAOS_SEED=7"], cwd=REPO, capture_output=True, text=True,
+                         check=True).stdout
+    assert "--seeds 7" in out and "--seeds 1,2,3" not in out
