@@ -3,7 +3,8 @@
 Only strings are rendered; lists, tuples, dicts and sets are walked; every other value is
 returned as is. The environment is Jinja's ``SandboxedEnvironment`` with ``StrictUndefined``:
 a misspelt variable is an error, not an empty string. Airflow's date filters are there
-(``ds``, ``ds_nodash``, ``ts``, ``ts_nodash``, ``ts_nodash_with_tz``); a DAG's
+(``ds``, ``ds_nodash``, ``ts``, ``ts_nodash``, ``ts_nodash_with_tz``), plus Stratus's
+``shell_quote`` (``{{ dag_run.conf.x | shell_quote }}``: one safe shell word); a DAG's
 ``user_defined_filters`` and ``user_defined_macros`` are added, and
 ``render_template_as_native_obj=True`` renders ``"{{ [1, 2] }}"`` to a list, as in Airflow.
 A templated string that ends with one of the operator's ``template_ext`` (``run.sh`` for a
@@ -44,7 +45,15 @@ def _ts_nodash_with_tz(value: datetime) -> str:
     return value.isoformat().replace("-", "").replace(":", "")
 
 
+def _shell_quote(value: Any) -> str:
+    """One shell word holding ``value`` (``shlex.quote``): for conf templated into a bash command."""
+    import shlex
+
+    return shlex.quote("" if value is None else str(value))
+
+
 FILTERS: dict[str, Callable[[Any], str]] = {
+    "shell_quote": _shell_quote,
     "ds": _ds,
     "ds_nodash": _ds_nodash,
     "ts": _ts,

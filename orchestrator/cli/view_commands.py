@@ -72,6 +72,8 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("ui", help="serve the run grid on 127.0.0.1 (stratus dev or a stack)")
     p.add_argument("--port", type=int, default=8780, help="port (default: 8780; 0 picks a free one)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, loopback only)")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="also answer requests for this Host name (a reverse proxy's); repeatable")
     _common(p)
     p.set_defaults(func=cmd_ui)
 
@@ -180,9 +182,14 @@ def cmd_ui(args: argparse.Namespace, view: RunsView | None = None) -> int:
 
     view = view or view_for(args)
     try:
-        server = UIServer(view, port=args.port, host=args.host)
+        server = UIServer(view, port=args.port, host=args.host, allowed_hosts=tuple(getattr(args, "allow_host", ()) or ()))
     except OSError as exc:
         raise StratusError(f"Cannot serve the UI on {args.host}:{args.port}: {exc.strerror}; try --port 0.") from exc
+    from orchestrator.observe.ui import is_loopback
+
+    if not is_loopback(args.host):
+        print(f"! the UI listens on {args.host}, beyond this machine: anyone who reaches it acts with your AWS "
+              "credentials (the Host check and CSRF tokens stop web pages, not people on the network)", flush=True)
     print(f"Stratus UI on {server.url}  (Ctrl-C to stop)", flush=True)
     try:
         server.serve_forever()

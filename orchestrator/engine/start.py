@@ -103,16 +103,20 @@ def parse_conf(value: Mapping[str, Any] | None, *, dag_id: str, source: str = "c
     if depth > MAX_CONF_DEPTH:
         raise ParamValidationError(f"{where} nests {depth} levels deep; DynamoDB stores at most {MAX_CONF_DEPTH}. "
                                    "Flatten it.")
-    conf: RunConf = json.loads(text)
+    from orchestrator.plan.confshape import check_numbers
+
+    conf: RunConf = check_numbers(json.loads(text), dag_id=dag_id)  # > 38 digits: DynamoDB refuses, moto stores
     return conf
 
 
 def conf_from_text(text: str | None, *, dag_id: str, source: str = "--conf") -> RunConf:
     """:func:`parse_conf` of JSON text (``stratus run|trigger|backfill --conf``)."""
+    from orchestrator.plan.confshape import strict_json_loads
+
     if text is None:
         return {}
     try:
-        value = json.loads(text)
+        value = strict_json_loads(text)  # NaN, 1e400 and deep nesting: ValueError, never RecursionError
     except ValueError as exc:
         raise ParamValidationError(
             f"{_where(source, dag_id)} is not valid JSON ({exc}); pass an object like '{{\"k\": 1}}'.") from None

@@ -105,6 +105,11 @@ def _split_for_moto(
         raise IntrinsicError(f"{name} is created by the stack")
 
     pre = Resolver(parameters=parameters, ref=unavailable, getatt=unavailable, conditions=cfn.get("Conditions"))
+    # moto lists a resource whose Condition is false without a LogicalResourceId: leave such
+    # resources (and outputs) out, as CloudFormation does.
+    for section in (resources, moto_cfn.get("Outputs", {})):
+        for logical_id in [k for k, v in section.items() if "Condition" in v and not pre.condition(v["Condition"])]:
+            del section[logical_id]
 
     def value_of(logical_id: str, attribute: str | None) -> str:
         spec = skipped[logical_id]

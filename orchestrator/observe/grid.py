@@ -93,15 +93,17 @@ class WidgetLinks:
     # One cwdb-action per cell would make a wide grid's HTML large: the bars select runs.
     select_from_cells = False
 
-    def __init__(self, endpoint: str, region: str, log_group: str) -> None:
-        self.endpoint = endpoint
+    def __init__(self, endpoint: str, region: str, log_group: str, *, actions_endpoint: str | None = None) -> None:
+        self.endpoint = endpoint  # the read-only widget function: selecting a run
+        self.actions_endpoint = actions_endpoint  # the widget-actions function, None: no buttons
         self.region = region
         self.log_group = log_group
 
-    def _call(self, params: Mapping[str, Any], confirmation: str | None = None) -> str:
+    def _call(self, params: Mapping[str, Any], confirmation: str | None = None, endpoint: str | None = None) -> str:
         confirm = f' confirmation="{_e(confirmation)}"' if confirmation else ""
         body = html.escape(json.dumps(dict(params), sort_keys=True), quote=False)
-        return f'<cwdb-action action="call" endpoint="{_e(self.endpoint)}" display="widget"{confirm}>{body}</cwdb-action>'
+        target = endpoint or self.endpoint
+        return f'<cwdb-action action="call" endpoint="{_e(target)}" display="widget"{confirm}>{body}</cwdb-action>'
 
     def select_run(self, dag_id: str, run_id: str, inner: str, title: str) -> str:
         return f'<a title="{_e(title)}">{inner}</a>' + self._call({"action": "select", "dag_id": dag_id, "run_id": run_id})
@@ -113,7 +115,9 @@ class WidgetLinks:
         return console_log_url(self.region, self.log_group, attempt.log_stream, pattern)
 
     def action(self, label: str, params: Mapping[str, Any], confirmation: str, css: str = "") -> str:
-        button = f'<a class="btn {_e(css)}">{_e(label)}</a>' + self._call(params, confirmation)
+        if not self.actions_endpoint:
+            return ""  # read-only dashboard: no buttons at all
+        button = f'<a class="btn {_e(css)}">{_e(label)}</a>' + self._call(params, confirmation, self.actions_endpoint)
         if params.get("action") == "trigger":
             # Form fields reach the function in widgetContext.forms.all: the run's conf, as JSON.
             return '<input name="conf" size="24" placeholder="conf (JSON, optional)"> ' + button
@@ -125,8 +129,9 @@ class LocalLinks:
 
     select_from_cells = True
 
-    def __init__(self, base: str = "") -> None:
+    def __init__(self, base: str = "", csrf: str = "") -> None:
         self.base = base.rstrip("/")
+        self.csrf = csrf  # the session's token: every state-changing form carries it
 
     def select_run(self, dag_id: str, run_id: str, inner: str, title: str) -> str:
         href = f"{self.base}/dags/{quote(dag_id, safe='')}?{urlencode({'run_id': run_id})}"
@@ -138,13 +143,16 @@ class LocalLinks:
             query["map_index"] = inst.map_index
         return f"{self.base}/logs?{urlencode(query)}"
 
+    def csrf_field(self) -> str:
+        return f'<input type="hidden" name="csrf" value="{_e(self.csrf)}">' if self.csrf else ""
+
     def action(self, label: str, params: Mapping[str, Any], confirmation: str, css: str = "") -> str:
         payload = json.dumps(dict(params), sort_keys=True)
         # The confirmation goes through json.dumps so quotes inside it cannot end the JS string.
         return (
             f'<form class="act" method="post" action="{_e(self.base)}/action" '
             f'onsubmit="return confirm({_e(json.dumps(confirmation))})">'
-            f'<input type="hidden" name="params" value="{_e(payload)}">'
+            f'<input type="hidden" name="params" value="{_e(payload)}">{self.csrf_field()}'
             f'<button type="submit" class="btn {_e(css)}" data-action="{_e(params.get("action"))}">{_e(label)}</button></form>'
         )
 

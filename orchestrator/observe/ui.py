@@ -11,12 +11,28 @@ locally). Routes:
 - ``POST /action`` (form field ``params``: JSON, see ``RunsView.perform``): act, then go back.
 
 For tests: ``UIServer(view, port=0).start()`` runs it on a thread; ``.url``; ``.close()``.
+
+Who may use it (the UI acts with the caller's AWS credentials, so a web page must not):
+
+- it binds loopback (127.0.0.1) unless told otherwise (``host=``);
+- every request's ``Host`` must be one of the server's own names (``127.0.0.1:PORT``,
+  ``localhost:PORT``, ``[::1]:PORT``, the bound address, and ``allowed_hosts``), which stops
+  DNS rebinding: a foreign name resolving to 127.0.0.1 gets 403;
+- a state-changing request (POST) must come from the UI's own origin (``Origin`` and
+  ``Sec-Fetch-Site``, or ``Referer`` when no ``Origin`` is sent) and carry the session's CSRF
+  token: the page sets a random session cookie (``SameSite=Strict``, ``HttpOnly``) and each
+  form carries ``HMAC(server secret, session)``; without both the POST gets 403 and nothing runs.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import html
+import ipaddress
 import json
+import re
+import secrets
 import threading
 from datetime import datetime, timedelta, timezone
 from http import HTTPStatus
@@ -28,6 +44,26 @@ from orchestrator.errors import NotFoundError, StratusError
 from orchestrator.observe.grid import LocalLinks, render_grid
 from orchestrator.observe.gridmodel import TimeRange
 from orchestrator.observe.service import RunsView
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+SESSION_RE = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+# Headers on every answer: no framing (clickjacking), nothing loaded from elsewhere (no CDN).
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": "default-src 'self' 'unsafe-inline' data:; frame-ancestors 'none'; form-action 'self'",
+}
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or address) is this machine only."""
+    if host.strip("[]") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 ACTIVE_STATES = ("queued", "running")
 REFRESH_S = 2
@@ -62,6 +98,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ---------------------------------------------------------------- plumbing
 
+    def end_headers(self) -> None:
+        for name, value in SECURITY_HEADERS.items():
+            self.send_header(name, value)
+        if getattr(self, "_new_session", None):
+            self.send_header("Set-Cookie", f"{self.server.cookie_name}={self._new_session}; Path=/; HttpOnly; SameSite=Strict")
+        super().end_headers()
+
     def _send(self, status: int, body: bytes, content_type: str = "text/html; charset=utf-8") -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -76,6 +119,57 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
+    # ---------------------------------------------------------------- who may ask
+
+    def _host_allowed(self) -> bool:
+        host = (self.headers.get("Host") or "").strip().lower()
+        if host in self.server.allowed_hosts:
+            return True
+        self._send(HTTPStatus.FORBIDDEN, _page("Stratus", '<div class="error">'
+                   f"Host {_e(host or '(none)')} is not served here: open the UI at {_e(self.server.own_origin)} "
+                   "(or start it with --allow-host NAME for a name you trust).</div>"))
+        return False
+
+    def _session(self) -> str:
+        """The caller's session id (from its cookie), or a new one set on this answer."""
+        if self._new_session:
+            return self._new_session
+        cookies = self.headers.get("Cookie") or ""
+        for part in cookies.split(";"):
+            name, _, value = part.strip().partition("=")
+            if name == self.server.cookie_name and SESSION_RE.match(value):
+                return value
+        self._new_session = secrets.token_urlsafe(24)
+        return self._new_session
+
+    def _same_origin(self) -> bool:
+        origin = self.headers.get("Origin")
+        fetch_site = self.headers.get("Sec-Fetch-Site")
+        if fetch_site and fetch_site not in ("same-origin", "none"):
+            return False
+        if origin is not None:
+            return origin.lower() in self.server.allowed_origins
+        referer = self.headers.get("Referer")
+        if referer:
+            parts = urlsplit(referer)
+            return f"{parts.scheme}://{parts.netloc}".lower() in self.server.allowed_origins
+        return True  # not a browser (no Origin, no Referer): the CSRF token still decides
+
+    def _csrf_ok(self, form: dict[str, str]) -> bool:
+        cookies = self.headers.get("Cookie") or ""
+        session = None
+        for part in cookies.split(";"):
+            name, _, value = part.strip().partition("=")
+            if name == self.server.cookie_name and SESSION_RE.match(value):
+                session = value
+        if session is None:
+            return False
+        return hmac.compare_digest(self.server.csrf_token(session), form.get("csrf") or "")
+
+    @property
+    def links(self) -> LocalLinks:
+        return LocalLinks(csrf=self.server.csrf_token(self._session()))
+
     def _error(self, status: int, message: str) -> None:
         self._send(status, _page("Stratus", f'<div class="error">{_e(message)}</div>'))
 
@@ -86,6 +180,9 @@ class _Handler(BaseHTTPRequestHandler):
     # ---------------------------------------------------------------- routes
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib name
+        self._new_session = None
+        if not self._host_allowed():
+            return
         parts = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         segments = [unquote(s) for s in parts.path.split("/") if s]
@@ -109,6 +206,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(HTTPStatus.BAD_REQUEST, str(exc))
 
     def do_POST(self) -> None:  # noqa: N802 - stdlib name
+        self._new_session = None
+        if not self._host_allowed():
+            return
+        if not self._same_origin():
+            self._error(HTTPStatus.FORBIDDEN, "Cross-site request refused: actions are taken only from the UI's own pages.")
+            return
         if urlsplit(self.path).path != "/action":
             self._error(HTTPStatus.NOT_FOUND, f"No action at {self.path}.")
             return
@@ -116,7 +219,11 @@ class _Handler(BaseHTTPRequestHandler):
         if length > MAX_BODY:
             self._error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "Request too large.")
             return
-        form = {k: v[-1] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+        form = {k: v[-1] for k, v in parse_qs(self.rfile.read(length).decode(errors="replace")).items()}
+        if not self._csrf_ok(form):
+            self._error(HTTPStatus.FORBIDDEN, "This action lacks the page's CSRF token (or the session cookie): "
+                        "reload the page and try again. Nothing was done.")
+            return
         try:
             params = json.loads(form.get("params") or "")
             if not isinstance(params, dict):
@@ -157,7 +264,7 @@ class _Handler(BaseHTTPRequestHandler):
         for dag_id in self.view.dag_ids():
             plan, runs, tis = self.view.grid_data(dag_id, limit=10)
             active = active or any(r.get("state") in ACTIVE_STATES for r in runs)
-            parts.append(render_grid(plan, runs, tis, links=LocalLinks(), max_runs=10, can_mark=True))
+            parts.append(render_grid(plan, runs, tis, links=self.links, max_runs=10, can_mark=True))
         body = "".join(parts) or "<p>No DAGs registered yet: run <code>stratus sync</code> or <code>stratus dev</code>.</p>"
         return _page("Stratus", body, nav=self._nav(), refresh=active)
 
@@ -174,11 +281,11 @@ class _Handler(BaseHTTPRequestHandler):
         notice = query.get("notice")
         banner = f'<div class="error">{_e(query["error"])}</div>' if query.get("error") else ""
         body = banner + render_grid(
-            plan, runs, tis, links=LocalLinks(), selected_run=query.get("run_id"), time_range=time_range,
+            plan, runs, tis, links=self.links, selected_run=query.get("run_id"), time_range=time_range,
             max_runs=limit, can_mark=True, notice=notice,
         )
         active = any(r.get("state") in ACTIVE_STATES for r in runs)
-        return _page(f"{dag_id} - Stratus", body + _trigger_with_conf(dag_id), nav=self._nav(), refresh=active)
+        return _page(f"{dag_id} - Stratus", body + _trigger_with_conf(dag_id, self.links), nav=self._nav(), refresh=active)
 
     def _logs(self, query: dict[str, str]) -> bytes:
         for name in ("dag_id", "run_id", "task_id"):
@@ -200,12 +307,12 @@ class _Handler(BaseHTTPRequestHandler):
         return _page(f"Log {title}", body, nav=self._nav())
 
 
-def _trigger_with_conf(dag_id: str) -> str:
+def _trigger_with_conf(dag_id: str, links: LocalLinks) -> str:
     params = _e(json.dumps({"action": "trigger", "dag_id": dag_id}))
     confirm = _e(json.dumps(f"Trigger a new run of DAG '{dag_id}' with this config?"))
     return (
         f'<form class="conf" method="post" action="/action" onsubmit="return confirm({confirm})">'
-        f'<h4>Trigger with config</h4><input type="hidden" name="params" value="{params}">'
+        f'<h4>Trigger with config</h4><input type="hidden" name="params" value="{params}">{links.csrf_field()}'
         '<textarea name="conf" rows="3" cols="60" placeholder=\'{"key": "value"}\'></textarea><br>'
         '<button type="submit" class="btn" data-action="trigger-conf">Trigger</button></form>'
     )
@@ -215,17 +322,42 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], view: RunsView, verbose: bool) -> None:
+    def __init__(
+        self, address: tuple[str, int], view: RunsView, verbose: bool, allowed_hosts: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(address, _Handler)
         self.view = view
         self.verbose = verbose
+        self.secret = secrets.token_bytes(32)  # new per process: a restart ends every session
+        host, port = str(self.server_address[0]), int(self.server_address[1])
+        self.cookie_name = f"stratus_session_{port}"  # cookies ignore ports: one name per server
+        names = {f"[{host}]" if ":" in host else host}
+        if is_loopback(host):
+            names |= set(LOOPBACK_NAMES)
+        hosts = {f"{n}:{port}" for n in names}
+        for extra in allowed_hosts:
+            extra = extra.strip().lower()
+            hosts.add(extra if re.search(r"(^[^:]+|\])(:\d+)$", extra) else f"{extra}:{port}")
+        self.allowed_hosts = frozenset(hosts)
+        self.allowed_origins = frozenset(f"http://{h}" for h in self.allowed_hosts)
+        self.own_origin = f"http://{'127.0.0.1' if is_loopback(host) else next(iter(names - set(LOOPBACK_NAMES)))}:{port}"
+
+    def csrf_token(self, session: str) -> str:
+        return hmac.new(self.secret, session.encode(), hashlib.sha256).hexdigest()
 
 
 class UIServer:
-    """The UI's HTTP server, bound to ``host`` (loopback by default) and ``port`` (0: any free)."""
+    """The UI's HTTP server, bound to ``host`` (loopback by default) and ``port`` (0: any free).
 
-    def __init__(self, view: RunsView, *, port: int = 0, host: str = "127.0.0.1", verbose: bool = False) -> None:
-        self.server = _Server((host, port), view, verbose)
+    ``allowed_hosts``: further ``Host`` names to serve (e.g. a reverse proxy's), besides the
+    server's own; a name without ``:port`` gets the server's port.
+    """
+
+    def __init__(
+        self, view: RunsView, *, port: int = 0, host: str = "127.0.0.1", verbose: bool = False,
+        allowed_hosts: tuple[str, ...] = (),
+    ) -> None:
+        self.server = _Server((host, port), view, verbose, tuple(allowed_hosts))
         self._thread: threading.Thread | None = None
 
     @property

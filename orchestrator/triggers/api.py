@@ -4,13 +4,20 @@ The HTTP API is a Powertools ``LambdaFunctionUrlResolver`` (the Function URL has
 in template.yaml), built by :func:`build_resolver`; ``functions/api/app.py`` only creates
 it. Routes::
 
-    POST /dags/{dag_id}/runs            {"conf": {...}, "logical_date": "...", "run_id": "..."}  -> 201 run
+    POST /dags/{dag_id}/runs   {"conf": {...}, "logical_date": "...", "run_id": "...", "client_token": "..."}
+                                                                  -> 201 run (200: the token's run, again)
     GET  /dags/{dag_id}/runs?limit=25&state=failed                                           -> 200 runs
     GET  /dags/{dag_id}/runs/{run_id}                                              -> 200 run + task instances
     POST /dags/{dag_id}/pause | /unpause                                                     -> 200 DAG
 
 Errors are JSON ``{"error": "...", "status": N}``: 400 bad input (invalid conf for the DAG's
 params, bad JSON, bad dates or ids), 404 unknown DAG or run, 409 a run id that exists.
+
+Retrying a trigger: send a ``client_token`` (1-64 letters, digits, ``_`` or ``-``) and a
+retried request never starts a second run: the token names the run (``manual__<token>``), and
+the same token answers 200 with the run it started. If the run was created but starting its
+first tasks failed (the worker invoke), the answer is still the run (with ``"note"``): the
+conductor's sweeper starts what is ready, so the client must not retry into a second run.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from orchestrator.errors import (
     StratusError,
 )
 from orchestrator.engine.start import MAX_CONF_BYTES, RUN_ID_RE, check_run_id, parse_conf
+from orchestrator.plan.confshape import check_numbers, strict_json_loads
 from orchestrator.triggers.runs import make_engine, make_run_id, start_run
 from orchestrator.triggers.timetable import timetable_for, utc
 
@@ -42,6 +50,7 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 2 * MAX_CONF_BYTES
 DAG_ID_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,250}$")
 RUN_STATES = ("queued", "running", "success", "failed")
+CLIENT_TOKEN_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 MAX_LIMIT = 500
 
 
@@ -59,33 +68,63 @@ def trigger_dag(
     conf: Any = None,
     logical_date: str | datetime | None = None,
     run_id: str | None = None,
+    client_token: str | None = None,
     engine: Any = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """Start a manual run of a registered DAG; returns the run item.
+
+    ``client_token`` makes a retried call idempotent: it names the run, and a second call
+    with it returns that run (``"replayed": True``) instead of a ConflictError.
 
     ``conf`` must be a JSON object and is checked against the DAG's params before anything
     is written (ParamValidationError naming the DAG and param). The logical date defaults to
     now; the run id to ``manual__<logical date>``. A run id that exists raises ConflictError.
     """
     _check_dag_id(dag_id)
+    for name, value in (("run_id", run_id), ("client_token", client_token)):
+        if value is not None and not isinstance(value, str):
+            raise ParamValidationError(f"The field {name} of a run of DAG '{dag_id}' must be a string, "
+                                       f"got {type(value).__name__}.")
+    if logical_date is not None and not isinstance(logical_date, (str, datetime)):
+        raise ParamValidationError(f"The field logical_date of a run of DAG '{dag_id}' must be an ISO-8601 string "
+                                   f"(e.g. 2026-01-31T06:00:00Z), got {type(logical_date).__name__}.")
+    if client_token is not None and not CLIENT_TOKEN_RE.match(client_token):
+        raise ParamValidationError(f"The field client_token of a run of DAG '{dag_id}' must be 1-64 letters, "
+                                   "digits, '_' or '-'.")
     engine = engine or make_engine(clients, resources)
     plan = engine.store.get_current_plan(dag_id)
-    checked = parse_conf(conf, dag_id=dag_id)
+    checked = check_numbers(parse_conf(conf, dag_id=dag_id), dag_id=dag_id)
     from orchestrator.plan.params import resolve_params
 
     resolve_params(dict(plan.params), checked, dag_id=dag_id)  # fail before writing anything
     try:
         moment = utc(logical_date) if logical_date else utc(now or datetime.now(UTC))
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):
         raise ParamValidationError(
-            f"The logical date {logical_date!r} for DAG '{dag_id}' is not ISO-8601 (e.g. 2026-01-31T06:00:00Z)."
+            f"The field logical_date {str(logical_date)[:60]!r} for DAG '{dag_id}' is not ISO-8601 "
+            "(e.g. 2026-01-31T06:00:00Z)."
         ) from None
+    if client_token and not run_id:
+        run_id = f"manual__{client_token}"
     run_id = check_run_id(run_id, dag_id) if run_id is not None else make_run_id("manual", moment)
     info = timetable_for(plan).infer_manual(moment)
-    run, created = start_run(clients, resources, plan, run_id=run_id, run_type="manual", info=info, conf=checked,
-                             engine=engine)
+    try:
+        run, created = start_run(clients, resources, plan, run_id=run_id, run_type="manual", info=info, conf=checked,
+                                 engine=engine)
+    except (ClientError, OSError) as err:
+        # Created, but starting its first tasks failed (e.g. the worker invoke): the run exists
+        # and the sweeper starts it; answering an error would make the client retry into a second run.
+        try:
+            run = dict(engine.store.get_run(dag_id, run_id))
+        except NotFoundError:
+            raise err from None
+        log.warning("run %r of DAG %r created; starting it failed (the sweeper retries): %s", run_id, dag_id, err)
+        run["note"] = f"Run created; starting its first tasks failed ({type(err).__name__}); the sweeper starts them."
+        return run
     if not created:
+        if client_token and run.get("run_type") == "manual" and run_id == f"manual__{client_token}":
+            return {**run, "replayed": True}
         raise ConflictError(
             f"Run '{run_id}' of DAG '{dag_id}' already exists; pass another run id or logical date."
         )
@@ -176,14 +215,14 @@ def build_resolver(target: Callable[[], tuple[Clients, Resources]]) -> Any:
             raise EventError(f"The request body is {len(raw):,} bytes; a run's conf and options take at most "
                              f"{MAX_BODY_BYTES:,}. Put large inputs in S3 and pass their key in conf.")
         try:
-            parsed = json.loads(raw)
-        except (ValueError, RecursionError):
-            raise EventError("The request body is not valid JSON (or nests too deeply).") from None
+            parsed = strict_json_loads(raw)
+        except ValueError as exc:
+            raise EventError(f"The request body is not valid JSON: {exc}.") from None
         if not isinstance(parsed, dict):
             raise EventError("The request body must be a JSON object.")
-        unknown = sorted(set(parsed) - {"conf", "logical_date", "run_id"})
+        unknown = sorted(str(k)[:40] for k in set(parsed) - {"conf", "logical_date", "run_id", "client_token"})
         if unknown:
-            raise EventError(f"Unknown field(s) {', '.join(unknown)}; use conf, logical_date and run_id.")
+            raise EventError(f"Unknown field(s) {', '.join(unknown)}; use conf, logical_date, run_id and client_token.")
         return parsed
 
     @app.post("/dags/<dag_id>/runs")
@@ -191,8 +230,8 @@ def build_resolver(target: Callable[[], tuple[Clients, Resources]]) -> Any:
         clients, resources = target()
         req = body()
         run = trigger_dag(clients, resources, dag_id, conf=req.get("conf"), logical_date=req.get("logical_date"),
-                          run_id=req.get("run_id"))
-        return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=_dumps(run))
+                          run_id=req.get("run_id"), client_token=req.get("client_token"))
+        return Response(status_code=200 if run.get("replayed") else 201, content_type=content_types.APPLICATION_JSON, body=_dumps(run))
 
     @app.get("/dags/<dag_id>/runs")
     def get_runs(dag_id: str) -> dict[str, Any]:
@@ -242,6 +281,11 @@ def build_resolver(target: Callable[[], tuple[Clients, Resources]]) -> Any:
     @app.exception_handler(ScheduleError)
     def bad_schedule(exc: ScheduleError) -> Response:
         return error(400, str(exc))
+
+    @app.exception_handler(ClientError)
+    def aws_error(exc: ClientError) -> Response:
+        code = exc.response.get("Error", {}).get("Code", "ClientError")
+        return error(503, f"An AWS call failed ({code}); nothing was started. Retry with the same client_token.")
 
     @app.not_found
     def no_route(exc: Exception) -> Response:

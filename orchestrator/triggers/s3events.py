@@ -33,7 +33,8 @@ from orchestrator.errors import EventError
 MAX_KEY_BYTES = 1024  # S3's limit
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9\-_.:#/+=]{1,256}$")
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+# TAB is a legal (and seen) character in S3 keys; the other control characters are refused.
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 class AssetEvent(BaseModel):
@@ -101,8 +102,10 @@ def validate_key(key: Any, *, allow_empty: bool = False) -> str:
         )
     if _CONTROL_RE.search(key):
         raise EventError(f"S3 event object key {key[:80]!r} contains control characters; nothing was started.")
-    if any(part in ("..", ".") for part in key.split("/")):
-        raise EventError(f"S3 event object key {key[:80]!r} contains a '.' or '..' path segment; nothing was started.")
+    # '.' segments are legal S3 keys and harmless to prefix matching ('a/./b' is not 'a/b');
+    # '..' is refused: a DAG that joins the key to a local path would climb out of its folder.
+    if any(part == ".." for part in key.split("/")):
+        raise EventError(f"S3 event object key {key[:80]!r} contains a '..' path segment; nothing was started.")
     try:
         key.encode("utf-8")
     except UnicodeEncodeError:
@@ -142,7 +145,11 @@ def _size(value: Any) -> int | None:
 
 def _timestamp(value: Any) -> str:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return datetime.fromtimestamp(float(value), UTC).isoformat()
+        try:
+            return datetime.fromtimestamp(float(value), UTC).isoformat()
+        except (OverflowError, OSError, ValueError):
+            raise EventError(f"S3 event has a time {str(value)[:40]!r} outside the calendar (epoch seconds); "
+                             "nothing was started.") from None
     if isinstance(value, str) and value:
         try:
             text = value[:-1] + "+00:00" if value.endswith("Z") else value

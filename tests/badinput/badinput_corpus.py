@@ -134,9 +134,11 @@ class Deployed:
             store.set_paused(dag_id, False)
 
     def handler(self, name: str) -> Any:
-        """``functions/<name>/app.py``'s handler, imported once per world (its globals see this moto)."""
+        """``functions/<name>/app.py``'s handler (``name:attr`` for another one, e.g.
+        ``widget:action_handler``), imported once per world (its globals see this moto)."""
         if name not in self._handlers:
-            self._handlers[name] = self._import(name)
+            folder, _, attr = name.partition(":")
+            self._handlers[name] = getattr(self._import(folder), attr or "handler")
         return self._handlers[name]
 
     def _import(self, name: str) -> Any:
@@ -147,7 +149,7 @@ class Deployed:
         module = importlib.util.module_from_spec(spec)
         sys.modules[mod_name] = module
         spec.loader.exec_module(module)
-        return module.handler
+        return module
 
     def state(self) -> tuple[list[Any], list[str]]:
         """Every table item and every artefact key (sorted), to compare before and after."""

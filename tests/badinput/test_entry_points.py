@@ -72,3 +72,12 @@ def test_widget_answers_bad_events_with_escaped_html(deployed, case, capsys):
     assert error is None and isinstance(response, str), error
     assert "<script>" not in response and "<img src=x" not in response
     _check(text, case)
+
+
+@pytest.mark.parametrize("case", cases("widget_actions"))
+def test_widget_actions_function_checks_every_action(deployed, case, capsys):
+    """The separately authorised actions function (WidgetActions=on): hostile actions refused, nothing stored."""
+    response, error, text = run_case(deployed, "widget:action_handler", case, capsys)
+    assert error is None and isinstance(response, str), error
+    assert "<script>" not in response and "<img src=x" not in response
+    _check(text, case)

@@ -33,6 +33,18 @@ def test_airflow_date_filters():
     assert d.task_dict["echo"].run(ctx) == "2026-03-04 20260304 20260304T050607"
 
 
+def test_shell_quote_filter_makes_conf_one_shell_word():
+    """Issue #15: templating conf into a shell command is the author's job; shell_quote does it safely."""
+    import subprocess
+
+    with DAG("f") as d:
+        echo("printf '%s|' {{ params.x | shell_quote }}")
+    hostile = "a'; touch /tmp/pwned_stratus; echo '$(id)"
+    command = d.task_dict["echo"].run({"ti": FakeTI(), "params": {"x": hostile}})
+    assert command == "printf '%s|' 'a'\"'\"'; touch /tmp/pwned_stratus; echo '\"'\"'$(id)'"
+    assert subprocess.run(["sh", "-c", command], capture_output=True, text=True).stdout == hostile + "|"
+
+
 def test_user_defined_macros_and_filters():
     with DAG("f", user_defined_macros={"env": "prod"}, user_defined_filters={"shout": str.upper}) as d:
         echo("{{ env | shout }}")

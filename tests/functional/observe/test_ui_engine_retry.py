@@ -12,6 +12,7 @@ import urllib.parse
 import urllib.request
 
 import pytest
+from observe_builders import UIClient
 
 from orchestrator.observe.ui import UIServer
 
@@ -68,11 +69,11 @@ def test_retry_button_reruns_the_failed_task(setup):
     assert "RuntimeError: warehouse offline" in page
     # The Retry form of the failed task, exactly as the page renders it.
     forms = [json.loads(html.unescape(p)) for p in
-             re.findall(r'name="params" value="([^"]+)"><button type="submit" class="btn clear"', page)]
+             re.findall(r'name="params" value="([^"]+)"><input type="hidden" name="csrf" value="[0-9a-f]+">'
+                        r'<button type="submit" class="btn clear"', page)]
     retry = next(p for p in forms if p.get("task_id") == "load")
-    data = urllib.parse.urlencode({"params": json.dumps(retry)}).encode()
-    with urllib.request.urlopen(urllib.request.Request(server.url + "/action", data=data), timeout=10) as resp:
-        after_click = resp.read().decode()
+    client = UIClient(server.url)
+    after_click = client.post("/action", {"params": json.dumps(retry)})[1]
     assert "Cleared task &#x27;load&#x27;" in after_click
     drain()
     page = _page(f"{server.url}/dags/flaky?" + urllib.parse.urlencode({"run_id": run_id}))

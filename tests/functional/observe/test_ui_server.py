@@ -10,7 +10,7 @@ import urllib.parse
 import urllib.request
 
 import pytest
-from observe_builders import FakeEngine, make_plan
+from observe_builders import FakeEngine, UIClient, make_plan
 
 from orchestrator.observe import telemetry
 from orchestrator.observe.logs import capture_invocation, put_invocation_logs
@@ -96,35 +96,83 @@ def test_logs_route_serves_the_try_lines(ui):
 def test_post_action_calls_the_engine_and_redirects_with_notice(ui):
     server, engine = ui
     params = {"action": "clear", "dag_id": "daily_sales", "run_id": RUN, "task_id": "extract"}
-    data = urllib.parse.urlencode({"params": json.dumps(params)}).encode()
-    with urllib.request.urlopen(urllib.request.Request(server.url + "/action", data=data), timeout=10) as resp:
-        page = resp.read().decode()
+    status, page = UIClient(server.url).post("/action", {"params": json.dumps(params)})
+    assert status == 200
     assert engine.calls == [("clear", ("daily_sales", RUN, ["extract"]), {"downstream": False, "failed_only": False})]
     assert "Cleared task &#x27;extract&#x27;" in page
 
 
 def test_post_bad_params(ui):
     server, engine = ui
-    data = urllib.parse.urlencode({"params": "[1]"}).encode()
-    with pytest.raises(urllib.error.HTTPError) as err:
-        urllib.request.urlopen(urllib.request.Request(server.url + "/action", data=data), timeout=10)
-    assert err.value.code == 400
-    data = urllib.parse.urlencode({"params": json.dumps({"action": "explode", "dag_id": "daily_sales"})}).encode()
-    with urllib.request.urlopen(urllib.request.Request(server.url + "/action", data=data), timeout=10) as resp:
-        page = resp.read().decode()
+    client = UIClient(server.url)
+    assert client.post("/action", {"params": "[1]"})[0] == 400
+    status, page = client.post("/action", {"params": json.dumps({"action": "explode", "dag_id": "daily_sales"})})
     assert "explode failed: Unknown action &#x27;explode&#x27;" in page and engine.calls == []
 
 
 def test_trigger_with_config_form(ui):
     server, engine = ui
-    page = _get(server.url + "/dags/daily_sales")[1]
+    client = UIClient(server.url)
+    page = client.get("/dags/daily_sales")[1]
     assert '<textarea name="conf"' in page
     params = {"action": "trigger", "dag_id": "daily_sales"}
-    data = urllib.parse.urlencode({"params": json.dumps(params), "conf": '{"day": "2026-01-01"}'}).encode()
-    with urllib.request.urlopen(urllib.request.Request(server.url + "/action", data=data), timeout=10) as resp:
-        assert "Triggered run &#x27;manual__new&#x27;" in resp.read().decode()
+    status, page = client.post("/action", {"params": json.dumps(params), "conf": '{"day": "2026-01-01"}'})
+    assert "Triggered run &#x27;manual__new&#x27;" in page
     assert engine.calls == [("start_run", ("daily_sales",), {"conf": {"day": "2026-01-01"}, "run_type": "manual"})]
-    data = urllib.parse.urlencode({"params": json.dumps(params), "conf": "{bad"}).encode()
-    with pytest.raises(urllib.error.HTTPError) as err:
-        urllib.request.urlopen(urllib.request.Request(server.url + "/action", data=data), timeout=10)
-    assert err.value.code == 400 and "The run&#x27;s config must be JSON" in err.value.read().decode()
+    status, page = client.post("/action", {"params": json.dumps(params), "conf": "{bad"})
+    assert status == 400 and "The run&#x27;s config must be JSON" in page
+
+
+CLEAR = {"params": json.dumps({"action": "clear", "dag_id": "daily_sales", "run_id": RUN, "task_id": "extract"})}
+
+
+def test_cross_site_post_is_refused_and_nothing_runs(ui):
+    """A page on another site posting the UI's form (the issue's attack): 403, the engine never called."""
+    server, engine = ui
+    client = UIClient(server.url)
+    client.get("/")  # the user has the UI open: its session cookie is in the browser
+    for headers in ({"Origin": "https://evil.example"}, {"Origin": "null"},
+                    {"Sec-Fetch-Site": "cross-site", "Origin": server.url},
+                    {"Referer": "https://evil.example/page.html"}):
+        status, page = client.post("/action", CLEAR, headers=headers)
+        assert status == 403 and "Cross-site request refused" in page, headers
+    # No token (what a cross-site form cannot know), or someone else's: refused too.
+    status, page = client.post("/action", CLEAR, token=False, headers={"Origin": server.url})
+    assert status == 403 and "CSRF token" in page
+    stranger = UIClient(server.url)
+    stranger.get("/")
+    stranger.token = client.token  # a token belongs to its session
+    assert stranger.post("/action", CLEAR)[0] == 403
+    assert engine.calls == []
+    # The same form from the UI's own page works.
+    status, page = client.post("/action", CLEAR, headers={"Origin": server.url, "Sec-Fetch-Site": "same-origin"})
+    assert status == 200 and len(engine.calls) == 1
+
+
+def test_foreign_host_is_refused(ui):
+    """DNS rebinding: evil.example resolving to 127.0.0.1 reaches the port with Host: evil.example."""
+    server, engine = ui
+    port = server.url.rsplit(":", 1)[1]
+    client = UIClient(server.url)
+    for host in ("evil.example", f"evil.example:{port}", f"127.0.0.1:{int(port) + 1}"):
+        status, page = client.get("/", headers={"Host": host})
+        assert status == 403 and "is not served here" in page, host
+        assert client.post("/action", CLEAR, headers={"Host": host})[0] == 403
+    assert engine.calls == []
+    for host in (f"localhost:{port}", f"127.0.0.1:{port}"):
+        assert client.get("/", headers={"Host": host})[0] == 200
+
+
+def test_allowed_host_and_security_headers(stack):
+    clients, resources, store = stack
+    _seed(store, clients.client("logs"))
+    with UIServer(RunsView(clients, resources, store=store, engine=FakeEngine()), port=0,
+                  allowed_hosts=("stratus.internal",)) as server:
+        port = server.url.rsplit(":", 1)[1]
+        with urllib.request.urlopen(urllib.request.Request(server.url + "/", headers={"Host": f"stratus.internal:{port}"}),
+                                    timeout=10) as resp:
+            assert resp.status == 200
+            assert resp.headers["X-Frame-Options"] == "DENY"
+            assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"]
+            cookie = resp.headers["Set-Cookie"]
+            assert f"stratus_session_{port}=" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie

@@ -86,7 +86,8 @@ def test_invalid_conf_is_a_400_naming_the_param(env):
 
 
 def test_bad_input_gives_clean_4xx(env):
-    assert call(env, request("POST", "/dags/daily/runs", "{not json"))[1]["error"] == "The request body is not valid JSON (or nests too deeply)."
+    assert call(env, request("POST", "/dags/daily/runs", "{not json"))[1]["error"] == ("The request body is not valid JSON: Expecting property name enclosed in double quotes: "
+                                                                                      "line 1 column 2 (char 1).")
     assert call(env, request("POST", "/dags/daily/runs", {"cnf": {}}))[0] == 400
     assert call(env, request("POST", "/dags/nope/runs", {}))[0] == 404
     assert call(env, request("GET", "/dags/daily/runs/manual__nope"))[0] == 404
@@ -118,3 +119,40 @@ def test_trigger_dag_errors(env):
         api.trigger_dag(clients, resources, "daily", run_id="mine")
     with pytest.raises(ParamValidationError, match="Run id 'bad id!' for DAG 'daily' is invalid"):
         api.trigger_dag(clients, resources, "daily", run_id="bad id!")
+
+
+# ---------------------------------------------------------------- issue #15: retries and partial failures
+
+
+class FailingDispatcher(NullDispatcher):
+    """The worker invoke fails after the run was created (throttled, or the function is being updated)."""
+
+    def invoke_worker(self, msg, function_name=None):
+        from botocore.exceptions import ClientError
+
+        raise ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "Rate exceeded"}}, "Invoke")
+
+
+def test_client_token_makes_a_retried_trigger_return_the_same_run(env):
+    clients, resources, store = env
+    status, run = call(env, request("POST", "/dags/daily/runs", {"conf": {"limit": 3}, "client_token": "job-42"}))
+    assert status == 201 and run["run_id"] == "manual__job-42"
+    status, again = call(env, request("POST", "/dags/daily/runs", {"conf": {"limit": 3}, "client_token": "job-42"}))
+    assert status == 200 and again["run_id"] == "manual__job-42" and again["replayed"] is True
+    assert [r["run_id"] for r in store.list_runs("daily")] == ["manual__job-42"]  # one run, not two
+    # Without a token a second trigger is a second run, as in Airflow.
+    status, _ = call(env, request("POST", "/dags/daily/runs", {"logical_date": "2026-02-01T00:00:00Z"}))
+    assert status == 201 and len(store.list_runs("daily")) == 2
+
+
+def test_a_failed_worker_invoke_after_the_run_exists_answers_with_the_run(env, monkeypatch):
+    clients, resources, store = env
+    monkeypatch.setattr(runs_mod, "make_engine", lambda c, r: Engine(RunStore(c, r), FailingDispatcher()))
+    monkeypatch.setattr(api, "make_engine", lambda c, r: Engine(RunStore(c, r), FailingDispatcher()))
+    status, body = call(env, request("POST", "/dags/daily/runs", {"client_token": "retry-me"}))
+    assert status == 201, body
+    assert body["run_id"] == "manual__retry-me" and "the sweeper starts them" in body["note"]
+    # The client retries anyway (it saw a slow answer): still one run.
+    status, again = call(env, request("POST", "/dags/daily/runs", {"client_token": "retry-me"}))
+    assert status == 200 and again["run_id"] == "manual__retry-me"
+    assert len(store.list_runs("daily")) == 1

@@ -147,3 +147,19 @@ def test_sync_on_a_stack_refreshes_the_dashboard_without_failing(env, capsys):
     out = capsys.readouterr().out
     assert "+ create schedule cli_daily" in out
     assert "! dashboard not updated:" in out
+
+
+def test_trigger_conf_too_deep_or_not_storable_is_a_clean_error(env, capsys):
+    """Issue #15: the CLI printed a RecursionError for a deeply nested conf; DynamoDB stores 32 levels."""
+    clients, resources, dags = env
+    main(["sync", "--dags", dags])
+    capsys.readouterr()
+    for conf, expected in (('{"a": ' * 900 + "1" + "}" * 900, "nests deeper than 30 levels"),
+                           ('{"a": ' * 40 + "1" + "}" * 40, "nests deeper than 30 levels at conf.a.a"),
+                           ('[' * 100000 + ']' * 100000, "not valid JSON: the JSON nests too deeply"),
+                           ('{"limit": NaN}', "NaN is not valid JSON"),
+                           ('{"big": 1234567890123456789012345678901234567890}', "40 digits")):
+        assert main(["trigger", "cli_daily", "--conf", conf]) == 1
+        err = capsys.readouterr().err
+        assert expected in err and "Traceback" not in err and "RecursionError" not in err, err[:300]
+    assert RunStore(clients, resources).list_runs("cli_daily") == []

@@ -89,3 +89,25 @@ def test_direct_asset_event_and_unknown_events(env):
     with pytest.raises(EventError, match="path segment"):
         handle_event(clients, resources, hostile)
     assert len(store.list_runs("landing")) == 0
+
+
+@pytest.mark.parametrize("key", ["sales/./2026-01-05.csv", "sales/q1\treport.csv", "sales/.hidden/./x.csv"])
+def test_s3_legal_keys_with_a_dot_segment_or_a_tab_start_runs(env, key):
+    """Issue #15: S3 accepts these keys, so their objects must start runs (they were refused)."""
+    clients, resources, store = env
+    event = json.loads((FIXTURES / "s3_eventbridge_object_created.json").read_text())
+    event["detail"]["object"]["key"] = key
+    out = handle_event(clients, resources, event)
+    assert [r["dag_id"] for r in out["started"]] == ["landing"]
+    (run,) = store.list_runs("landing")
+    (ev,) = run["triggering_asset_events"]["s3://landing/sales/"]
+    assert ev["key"] == key
+
+
+def test_s3_event_time_beyond_the_calendar_is_refused_cleanly(env):
+    clients, resources, store = env
+    event = json.loads((FIXTURES / "s3_eventbridge_object_created.json").read_text())
+    event["time"] = 1e20
+    with pytest.raises(EventError, match=r"S3 event has a time '1e\+20' outside the calendar"):
+        handle_event(clients, resources, event)
+    assert store.list_runs("landing") == []

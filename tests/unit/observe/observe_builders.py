@@ -110,7 +110,12 @@ class FakeStore:
         return sorted(runs, key=lambda r: r["logical_date"], reverse=True)[:limit]
 
     def get_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
-        return next(r for r in self.run_items if r["dag_id"] == dag_id and r["run_id"] == run_id)
+        from orchestrator.errors import NotFoundError
+
+        found = [r for r in self.run_items if r["dag_id"] == dag_id and r["run_id"] == run_id]
+        if not found:
+            raise NotFoundError(f"Run '{run_id}' of DAG '{dag_id}' does not exist.")
+        return found[0]
 
     def find_run(self, run_id: str) -> dict[str, Any]:
         return next(r for r in self.run_items if r["run_id"] == run_id)
@@ -138,3 +143,51 @@ class FakeEngine:
     def start_run(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         self.calls.append(("start_run", args, kwargs))
         return {"run_id": "manual__new", "dag_id": args[0]}
+
+
+class UIClient:
+    """A browser-like client of `stratus ui`: keeps the session cookie and posts with the page's CSRF token."""
+
+    def __init__(self, base: str) -> None:
+        import http.cookiejar
+        import urllib.request
+
+        self.base = base
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+        self.token = ""
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
+        import re
+        import urllib.error
+        import urllib.request
+
+        request = urllib.request.Request(self.base + path, headers=headers or {})
+        try:
+            with self.opener.open(request, timeout=10) as resp:
+                status, text = resp.status, resp.read().decode()
+        except urllib.error.HTTPError as err:
+            status, text = err.code, err.read().decode()
+        found = re.search(r'name="csrf" value="([0-9a-f]+)"', text)
+        if found:
+            self.token = found.group(1)
+        return status, text
+
+    def post(self, path: str, form: dict[str, str], *, token: bool = True,
+             headers: dict[str, str] | None = None) -> tuple[int, str]:
+        import urllib.error
+        import urllib.parse
+        import urllib.request
+
+        if token and not self.token:
+            self.get("/")
+        data = dict(form)
+        if token:
+            data["csrf"] = self.token
+        request = urllib.request.Request(self.base + path, data=urllib.parse.urlencode(data).encode(),
+                                         headers=headers or {})
+        try:
+            with self.opener.open(request, timeout=10) as resp:
+                return resp.status, resp.read().decode()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read().decode()

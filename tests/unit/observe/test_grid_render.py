@@ -110,14 +110,18 @@ def test_local_actions_are_post_forms_with_confirm():
     assert "Trigger a new run of DAG 'daily_sales' now?" in confirmations
 
 
+ACTIONS_ARN = ARN + "-actions"
+
+
 def test_widget_actions_use_cwdb_action_call_with_confirmation():
     runs, tis = _data()
-    page = render_grid(make_plan(), runs, tis, links=WidgetLinks(ARN, "eu-west-1", "/aws/lambda/worker"), selected_run=R2)
+    links = WidgetLinks(ARN, "eu-west-1", "/aws/lambda/worker", actions_endpoint=ACTIONS_ARN)
+    page = render_grid(make_plan(), runs, tis, links=links, selected_run=R2)
     actions = re.findall(r'<a class="btn ([^"]*)">([^<]+)</a><cwdb-action action="call" endpoint="([^"]+)" '
                          r'display="widget" confirmation="([^"]+)">([^<]+)</cwdb-action>', page)
     assert actions, "no cwdb-action buttons"
     for _, _, endpoint, confirmation, body in actions:
-        assert endpoint == ARN
+        assert endpoint == ACTIONS_ARN  # the separately authorised function, never the read-only one
         assert html.unescape(confirmation).endswith("?")
         json.loads(html.unescape(body))
     labels = {label for _, label, *_ in actions}
@@ -126,6 +130,13 @@ def test_widget_actions_use_cwdb_action_call_with_confirmation():
     assert "<script" not in page  # CloudWatch custom widgets run no script
     assert '"action": "select"' in page  # run columns select a run
     assert "/logs?" not in page
+
+
+def test_read_only_widget_draws_no_action_buttons():
+    runs, tis = _data()
+    page = render_grid(make_plan(), runs, tis, links=WidgetLinks(ARN, "eu-west-1", "/g"), selected_run=R2)
+    assert 'class="btn' not in page and '"action": "clear"' not in page and '"action": "trigger"' not in page
+    assert '"action": "select"' in page  # viewing still selects runs, through the read-only function
 
 
 def test_widget_log_links_open_the_try_stream_in_the_console():

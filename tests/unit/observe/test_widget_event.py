@@ -33,10 +33,39 @@ def _view():
     return view, engine
 
 
-def _handle(event):
+ACTIONS_ARN = "arn:aws:lambda:us-east-1:123456789012:function:stratus-widget-actions"
+
+
+def _handle(event, *, acting=True):
+    """``acting``: the widget-actions function of a stack with WidgetActions=on; else the read-only widget."""
     view, engine = _view()
-    out = handle_event(event, view_factory=lambda: view, endpoint=ARN, region="us-east-1")
+    out = handle_event(event, view_factory=lambda: view, endpoint=ARN, region="us-east-1",
+                       actions_endpoint=ACTIONS_ARN if acting else None, acting=acting)
     return out, engine
+
+
+def test_read_only_widget_refuses_every_action_and_draws_no_buttons():
+    for extra in ({"action": "clear", "run_id": R_IN, "task_id": "extract"}, {"action": "trigger"},
+                  {"action": "mark", "run_id": R_IN, "task_id": "extract", "state": "success"}):
+        out, engine = _handle({**_event("widget_event.json"), **extra}, acting=False)
+        assert engine.calls == [], extra
+        assert "refused: Actions are off on this dashboard" in html.unescape(out)
+        assert 'class="btn' not in out and ACTIONS_ARN not in out
+        assert 'class="sg" data-dag="daily_sales"' in out  # the grid is still drawn
+
+
+def test_actions_function_checks_every_action():
+    cases = [
+        ({"action": "clear", "run_id": R_IN, "task_id": "nope"}, "has no task &#x27;nope&#x27;"),
+        ({"action": "clear", "run_id": "manual__missing"}, "does not exist"),
+        ({"action": "clear", "run_id": 7}, "run_id must be an id"),
+        ({"action": "clear", "run_id": R_IN, "downstream": "yes please"}, "downstream must be true or false"),
+        ({"action": "trigger", "conf": {"injected": 1}}, "does not take &#x27;conf&#x27;"),
+        ({"action": "clear", "run_id": R_IN, "state": "success"}, "does not take &#x27;state&#x27;"),
+    ]
+    for extra, expected in cases:
+        out, engine = _handle({**_event("widget_event.json"), **extra})
+        assert engine.calls == [] and expected in out, (extra, out[-600:])
 
 
 def test_describe_returns_markdown_documentation():
@@ -83,7 +112,7 @@ def test_mark_is_not_a_widget_action_and_bad_params_are_reported():
     out, engine = _handle({**_event("widget_event.json"), "action": "mark", "run_id": R_IN, "task_id": "extract", "state": "success"})
     assert engine.calls == [] and "Unknown action &#x27;mark&#x27;" in out
     out, engine = _handle({**_event("widget_event.json"), "action": "clear"})
-    assert engine.calls == [] and "clear failed: Action &#x27;clear&#x27; needs &#x27;run_id&#x27;" in out
+    assert engine.calls == [] and "clear failed: Action &#x27;clear&#x27; needs &#x27;run_id&#x27;." in out
 
 
 def test_missing_dag_and_unknown_dag():
