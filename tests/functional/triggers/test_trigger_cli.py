@@ -154,11 +154,11 @@ def test_trigger_conf_too_deep_or_not_storable_is_a_clean_error(env, capsys):
     clients, resources, dags = env
     main(["sync", "--dags", dags])
     capsys.readouterr()
-    for conf, expected in (('{"a": ' * 900 + "1" + "}" * 900, "nests deeper than 30 levels"),
-                           ('{"a": ' * 40 + "1" + "}" * 40, "nests deeper than 30 levels at conf.a.a"),
-                           ('[' * 100000 + ']' * 100000, "not valid JSON: the JSON nests too deeply"),
+    for conf, expected in (('{"a": ' * 900 + "1" + "}" * 900, "nests 900 levels deep; DynamoDB stores at most 30"),
+                           ('{"a": ' * 40 + "1" + "}" * 40, "nests 40 levels deep; DynamoDB stores at most 30"),
+                           ('{"a": ' + '[' * 100000 + ']' * 100000 + "}", "is not valid JSON (the JSON nests too deeply)"),
                            ('{"limit": NaN}', "NaN is not valid JSON"),
-                           ('{"big": 1234567890123456789012345678901234567890}', "40 digits")):
+                           ('{"big": 1234567890123456789012345678901234567890}', "field conf.big: a number of 40 digits")):
         assert main(["trigger", "cli_daily", "--conf", conf]) == 1
         err = capsys.readouterr().err
         assert expected in err and "Traceback" not in err and "RecursionError" not in err, err[:300]
