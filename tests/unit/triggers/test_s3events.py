@@ -63,7 +63,7 @@ def test_dedup_id_is_stable_for_a_redelivery_and_differs_for_a_new_upload():
 @pytest.mark.parametrize(
     ("key", "message"),
     [
-        ("sales/../secrets.csv", r"contains a '\.' or '\.\.' path segment"),
+        ("sales/../secrets.csv", r"contains a '\.\.' path segment"),
         ("sales/\x00evil.csv", "contains control characters"),
         ("sales/line\nbreak.csv", "contains control characters"),
         ("k" * 1025, "longer than S3's 1024"),
