@@ -40,7 +40,10 @@ def register(subparsers: Any) -> None:
 
     p = subparsers.add_parser("dev", help="serve a local cloud on 127.0.0.1 for the other commands (Ctrl-C stops)")
     p.add_argument("--dags", default="dags", help="DAGs folder (default: dags)")
-    p.add_argument("--port", type=int, default=0, help="port of the local AWS endpoint (default: a free one)")
+    p.add_argument("--port", type=int, default=0,
+                   help="port of the local AWS endpoint (default: the last session's, else a free one)")
+    p.add_argument("--fresh", action="store_true",
+                   help="start empty instead of restoring the last session's runs, flags, variables and logs")
     p.set_defaults(func=cmd_dev)
 
     p = subparsers.add_parser("demo", help="run every example DAG on one embedded local cloud")
@@ -223,7 +226,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_dev(args: argparse.Namespace) -> int:
     from orchestrator.local.dev import serve
 
-    return serve(args.dags, port=args.port)
+    return serve(args.dags, port=args.port, fresh=args.fresh)
 
 
 # ---------------------------------------------------------------------------- demo

@@ -165,7 +165,9 @@ def cmd_trigger(args: argparse.Namespace) -> int:
         run = trigger_dag(clients, resources, args.dag_id, conf=conf, logical_date=args.logical_date,
                           run_id=args.run_id)
     if args.json:
-        _print_json(run)
+        from orchestrator.local.report import public_run
+
+        _print_json(public_run(run))
     else:
         print(f"Triggered DAG '{args.dag_id}': run '{run['run_id']}' is {run.get('state')} "
               f"(logical date {run.get('logical_date')}).")

@@ -62,7 +62,7 @@ def run_try(engine: Engine, msg: TaskMessage, *, invocation_id: str | None = Non
             return {"status": "duplicate"}
         # From here every write of this try is conditional on this invocation owning it.
         msg = msg.model_copy(update={"owner": invocation_id})
-        log.info("task started")
+        log.info("task started", extra={"code": _code_version(engine, plan)})
         # observe (H5): scheduling delay, ready (queued_at) -> started (the claim's start_date).
         delay_ms = telemetry.millis_between(ti.get("queued_at"), ti.get("start_date"))
         if delay_ms is not None:
@@ -81,6 +81,14 @@ def run_try(engine: Engine, msg: TaskMessage, *, invocation_id: str | None = Non
             _after_terminal(engine, plan, step, run, state, task, ctx, ti)
         log.info("task finished", extra={"state": state})
         return {"status": "done", "state": state}
+
+
+def _code_version(engine: Engine, plan: StepPlan) -> str:
+    """Which code this try runs: the DAG file and a digest of its text (a run pins its plan, not
+    the file: an edit reaches the next tasks of a running run, as a deploy does on AWS)."""
+    from orchestrator.plan.loader import source_digest
+
+    return f"{plan.fileloc} {source_digest(engine.dags_root or '.', plan.fileloc)}"
 
 
 def riding(ti: dict[str, Any]) -> dict[str, Any]:

@@ -164,6 +164,8 @@ class LogLine:
         if not self.fields:
             return f"{when} {self.message.rstrip(chr(10))}"
         text = f"{when} {self.fields.get('level', 'INFO')} {self.fields.get('message', '')}"
+        if self.fields.get("code"):  # the worker's "task started" line names the code the try runs
+            text += f" (code: {self.fields['code']})"
         # Powertools puts a logged exception in "exception"; the engine logs a task's
         # traceback in "error". The same traceback in both is shown once.
         extra: list[str] = []

@@ -277,11 +277,20 @@ class DagBag:
         return sorted(self.dags)
 
 
-_CACHE: dict[tuple[str, str], dict[str, DAG]] = {}
+_CACHE: dict[tuple[str, str], tuple[tuple[int, int], dict[str, DAG]]] = {}
+
+
+def _version(path: str) -> tuple[int, int]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (0, 0)
+    return (st.st_mtime_ns, st.st_size)
 
 
 def get_dag(dags_root: str, fileloc: str, dag_id: str) -> DAG:
-    """The DAG ``dag_id`` from ``fileloc`` (relative to ``dags_root``), loading the file once per process.
+    """The DAG ``dag_id`` from ``fileloc`` (relative to ``dags_root``), loading the file once per
+    process and again when it changed (``stratus dev`` runs the edited file's code from the next task on).
 
     This is the worker's path: the plan's ``Step.module`` is ``fileloc``.
 
@@ -290,12 +299,15 @@ def get_dag(dags_root: str, fileloc: str, dag_id: str) -> DAG:
     """
     root = os.path.abspath(dags_root)
     key = (root, fileloc)
+    path = os.path.join(root, fileloc)
+    version = _version(path)
     with _LOCK:
-        dags = _CACHE.get(key)
-        if dags is None:
-            loaded, _ = import_file(os.path.join(root, fileloc), root)
-            dags = {d.dag_id: d for d in loaded}
-            _CACHE[key] = dags
+        cached = _CACHE.get(key)
+        if cached is None or cached[0] != version:
+            loaded, _ = import_file(path, root)
+            cached = (version, {d.dag_id: d for d in loaded})
+            _CACHE[key] = cached
+    dags = cached[1]
     try:
         return dags[dag_id]
     except KeyError:
@@ -304,6 +316,27 @@ def get_dag(dags_root: str, fileloc: str, dag_id: str) -> DAG:
             "that matches the plan.",
             file=fileloc,
         ) from None
+
+
+_DIGESTS: dict[str, tuple[tuple[int, int], str]] = {}
+
+
+def source_digest(dags_root: str, fileloc: str) -> str:
+    """``sha256:<12 hex>`` of the DAG file's current text (cached per file version): which code a task ran."""
+    import hashlib
+
+    path = os.path.join(os.path.abspath(dags_root), fileloc)
+    version = _version(path)
+    cached = _DIGESTS.get(path)
+    if cached is None or cached[0] != version:
+        try:
+            with open(path, "rb") as fh:
+                digest = "sha256:" + hashlib.sha256(fh.read()).hexdigest()[:12]
+        except OSError:
+            digest = "missing"
+        cached = (version, digest)
+        _DIGESTS[path] = cached
+    return cached[1]
 
 
 def clear_cache() -> None:
