@@ -15,7 +15,7 @@ PYDIR := $(abspath $(dir $(PY)))
 
 .PHONY: install sam demo test chromium bench bench-airflow chaos lint clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
