@@ -58,6 +58,19 @@ def _start_assets(cloud: LocalCloud, plan: Any) -> str:
     return "S3 object -> EventBridge -> trigger"
 
 
+def _scheduled(cloud: LocalCloud, plan: Any) -> str:
+    """A scheduled DAG's runs as a schedule fire at this moment creates them: every interval due
+    since ``start_date`` with ``catchup=True``, the latest one otherwise (never one dated later
+    than now); the schedule's next occurrence only when nothing is due yet."""
+    from orchestrator.triggers.fire import due_now
+
+    created = due_now(cloud.clients, cloud.resources, plan.dag_id).created
+    if not created:
+        return _fire_schedule(cloud, plan)
+    what = "catch-up" if plan.catchup else "latest interval"
+    return f"schedule fire now ({what}: {len(created)} run(s))"
+
+
 def _fire_schedule(cloud: LocalCloud, plan: Any) -> str:
     scheduler = cloud.clients.client("scheduler")
     group = cloud.resources.scheduler_group
@@ -92,7 +105,7 @@ def run_demo(dags_root: str | Path = "dags", *, out: TextIO, timeout: float = 18
                     if plan.schedule.kind == "assets":
                         result.how = _start_assets(cloud, plan)
                     elif plan.schedule.kind in ("cron", "timedelta"):
-                        result.how = _fire_schedule(cloud, plan)
+                        result.how = _scheduled(cloud, plan)
                     else:
                         started_run = start_run(engine, dag_id, plan=plan).run
                 print(f"-- {dag_id}: started ({result.how})", file=out, flush=True)

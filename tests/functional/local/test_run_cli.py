@@ -109,6 +109,22 @@ def test_demo_runs_each_example_and_fails_when_one_does_not_succeed(tmp_path, ca
     assert "FAILED: a run did not succeed" in out and "Some DAGs did not run as expected" in out
 
 
+@requires_handlers
+def test_demo_catches_up_a_daily_dag_without_a_run_dated_in_the_future(tmp_path, capsys):
+    import re
+    from datetime import datetime, timedelta, timezone
+
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    shutil.copy(ROOT / "dags" / "daily_catchup.py", dags / "daily_catchup.py")
+    assert main(["demo", "--dags", str(dags)]) == 0
+    out = capsys.readouterr().out
+    assert "== daily_catchup (schedule fire now (catch-up: 4 run(s)))" in out
+    dates = [datetime.fromisoformat(d) for d in re.findall(r"daily_catchup scheduled__(\S+):", out)]
+    today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    assert sorted(dates) == [today - timedelta(days=n) for n in (3, 2, 1, 0)]  # none dated tomorrow
+
+
 def _fake_sam(tmp_path: Path) -> Path:
     log = tmp_path / "sam-calls.jsonl"
     script = tmp_path / "sam"
