@@ -23,6 +23,8 @@ import types
 from datetime import datetime, timedelta, timezone
 from typing import Any, NamedTuple, Sequence
 
+from orchestrator.authoring import unserved
+
 _SDK = ("dag", "task", "DAG", "Asset", "AssetAll", "AssetAny", "Param", "TaskGroup", "task_group", "chain",
         "cross_downstream", "get_current_context", "BaseOperator", "TriggerRule", "Variable", "Connection",
         "XComArg", "Context", "CronTriggerTimetable", "Label", "chain_linear", "timezone", "TaskInstanceState",
@@ -98,6 +100,13 @@ MODULES: dict[str, tuple[str, ...]] = {
     "airflow.utils.timezone": _TIMEZONE,
     "airflow.utils.dag_parsing_context": ("get_parsing_context",),
     "airflow.datasets": ("Dataset", "DatasetAll", "DatasetAny"),
+    # apache-airflow-providers-common-compat: provider-style DAGs import the SDK names from here.
+    "airflow.providers.common": (),
+    "airflow.providers.common.compat": (),
+    "airflow.providers.common.compat.sdk": _SDK + _EXCEPTIONS,
+    "airflow.providers.common.compat.standard": (),
+    "airflow.providers.common.compat.standard.operators": ("BaseOperator", "PythonOperator",
+                                                           "ShortCircuitOperator", "get_current_context"),
     "airflow.timetables": (),
     "airflow.timetables.trigger": ("CronTriggerTimetable",),
     "airflow.sdk.bases.sensor": _SENSOR_BASE,
@@ -164,7 +173,7 @@ class _AliasLoader(importlib.abc.Loader):
         module = types.ModuleType(spec.name, f"Stratus's stand-in for Airflow's {spec.name} (see orchestrator."
                                              "authoring.airflow_compat).")
         names = _names()
-        for name in MODULES[spec.name]:
+        for name in MODULES.get(spec.name, ()):
             if name in _LAZY:
                 import importlib
 
@@ -172,8 +181,10 @@ class _AliasLoader(importlib.abc.Loader):
                 setattr(module, name, getattr(importlib.import_module(home), attr))
             else:
                 setattr(module, name, names[name])
-        module.__all__ = list(MODULES[spec.name])  # type: ignore[attr-defined]
+        module.__all__ = list(MODULES.get(spec.name, ()))  # type: ignore[attr-defined]
         module.__path__ = []  # type: ignore[attr-defined] # every alias may have submodules
+        # Every other name imports too: using it refuses only the DAG that uses it (see unserved.py).
+        module.__getattr__ = unserved.module_getattr(spec.name)  # type: ignore[attr-defined]
         return module
 
     def exec_module(self, module: types.ModuleType) -> None:
@@ -181,13 +192,17 @@ class _AliasLoader(importlib.abc.Loader):
 
 
 class AirflowAliasFinder(importlib.abc.MetaPathFinder):
-    """Answers the module paths in :data:`MODULES` (only reached when Airflow is not installed)."""
+    """Answers every ``airflow`` module path (only reached when Airflow is not installed).
+
+    The paths in :data:`MODULES` hold the names Stratus serves; any other path or name imports an
+    unserved stand-in (``orchestrator.authoring.unserved``) that refuses the DAG using it.
+    """
 
     _loader = _AliasLoader()
 
     def find_spec(self, fullname: str, path: Sequence[str] | None = None,
                   target: types.ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
-        if fullname not in MODULES:
+        if fullname != "airflow" and not fullname.startswith("airflow."):
             return None
         return importlib.machinery.ModuleSpec(fullname, self._loader, is_package=True)
 

@@ -1,6 +1,7 @@
 """Assets: S3 locations a task updates (``outlets``) or a DAG is scheduled on.
 
-Stratus assets are S3 only: ``s3://bucket/prefix/`` (every key under the prefix: the URI
+Any URI Airflow accepts names an asset (task outlets update it, schedules wait for it). S3
+URIs can also be updated by objects arriving in S3: ``s3://bucket/prefix/`` (every key under the prefix: the URI
 ends with ``/``), ``s3://bucket/glob`` (``*``, ``?``, ``[...]`` in the key part, matched with
 ``fnmatch``, where ``*`` also matches ``/``) or ``s3://bucket/key`` (that one object). The
 trigger side (``orchestrator.triggers.assets.uri_matches``) applies the same rules.
@@ -21,33 +22,45 @@ _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 _GLOB_CHARS = re.compile(r"[*?\[]")
 
 
+MAX_URI_LENGTH = 1500  # Airflow's limit
+
+
 def asset_uri_problem(uri: Any) -> str | None:
-    """Why ``uri`` is not a valid Stratus asset URI, or None when it is."""
-    if not isinstance(uri, str):
-        return f"Asset uri must be a string like 's3://bucket/prefix/', got {uri!r}"
+    """Why ``uri`` is not an asset URI Airflow accepts, or None when it is.
+
+    As in Airflow 3, any non-empty ASCII text up to 1500 characters is an asset URI (a name
+    without a scheme too), except the reserved ``airflow://`` scheme. Example-style S3 URIs
+    such as ``s3://consuming_1_task/...`` are accepted: they are updated by task outlets; only a
+    real bucket's objects can also trigger them by arriving in S3 (see :func:`s3_bucket_problem`).
+    """
+    if not isinstance(uri, str) or not uri:
+        return f"Asset uri must be a non-empty string like 's3://bucket/prefix/', got {uri!r}"
+    if len(uri) > MAX_URI_LENGTH:
+        return f"Asset uri {uri[:40]!r}... is {len(uri)} characters long; Airflow allows {MAX_URI_LENGTH}"
+    if not uri.isascii():
+        return f"Asset uri {uri!r} must only consist of ASCII characters (as in Airflow)"
+    if any(ch in uri for ch in "\n\r\t"):
+        return f"Asset uri {uri!r} contains a control character"
+    if uri.lower().startswith("airflow://"):
+        return f"Asset uri {uri!r} uses the scheme 'airflow', which Airflow reserves; use another scheme"
+    return None
+
+
+def s3_bucket_problem(uri: str) -> str | None:
+    """Why S3 object events can never reach the ``s3://`` asset ``uri`` (not a real bucket name), or None."""
     if not uri.startswith("s3://"):
-        return (
-            f"Asset uri {uri!r} is not an S3 location: Stratus assets must be "
-            "'s3://bucket/prefix-or-glob' (e.g. 's3://stratus-landing/incoming/')"
-        )
-    rest = uri[len("s3://"):]
-    bucket, slash, key = rest.partition("/")
-    if not slash:
-        return f"Asset uri {uri!r} has no '/' after the bucket; write 's3://{bucket}/' for the whole bucket"
+        return None
+    bucket = uri[len("s3://"):].partition("/")[0]
     if not _BUCKET.match(bucket) or ".." in bucket:
-        return (
-            f"Asset uri {uri!r}: {bucket!r} is not a valid S3 bucket name (3-63 lowercase letters, "
-            "digits, '.' or '-', starting and ending with a letter or digit)"
-        )
-    if key.startswith("/"):
-        return f"Asset uri {uri!r}: the key part must not start with '/'"
-    if any(ch in key for ch in "\n\r\t"):
-        return f"Asset uri {uri!r}: the key part contains a control character"
+        return (f"{bucket!r} is not a valid S3 bucket name (3-63 lowercase letters, digits, '.' or '-'), so only "
+                "task outlets update it")
     return None
 
 
 def split_uri(uri: str) -> tuple[str, str]:
-    """``("bucket", "key-prefix-or-glob")`` of a valid asset URI."""
+    """``("bucket", "key-prefix-or-glob")`` of an ``s3://`` asset URI (``("", "")`` for other schemes)."""
+    if not uri.startswith("s3://"):
+        return "", ""
     bucket, _, key = uri[len("s3://"):].partition("/")
     return bucket, key
 
@@ -55,7 +68,7 @@ def split_uri(uri: str) -> tuple[str, str]:
 def asset_matches(uri: str, bucket: str, key: str) -> bool:
     """True when the S3 object ``bucket``/``key`` belongs to the asset ``uri``."""
     a_bucket, pattern = split_uri(uri)
-    if a_bucket != bucket:
+    if not a_bucket or a_bucket != bucket:
         return False
     if _GLOB_CHARS.search(pattern):
         return fnmatch.fnmatchcase(key, pattern)
@@ -150,3 +163,91 @@ class AssetAll(_AssetBoolean):
 
 class AssetAny(_AssetBoolean):
     """Run when any listed asset is updated."""
+
+
+class AssetEvent:
+    """One asset event as a task sees it (Airflow 3's ``AssetEvent``): in
+    ``triggering_asset_events[asset]`` and ``inlet_events[asset]``.
+
+    Attributes: ``asset`` (the ``Asset`` updated), ``uri``, ``extra`` (dict: what the producer
+    set in ``outlet_events[asset].extra``; for an S3 object also its ``bucket``, ``key``,
+    ``size``, ``etag``), ``timestamp`` (a pendulum DateTime), ``source_dag_id``,
+    ``source_run_id``, ``source_task_id``, ``source_map_index`` (None when an S3 object arrived),
+    ``source_aliases`` (the ``AssetAlias`` names it was emitted through). For code written
+    against earlier Stratus versions the event also reads as a dict (``event["key"]``).
+    """
+
+    __slots__ = ("_payload", "asset", "uri", "extra", "timestamp", "source_dag_id", "source_run_id",
+                 "source_task_id", "source_map_index", "source_aliases", "partition_key")
+
+    def __init__(self, payload: dict[str, Any]) -> None:
+        import pendulum
+
+        if "extra" not in payload:  # a stored event (triggers' AssetEvent model): shape it as the context shows it
+            flat = {k: v for k, v in payload.items() if v is not None and k != "user_extra"}
+            extra = {k: v for k, v in flat.items() if k in ("uri", "bucket", "key", "size", "etag", "sequencer", "version_id")
+                     and v != ""}
+            payload = {**flat, "asset_uri": flat.get("uri"), "extra": {**extra, **(payload.get("user_extra") or {})}}
+        self._payload = dict(payload)
+        self.uri: str = str(payload.get("uri", ""))
+        self.asset = Asset(self.uri) if not asset_uri_problem(self.uri) else None
+        self.extra: dict[str, Any] = dict(payload.get("extra") or {})
+        ts = payload.get("timestamp")
+        self.timestamp = pendulum.parse(ts) if isinstance(ts, str) else ts
+        self.source_dag_id = payload.get("source_dag_id")
+        self.source_run_id = payload.get("source_run_id")
+        self.source_task_id = payload.get("source_task_id")
+        self.source_map_index = payload.get("source_map_index", -1 if payload.get("source_task_id") else None)
+        self.source_aliases = list(payload.get("source_aliases") or [])
+        self.partition_key = payload.get("partition_key")
+
+    def __getitem__(self, key: str) -> Any:
+        return self._payload[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._payload.get(key, default)
+
+    def keys(self) -> Any:
+        return self._payload.keys()
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._payload
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, AssetEvent):
+            return self._payload == other._payload
+        return isinstance(other, dict) and other == self._payload
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (f"AssetEvent(uri={self.uri!r}, timestamp={self.timestamp!s}, source_dag_id={self.source_dag_id!r}, "
+                f"source_task_id={self.source_task_id!r}, extra={self.extra!r})")
+
+
+class AssetKey(str):
+    """A key of ``triggering_asset_events``: the asset's uri (a ``str``) that also has ``.uri`` and
+    ``.name`` like the ``Asset`` it stands for (``for asset, events in ...items(): asset.uri``)."""
+
+    @property
+    def uri(self) -> str:
+        return str(self)
+
+    @property
+    def name(self) -> str:
+        return str(self)
+
+
+class TriggeringAssetEvents(dict):  # type: ignore[type-arg]
+    """``context["triggering_asset_events"]``: ``{asset: [AssetEvent, ...]}``, looked up by the
+    ``Asset`` object or its uri; an asset without events gives an empty list, as in Airflow."""
+
+    def __init__(self, raw: dict[str, list[dict[str, Any]]] | None) -> None:
+        super().__init__({AssetKey(uri): [e if isinstance(e, AssetEvent) else AssetEvent(e) for e in events]
+                          for uri, events in (raw or {}).items()})
+
+    def __missing__(self, key: Any) -> list[AssetEvent]:
+        uri = getattr(key, "uri", key)
+        if isinstance(uri, str) and uri != key and dict.__contains__(self, uri):
+            return dict.__getitem__(self, uri)
+        return []

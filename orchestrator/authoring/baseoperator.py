@@ -527,8 +527,10 @@ def _as_assets(value: Any, what: str, where: Any) -> list[Any]:
 
     if value is None:
         return []
+    from orchestrator.authoring.unserved import is_unserved
+
     items = list(value) if isinstance(value, (list, tuple, set)) else [value]
     for item in items:
-        if not isinstance(item, Asset):
+        if not isinstance(item, Asset) and not is_unserved(item):  # unserved: refused by the validator
             raise DagDefinitionError(f"{where}: {what} must be Asset(...) objects, got {item!r}.")
     return items

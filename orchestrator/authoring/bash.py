@@ -27,7 +27,7 @@ def _shell() -> list[str]:
 
 def run_command(command: str, *, task_id: str, env: dict[str, str] | None = None, append_env: bool = False,
                 cwd: str | None = None, skip_on_exit_code: int | Sequence[int] | None = 99,
-                output_encoding: str = "utf-8") -> str | None:
+                output_encoding: str = "utf-8") -> str:
     """Run ``command``, echo its output, and return its last line (Airflow's BashOperator rules)."""
     if not isinstance(command, str) or not command.strip():
         raise AirflowException(f"Task '{task_id}': bash_command must be a non-empty string, got {command!r}.")
@@ -35,7 +35,7 @@ def run_command(command: str, *, task_id: str, env: dict[str, str] | None = None
         raise AirflowException(f"Task '{task_id}': cwd '{cwd}' is not a directory.")
     full_env = {**os.environ, **(env or {})} if (env is None or append_env) else dict(env)
     skip = {skip_on_exit_code} if isinstance(skip_on_exit_code, int) else set(skip_on_exit_code or ())
-    last: str | None = None
+    last = ""  # no output at all pushes "" (Airflow's SubprocessHook starts from an empty last line)
     proc = subprocess.Popen([*_shell(), command], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=full_env,
                             cwd=cwd, stdin=subprocess.DEVNULL)
     try:

@@ -133,6 +133,9 @@ class DAG:
         self.task_group = TaskGroup(None, dag=self, _root=True)
         # Set by the loader: the DAGs folder this DAG was loaded from.
         self.dags_root: str | None = None
+        # Uses of Airflow features Stratus does not serve (orchestrator.authoring.unserved): the plan
+        # validator refuses this DAG alone with them; the file's other DAGs load and run.
+        self.refusals: list[Any] = []
         collector = _stack.state.collector
         if collector is not None:
             collector.append(self)
@@ -269,8 +272,15 @@ class DAG:
         _stack.state.dags.append(self)
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: Any = None, exc: Any = None, tb: Any = None) -> bool:
         _stack.state.dags.pop()
+        from orchestrator.authoring.unserved import UnservedFeatureError
+
+        if isinstance(exc, UnservedFeatureError):
+            # Only this DAG is refused (stratus validate lists it); the file's other DAGs still load.
+            self.refusals.append(exc.refusal or str(exc))
+            return True
+        return False
 
     def __repr__(self) -> str:
         return f"<DAG: {self.dag_id}>"

@@ -251,14 +251,16 @@ class _TaskDecoratorFactory:
         return self._make(_sensor_decorated(), python_callable, kwargs)
 
     def __getattr__(self, name: str) -> Any:
-        # @task.virtualenv, @task.virtualenv, @task.docker, ...: say what to use instead of an AttributeError.
+        # @task.virtualenv, @task.docker, @task.kubernetes, ...: say what to use instead of an AttributeError.
         if name.startswith("__"):
             raise AttributeError(name)
+        from orchestrator.authoring.unserved import UnservedValue
+
         advice = _UNSUPPORTED_FLAVOURS.get(name, "write the step as a plain @task")
-        raise DagDefinitionError(
-            f"@task.{name} is not supported by Stratus (it serves @task, @task.python, @task.branch, "
-            f"@task.short_circuit, @task.bash and @task.sensor); {advice}."
-        )
+        # It decorates and calls like the real one; the DAG that uses it is refused (stratus validate).
+        return UnservedValue(f"@task.{name}", f"{name.replace('_', ' ')} tasks",
+                             advice + " (Stratus serves @task, @task.python, @task.branch, @task.short_circuit, "
+                             "@task.bash and @task.sensor)")
 
 
 _UNSUPPORTED_FLAVOURS = {

@@ -76,7 +76,9 @@ def check_expand_values(mapped: dict[str, Any], where: str) -> None:
 def check_expand_kwargs_value(value: Any, where: str) -> None:
     """``expand_kwargs`` takes a list of dicts or an upstream output."""
     if isinstance(value, MapXComArg):
-        raise DagDefinitionError(
+        from orchestrator.authoring.unserved import UnservedFeatureError
+
+        raise UnservedFeatureError(
             f"{where}: expand_kwargs() over an output's .map() is not supported yet; build the list of kwargs "
             "dicts in a @task and pass its output to expand_kwargs()."
         )

@@ -163,7 +163,9 @@ def task_group(group_id: Any = None, **kwargs: Any) -> Any:
             return group
 
         def unsupported(*_: Any, **__: Any) -> Any:
-            raise DagDefinitionError(
+            from orchestrator.authoring.unserved import UnservedFeatureError
+
+            raise UnservedFeatureError(
                 f"Task group '{kwargs.get('group_id') or fn.__name__}': mapped task groups (.expand/.partial on "
                 "a @task_group) are not supported; map the tasks inside the group with .expand() instead."
             )

@@ -157,9 +157,9 @@ def _callable(arg: XComArg, f: Any) -> Any:
 
 
 def _not_built(arg: XComArg, name: str, instead: str) -> Exception:
-    from orchestrator.errors import DagDefinitionError
+    from orchestrator.authoring.unserved import UnservedFeatureError
 
-    return DagDefinitionError(
+    return UnservedFeatureError(
         f"The output of task '{arg.operator.task_id}': XComArg.{name}() is not supported by Stratus yet; "
         f"{instead}."
     )

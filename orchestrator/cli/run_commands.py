@@ -107,6 +107,7 @@ def run_once(dags: str, dag_id: str, *, conf: dict[str, Any] | None = None, logi
     out = out or sys.stdout
     with LocalCloud(dags, auto_advance=True, parameters=local_parameters()) as cloud:
         plan = cloud.sync_dag(dag_id)
+        sync_trigger_targets(cloud, plan)
         engine = cloud.engine()
         with quiet_stdout():
             run = start_run(engine, dag_id, plan=plan, conf=conf, logical_date=logical_date).run
@@ -157,6 +158,23 @@ def _skipped_delays(plan: Any, tis: list[dict[str, Any]]) -> str | None:
     shown = ", ".join(waits[:5]) + (f" and {len(waits) - 5} more" if len(waits) > 5 else "")
     return (f"note: retry delays were skipped on the local cloud (its clock jumps to the next retry); "
             f"on AWS these tasks would have waited: {shown}.")
+
+
+def sync_trigger_targets(cloud: Any, plan: Any) -> None:
+    """Register the DAGs of the same folder that ``plan``'s TriggerDagRunOperator tasks start (and theirs),
+    so ``stratus run`` runs them as a synced deployment would (their schedules are not created)."""
+    seen = {plan.dag_id}
+    todo = [plan]
+    while todo:
+        for step in todo.pop().steps:
+            target = step.args.get("trigger_dag_id") if step.operator == "TriggerDagRunOperator" else None
+            if not isinstance(target, str) or "{{" in target or target in seen:
+                continue
+            seen.add(target)
+            try:
+                todo.append(cloud.sync_dag(target))
+            except Exception:  # noqa: BLE001 - not in the folder: the task says so when it runs
+                continue
 
 
 def _json_default(value: Any) -> Any:

@@ -213,6 +213,12 @@ def _forced_skips(engine: Engine, plan: StepPlan, run_id: str,
     out: set[str] = set()
     for step in plan.steps:
         if step.kind in ("branch", "short_circuit") and outcomes.get(step.task_id) == {"success": 1}:
+            if step.kind == "branch":
+                # The branch's choice is kept as Airflow keeps it: skipmixin_key's followed tasks.
+                mixin = engine.store.get_xcom(plan.dag_id, run_id, step.task_id, -1, "skipmixin_key")
+                if isinstance(mixin, dict) and isinstance(mixin.get("followed"), list):
+                    out |= set(step.downstream) - set(mixin["followed"])
+                    continue
             value = engine.store.get_xcom(plan.dag_id, run_id, step.task_id)
             try:
                 out |= engine.skips_after_success(plan, step, value)

@@ -160,18 +160,145 @@ class OutletEventAccessors(dict):  # type: ignore[type-arg]
         return {uri: dict(acc.extra) for uri, acc in self.items() if acc.extra}
 
 
+class TaskStateStore:
+    """``context["task_state_store"]`` (Airflow 3.3): a key/value store of this task instance in this
+    run, kept in the run table; it survives retries (a retry reads what the failed try set)."""
+
+    def __init__(self, store: Any, dag_id: str, run_id: str, task_id: str, map_index: int) -> None:
+        self._store, self._at = store, (dag_id, run_id, task_id, map_index)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if not self._store.has_task_state(*self._at, _key(key)):
+            return default
+        return self._store.get_task_state(*self._at, key)
+
+    def set(self, key: str, value: Any) -> None:
+        self._store.set_task_state(*self._at, _key(key), _json_value(value, key))
+
+    def delete(self, key: str) -> None:
+        self._store.delete_task_state(*self._at, _key(key))
+
+    def clear(self) -> None:
+        self._store.clear_task_state(*self._at)
+
+
+class AssetStateStore:
+    """One asset's key/value store (Airflow 3.3's asset state store): persists across runs."""
+
+    def __init__(self, store: Any, uri: str) -> None:
+        self._store, self.uri = store, uri
+
+    def get(self, key: str, default: Any = None) -> Any:
+        found, value = self._store.get_asset_state(self.uri, _key(key))
+        return value if found else default
+
+    def set(self, key: str, value: Any) -> None:
+        self._store.set_asset_state(self.uri, _key(key), _json_value(value, key))
+
+    def delete(self, key: str) -> None:
+        self._store.delete_asset_state(self.uri, _key(key))
+
+    def clear(self) -> None:
+        self._store.clear_asset_state(self.uri)
+
+
+class AssetStateStores:
+    """``context["asset_state_store"]``: ``[asset]`` gives that inlet's or outlet's store; with one
+    asset, ``.get/.set/.delete/.clear`` act on it directly (an ``@asset`` DAG's)."""
+
+    def __init__(self, store: Any, assets: list[Any]) -> None:
+        self._store = store
+        self._uris = list(dict.fromkeys(str(getattr(a, "uri", a)) for a in assets))
+
+    def __getitem__(self, asset: Any) -> AssetStateStore:
+        uri = str(getattr(asset, "uri", asset))
+        if uri not in self._uris:
+            raise KeyError(f"asset_state_store has no asset {uri!r}: declare it in the task's inlets or outlets "
+                           f"(it has {self._uris or 'none'}).")
+        return AssetStateStore(self._store, uri)
+
+    def _only(self) -> AssetStateStore:
+        if len(self._uris) != 1:
+            raise KeyError(f"this task has {len(self._uris)} assets {self._uris}; pick one with "
+                           "asset_state_store[asset].")
+        return AssetStateStore(self._store, self._uris[0])
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._only().get(key, default)
+
+    def set(self, key: str, value: Any) -> None:
+        self._only().set(key, value)
+
+    def delete(self, key: str) -> None:
+        self._only().delete(key)
+
+    def clear(self) -> None:
+        self._only().clear()
+
+
+class InletEventsAccessor:
+    """``context["inlet_events"][asset]``: the asset's events, oldest first (``[-1]`` is the newest),
+    as ``AssetEvent`` objects, read when first asked for. As in Airflow the asset must be one of the
+    task's inlets. Stratus keeps an asset's events 7 days (the triggers' dedup items); an S3
+    prefix or glob asset has only the events emitted for that uri itself (task outlets)."""
+
+    def __init__(self, store: Any, inlets: list[Any]) -> None:
+        self._store = store
+        self._uris = [str(getattr(a, "uri", a)) for a in inlets if getattr(a, "uri", None)]
+        self._cache: dict[str, list[Any]] = {}
+
+    def __getitem__(self, asset: Any) -> list[Any]:
+        from orchestrator.authoring.assets import AssetEvent
+
+        uri = str(getattr(asset, "uri", asset))
+        if uri not in self._uris:
+            raise KeyError(f"inlet_events has no asset {uri!r}: add it to the task's inlets=[...] "
+                           f"(the task's inlets: {self._uris or 'none'}).")
+        if uri not in self._cache:
+            self._cache[uri] = [AssetEvent(e) for e in self._store.asset_events(uri)]
+        return self._cache[uri]
+
+    def __contains__(self, asset: Any) -> bool:
+        return str(getattr(asset, "uri", asset)) in self._uris
+
+    def __iter__(self) -> Any:
+        return iter(self._uris)
+
+    def __len__(self) -> int:
+        return len(self._uris)
+
+
+def _key(key: Any) -> str:
+    if not isinstance(key, str) or not key or len(key) > 512:
+        raise ValueError(f"a state store key must be a non-empty string of at most 512 characters, got {key!r}")
+    return key
+
+
+def _json_value(value: Any, key: str) -> Any:
+    import json
+
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"state store value for {key!r} must be JSON-serialisable (no pickle): {exc}") from None
+    return value
+
+
 def build_context(*, plan: StepPlan, step: Step, run: dict[str, Any], ti: RuntimeTaskInstance,
                   task: Any = None, dag: Any = None) -> dict[str, Any]:
     """The task's context dict (Airflow 3 keys)."""
     logical = _pendulum(parse_dt(run.get("logical_date")))
     start = _pendulum(parse_dt(run.get("data_interval_start"))) or logical
     end = _pendulum(parse_dt(run.get("data_interval_end"))) or logical
+    from orchestrator.authoring.assets import TriggeringAssetEvents
+
     conf = run.get("conf") or {}
     params = run.get("params") or {}
+    triggering = TriggeringAssetEvents(run.get("triggering_asset_events"))
     dag_run = DagRunInfo(
         dag_id=plan.dag_id, run_id=run["run_id"], run_type=run.get("run_type", "manual"), conf=conf,
         logical_date=logical, data_interval_start=start, data_interval_end=end,
-        start_date=parse_dt(run.get("start_date")), triggering_asset_events=run.get("triggering_asset_events"),
+        start_date=parse_dt(run.get("start_date")), triggering_asset_events=triggering,
         state=run.get("state"),
     )
     ctx: dict[str, Any] = {
@@ -189,7 +316,9 @@ def build_context(*, plan: StepPlan, step: Step, run: dict[str, Any], ti: Runtim
         "start_date": ti.start_date,
         "map_index": ti.map_index,
         "try_number": ti.try_number,
-        "triggering_asset_events": run.get("triggering_asset_events") or {},
+        "triggering_asset_events": triggering,
+        "inlet_events": InletEventsAccessor(ti.store, list(getattr(task, "inlets", []) or [])),
+        "task_state_store": TaskStateStore(ti.store, plan.dag_id, run["run_id"], step.task_id, ti.map_index),
         "task_instance_key_str": f"{plan.dag_id}__{step.task_id}__{(logical or datetime.min).strftime('%Y%m%d')}",
         "outlets": list(getattr(task, "outlets", []) or []),
         "inlets": list(getattr(task, "inlets", []) or []),
@@ -199,6 +328,9 @@ def build_context(*, plan: StepPlan, step: Step, run: dict[str, Any], ti: Runtim
         "var": VarAccessor(),
         "conn": ConnAccessor(),
     }
+    assets = [*(getattr(task, "inlets", []) or []), *(getattr(task, "outlets", []) or [])]
+    if assets:  # as in Airflow: only a task with asset inlets or outlets has the key
+        ctx["asset_state_store"] = AssetStateStores(ti.store, assets)
     if logical is not None:
         ctx.update(
             ds=logical.strftime("%Y-%m-%d"),

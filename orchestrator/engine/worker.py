@@ -165,12 +165,23 @@ def _execute(engine: Engine, plan: StepPlan, step: Step, run: dict[str, Any], ti
         return "failed", _end_fields(engine, started, err, rti.pushed, msg), frozenset(), err, task, ctx
     try:
         forced = engine.skips_after_success(plan, step, value)
+        if step.kind == "branch" and msg.map_index < 0:
+            value = _branch_xcom(step, forced, value, rti.pushed)
         fields = _output_fields(engine, msg, step, value, rti.pushed, started)
     except (ValueError, TypeError) as exc:
         # A bad branch choice or an unstorable return value will not get better on retry.
         logger.error(f"{what} returned an unusable value", extra={"error": str(exc)})
         return "failed", _end_fields(engine, started, str(exc), {}, msg), frozenset(), None, task, ctx
     return "success", fields, forced, None, task, ctx
+
+
+def _branch_xcom(step: Step, forced: frozenset[str], value: Any, pushed: dict[str, Any]) -> Any:
+    """What an (unmapped) branch task leaves in XCom, as in Airflow 3.3: ``skipmixin_key`` with the
+    direct downstream tasks it follows; its ``return_value`` only when it skipped nothing (Airflow's
+    skip ends the try through DownstreamTasksSkipped before the return value is pushed)."""
+    if step.downstream:
+        pushed.setdefault("skipmixin_key", {"followed": [d for d in step.downstream if d not in forced]})
+    return None if forced else value
 
 
 def _note_exception(ctx: dict[str, Any], exc: BaseException | str) -> None:

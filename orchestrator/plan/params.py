@@ -27,12 +27,18 @@ def _validator(schema_json: str) -> Any:
     return cls(schema, format_checker=FormatChecker())
 
 
+def schema_json(schema: dict[str, Any]) -> str:
+    """``schema`` as canonical JSON text. Keys become strings first, as JSON makes them (Airflow's
+    ``values_display={1: "one", None: "none"}`` mixes int and None keys, which cannot be sorted)."""
+    return json.dumps(json.loads(json.dumps(schema)), sort_keys=True)
+
+
 def schema_problem(schema: dict[str, Any]) -> str | None:
     """Why ``schema`` is not a valid JSON schema, or None."""
     from jsonschema import exceptions, validators
 
     try:
-        text = json.dumps(schema, sort_keys=True)
+        text = schema_json(schema)
     except (TypeError, ValueError):
         return f"the schema {schema!r} is not JSON"
     cls = validators.validator_for(schema, default=validators.Draft202012Validator)
@@ -51,7 +57,7 @@ def value_problem(value: Any, schema: dict[str, Any]) -> str | None:
         return f"{value!r} is not JSON-serialisable (params travel as JSON)"
     if not schema:
         return None
-    validator = _validator(json.dumps(schema, sort_keys=True))
+    validator = _validator(schema_json(schema))
     error = next(iter(sorted(validator.iter_errors(value), key=lambda e: list(e.path))), None)
     return None if error is None else error.message
 
@@ -71,7 +77,10 @@ def check_value(value: Any, schema: dict[str, Any], *, has_value: bool, name: st
 
 def spec_of(param: Param) -> ParamSpec:
     """The plan's form of one ``Param``."""
-    schema = dict(param.schema)
+    try:
+        schema = json.loads(schema_json(dict(param.schema)))
+    except (TypeError, ValueError):
+        schema = dict(param.schema)  # validate_dag reports it
     return ParamSpec(
         default=param.value if param.has_value else None,
         has_default=param.has_value,

@@ -49,12 +49,51 @@ def task_where(dag: DAG, op: BaseOperator) -> str:
 
 def validate_dag(dag: DAG) -> list[str]:
     """Every problem of ``dag`` (empty when it compiles)."""
+    refused = refusal_problems(dag)
+    if refused:
+        return refused  # the other checks would only repeat what the stand-ins lack
     problems = _dag_level(dag)
     for op in dag.task_dict.values():
         problems.extend(_task_level(dag, op))
     upstream = {tid: op.upstream_task_ids for tid, op in dag.task_dict.items()}
     problems.extend(graph_problems(upstream, lambda tid: task_where(dag, dag.task_dict[tid])))
     return problems
+
+
+def refusal_problems(dag: DAG) -> list[str]:
+    """The Airflow features ``dag`` uses that Stratus does not serve, one message per use (file:line)."""
+    from orchestrator.authoring import unserved
+
+    found: list[tuple[Any, str]] = []
+    for value in unserved.find_unserved(dag.schedule):
+        found.append((unserved.refusal_of(value, (dag.fileloc, dag.lineno)), f"DAG '{dag.dag_id}' (schedule)"))
+    for op in dag.task_dict.values():
+        subject = f"Task '{op.task_id}' in DAG '{dag.dag_id}'"
+        refusal = getattr(op, "_refusal", None)
+        if refusal is not None:
+            found.append((refusal, subject))
+        for value in unserved.find_unserved([*op.outlets, *op.inlets]):
+            found.append((unserved.refusal_of(value, (op.fileloc, op.lineno)), subject))
+        fn = getattr(op, "python_callable", None)
+        for _, value, (file, line) in unserved.names_used_by(fn):
+            found.append((unserved.refusal_of(value)._replace(file=file, line=line), subject))
+    by_tasks = {r.name for r, _ in found if not isinstance(r, str)}
+    # A name already reported at the task that uses it is not repeated for the DAG (its decorator line).
+    found.extend((r, f"DAG '{dag.dag_id}'") for r in getattr(dag, "refusals", [])
+                 if isinstance(r, str) or r.name not in by_tasks)
+    out: list[str] = []
+    seen: set[Any] = set()
+    for refusal, subject in found:
+        if isinstance(refusal, str):  # an UnservedFeatureError's own message (file:line included)
+            if refusal not in seen:
+                seen.add(refusal)
+                out.append(refusal)
+            continue
+        key = (refusal.file, refusal.line, refusal.name)
+        if key not in seen:
+            seen.add(key)
+            out.append(refusal.message(subject))
+    return out
 
 
 def _dag_level(dag: DAG) -> list[str]:

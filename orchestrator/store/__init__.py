@@ -12,10 +12,11 @@ from orchestrator.store.parking import ParkingMixin
 from orchestrator.store.registry import RegistryMixin, plan_s3_key
 from orchestrator.store.reschedule import RescheduleMixin
 from orchestrator.store.runs import RunsMixin
+from orchestrator.store.state import StateMixin
 from orchestrator.store.base import Update
 
 
-class RunStore(RegistryMixin, RunsMixin, ParkingMixin, RescheduleMixin, InstancesMixin):
+class RunStore(RegistryMixin, RunsMixin, ParkingMixin, RescheduleMixin, InstancesMixin, StateMixin):
     """Registry, runs and task instances over one DynamoDB table; XComs inline or in S3.
 
     Example::

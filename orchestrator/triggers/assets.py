@@ -88,12 +88,13 @@ def condition_met(cond: AssetCondition, seen: set[str]) -> bool:
 
 
 def validate_asset_uri(uri: Any, dag_id: str = "?") -> str:
-    """An asset URI Stratus can watch: ``s3://bucket/...``. ScheduleError naming the DAG otherwise."""
-    if not isinstance(uri, str) or not uri.startswith("s3://") or len(uri) <= 5 or uri[5] == "/":
-        raise ScheduleError(
-            f"DAG '{dag_id}' uses asset {uri!r}, which is not an s3:// URI. Stratus watches S3: use "
-            "Asset('s3://bucket/prefix/') for a prefix or Asset('s3://bucket/*.csv') for a glob."
-        )
+    """An asset URI Airflow accepts (``s3://`` ones are also updated by S3 objects); ScheduleError
+    naming the DAG otherwise."""
+    from orchestrator.authoring.assets import asset_uri_problem
+
+    problem = asset_uri_problem(uri)
+    if problem:
+        raise ScheduleError(f"DAG '{dag_id}': {problem}.")
     return uri
 
 

@@ -42,9 +42,9 @@ class AssetEvent(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    uri: str  # s3://bucket/key
-    bucket: str
-    key: str
+    uri: str  # s3://bucket/key, or any asset URI Airflow accepts (task outlets)
+    bucket: str = ""
+    key: str = ""
     size: int | None = None
     etag: str | None = None
     sequencer: str | None = None
@@ -226,9 +226,15 @@ def parse_s3_event(event: Any) -> list[AssetEvent]:
 def outlet_event(uri: str, *, dag_id: str, run_id: str, task_id: str, when: datetime | None = None,
                  extra: dict[str, Any] | None = None) -> AssetEvent:
     """The asset event a successful task with ``outlets=[Asset(uri)]`` emits (``extra``: what the
-    task set in ``context["outlet_events"][asset].extra``)."""
-    bucket, key = split_s3_uri(uri)
-    validate_bucket(bucket)
+    task set in ``context["outlet_events"][asset].extra``). Any URI Airflow accepts: only an
+    ``s3://`` one has a bucket and key (an example-style bucket name such as ``consuming_1_task``
+    included: no S3 object is involved)."""
+    from orchestrator.authoring.assets import asset_uri_problem
+
+    problem = asset_uri_problem(uri)
+    if problem:
+        raise EventError(problem + "; nothing was emitted.")
+    bucket, key = uri[5:].partition("/")[::2] if uri.startswith("s3://") else ("", "")
     validate_key(key, allow_empty=True)
     return AssetEvent(
         uri=uri,

@@ -19,7 +19,7 @@ EXPECTED_LINES = {
     "bad_call.py": (12, "missing a required argument: 'rows'"),
     "duplicate_task.py": (6, "Task id 'same' has already been added to the DAG 'duplicate_task'"),
     "bad_expand.py": (11, "cannot expand over argument 'n' = 5 (int)"),
-    "bad_asset.py": (5, "is not an S3 location"),
+    "bad_asset.py": (5, "uses the scheme 'airflow', which Airflow reserves"),
     "raises_in_helper.py": (6, "ValueError: config missing"),
     "later_duplicate_id.py": (5, "DAG id 'good_dag' is already defined at"),
 }

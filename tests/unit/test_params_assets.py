@@ -72,12 +72,14 @@ def test_schema_and_value_problems():
 def test_asset_uri_rules():
     assert Asset("s3://stratus-landing/incoming/").uri == "s3://stratus-landing/incoming/"
     assert Asset("s3://bucket-1/data/*.csv").name == "s3://bucket-1/data/*.csv"
-    with pytest.raises(DagDefinitionError, match=r"Asset uri 'gs://b/x' is not an S3 location"):
-        Asset("gs://b/x")
-    with pytest.raises(DagDefinitionError, match=r"has no '/' after the bucket; write 's3://bucket/'"):
-        Asset("s3://bucket")
-    with pytest.raises(DagDefinitionError, match=r"'Bad_Bucket' is not a valid S3 bucket name"):
-        Asset("s3://Bad_Bucket/x")
+    # As in Airflow: any scheme, example-style bucket names, names without a scheme
+    assert Asset("gs://b/x").uri == "gs://b/x" and Asset("s3://bucket").uri == "s3://bucket"
+    assert Asset("s3://consuming_1_task/out").uri == "s3://consuming_1_task/out"
+    assert Asset(name="orders").uri == "orders"
+    with pytest.raises(DagDefinitionError, match=r"Asset uri 'airflow://x' uses the scheme 'airflow'"):
+        Asset("airflow://x")
+    with pytest.raises(DagDefinitionError, match=r"must be a non-empty string"):
+        Asset("")
     assert asset_uri_problem("s3://ok-bucket/") is None
 
 

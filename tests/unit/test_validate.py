@@ -174,11 +174,11 @@ def test_validate_plan_from_json():
             _step("b", up=["a"]),
             _step("b"),
             _step("m", up=["ghost"], mapping=Mapping(kind="expand", expand={"x": {"$xcom": "a", "key": None}}, sources=["a"]),
-                  outlets=["http://nope"]),
+                  outlets=["airflow://nope"]),
         ],
     )
     found = validate_plan(plan)
     assert "Task 'b' in DAG 'j' (x.py): the task id is used twice; give each task a unique task_id." in found
     assert any("depends on 'ghost', which does not exist" in p for p in found)
     assert any("maps over 'a', which is not upstream of it" in p for p in found)
-    assert any("is not an S3 location" in p for p in found)
+    assert any("uses the scheme 'airflow', which Airflow reserves" in p for p in found)

@@ -375,18 +375,28 @@ def test_validate_and_dags_honour_the_dags_option_and_label_any_of_assets(tmp_pa
      "    show.expand_kwargs(nums().map(lambda v: {'x': v}))\nd()\n",
      r"broken\.py:11: Task 'show' .*expand_kwargs\(\) over an output's \.map\(\) is not supported yet"),
     ("from airflow.sdk import dag, task\n@dag(schedule=None, start_date=datetime(2026, 1, 1))\ndef d():\n"
-     "    @task.docker(image='python')\n    def wait():\n        return True\n    wait()\nd()\n",
-     r"broken\.py:5: @task\.docker is not supported by Stratus .*run the container from a @task"),
-    ("from airflow.sdk import dag, teardown\n",
-     r"cannot import name 'teardown'.*teardown is not supported by Stratus: .*trigger_rule='all_done'.*"
-     r"Stratus serves airflow\.sdk with"),
+     "    @task.virtualenv(requirements=['pandas'])\n    def calc():\n        return 1\n    calc()\nd()\n",
+     r"broken\.py:8: Task 'calc' in DAG 'd' uses virtualenv tasks \(@task\.virtualenv\), which Stratus does "
+     r"not serve: package the dependencies with the worker function"),
+    ("from airflow.sdk import dag\nfrom airflow.providers.standard.operators.hitl import ApprovalOperator\n"
+     "@dag(schedule=None, start_date=datetime(2026, 1, 1))\ndef d():\n"
+     "    ApprovalOperator(task_id='approve', subject='ship it?')\nd()\n",
+     r"broken\.py:6: Task 'approve' in DAG 'd' uses the human-in-the-loop operators "
+     r"\(airflow\.providers\.standard\.operators\.hitl\.ApprovalOperator\), which Stratus does not serve: ask for "
+     r"the decision outside the run"),
 ])
-def test_airflow_features_not_built_fail_at_load_with_what_to_write_instead(tmp_path, body, expected):
+def test_airflow_features_not_built_refuse_their_dag_at_validate_with_what_to_write_instead(tmp_path, body, expected):
     import re
 
+    from orchestrator.errors import PlanValidationError
+    from orchestrator.plan.compiler import compile_dag
+
     (tmp_path / "broken.py").write_text("from datetime import datetime\n" + body)
-    [(path, err)] = DagBag(str(tmp_path)).import_errors.items()
-    assert re.search(expected, str(err)), str(err)
+    bag = DagBag(str(tmp_path))
+    assert not bag.import_errors  # the file loads: only the DAG using the feature is refused
+    with pytest.raises(PlanValidationError) as err:
+        compile_dag(bag.get_dag("d"), str(tmp_path))
+    assert re.search(expected, str(err.value)), str(err.value)
 
 
 def test_native_templates_dag_function_params_group_default_args_and_mapped_retry(h):

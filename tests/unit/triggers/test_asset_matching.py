@@ -39,10 +39,12 @@ def test_conditions_all_any_nested():
     assert leaf_uris(nested) == ["s3://x/a/", "s3://x/b/", "s3://x/c/"]
 
 
-def test_non_s3_asset_uri_is_a_clear_error():
-    with pytest.raises(ScheduleError, match=r"DAG 'consumer' uses asset 'gs://bucket/x', which is not an s3:// URI"):
-        validate_asset_uri("gs://bucket/x", "consumer")
-    with pytest.raises(ScheduleError, match="not an s3:// URI"):
-        validate_condition(C(all=[C(uri="s3://ok/"), C(uri="file:///tmp/x")]), "consumer")
+def test_asset_uris_as_airflow_accepts_them_and_a_clear_error_otherwise():
+    assert validate_asset_uri("gs://bucket/x", "consumer") == "gs://bucket/x"  # updated by task outlets
+    assert validate_asset_uri("s3://consuming_1_task/out", "consumer") == "s3://consuming_1_task/out"
+    with pytest.raises(ScheduleError, match=r"DAG 'consumer': Asset uri 'airflow://x' uses the scheme 'airflow'"):
+        validate_asset_uri("airflow://x", "consumer")
+    with pytest.raises(ScheduleError, match="must only consist of ASCII"):
+        validate_condition(C(all=[C(uri="s3://ok/"), C(uri="s3://ok/é")]), "consumer")
     with pytest.raises(ScheduleError, match="no assets"):
         validate_condition(C(all=[]), "consumer")

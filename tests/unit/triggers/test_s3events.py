@@ -102,5 +102,8 @@ def test_outlet_event():
     evt = outlet_event("s3://lake/sales/", dag_id="producer", run_id="manual__1", task_id="load")
     assert (evt.bucket, evt.key, evt.source) == ("lake", "sales/", "outlet")
     assert evt.dedup_id() == "outlet#producer#manual__1#load"
-    with pytest.raises(EventError, match="not an s3:// URI"):
-        outlet_event("gs://lake/x", dag_id="p", run_id="r", task_id="t")
+    # Any URI Airflow accepts: the example-style bucket and a name without a scheme carry no S3 object
+    assert outlet_event("s3://consuming_1_task/x", dag_id="p", run_id="r", task_id="t").bucket == "consuming_1_task"
+    assert outlet_event("my_asset", dag_id="p", run_id="r", task_id="t").bucket == ""
+    with pytest.raises(EventError, match="uses the scheme 'airflow'"):
+        outlet_event("airflow://lake/x", dag_id="p", run_id="r", task_id="t")
