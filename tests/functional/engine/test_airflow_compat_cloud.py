@@ -71,3 +71,21 @@ def test_the_task_state_store_survives_a_retry_and_is_per_mapped_instance(cloud)
     assert [store.get_xcom("c03_task_state", run["run_id"], "per_instance", i) for i in (0, 1)] == [
         ["nothing", 1], ["nothing", 2]]
 
+
+
+@requires_handlers
+def test_trigger_dag_run_to_a_dag_of_the_same_folder_under_stratus_run(tmp_path, capsys, monkeypatch):
+    import json
+
+    from orchestrator.cli.main import main
+
+    dags = tmp_path / "flows"
+    dags.mkdir()
+    shutil.copy(HERE / "c04_trigger.py", dags / "c04_trigger.py")
+    monkeypatch.chdir(tmp_path)
+    # Airflow 3.3's dag.test() runs the triggered DAG too and the waiting task succeeds with it.
+    assert main(["run", "c04_controller", "--dags", str(dags), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    tis = {t["task_id"]: t for t in out["task_instances"]}
+    assert {k: t["state"] for k, t in tis.items()} == {"prepare": "success", "trigger": "success"}
+    assert tis["trigger"]["xcoms"]["trigger_run_id"].startswith("manual__")
