@@ -28,7 +28,7 @@ from orchestrator.authoring import unserved
 _SDK = ("dag", "task", "DAG", "Asset", "AssetAll", "AssetAny", "Param", "TaskGroup", "task_group", "chain",
         "cross_downstream", "get_current_context", "BaseOperator", "TriggerRule", "Variable", "Connection",
         "XComArg", "Context", "CronTriggerTimetable", "Label", "chain_linear", "timezone", "TaskInstanceState",
-        "DagRunState", "get_parsing_context")
+        "DagRunState", "get_parsing_context", "asset", "AssetAlias", "Metadata", "AssetEvent")
 _TIMEZONE = ("utc", "utcnow", "datetime", "make_aware", "make_naive", "convert_to_utc", "coerce_datetime", "parse")
 _STATES = ("State", "TaskInstanceState", "DagRunState")
 _EXCEPTIONS = ("AirflowException", "AirflowSkipException", "AirflowFailException")
@@ -52,7 +52,9 @@ MODULES: dict[str, tuple[str, ...]] = {
     "airflow": ("DAG", "Asset", "Dataset"),
     "airflow.sdk": _SDK,
     "airflow.sdk.definitions": (),
-    "airflow.sdk.definitions.asset": ("Asset", "AssetAll", "AssetAny"),
+    "airflow.sdk.definitions.asset": ("Asset", "AssetAll", "AssetAny", "AssetAlias"),
+    "airflow.sdk.definitions.asset.decorators": ("asset",),
+    "airflow.sdk.definitions.asset.metadata": ("Metadata",),
     "airflow.sdk.definitions.context": ("Context", "get_current_context"),
     "airflow.sdk.definitions.dag": ("DAG", "dag"),
     "airflow.sdk.definitions.param": ("Param",),
@@ -79,6 +81,15 @@ MODULES: dict[str, tuple[str, ...]] = {
     "airflow.operators.bash": ("BashOperator",),
     "airflow.operators.trigger_dagrun": ("TriggerDagRunOperator",),
     "airflow.operators.latest_only": ("LatestOnlyOperator",),
+    "airflow.operators.branch": ("BaseBranchOperator",),
+    "airflow.operators.datetime": ("BranchDateTimeOperator", "target_times_as_dates"),
+    "airflow.operators.weekday": ("BranchDayOfWeekOperator",),
+    "airflow.utils.weekday": ("WeekDay",),
+    "airflow.providers.standard.operators.branch": ("BaseBranchOperator",),
+    "airflow.providers.standard.operators.datetime": ("BranchDateTimeOperator", "target_times_as_dates"),
+    "airflow.providers.standard.operators.weekday": ("BranchDayOfWeekOperator",),
+    "airflow.providers.standard.utils": (),
+    "airflow.providers.standard.utils.weekday": ("WeekDay",),
     "airflow.providers.standard.operators.latest_only": ("LatestOnlyOperator",),
     "airflow.providers": (),
     "airflow.providers.standard": (),
@@ -136,6 +147,15 @@ def _names() -> dict[str, Any]:
                DatasetAll=orchestrator.AssetAll, DatasetAny=orchestrator.AssetAny,
                DummyOperator=orchestrator.EmptyOperator, days_ago=days_ago, chain_linear=chain_linear,
                timezone=timezone, get_parsing_context=get_parsing_context, LatestOnlyOperator=LatestOnlyOperator)
+    from orchestrator.authoring import assets as asset_names, branch_time
+    from orchestrator.authoring.asset_decorator import asset
+
+    out.update(asset=asset, AssetAlias=asset_names.AssetAlias, Metadata=asset_names.Metadata,
+               AssetEvent=asset_names.AssetEvent)
+
+    out.update({name: getattr(branch_time, name) for name in ("BaseBranchOperator", "BranchDateTimeOperator",
+                                                                "BranchDayOfWeekOperator", "WeekDay",
+                                                                "target_times_as_dates")})
     out.update({name: getattr(timezone, name) for name in _TIMEZONE})
     from orchestrator.authoring import exceptions, sensors
 
@@ -212,8 +232,6 @@ _UNSUPPORTED_NAMES = {
     "setup": "setup/teardown tasks are not built yet; make the set-up an ordinary upstream task",
     "teardown": ("setup/teardown tasks are not built yet; give the clean-up task trigger_rule='all_done' "
                  "so it runs whatever happened upstream"),
-    "AssetAlias": "asset aliases are not supported; name the S3 Asset itself in outlets and schedules",
-    "Metadata": "asset event metadata is not supported yet; emit the asset through the task's outlets",
     "PythonVirtualenvOperator": "package the dependencies with the worker function and use PythonOperator or @task",
     "ExternalPythonOperator": "package the dependencies with the worker function and use PythonOperator or @task",
 }

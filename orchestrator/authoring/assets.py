@@ -251,3 +251,52 @@ class TriggeringAssetEvents(dict):  # type: ignore[type-arg]
         if isinstance(uri, str) and uri != key and dict.__contains__(self, uri):
             return dict.__getitem__(self, uri)
         return []
+
+
+class AssetAlias(BaseAsset):
+    """A name for assets decided at run time (Airflow 3): a task with ``outlets=[AssetAlias("x")]`` adds
+    the assets it updated with ``outlet_events[AssetAlias("x")].add(Asset(...), extra={...})`` (or
+    yields ``Metadata(asset, extra, alias=...)``); a DAG with ``schedule=[AssetAlias("x")]`` runs on the
+    events emitted through the alias (they carry ``source_aliases``)."""
+
+    __slots__ = ("name", "group")
+
+    def __init__(self, name: str, group: str = "asset") -> None:
+        if not isinstance(name, str) or not name:
+            raise DagDefinitionError(f"AssetAlias needs a non-empty name, got {name!r}.")
+        self.name, self.group = name, group
+
+    @property
+    def uri(self) -> str:
+        """The form an alias takes in a plan's schedule and outlets (``alias:NAME``)."""
+        return ALIAS_PREFIX + self.name
+
+    def iter_assets(self) -> list[Asset]:
+        return []
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AssetAlias) and other.name == self.name or other == self.uri
+
+    def __hash__(self) -> int:
+        return hash(self.uri)
+
+    def __repr__(self) -> str:
+        return f"AssetAlias({self.name!r})"
+
+
+ALIAS_PREFIX = "alias:"
+
+
+class Metadata:
+    """What a task yields to set the ``extra`` of the event it emits for ``asset`` (Airflow 3), through
+    ``alias`` when given: ``yield Metadata(Asset("s3://b/k"), {"rows": 3})``."""
+
+    __slots__ = ("asset", "extra", "alias")
+
+    def __init__(self, asset: Asset, extra: dict[str, Any] | None = None, alias: AssetAlias | str | None = None) -> None:
+        self.asset = asset
+        self.extra = dict(extra or {})
+        self.alias = AssetAlias(alias) if isinstance(alias, str) else alias
+
+    def __repr__(self) -> str:
+        return f"Metadata({self.asset!r}, {self.extra!r}, alias={self.alias!r})"

@@ -257,11 +257,15 @@ class BaseOperator(DependencyMixin):
         validate_id("task_id", label, describe(str(label), dag, (self.fileloc, self.lineno)))
         self.task_id = group.child_id(label) if group is not None else label
         where = describe(self.task_id, dag, (self.fileloc, self.lineno))
-        if "params" in kwargs:
-            raise DagDefinitionError(
-                f"{where}: task-level params are not supported; declare them on the DAG "
-                "(params={...}) and read them as {{ params.name }} or the `params` context key."
-            )
+        # Task-level params (Airflow): merged over the DAG's for this task; a run's conf overrides them.
+        from orchestrator.authoring.params import Param
+
+        task_params = kwargs.pop("params", None) or {}
+        if not isinstance(task_params, dict):
+            raise DagDefinitionError(f"{where}: params must be a dict of names to values or Param(...), "
+                                     f"got {task_params!r}.")
+        self.params: dict[str, Param] = {str(k): v if isinstance(v, Param) else Param(v)
+                                         for k, v in task_params.items()}
         if kwargs.pop("wait_for_downstream", False):
             depends_on_past = True  # Airflow: wait_for_downstream=True implies depends_on_past=True
         for name in _IGNORED_ARGS.intersection(kwargs):
@@ -523,7 +527,7 @@ _IGNORED_ARGS = frozenset({
 
 
 def _as_assets(value: Any, what: str, where: Any) -> list[Any]:
-    from orchestrator.authoring.assets import Asset
+    from orchestrator.authoring.assets import Asset, AssetAlias
 
     if value is None:
         return []
@@ -531,6 +535,6 @@ def _as_assets(value: Any, what: str, where: Any) -> list[Any]:
 
     items = list(value) if isinstance(value, (list, tuple, set)) else [value]
     for item in items:
-        if not isinstance(item, Asset) and not is_unserved(item):  # unserved: refused by the validator
+        if not isinstance(item, (Asset, AssetAlias)) and not is_unserved(item):  # unserved: refused by the validator
             raise DagDefinitionError(f"{where}: {what} must be Asset(...) objects, got {item!r}.")
     return items

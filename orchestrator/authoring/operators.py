@@ -83,7 +83,30 @@ class PythonOperator(BaseOperator):
         if self.templates_dict is not None:
             context = {**context, "templates_dict": self.templates_dict}
         kwargs = call_kwargs(self.python_callable, self.op_args, self.op_kwargs, context)
+        if inspect.isgeneratorfunction(self.python_callable):
+            return run_generator(self.python_callable(*self.op_args, **kwargs), context, self.task_id)
         return self.python_callable(*self.op_args, **kwargs)
+
+
+def run_generator(gen: Any, context: dict[str, Any], task_id: str) -> Any:
+    """A task function that yields, as in Airflow: each ``Metadata(asset, extra, alias)`` it yields goes
+    into the asset event the task emits (``outlet_events[asset].extra``, and through ``alias`` when
+    given); anything else yielded is ignored with a warning; the return value is the generator's."""
+    from orchestrator.authoring.assets import Metadata
+
+    events = context.get("outlet_events")
+    try:
+        while True:
+            item = next(gen)
+            if isinstance(item, Metadata) and events is not None:
+                events[item.asset].extra.update(item.extra)
+                if item.alias is not None:
+                    events[item.alias].add(item.asset, extra=item.extra)
+            else:
+                print(f"Task '{task_id}': ignoring {type(item).__name__} yielded by the task (only Metadata is "
+                      "used).", flush=True)
+    except StopIteration as stop:
+        return stop.value
 
 
 class EmptyOperator(BaseOperator):

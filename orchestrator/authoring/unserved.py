@@ -76,16 +76,28 @@ _BY_NAME: dict[str, tuple[str, str]] = {
                            "policy (template.yaml)"),
     "EmailOperator": ("email operators", "send the mail from a @task (Amazon SES through boto3)"),
     "SmoothOperator": ("SmoothOperator", "use EmptyOperator"),
+    "AssetOrTimeSchedule": ("asset-or-time schedules", "split the DAG's work into a @task called from two DAGs, "
+                            "one on the cron schedule and one on the assets (or trigger the asset DAG from the "
+                            "timed one with TriggerDagRunOperator)"),
+    "PartitionedAssetTimetable": ("asset partitions", "schedule on the asset itself and read the partition from "
+                                  "the triggering event (triggering_asset_events[asset][-1].extra)"),
+    "AllowedKeyMapper": ("asset partitions", "schedule on the asset itself and pass the partition in the outlet "
+                         "event's extra (outlet_events[asset].extra)"),
+    "IdentityMapper": ("asset partitions", "pass the partition in the outlet event's extra"),
+    "StartOfDayMapper": ("asset partitions", "pass the partition in the outlet event's extra"),
+    "StartOfHourMapper": ("asset partitions", "pass the partition in the outlet event's extra"),
+    "CronPartitionTimetable": ("asset partitions", "use a cron schedule and derive the partition from "
+                               "data_interval_start"),
 }
 _BY_MODULE: tuple[tuple[str, tuple[str, str]], ...] = (
     ("airflow.providers.standard.operators.hitl", ("the human-in-the-loop operators", "ask for the decision outside "
      "the run and pass it in the run's conf (stratus trigger DAG --conf ...), or split the DAG at the decision")),
     ("airflow.providers.standard.operators.python", ("virtualenv tasks", "package the dependencies with the worker "
      "function and use PythonOperator or @task")),
-    ("airflow.providers.standard.sensors", ("sensors", "schedule the DAG on an Asset (S3 object arrival) instead of "
-     "waiting, or raise AirflowSkipException from a @task when the data is not there yet")),
-    ("airflow.sensors", ("sensors", "schedule the DAG on an Asset (S3 object arrival) instead of waiting, or raise "
-     "AirflowSkipException from a @task when the data is not there yet")),
+    ("airflow.providers.standard.sensors", ("this sensor", "write the wait as a PythonSensor or @task.sensor (each "
+     "poke is one short invocation)")),
+    ("airflow.sensors", ("this sensor", "write the wait as a PythonSensor or @task.sensor (each poke is one short "
+     "invocation)")),
     ("airflow.providers.common.sql", ("SQL operators", _PROVIDER_ADVICE)),
     ("airflow.providers", ("", _PROVIDER_ADVICE)),
 )
@@ -96,8 +108,8 @@ def describe_feature(module: str, name: str) -> tuple[str, str]:
     if name in _BY_NAME:
         return _BY_NAME[name]
     if name.endswith("Sensor") or name in ("PokeReturnValue", "BaseSensorOperator"):
-        return ("sensors", "schedule the DAG on an Asset (S3 object arrival) instead of waiting, or raise "
-                "AirflowSkipException from a @task when the data is not there yet")
+        return ("this sensor", "write the wait as a PythonSensor or @task.sensor whose poke checks the service "
+                "(boto3 for AWS; each poke is one short invocation), or schedule the DAG on an Asset")
     for prefix, (feature, advice) in _BY_MODULE:
         if module == prefix or module.startswith(prefix + "."):
             if prefix == "airflow.providers" and not feature:

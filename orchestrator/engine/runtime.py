@@ -139,6 +139,14 @@ class OutletEventAccessor:
 
     def __init__(self) -> None:
         self.extra: dict[str, Any] = {}
+        self.asset_alias_events: list[tuple[str, dict[str, Any]]] = []
+
+    def add(self, asset: Any, extra: dict[str, Any] | None = None) -> None:
+        """Through an ``AssetAlias`` outlet: emit an event for ``asset`` (decided at run time) with ``extra``."""
+        uri = getattr(asset, "uri", None)
+        if not isinstance(uri, str):
+            raise TypeError(f"outlet_events[alias].add() takes an Asset, got {asset!r}")
+        self.asset_alias_events.append((uri, dict(extra or {})))
 
 
 class OutletEventAccessors(dict):  # type: ignore[type-arg]
@@ -156,8 +164,13 @@ class OutletEventAccessors(dict):  # type: ignore[type-arg]
         return dict.__getitem__(self, uri)
 
     def extras(self) -> dict[str, dict[str, Any]]:
-        """``{uri: extra}`` of the accessors a task filled."""
-        return {uri: dict(acc.extra) for uri, acc in self.items() if acc.extra}
+        """``{uri: extra}`` of the accessors a task filled; for an alias (``alias:NAME``) the assets added
+        through it: ``{"alias:NAME": {"added": [{"uri": ..., "extra": {...}}, ...]}}``."""
+        out = {uri: dict(acc.extra) for uri, acc in self.items() if acc.extra}
+        for uri, acc in self.items():
+            if acc.asset_alias_events:
+                out[uri] = {"added": [{"uri": u, "extra": e} for u, e in acc.asset_alias_events]}
+        return out
 
 
 class TaskStateStore:
@@ -284,6 +297,24 @@ def _json_value(value: Any, key: str) -> Any:
     return value
 
 
+def _task_params(run_params: dict[str, Any], conf: dict[str, Any], task: Any, dag_id: str) -> dict[str, Any]:
+    """The run's params with the task's own params over them (Airflow); the run's conf overrides both."""
+    own = getattr(task, "params", None)
+    if not own:
+        return run_params
+    from orchestrator.plan.params import check_value
+
+    out = dict(run_params)
+    for name, param in own.items():
+        if name in conf:
+            value, has = conf[name], True
+        else:
+            value, has = param.value, param.has_value
+        out[name] = check_value(value, param.schema, has_value=has, name=name,
+                                dag_id=f"{dag_id}' task '{getattr(task, 'task_id', '?')}")
+    return out
+
+
 def build_context(*, plan: StepPlan, step: Step, run: dict[str, Any], ti: RuntimeTaskInstance,
                   task: Any = None, dag: Any = None) -> dict[str, Any]:
     """The task's context dict (Airflow 3 keys)."""
@@ -293,7 +324,7 @@ def build_context(*, plan: StepPlan, step: Step, run: dict[str, Any], ti: Runtim
     from orchestrator.authoring.assets import TriggeringAssetEvents
 
     conf = run.get("conf") or {}
-    params = run.get("params") or {}
+    params = _task_params(run.get("params") or {}, conf, task, plan.dag_id)
     triggering = TriggeringAssetEvents(run.get("triggering_asset_events"))
     dag_run = DagRunInfo(
         dag_id=plan.dag_id, run_id=run["run_id"], run_type=run.get("run_type", "manual"), conf=conf,

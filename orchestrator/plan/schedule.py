@@ -6,7 +6,7 @@ import zoneinfo
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from orchestrator.authoring.assets import Asset, AssetAll, AssetAny, BaseAsset, asset_uri_problem
+from orchestrator.authoring.assets import Asset, AssetAlias, AssetAll, AssetAny, BaseAsset, asset_uri_problem
 from orchestrator.authoring.timetables import CronTriggerTimetable
 from orchestrator.plan.model import AssetCondition, Schedule
 
@@ -53,7 +53,7 @@ def cron_problem(expression: str) -> str | None:
 
 def asset_condition(value: Any) -> AssetCondition:
     """The plan form of an asset expression (a list means all)."""
-    if isinstance(value, Asset):
+    if isinstance(value, (Asset, AssetAlias)):  # an alias as "alias:NAME": its events carry source_aliases
         return AssetCondition(uri=value.uri)
     if isinstance(value, AssetAny):
         return AssetCondition(any=[asset_condition(o) for o in value.objects])

@@ -150,6 +150,7 @@ def _task_level(dag: DAG, op: BaseOperator) -> list[str]:
         and op.retries >= 0
         and op.retry_delay.days >= 0
         and not op.depends_on_past
+        and not getattr(op, "params", None)
     ):
         return []
     where = task_where(dag, op)
@@ -191,6 +192,13 @@ def _task_level(dag: DAG, op: BaseOperator) -> list[str]:
             f"{where}: depends_on_past=True is not supported (a run's tasks do not wait for the previous "
             "run's); remove it, or set max_active_runs=1 on the DAG so runs go one at a time, in order."
         )
+    for name, param in sorted((getattr(op, "params", None) or {}).items()):
+        problem = schema_problem(param.schema)
+        if problem is None and param.has_value:
+            problem = value_problem(param.value, param.schema)
+            problem = f"default {param.value!r} is invalid: {problem}" if problem else None
+        if problem:
+            problems.append(f"Param '{name}' of {where}: {problem}; fix the Param.")
     if op.expand_input is not None:
         problems.extend(_mapping_problems(where, op))
     for asset in op.outlets:

@@ -37,6 +37,7 @@ from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
+from orchestrator.authoring.assets import ALIAS_PREFIX
 from orchestrator.config import Clients, Resources
 from orchestrator.errors import EventError, ScheduleError
 from orchestrator.plan.model import AssetCondition, Step
@@ -67,8 +68,11 @@ def leaf_uris(cond: AssetCondition | None) -> list[str]:
     return out
 
 
-def uri_matches(asset_uri: str, event_uri: str) -> bool:
-    """Does an event for ``event_uri`` update the asset ``asset_uri`` (prefix, glob or exact)?"""
+def uri_matches(asset_uri: str, event_uri: str, aliases: list[str] | None = None) -> bool:
+    """Does an event for ``event_uri`` (emitted through ``aliases``) update the asset ``asset_uri``
+    (prefix, glob or exact; ``alias:NAME`` when the event came through that AssetAlias)?"""
+    if asset_uri.startswith(ALIAS_PREFIX):
+        return asset_uri[len(ALIAS_PREFIX):] in (aliases or [])
     if _GLOB_CHARS & set(asset_uri):
         return fnmatch.fnmatchcase(event_uri, asset_uri)
     if asset_uri.endswith("/"):
@@ -280,7 +284,7 @@ def handle_asset_events(
             cond = _condition_of(dag_item)
             if cond is None:
                 continue
-            hits = [u for u in leaf_uris(cond) if uri_matches(u, event.uri)]
+            hits = [u for u in leaf_uris(cond) if uri_matches(u, event.uri, event.source_aliases)]
             if not hits:
                 continue
             snapshot = store.add_to_wait(dag_item["dag_id"], hits, event)
@@ -293,6 +297,10 @@ def handle_asset_events(
             triggering: dict[str, list[dict[str, Any]]] = {}
             for key in sorted(k for k in snapshot if k.startswith("e#")):
                 evts = [AssetEvent.model_validate_json(e) for e in snapshot[key][-MAX_EVENTS_PER_ASSET:]]
+                if key[2:].startswith(ALIAS_PREFIX):  # as in Airflow: keyed by the assets the alias resolved to
+                    for e in sorted(evts, key=lambda e: e.timestamp):
+                        triggering.setdefault(e.uri, []).append(e.context_payload(e.uri))
+                    continue
                 triggering[key[2:]] = [e.context_payload(key[2:]) for e in sorted(evts, key=lambda e: e.timestamp)]
             started.append(starter(clients, resources, dag_item, triggering, now or datetime.now(UTC)))
         store.finish_event(event)
@@ -311,6 +319,15 @@ def emit_outlet_events(clients: Clients, resources: Resources, plan_step: Step, 
         return []
     events = []
     for uri in plan_step.outlets:
+        if uri.startswith(ALIAS_PREFIX):  # the assets the task added through the alias, decided at run time
+            for added in ((extras or {}).get(uri) or {}).get("added", []):
+                try:
+                    events.append(outlet_event(added["uri"], dag_id=run["dag_id"], run_id=run["run_id"],
+                                               task_id=plan_step.task_id, extra=added.get("extra"),
+                                               aliases=[uri[len(ALIAS_PREFIX):]]))
+                except EventError:
+                    continue
+            continue
         try:
             events.append(outlet_event(uri, dag_id=run["dag_id"], run_id=run["run_id"], task_id=plan_step.task_id,
                                        extra=(extras or {}).get(uri)))

@@ -55,6 +55,7 @@ class AssetEvent(BaseModel):
     source_run_id: str | None = None
     source_task_id: str | None = None
     user_extra: dict[str, Any] | None = None  # a producer task's outlet_events[asset].extra
+    source_aliases: list[str] | None = None  # the AssetAlias names the producer emitted it through
 
     def dedup_id(self) -> str:
         """What makes a delivery a duplicate: S3's sequencer (+ etag/version), or the producing task."""
@@ -73,7 +74,7 @@ class AssetEvent(BaseModel):
         flat = self.model_dump(exclude_none=True)
         user = flat.pop("user_extra", None) or {}
         extra = {k: v for k, v in flat.items() if k not in ("timestamp", "source", "source_dag_id",
-                                                              "source_run_id", "source_task_id")}
+                                                              "source_run_id", "source_task_id", "source_aliases")}
         return {**flat, "asset_uri": asset_uri or self.uri, "extra": {**extra, **user}}
 
 
@@ -224,7 +225,7 @@ def parse_s3_event(event: Any) -> list[AssetEvent]:
 
 
 def outlet_event(uri: str, *, dag_id: str, run_id: str, task_id: str, when: datetime | None = None,
-                 extra: dict[str, Any] | None = None) -> AssetEvent:
+                 extra: dict[str, Any] | None = None, aliases: list[str] | None = None) -> AssetEvent:
     """The asset event a successful task with ``outlets=[Asset(uri)]`` emits (``extra``: what the
     task set in ``context["outlet_events"][asset].extra``). Any URI Airflow accepts: only an
     ``s3://`` one has a bucket and key (an example-style bucket name such as ``consuming_1_task``
@@ -246,4 +247,5 @@ def outlet_event(uri: str, *, dag_id: str, run_id: str, task_id: str, when: date
         source_run_id=run_id,
         source_task_id=task_id,
         user_extra=extra or None,
+        source_aliases=aliases or None,
     )

@@ -47,7 +47,7 @@ def test_one_unsupported_dag_is_refused_alone_and_the_two_others_run(h, capsys):
         f"{h.root}/c01_one_refused.py:36: Task 'crunch' in DAG 'c01_refused' uses virtualenv tasks "
         "(@task.virtualenv), which Stratus does not serve: package the dependencies with the worker function (or "
         "a per-task lambda_function) and use @task (Stratus serves @task, @task.python, @task.branch, "
-        "@task.short_circuit and @task.bash).",
+        "@task.short_circuit, @task.bash and @task.sensor).",
     ]
     # `stratus validate` lists the refused DAG with file:line and the feature, and counts the others as loaded
     assert main(["validate", str(h.root)]) == 1
@@ -117,3 +117,45 @@ def test_param_with_int_and_none_keys_compiles_and_lists_in_the_plan(h):
     _use(h, "c02_small_names")
     plan = compile_dag(DagBag(str(h.root)).get_dag("c02_small_names"), str(h.root))
     assert plan.params["choice"].schema_["values_display"] == {"1": "One", "2": "Two", "null": "Nothing"}
+
+
+# --- #18: branch operators and task-level params ----------------------------------------------------
+
+
+@pytest.mark.parametrize("logical_date, followed", [
+    # 2026-03-04 is a Wednesday; Airflow's BranchDateTimeOperator takes time targets on the day of "now"
+    # (providers/standard/operators/datetime.py target_times_as_dates) and BranchDayOfWeekOperator
+    # compares isoweekday() with the WeekDay set (operators/weekday.py).
+    (datetime(2026, 3, 4, 3, 0, tzinfo=timezone.utc), {"early", "midweek"}),
+    (datetime(2026, 3, 7, 12, 0, tzinfo=timezone.utc), {"later", "other_day"}),
+])
+def test_branch_datetime_and_day_of_week_follow_the_logical_date(h, logical_date, followed):
+    _use(h, "c05_branch_time_params")
+    run = h.run("c05_branch_time", logical_date=logical_date)
+    assert run["state"] == "success"
+    others = {"early", "later", "midweek", "other_day"} - followed
+    assert h.states("c05_branch_time", run["run_id"]) == {
+        "in_window": "success", "weekday": "success", **{t: "success" for t in followed},
+        **{t: "skipped" for t in others}}
+
+
+def test_branch_datetime_needs_a_target_and_weekday_names_are_checked(h):
+    (h.root / "bad.py").write_text(
+        "import datetime\nfrom airflow.sdk import DAG\n"
+        "from airflow.providers.standard.operators.datetime import BranchDateTimeOperator\n"
+        "with DAG('bad', schedule=None):\n"
+        "    BranchDateTimeOperator(task_id='b', follow_task_ids_if_true='a', follow_task_ids_if_false='c')\n")
+    [err] = DagBag(str(h.root)).import_errors.values()
+    assert "Task 'b': Both target_upper and target_lower are None. At least one must be defined." in str(err)
+
+
+@pytest.mark.parametrize("conf, own_limit", [({}, 10), ({"limit": 7}, 7)])
+def test_task_level_params_merge_over_the_dags_and_the_conf_overrides_them(h, conf, own_limit):
+    # Airflow 3: a task's params are the DAG's with the task's own over them; the run's conf overrides
+    # both (dag_run_conf_overrides_params, default True).
+    _use(h, "c05_branch_time_params")
+    run = h.run("c05_task_params", logical_date=DAY, conf=conf)
+    assert run["state"] == "success"
+    assert _xcom(h, run, "own") == {"region": "eu", "limit": own_limit, "mode": "fast"}
+    assert _xcom(h, run, "dag_only") == {"region": "eu", "limit": conf.get("limit", 5)}
+    assert _xcom(h, run, "templated") == f"slow-{conf.get('limit', 5)}"

@@ -10,6 +10,7 @@ and ``inlet_events`` (authoring-and-scheduling/asset-scheduling), and the exampl
 from __future__ import annotations
 
 import shutil
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,7 @@ def cloud(tmp_path, monkeypatch):
         monkeypatch.setenv(k, v)
     dags = tmp_path / "dags"
     dags.mkdir()
-    for name in ("c03_asset_events",):
+    for name in ("c03_asset_events", "c06_alias_asset"):
         shutil.copy(HERE / f"{name}.py", dags / f"{name}.py")
     with LocalCloud(dags) as c:
         yield c
@@ -89,3 +90,52 @@ def test_trigger_dag_run_to_a_dag_of_the_same_folder_under_stratus_run(tmp_path,
     tis = {t["task_id"]: t for t in out["task_instances"]}
     assert {k: t["state"] for k, t in tis.items()} == {"prepare": "success", "trigger": "success"}
     assert tis["trigger"]["xcoms"]["trigger_run_id"].startswith("manual__")
+
+
+def _only_run(store, dag_id):
+    [run] = store.list_runs(dag_id, limit=10)
+    assert run["state"] == "success" and run["run_type"] == "asset_triggered", run
+    return run
+
+
+@requires_handlers
+def test_asset_alias_resolved_at_run_time_and_metadata_yielded_by_a_task(cloud):
+    # Airflow 3 (authoring-and-scheduling/assets: "Attaching extra information to an emitting asset
+    # event" and "Dynamic data events emitting and asset creation through AssetAlias"): the event is
+    # for the asset added through the alias, carries the alias in source_aliases, and a DAG scheduled
+    # on the alias runs with it keyed by that asset; a yielded Metadata sets the event's extra.
+    store = RunStore(cloud.clients, cloud.resources)
+    for dag_id in ("c06_alias_consumer", "c06_report_consumer"):
+        cloud.sync_dag(dag_id)
+    run = cloud.run_dag("c06_alias_producer", logical_date=datetime(2026, 3, 4, tzinfo=timezone.utc))
+    assert run["state"] == "success"
+    assert _states(store, "c06_alias_producer", run["run_id"]) == {"write": "success", "report": "success"}
+    assert store.get_xcom("c06_alias_producer", run["run_id"], "report") == "reported"
+    cloud.wait_idle(60)
+    consumer = _only_run(store, "c06_alias_consumer")
+    assert store.get_xcom("c06_alias_consumer", consumer["run_id"], "read") == {
+        "s3://consuming_1_task/raw/2026-03-04.csv": [[4, ["daily-raw"]]]}
+    report = _only_run(store, "c06_report_consumer")
+    assert store.get_xcom("c06_report_consumer", report["run_id"], "rows") == 7
+
+
+@requires_handlers
+def test_asset_and_asset_multi_decorators_make_dags_that_feed_each_other(cloud):
+    # Airflow 3 (authoring-and-scheduling/asset-scheduling, "@asset"): the function is a DAG and a task
+    # of the same name, its asset is the outlet; another @asset naming it as a parameter is scheduled on
+    # it and gets it as an inlet.
+    store = RunStore(cloud.clients, cloud.resources)
+    for dag_id in ("summary", "c06_multi_consumer"):
+        cloud.sync_dag(dag_id)
+    run = cloud.run_dag("quotes")
+    assert run["state"] == "success" and store.get_xcom("quotes", run["run_id"], "quotes") == [1, 2]
+    cloud.wait_idle(60)
+    summary = _only_run(store, "summary")
+    assert store.get_xcom("summary", summary["run_id"], "summary") == {
+        "n": 2, "me": "summary", "inlet": "s3://consuming_1_task/quotes"}
+    run = cloud.run_dag("both_parts")
+    assert run["state"] == "success"
+    cloud.wait_idle(60)
+    multi = _only_run(store, "c06_multi_consumer")
+    assert store.get_xcom("c06_multi_consumer", multi["run_id"], "seen") == [
+        "s3://consuming_1_task/m1", "s3://consuming_1_task/m2"]

@@ -108,7 +108,7 @@ def test_backfill_bad_range(env, capsys):
 BROKEN = {
     "bad_cron": 'schedule="0 25 * * *"',
     "bad_zone": 'schedule=CronTriggerTimetable("0 6 * * *", timezone="Mars/Olympus")',
-    "not_s3": 'schedule=[Asset("gs://bucket/data/")]',
+    "reserved_scheme": 'schedule=[Asset("airflow://bucket/data/")]',  # the one scheme Airflow refuses
 }
 
 
@@ -137,7 +137,7 @@ def test_sync_reports_bad_schedules_clearly(env, capsys, tmp_path):
     joined = "\n".join(errors)
     assert "bad_cron" in joined and "'0 25 * * *'" in joined
     assert "bad_zone" in joined and "Mars/Olympus" in joined
-    assert "not_s3" in joined and "gs://bucket/data/" in joined
+    assert "reserved_scheme" in joined and "airflow://bucket/data/" in joined
     assert RunStore(clients, resources).list_dags() == []
 
 
