@@ -315,6 +315,41 @@ def _task_params(run_params: dict[str, Any], conf: dict[str, Any], task: Any, da
     return out
 
 
+_PREV_SUCCESS = ("prev_data_interval_start_success", "prev_data_interval_end_success", "prev_start_date_success",
+                 "prev_end_date_success")
+
+
+def _asks_for(task: Any, names: tuple[str, ...]) -> bool:
+    """Does the task name one of ``names`` (a parameter of its function, or in a templated field)?
+    Only then is the run table read for them (one query), so other tasks cost nothing more."""
+    import inspect
+
+    fn = getattr(task, "python_callable", None)
+    try:
+        params = set(inspect.signature(fn).parameters) if callable(fn) else set()
+    except (TypeError, ValueError):
+        params = set()
+    if params & set(names):
+        return True
+    texts = [str(getattr(task, f, "")) for f in getattr(task, "template_fields", ())]
+    return any(n in t for n in names for t in texts)
+
+
+def _prev_success(store: Any, dag_id: str, logical: Any) -> dict[str, Any]:
+    """Airflow's ``prev_*_success``: the newest successful run of the DAG before this one's logical date."""
+    out: dict[str, Any] = dict.fromkeys(_PREV_SUCCESS)
+    here = str(logical or "")
+    for prev in store.list_runs(dag_id, limit=50, states=["success"]):
+        if here and str(prev.get("logical_date") or "") < here:
+            out.update(
+                prev_data_interval_start_success=_pendulum(parse_dt(prev.get("data_interval_start"))),
+                prev_data_interval_end_success=_pendulum(parse_dt(prev.get("data_interval_end"))),
+                prev_start_date_success=_pendulum(parse_dt(prev.get("start_date"))),
+                prev_end_date_success=_pendulum(parse_dt(prev.get("end_date"))))
+            break
+    return out
+
+
 def build_context(*, plan: StepPlan, step: Step, run: dict[str, Any], ti: RuntimeTaskInstance,
                   task: Any = None, dag: Any = None) -> dict[str, Any]:
     """The task's context dict (Airflow 3 keys)."""
@@ -359,6 +394,10 @@ def build_context(*, plan: StepPlan, step: Step, run: dict[str, Any], ti: Runtim
         "var": VarAccessor(),
         "conn": ConnAccessor(),
     }
+    ctx.update(test_mode=False, reason=None, task_reschedule_count=0,
+               map_index_template=getattr(task, "map_index_template", None), templates_dict=None)
+    if _asks_for(task, _PREV_SUCCESS):
+        ctx.update(_prev_success(ti.store, plan.dag_id, run.get("logical_date")))
     assets = [*(getattr(task, "inlets", []) or []), *(getattr(task, "outlets", []) or [])]
     if assets:  # as in Airflow: only a task with asset inlets or outlets has the key
         ctx["asset_state_store"] = AssetStateStores(ti.store, assets)

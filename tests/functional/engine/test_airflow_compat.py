@@ -159,3 +159,33 @@ def test_task_level_params_merge_over_the_dags_and_the_conf_overrides_them(h, co
     assert _xcom(h, run, "own") == {"region": "eu", "limit": own_limit, "mode": "fast"}
     assert _xcom(h, run, "dag_only") == {"region": "eu", "limit": conf.get("limit", 5)}
     assert _xcom(h, run, "templated") == f"slow-{conf.get('limit', 5)}"
+
+
+# --- #21: every context key Stratus accepts is filled as Airflow fills it ----------------------------
+
+
+def test_context_keys_accepted_are_filled_prev_success_from_the_run_table(h):
+    (h.root / "prev.py").write_text(
+        "from datetime import datetime\n"
+        "from airflow.sdk import dag, task\n"
+        "from airflow.providers.standard.operators.bash import BashOperator\n"
+        "@dag(schedule='@daily', start_date=datetime(2026, 1, 1))\n"
+        "def prev():\n"
+        "    @task\n"
+        "    def keys(prev_start_date_success, prev_data_interval_start_success, test_mode, reason,\n"
+        "             task_reschedule_count, templates_dict, map_index_template, inlet_events):\n"
+        "        return [prev_data_interval_start_success and prev_data_interval_start_success.isoformat(),\n"
+        "                prev_start_date_success is not None, test_mode, reason, task_reschedule_count,\n"
+        "                templates_dict, map_index_template, len(inlet_events)]\n"
+        "    shown = BashOperator(task_id='shown', bash_command='echo {{ prev_data_interval_end_success }}')\n"
+        "    keys() >> shown\n"
+        "prev()\n")
+    first = h.run("prev", logical_date=datetime(2026, 3, 3, tzinfo=timezone.utc), run_type="scheduled",
+                  data_interval=(datetime(2026, 3, 2, tzinfo=timezone.utc), datetime(2026, 3, 3, tzinfo=timezone.utc)))
+    assert first["state"] == "success"
+    assert _xcom(h, first, "keys") == [None, False, False, None, 0, None, None, 0]
+    assert _xcom(h, first, "shown") == "None"
+    second = h.run("prev", logical_date=datetime(2026, 3, 4, tzinfo=timezone.utc), run_type="scheduled",
+                   data_interval=(datetime(2026, 3, 3, tzinfo=timezone.utc), datetime(2026, 3, 4, tzinfo=timezone.utc)))
+    assert _xcom(h, second, "keys") == ["2026-03-02T00:00:00+00:00", True, False, None, 0, None, None, 0]
+    assert _xcom(h, second, "shown") == "2026-03-03 00:00:00+00:00"
