@@ -191,7 +191,9 @@ def test_invalid_task_id():
             EmptyOperator(task_id="a b")
 
 
-def test_task_level_params_explained():
+def test_task_level_params_are_kept_as_params_and_a_non_dict_is_explained():
     with DAG("p"):
-        with pytest.raises(DagDefinitionError, match="task-level params are not supported; declare them on the DAG"):
-            EmptyOperator(task_id="t", params={"a": 1})
+        op = EmptyOperator(task_id="t", params={"a": 1})
+        assert op.params["a"].value == 1
+        with pytest.raises(DagDefinitionError, match=r"params must be a dict of names to values or Param\(\.\.\.\)"):
+            EmptyOperator(task_id="u", params=[1])
