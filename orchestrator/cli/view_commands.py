@@ -33,6 +33,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("runs", help="list the runs of a DAG, newest first")
     p.add_argument("dag_id", help="DAG id")
     p.add_argument("--limit", type=int, default=25, help="most runs listed (default: 25)")
+    p.add_argument("--utc", action="store_true", help="dates in UTC (default: the DAG's time zone)")
     _common(p)
     p.set_defaults(func=cmd_runs)
 
@@ -47,6 +48,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("task_id", help="task id")
     p.add_argument("--try", dest="try_number", type=int, default=None, help="try number (default: the latest)")
     p.add_argument("--map-index", type=int, default=-1, help="map index of a mapped task (default: -1, unmapped)")
+    p.add_argument("--follow", "-f", action="store_true", help="keep printing new lines until the task instance ends")
+    p.add_argument("--utc", action="store_true", help="times in UTC (default: the DAG's time zone)")
     _dag_opt(p)
     _common(p)
     p.set_defaults(func=cmd_logs)
@@ -101,10 +104,21 @@ def _run(view: RunsView, args: argparse.Namespace) -> dict[str, Any]:
     return view.run(args.run_id, getattr(args, "dag", None))
 
 
+def _zone(plan: Any, args: argparse.Namespace) -> Any:
+    """The DAG's time zone for display (``--utc``: UTC)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = "UTC" if getattr(args, "utc", False) else (getattr(getattr(plan, "schedule", None), "timezone", None) or "UTC")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
 def cmd_runs(args: argparse.Namespace, view: RunsView | None = None) -> int:
     view = view or view_for(args)
-    view.plan(args.dag_id)  # NotFoundError names the DAG if it is not registered
-    print(render_runs(view.runs(args.dag_id, args.limit), color=_color(args)))
+    plan = view.plan(args.dag_id)  # NotFoundError names the DAG if it is not registered
+    print(render_runs(view.runs(args.dag_id, args.limit), color=_color(args), tz=_zone(plan, args)))
     return 0
 
 
@@ -116,15 +130,72 @@ def cmd_show(args: argparse.Namespace, view: RunsView | None = None) -> int:
     return 0
 
 
+TERMINAL_TI = frozenset({"success", "failed", "upstream_failed", "skipped", "removed"})
+
+
+def _log_target(view: RunsView, args: argparse.Namespace, run: dict[str, Any]) -> tuple[Any, dict[str, Any] | None]:
+    """The run's plan and the task instance ``stratus logs`` reads; errors name what is missing."""
+    import difflib
+
+    from orchestrator.errors import NotFoundError
+
+    dag_id, run_id = str(run["dag_id"]), str(run["run_id"])
+    plan = view.run_plan(run)
+    ids = [s.task_id for s in plan.steps]
+    if args.task_id not in ids:
+        close = difflib.get_close_matches(args.task_id, ids, n=1)
+        raise NotFoundError(f"Run '{run_id}' of DAG '{dag_id}' has no task '{args.task_id}'"
+                            + (f". Did you mean '{close[0]}'?" if close else f" (tasks: {', '.join(ids)})."))
+    step = plan.step(args.task_id)
+    if step.mapping is not None and args.map_index < 0:
+        count = run.get(f"map_count#{args.task_id}")
+        where = f" (0 to {int(count) - 1})" if count else ""
+        raise StratusError(f"Task '{args.task_id}' is mapped: pass --map-index N{where} to read one instance's log.")
+    if step.mapping is None and args.map_index >= 0:
+        raise StratusError(f"Task '{args.task_id}' is not mapped: leave out --map-index.")
+    try:
+        return plan, view.ti(dag_id, run_id, args.task_id, args.map_index)
+    except NotFoundError:
+        return plan, None
+
+
 def cmd_logs(args: argparse.Namespace, view: RunsView | None = None) -> int:
+    import time
+
     view = view or view_for(args)
     run = _run(view, args)
-    lines = view.log_lines(str(run["dag_id"]), str(run["run_id"]), args.task_id, map_index=args.map_index,
-                           try_number=args.try_number)
-    if not lines:
-        print(f"(no log lines for task '{args.task_id}' yet)", file=sys.stderr)
-    for line in lines:
-        print(line.render())
+    dag_id, run_id = str(run["dag_id"]), str(run["run_id"])
+    plan, ti = _log_target(view, args, run)
+    zone = _zone(plan, args)
+    what = args.task_id + (f"[{args.map_index}]" if args.map_index >= 0 else "")
+    if ti is None and not args.follow:
+        print(f"(task '{what}' of run '{run_id}' has not started yet: no status; --follow waits for it)",
+              file=sys.stderr)
+        return 0
+    shown, shown_try = 0, None
+    while True:
+        if ti is not None:
+            current = int(ti.get("try_number") or 0)
+            wanted = args.try_number or current
+            if shown_try is not None and wanted != shown_try:
+                shown = 0
+                print(f"--- try {wanted} ---", flush=True)
+            shown_try = wanted
+            lines = view.log_lines(dag_id, run_id, args.task_id, map_index=args.map_index,
+                                   try_number=args.try_number) if wanted >= 1 else []
+            for line in lines[shown:]:
+                print(line.render(zone), flush=True)
+            shown = max(shown, len(lines))
+        ended = ti is not None and (str(ti.get("state")) in TERMINAL_TI or bool(args.try_number))
+        if not args.follow or ended:
+            break
+        time.sleep(1.0)
+        try:
+            ti = view.ti(dag_id, run_id, args.task_id, args.map_index)
+        except StratusError:
+            ti = None
+    if ti is not None and not shown:
+        print(f"(no log lines for task '{what}' try {shown_try} yet)", file=sys.stderr)
     return 0
 
 

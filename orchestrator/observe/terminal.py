@@ -67,8 +67,23 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], plain_rows: Se
     return "\n".join(lines)
 
 
-def render_runs(runs: Sequence[Mapping[str, Any]], *, color: bool = False, now: datetime | None = None) -> str:
-    """The runs of one DAG as a table, in the order given (the store returns newest first)."""
+def _in_zone(value: Any, tz: Any) -> str:
+    """An ISO date from the store shown in ``tz`` (the DAG's time zone); unchanged without one."""
+    if not value or tz is None:
+        return str(value or "")
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(tz).isoformat(timespec="seconds")
+
+
+def render_runs(runs: Sequence[Mapping[str, Any]], *, color: bool = False, now: datetime | None = None,
+                tz: Any = None) -> str:
+    """The runs of one DAG as a table, in the order given (the store returns newest first);
+    dates in ``tz`` (the DAG's time zone) when given."""
     if not runs:
         return "No runs."
     now = now or datetime.now(timezone.utc)
@@ -83,8 +98,8 @@ def render_runs(runs: Sequence[Mapping[str, Any]], *, color: bool = False, now: 
             str(run.get("run_id", "")),
             state or "no status",
             str(run.get("run_type") or ""),
-            str(run.get("logical_date") or ""),
-            str(run.get("start_date") or ""),
+            _in_zone(run.get("logical_date"), tz),
+            _in_zone(run.get("start_date"), tz),
             format_duration(duration),
             tasks,
         ]

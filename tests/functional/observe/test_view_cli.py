@@ -86,6 +86,24 @@ def test_logs_of_a_mapped_try(view, capsys):
     assert "has no try 2 (tries so far: 1)" in capsys.readouterr().err
 
 
+def test_logs_errors_name_what_is_missing(view, capsys):
+    assert cli.main(["logs", RUN, "clen"]) == 1
+    assert f"Run '{RUN}' of DAG 'daily_sales' has no task 'clen'. Did you mean 'clean'?" in capsys.readouterr().err
+    assert cli.main(["logs", RUN, "clean"]) == 1
+    assert "Task 'clean' is mapped: pass --map-index N to read one instance's log." in capsys.readouterr().err
+    assert cli.main(["logs", RUN, "extract", "--map-index", "0"]) == 1
+    assert "Task 'extract' is not mapped: leave out --map-index." in capsys.readouterr().err
+    assert cli.main(["logs", RUN, "load_group.load"]) == 0
+    assert f"task 'load_group.load' of run '{RUN}' has not started yet: no status" in capsys.readouterr().err
+
+
+def test_logs_follow_ends_with_the_task_instance_and_lines_carry_times(view, capsys):
+    assert cli.main(["logs", RUN, "clean", "--map-index", "1", "--follow"]) == 0  # already failed: ends at once
+    lines = capsys.readouterr().out.splitlines()
+    printed = next(line for line in lines if line.endswith("row 1 is bad"))
+    assert printed[:4] == "20" + printed[2:4] and printed[10] == "T"  # the printed line has its own time
+
+
 def test_clear_and_mark_call_the_engine(view, capsys):
     _, engine = view
     assert cli.main(["clear", RUN, "--task", "clean", "--downstream", "--failed-only", "--dag", "daily_sales"]) == 0
