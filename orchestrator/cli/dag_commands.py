@@ -96,12 +96,18 @@ def _table(rows: list[list[str]], headers: list[str]) -> str:
 def cmd_dags(args: argparse.Namespace) -> int:
     args.path = _folder(args)
     bag = DagBag(args.path, safe_mode=not args.all_files)
-    rows = [
-        [d.dag_id, schedule_label(d.schedule), str(len(d.task_dict)), _rel(bag.files[d.dag_id], bag.dags_root)]
-        for d in (bag.dags[i] for i in bag.dag_ids)
-    ]
+    registry = _registry(args)
+    rows = []
+    for d in (bag.dags[i] for i in bag.dag_ids):
+        item = registry.get(d.dag_id) if registry is not None else None
+        paused = "-" if item is None else ("yes" if item.get("paused") else "no")
+        rows.append([d.dag_id, schedule_label(d.schedule), str(len(d.task_dict)),
+                     _rel(bag.files[d.dag_id], bag.dags_root), paused, _next_run(d, bag.dags_root, item)])
     if rows:
-        print(_table(rows, ["DAG id", "schedule", "tasks", "file"]))
+        print(_table(rows, ["DAG id", "schedule", "tasks", "file", "paused", "next run"]))
+        if registry is None:
+            print("(paused: '-' = not known here; start `stratus dev` or pass --stack to read the registry)",
+                  file=sys.stderr)
     else:
         print(f"No DAGs found in {args.path}.")
     if bag.import_errors:
@@ -110,6 +116,48 @@ def cmd_dags(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _registry(args: argparse.Namespace) -> dict[str, dict[str, Any]] | None:
+    """The registry items of the targeted cloud (``stratus dev`` here, or ``STRATUS_STACK``), else None."""
+    from orchestrator import constants as c
+    from orchestrator.errors import StratusError
+    from orchestrator.local.target import read_dev_state, state_path
+
+    if not (os.environ.get(c.ENV_STACK) or read_dev_state(state_path())):
+        return None
+    try:
+        from orchestrator.local.target import resolve_target
+        from orchestrator.store import RunStore
+
+        store = RunStore(*resolve_target(argparse.Namespace(stack=None, dags=args.path)))
+        return {str(item["dag_id"]): item for item in store.list_dags()}
+    except (StratusError, Exception):  # noqa: BLE001 - the folder listing works without a cloud
+        return None
+
+
+def _next_run(dag: Any, dags_root: str, item: dict[str, Any] | None) -> str:
+    """When the schedule next fires, in the DAG's time zone ('paused', 'on assets', '-')."""
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    from orchestrator.triggers.timetable import timetable_for
+
+    if item is not None and item.get("paused"):
+        return "paused"
+    try:
+        plan = compile_dag(dag, dags_root)
+    except PlanValidationError:
+        return "-"
+    if plan.schedule.kind == "assets":
+        return "on asset events"
+    try:
+        info = timetable_for(plan).next_run(datetime.now(timezone.utc))
+    except Exception:  # noqa: BLE001 - a schedule error is reported by `stratus validate`
+        return "-"
+    if info is None:
+        return "-"
+    return info.logical_date.astimezone(ZoneInfo(plan.schedule.timezone)).isoformat(timespec="minutes")
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

@@ -168,6 +168,9 @@ def test_dev_picks_up_edits_and_keeps_its_state_across_restarts(tmp_path, monkey
 
         clients, resources = dev_target()
         assert RunStore(clients, resources).get_dag("edit_me")["paused"] is True
+        assert main(["dags"]) == 0
+        row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("edit_me "))
+        assert row.split()[-2:] == ["yes", "paused"]  # the paused and next-run columns read the dev registry
         assert clients.client("ssm").get_parameter(Name="/stratus/variables/region")["Parameter"]["Value"] == "eu-west-1"
         assert main(["logs", run2, "second"]) == 0
         assert "second is printing" in capsys.readouterr().out  # logs of a run from before the restart

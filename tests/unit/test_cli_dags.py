@@ -38,11 +38,13 @@ def test_dags_table(capsys):
     assert main(["dags", DAGS]) == 0
     out = capsys.readouterr().out
     header = out.splitlines()[0].split()
-    assert header == ["DAG", "id", "schedule", "tasks", "file"]
+    assert header == ["DAG", "id", "schedule", "tasks", "file", "paused", "next", "run"]
     row = next(line for line in out.splitlines() if line.startswith("s3_arrival "))
-    assert "assets: s3://stratus-landing/incoming/" in row and row.rstrip().endswith("s3_arrival.py")
+    assert "assets: s3://stratus-landing/incoming/" in row and row.split()[-6:] == ["2", "s3_arrival.py", "-", "on", "asset", "events"]
     row = next(line for line in out.splitlines() if line.startswith("daily_catchup "))
-    assert row.split()[1:] == ["@daily", "2", "daily_catchup.py"]
+    cells = row.split()
+    assert cells[1:5] == ["@daily", "2", "daily_catchup.py", "-"]
+    assert cells[5].endswith("T00:00+00:00")  # the next daily fire, in the DAG's time zone
 
 
 def test_dags_reports_import_errors_on_stderr(capsys):
