@@ -35,7 +35,7 @@ if str(REPO) not in sys.path:
 from bench.awscount import Call, CallRecorder  # noqa: E402
 from bench.dags import BenchDag, standard_suite  # noqa: E402
 from bench.harness import BACKENDS, RunResult, bench_cloud, default_backend, operator_markers, run_and_wait  # noqa: E402
-from orchestrator.local.moto_patches import fast_moto  # noqa: E402
+from orchestrator.local.speedups.moto_patches import fast_moto  # noqa: E402
 from bench.table import render  # noqa: E402
 
 # On-demand prices, us-east-1, as published on the AWS pricing pages (checked 2026-11-22):

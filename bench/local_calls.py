@@ -3,7 +3,7 @@
 The calls a task's path makes (a consistent GetItem, a conditional UpdateItem with
 ReturnValues, a two-action TransactWriteItems, a PutItem) on a table that already holds
 ``--items`` items (at least ``20 + 5 * --rounds``) of one run partition, through the same hooks as the local cloud
-(``orchestrator.local.motofast`` and the one-lock-per-call dispatch of
+(``orchestrator.local.speedups.motofast`` and the one-lock-per-call dispatch of
 ``orchestrator.local.functions``). ``--plain`` leaves moto and botocore as they ship (only the
 lock), to see what the local cloud's speed-ups save. Each operation is timed over
 ``--rounds`` rounds, five times; the fastest of the five is printed (CPU time of this
@@ -65,10 +65,10 @@ def measure(rounds: int = 200, items: int = 2000, plain: bool = False) -> dict[s
     import boto3
     from moto import mock_aws
 
-    from orchestrator.local import functions, motofast
+    from orchestrator.local import functions, speedups
 
     if not plain:
-        motofast.install()
+        speedups.install()
     functions._install_hooks()  # one lock per moto call, as in the local cloud
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name="us-east-1")

@@ -39,7 +39,7 @@ if str(REPO) not in sys.path:
 
 from bench.dags import BenchDag, fan_map, standard_suite  # noqa: E402
 from bench.harness import BACKENDS, RunResult, bench_cloud, default_backend, run_and_wait  # noqa: E402
-from orchestrator.local.moto_patches import fast_moto  # noqa: E402
+from orchestrator.local.speedups.moto_patches import fast_moto  # noqa: E402
 from bench.sampler import StackSampler  # noqa: E402
 from bench.table import render  # noqa: E402
 
@@ -78,7 +78,7 @@ def measure(specs: list[BenchDag], timeout_s: float = 1800.0, sampler: StackSamp
             backend: str = "local", fast: bool = False) -> SpeedReport:
     """Start one cloud over ``specs`` and run each DAG once, in order (sampled by ``sampler`` if given).
 
-    ``fast``: make moto fast first (``orchestrator.local.moto_patches.fast_moto``), for the rest of the process.
+    ``fast``: make moto fast first (``orchestrator.local.speedups.moto_patches.fast_moto``), for the rest of the process.
     """
     report = SpeedReport(specs=specs, rss_before_mb=peak_rss_mb(), backend=backend)
     if fast:
@@ -124,9 +124,9 @@ def speed_table(report: SpeedReport) -> str:
         "gap (chains only): one task's end_date to the next task's start_date, the hop latency.",
         f"Machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end (other work slows every figure).",
     ]
-    notes.append("The local cloud installs orchestrator.local.motofast (moto's slow paths made fast, same results), "
-                 "orchestrator.local.motorequest (in-process requests routed once per URL, DynamoDB's without werkzeug, "
-                 "signatures moto never checks not computed) and orchestrator.local.botofast (botocore's models loaded "
+    notes.append("The local cloud installs orchestrator.local.speedups.motofast (moto's slow paths made fast, same results), "
+                 "orchestrator.local.speedups.motorequest (in-process requests routed once per URL, DynamoDB's without werkzeug, "
+                 "signatures moto never checks not computed) and orchestrator.local.speedups.botofast (botocore's models loaded "
                  "once per process, User-Agent strings kept) on start.")
     notes += [f"Skipped: {s}" for s in report.skipped]
     title = ("Local cloud speed (moto in process, real handlers)" if report.backend == "local"
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
                              "in a fresh local cloud")
     parser.add_argument("--json", default=None, help="also write the figures as JSON to this path")
     parser.add_argument("--fast-moto", action="store_true",
-                        help="apply orchestrator.local.motofast first (the local cloud does on start; this is for --backend engine)")
+                        help="apply orchestrator.local.speedups.motofast first (the local cloud does on start; this is for --backend engine)")
     parser.add_argument("--profile", action="store_true",
                         help="sample every thread's stack during the runs and print the hottest functions")
     parser.add_argument("--backend", choices=BACKENDS, default=None,

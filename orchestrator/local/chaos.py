@@ -120,9 +120,9 @@ def run_seed(seed: int, runs: int, *, rates: FaultRates | None = None, batch: in
 
 def _fast_moto() -> None:
     """The local cloud's moto speed-ups (moto copies whole tables per transaction)."""
-    from orchestrator.local import motofast
+    from orchestrator.local import speedups
 
-    motofast.install()
+    speedups.install()
 
 
 def _references(world: ChaosWorld, dag_ids: list[str]) -> dict[str, tuple[str | None, dict[str, str]]]:

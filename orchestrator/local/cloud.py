@@ -20,7 +20,6 @@ import contextlib
 import logging
 import os
 import time
-import uuid
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,11 +28,11 @@ from typing import Any
 from orchestrator import constants as c
 from orchestrator.config import Clients, Resources
 from orchestrator.errors import StratusError
-from orchestrator.local import functions, motofast
+from orchestrator.local import ddblimits, deploycache, functions, speedups
 from orchestrator.local.emulation import Emulation, LocalClock
 from orchestrator.local.functions import MOTO_LOCK, FunctionHost
 from orchestrator.local.stack import ACCOUNT_ID, DeployedStack, deploy_stack
-from orchestrator.local.template import TranslatedTemplate, translate
+from orchestrator.local.template import TranslatedTemplate
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +66,10 @@ class LocalCloud:
     ``function_timeouts`` (logical id or name -> seconds, overriding the template),
     ``auto_advance`` (when only timers remain, jump the clock to the next one: what
     ``stratus run`` wants for retry delays), ``parameters`` (template parameter overrides),
-    ``echo_logs`` (also print the functions' logs).
+    ``echo_logs`` (also print the functions' logs), ``deploy_cache`` (restore the deployed stack
+    kept on disk by an earlier process with the same template, parameters and versions instead
+    of deploying it; default: on in process unless ``STRATUS_DEPLOY_CACHE=0``, off in server mode,
+    where ``stratus dev``'s clients read the stack through CloudFormation; see ``local.deploycache``).
     """
 
     def __init__(
@@ -86,6 +88,7 @@ class LocalCloud:
         auto_advance: bool = False,
         echo_logs: bool = False,
         tick_s: float = 0.02,
+        deploy_cache: bool | None = None,
     ) -> None:
         self.dags_root = Path(dags_root).resolve()
         self.template_path = Path(template).resolve() if template else default_template()
@@ -100,6 +103,8 @@ class LocalCloud:
         self.auto_advance = auto_advance
         self.echo_logs = echo_logs
         self.tick_s = tick_s
+        self.deploy_cache = (deploycache.enabled() and not server) if deploy_cache is None else deploy_cache
+        self.restored = False  # whether the stack came from the deploy cache
         self.clock = LocalClock()
         self.endpoint_url: str | None = None
         self.clients: Clients
@@ -174,10 +179,26 @@ class LocalCloud:
             self._mock = mock_aws()
             self._mock.start()
         self.clients = Clients(endpoint_url=self.endpoint_url, region_name=self.region)
-        motofast.install()  # moto's own slow paths made fast (local only; see local.motofast)
+        speedups.install()  # moto's own slow paths made fast, guarded (local only; see local.speedups)
+        ddblimits.install()  # DynamoDB's limits moto does not enforce (on with or without the speed-ups)
 
-    def _deploy(self) -> None:
-        staging = f"stratus-local-staging-{uuid.uuid4().hex[:12]}"
+    def _deploy_stack(self) -> None:
+        # One name per stack (a fresh moto has no bucket of that name); the translation names it,
+        # so a random one would make every deploy a different one for the deploy cache.
+        staging = f"{self.stack_name}-staging"[:63].lower()
+        key = None
+        if self.deploy_cache:
+            key = deploycache.key_of(self.template_path, parameters=self.parameters, region=self.region,
+                                     stack_name=self.stack_name, code_root=self.code_root,
+                                     dags_root=self.dags_root, staging_bucket=staging)
+            kept = deploycache.load(key)
+            if kept is not None:
+                with MOTO_LOCK:
+                    deploycache.restore(kept, ACCOUNT_ID)
+                self.translated, self.stack, self.restored = kept["translated"], kept["stack"], True
+                return
+        from orchestrator.local.template import translate
+
         self.translated = translate(
             self.template_path,
             staging_bucket=staging,
@@ -194,6 +215,11 @@ class LocalCloud:
                 region=self.region,
                 parameters=self.parameters,
             )
+            if key is not None:
+                deploycache.save(key, translated=self.translated, stack=self.stack, account_id=ACCOUNT_ID)
+
+    def _deploy(self) -> None:
+        self._deploy_stack()
         self.resources = Resources.from_stack_outputs(self.stack.outputs, dags_root=str(self.dags_root))
         specs = {}
         arns = {}

@@ -191,6 +191,9 @@ def deploy_stack(
     values = {**_parameter_values(cfn, overrides), **pseudo_parameters(stack_name, region)}
     moto_cfn, skipped, late_outputs = _split_for_moto(cfn, values, region)
 
+    from orchestrator.local import speedups
+
+    speedups.stack_templates()
     cf = clients.client("cloudformation")
     try:
         cf.create_stack(

@@ -18,12 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-import boto3
-from samtranslator.parser.parser import Parser
-from samtranslator.translator.translator import Translator
-from samtranslator.utils.py27hash_fix import to_py27_compatible_template, undo_mark_unicode_str_in_template
-from samtranslator.yaml_helper import yaml_parse
-
 from orchestrator.errors import StratusError
 
 # Resource types the template uses that moto's CloudFormation does not implement (moto warns
@@ -115,6 +109,8 @@ def load_sam_template(path: str | Path) -> dict[str, Any]:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise TemplateError(f"Cannot read template {str(p)!r}: {exc.strerror}. Pass the path of template.yaml.") from exc
+    from samtranslator.yaml_helper import yaml_parse  # imported by the deploy that needs it (local.deploycache)
+
     try:
         parsed = yaml_parse(text)
     except Exception as exc:  # yaml raises several types; all mean the same to the user
@@ -185,6 +181,11 @@ def translate(
             props["ContentUri"] = f"s3://{staging_bucket}/{staged[logical_id]}"
     if "CodeUri" in globals_fn:
         del globals_fn["CodeUri"]
+    import boto3
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
+    from samtranslator.utils.py27hash_fix import to_py27_compatible_template, undo_mark_unicode_str_in_template
+
     try:
         values = dict(parameters or {})
         to_py27_compatible_template(sam, values)

@@ -97,7 +97,7 @@ def test_cheap_transactions_roll_back_a_cancelled_transaction_like_moto(aws_env,
     import boto3
     from moto import mock_aws
 
-    from orchestrator.local.moto_patches import cheap_transactions
+    from orchestrator.local.speedups.moto_patches import cheap_transactions
 
     with mock_aws(), (cheap_transactions() if patched else contextlib.nullcontext()):
         ddb = boto3.client("dynamodb", region_name="us-east-1")

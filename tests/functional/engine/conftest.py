@@ -20,7 +20,7 @@ from orchestrator.engine.conductor import Conductor
 from orchestrator.engine.dispatch import LambdaDispatcher
 from orchestrator.engine.engine import Engine
 from orchestrator.engine.messages import ExpandMessage, TaskMessage
-from orchestrator.local import motofast
+from orchestrator.local import ddblimits, speedups
 from orchestrator.plan.compiler import compile_dag
 from orchestrator.plan.loader import DagBag
 from orchestrator.store import RunStore, create_table
@@ -144,7 +144,8 @@ def aws(monkeypatch):
                  "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
                  "POWERTOOLS_METRICS_DISABLED": "true"}.items():
         monkeypatch.setenv(k, v)
-    motofast.install()
+    speedups.install()  # off with STRATUS_MOTO_FAST=0 (make test runs these suites both ways)
+    ddblimits.install()
     with mock_aws():
         clients = Clients(region_name="us-east-1")
         resources = Resources(table="stratus-engine-test", artefact_bucket="stratus-engine-artefacts",

@@ -9,7 +9,7 @@ import pytest
 from botocore.context import start_as_current_context
 from botocore.useragent import UserAgentString, register_feature_id
 
-from orchestrator.local import botofast
+from orchestrator.local.speedups import botofast
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ import pytest
 from moto import mock_aws
 
 from orchestrator.config import Clients
-from orchestrator.local import motofast, motoupdate
+from orchestrator.local import speedups
+from orchestrator.local.speedups import motoupdate
 from orchestrator.store import create_table
 
 ITEM = {
@@ -54,7 +55,7 @@ def table(monkeypatch: pytest.MonkeyPatch) -> Any:
     for k, v in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
                  "AWS_SECRET_ACCESS_KEY": "testing"}.items():
         monkeypatch.setenv(k, v)
-    motofast.install()
+    assert speedups.install(), "the speed-ups under test are not installed (STRATUS_MOTO_FAST=0 or an untested moto)"
     with mock_aws():
         from moto.dynamodb.models import dynamodb_backends
 
@@ -118,7 +119,7 @@ def test_response_ids_are_moto_shaped_and_reach_xml_bodies(monkeypatch: pytest.M
     for k, v in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
                  "AWS_SECRET_ACCESS_KEY": "testing"}.items():
         monkeypatch.setenv(k, v)
-    motofast.install()
+    assert speedups.install(), "the speed-ups under test are not installed (STRATUS_MOTO_FAST=0 or an untested moto)"
     with mock_aws():
         clients = Clients(region_name="us-east-1")
         ids = [clients.client("dynamodb").list_tables()["ResponseMetadata"] for _ in range(2)]
@@ -172,7 +173,7 @@ def test_backends_found_at_once_are_still_reset_between_mocks(monkeypatch: pytes
     for k, v in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
                  "AWS_SECRET_ACCESS_KEY": "testing"}.items():
         monkeypatch.setenv(k, v)
-    motofast.install()
+    assert speedups.install(), "the speed-ups under test are not installed (STRATUS_MOTO_FAST=0 or an untested moto)"
     from moto.core.base_backend import BackendDict
     from moto.dynamodb.models import dynamodb_backends
 

@@ -20,7 +20,8 @@ from botocore.awsrequest import AWSRequest
 from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
 
-from orchestrator.local import motofast, motorequest
+from orchestrator.local import speedups
+from orchestrator.local.speedups import motorequest
 
 KEY = {"pk": {"S": "RUN#d#r"}, "sk": {"S": "TI#t#00001"}}
 ITEM = {**KEY, "state": {"S": "queued"}, "try_number": {"N": "1"}, "blob": {"B": b"\x00\x01"},
@@ -126,7 +127,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for k, v in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
                  "AWS_SECRET_ACCESS_KEY": "testing"}.items():
         monkeypatch.setenv(k, v)
-    motofast.install()
+    assert speedups.install(), "the speed-ups under test are not installed (STRATUS_MOTO_FAST=0 or an untested moto)"
     yield
 
 

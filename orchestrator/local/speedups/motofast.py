@@ -5,9 +5,10 @@ same requests) and only removes work moto repeats for nothing:
 
 - transactions: moto backs up every table touched by a transaction with ``copy.deepcopy``
   before applying it, which makes each transaction O(table size) and a 1,000-way map
-  O(n^2). DynamoDB itself checks every condition first and then applies all writes; moto is
-  made to do the same: conditions are evaluated up front (a failure cancels with per-item
-  reasons, nothing written) and the writes are applied without the backup;
+  O(n^2). The same loop runs (the same checks, writes, errors and order) but backs up only
+  the items the transaction writes, just before each write, and puts exactly those back when
+  the transaction is cancelled or a write raises a validation error: all or nothing, as in
+  DynamoDB and in moto itself (``tests/functional/local/test_transaction_parity.py``);
 - responses: moto 5.2 serialises every DynamoDB response through its shape-driven
   serializer (~50 ms for a run item); DynamoDB's wire format is the JSON moto already
   built, so successful responses are written with ``json.dumps`` instead;
@@ -39,12 +40,13 @@ same requests) and only removes work moto repeats for nothing:
   time and searches the whole body for an XML ``<RequestId>`` to put it in, JSON bodies
   included; the id is drawn in one call from the same generator and alphabet, and only a
   body that has the tag is searched;
-- stacks: moto parses a stack's template with PyYAML's pure-Python loader even when it is
-  JSON (the local cloud deploys JSON); JSON is read with ``json.loads`` (YAML is a superset
-  of JSON: the same document).
+- stacks (``fast_stack_templates``, applied by ``local.stack`` only when it deploys through
+  moto's CloudFormation): moto parses a stack's template with PyYAML's pure-Python loader even
+  when it is JSON (the local cloud deploys JSON); JSON is read with ``json.loads`` (YAML is a
+  superset of JSON: the same document).
 
-``install()`` is idempotent and process-wide; the local cloud calls it on start. Never used
-on AWS.
+``install()`` is idempotent and process-wide; ``orchestrator.local.speedups.install()`` calls it
+after checking every patch target (never call it directly). Never used on AWS.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ import re
 import string
 from typing import Any
 
-from orchestrator.local import botofast, motorequest, motoupdate
+from orchestrator.local.speedups import botofast, motorequest, motoupdate
 
 _FLAG = "_stratus_fast"
 _EXPRESSION_CACHE_MAX = 2048
@@ -84,58 +86,115 @@ def install() -> None:
     _fast_backend_lookups()
     _fast_queries()
     _fast_response_ids()
-    _fast_stack_templates()
 
 
 def _fast_transactions() -> None:
+    from moto.dynamodb.exceptions import ConditionalCheckFailed, MockValidationException
     from moto.dynamodb.exceptions import MultipleTransactionsException, TooManyTransactionsException
-    from moto.dynamodb.exceptions import TransactionCanceledException
+    from moto.dynamodb.exceptions import TransactionCanceledException, TransactWriteSingleOpException
     from moto.dynamodb.models import DynamoDBBackend
 
     if getattr(DynamoDBBackend.transact_write_items, _FLAG, False):
         return
     from moto.dynamodb.comparisons import get_filter_expression as filter_expr
 
+    original = DynamoDBBackend.transact_write_items
+
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        # moto's own loop, step for step (the same checks, calls, errors and order), with one
+        # difference: the rollback restores the items the transaction touched, saved before
+        # each is written, instead of whole-table copies made up front. All or nothing, as
+        # in DynamoDB: a cancelled transaction and a validation error both leave no write.
         if len(transact_items) > 100:
             raise TooManyTransactionsException()
+        saved = _Touched()
         seen: set[tuple[str, str]] = set()
         errors: list[tuple[Any, Any, Any]] = []
-        plan = []
         for item in transact_items:
-            op_type, op = next(iter(item.items()))
-            table_name = op["TableName"]
-            key = transact_item_key(self.get_table(table_name) if op_type == "Put" else None, op_type, op)
-            ident = (str(table_name), str(dict(sorted(key.items()))))
-            if ident in seen:
-                raise MultipleTransactionsException()
-            seen.add(ident)
-            cond = op.get("ConditionExpression")
-            if cond is not None:
+            original_item = None
+            if len(list(item.keys())) > 1:
+                saved.rollback()
+                raise TransactWriteSingleOpException
+            try:
+                op_type, op = next(iter(item.items()))
+                if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+                    raise ValueError("Unsupported transaction operation")
+                table_name = op["TableName"]
+                cond = op.get("ConditionExpression")
+                names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+                table = self.get_table(table_name) if op_type == "Put" else None
+                key = transact_item_key(table, op_type, op)
+                ident = (str(table_name), str(dict(sorted(key.items()))))
+                if ident in seen:
+                    raise MultipleTransactionsException()
+                seen.add(ident)
                 current = self.get_item(table_name, key)
-                check = filter_expr(cond, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues"))
-                if not check.expr(current):
-                    errors.append(("ConditionalCheckFailed", "The conditional request failed", None))
-                    continue
-            errors.append((None, None, None))
-            plan.append((op_type, op, table_name, key))
+                if cond is not None:
+                    if not filter_expr(cond, names, values).expr(current):
+                        if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+                            original_item = current.to_json()["Attributes"]
+                        raise ConditionalCheckFailed(item=original_item)
+                if op_type != "ConditionCheck":
+                    saved.save(self, table_name, key, copy_item=op_type == "Update")
+                if op_type == "Put":
+                    self.put_item(table_name, op["Item"], condition_expression=cond,
+                                  expression_attribute_names=names, expression_attribute_values=values)
+                elif op_type == "Delete":
+                    self.delete_item(table_name, key, condition_expression=cond,
+                                     expression_attribute_names=names, expression_attribute_values=values)
+                elif op_type == "Update":
+                    self.update_item(table_name, key, update_expression=op["UpdateExpression"],
+                                     condition_expression=cond, expression_attribute_names=names,
+                                     expression_attribute_values=values)
+                errors.append((None, None, None))
+            except (MultipleTransactionsException, MockValidationException):
+                saved.rollback()
+                raise
+            except ConditionalCheckFailed as e:
+                errors.append(("ConditionalCheckFailed", str(e.message), original_item))
+            except Exception as e:  # noqa: BLE001 - moto's own handling: the reason is reported
+                errors.append((type(e).__name__, str(e), original_item))
         if any(code is not None for code, _, _ in errors):
+            saved.rollback()
             raise TransactionCanceledException(errors)
-        for op_type, op, table_name, key in plan:
-            names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
-            if op_type == "Put":
-                self.put_item(table_name, op["Item"], expression_attribute_names=names,
-                              expression_attribute_values=values)
-            elif op_type == "Delete":
-                self.delete_item(table_name, key, expression_attribute_names=names,
-                                 expression_attribute_values=values)
-            elif op_type == "Update":
-                self.update_item(table_name, key, update_expression=op["UpdateExpression"],
-                                 condition_expression=op.get("ConditionExpression"),
-                                 expression_attribute_names=names, expression_attribute_values=values)
 
     setattr(transact_write_items, _FLAG, True)
+    transact_write_items.__wrapped__ = original  # type: ignore[attr-defined]  # moto's own, for the parity tests
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+class _Touched:
+    """The items a transaction is about to write, as they were, to put back on rollback."""
+
+    def __init__(self) -> None:
+        self._saved: list[tuple[Any, Any, Any, Any, int | None]] = []
+
+    def save(self, backend: Any, table_name: str, key: dict[str, Any], *, copy_item: bool) -> None:
+        table = backend.get_table(table_name)
+        hash_key, range_key = backend.get_keys_value(table, key)
+        item = table.get_item(hash_key, range_key)
+        if item is not None and copy_item:
+            item = copy.deepcopy(item)  # moto updates an item in place; a put or delete replaces it
+        shard = table.stream_shard
+        self._saved.append((table, hash_key, range_key, item, None if shard is None else len(shard.items)))
+
+    def rollback(self) -> None:
+        for table, hash_key, range_key, item, stream_len in reversed(self._saved):
+            if range_key is not None:
+                partition = table.items.get(hash_key)
+                if item is not None:
+                    table.items[hash_key][range_key] = item
+                elif partition is not None:
+                    partition.pop(range_key, None)
+                    if not partition:
+                        del table.items[hash_key]
+            elif item is not None:
+                table.items[hash_key] = item
+            else:
+                table.items.pop(hash_key, None)
+            if stream_len is not None and table.stream_shard is not None:
+                del table.stream_shard.items[stream_len:]
+        self._saved.clear()
 
 
 def _fast_responses() -> None:
@@ -462,7 +521,9 @@ def _fast_response_ids() -> None:
     BaseResponse._enrich_response = staticmethod(enrich_response)  # type: ignore[method-assign,assignment]
 
 
-def _fast_stack_templates() -> None:
+def fast_stack_templates() -> None:
+    """Stacks' JSON templates read with ``json.loads`` (called by ``local.stack`` before it deploys,
+    so that moto's CloudFormation is imported only by a deploy that needs it)."""
     from moto.cloudformation.models import Stack
 
     original = Stack.parse_template

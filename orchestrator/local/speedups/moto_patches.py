@@ -9,7 +9,7 @@ count (a 10,000-map never finishes). AWS does nothing of the kind.
 ``cheap_transactions()`` keeps moto's semantics and swaps only the backup: it snapshots the
 items the transaction names (by key) before calling moto, lets moto's table copy be the
 table itself, and on failure restores exactly those items. It stays as the small, moto-faithful
-alternative to ``orchestrator.local.motofast`` (which the local cloud installs); the
+alternative to ``orchestrator.local.speedups.motofast`` (which the local cloud installs); the
 benchmarks reach both through ``fast_moto()``. Local only: never used on AWS.
 """
 
@@ -19,7 +19,7 @@ import contextlib
 import copy
 from typing import Any, Iterator
 
-from orchestrator.local.motofast import transact_item_key
+from orchestrator.local.speedups.motofast import transact_item_key
 
 
 class _TablesAreNotCopied:
@@ -65,12 +65,14 @@ def _restore(saved: list[tuple[Any, Any, Any, Any]]) -> None:
 def fast_moto() -> str:
     """Make moto fast for big runs, for the rest of the process; returns what was applied.
 
-    ``orchestrator.local.motofast.install()``: what the local cloud installs on start.
+    ``orchestrator.local.speedups.install()``: what the local cloud installs on start
+    (nothing with ``STRATUS_MOTO_FAST=0`` or on an untested moto).
     """
-    from orchestrator.local import motofast
+    from orchestrator.local import speedups
 
-    motofast.install()
-    return "orchestrator.local.motofast"
+    if not speedups.install():
+        return "nothing (plain moto: STRATUS_MOTO_FAST=0 or an untested moto)"
+    return "orchestrator.local.speedups"
 
 
 @contextlib.contextmanager

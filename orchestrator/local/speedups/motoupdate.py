@@ -10,7 +10,7 @@ attribute twice, a key or index attribute, an ADD onto a non-number, a REMOVE wr
 a SET), goes through moto's own validator and executor, which raise what they raise.
 
 ``install(parsed_tree)`` hooks ``UpdateExpressionValidator.validate`` and
-``UpdateExpressionExecutor.execute``; ``orchestrator.local.motofast`` calls it. Local only.
+``UpdateExpressionExecutor.execute``; ``orchestrator.local.speedups.motofast`` calls it. Local only.
 """
 
 from __future__ import annotations

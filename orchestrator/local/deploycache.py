@@ -1,0 +1,214 @@
+"""The local cloud's deployed stack kept on disk: a fresh process restores it instead of deploying.
+
+Deploying ``template.yaml`` into moto is most of a fresh ``stratus run``'s cost: samtranslator's
+translation, moto's CloudFormation (whose models import a dozen unrelated services: EC2,
+autoscaling, API Gateway, ...) and some 45 API calls. The deploy's outcome depends only on
+the inputs below, so the first deploy keeps it and every later fresh process restores it:
+
+- kept (one pickle per key): the translated template, the ``DeployedStack`` (outputs,
+  physical ids, resolved resources) and moto's backends of the stack's account as the
+  deploy left them (DynamoDB table, buckets, queues, functions and their invoke
+  configuration, roles, rules, schedules, log groups, alarms);
+- the key: SHA-256 of the template file's bytes, the parameter overrides, region, stack
+  name, code root, the versions of moto, samtranslator, botocore and Python, the DAG
+  folder the cloud serves, and the source of the modules that translate and deploy
+  (``local/template.py``, ``stack.py``, ``intrinsics.py``, this one). Any change is a
+  different key, so a kept deploy is never stale; an unreadable or foreign file is
+  ignored (and rebuilt), never trusted half-way;
+- restoring imports the model modules of the kept services only; moto's CloudFormation
+  stack record is not kept (``describe_stacks`` finds no stack on a restored cloud), so
+  callers that read the stack through CloudFormation (``stratus dev``, the dashboard)
+  deploy for real: ``LocalCloud(deploy_cache=False)``, the default in server mode.
+
+Where: ``$STRATUS_CACHE_DIR`` or ``~/.cache/stratus/deploy/``; ``STRATUS_DEPLOY_CACHE=0``
+turns it off. The files are pickles written by this user's own runs: the folder must not be
+writable by anyone else. Local cloud only; never used on AWS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import logging
+import os
+import pickle
+import sys
+import threading
+import weakref
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+ENV_DIR = "STRATUS_CACHE_DIR"
+ENV_SWITCH = "STRATUS_DEPLOY_CACHE"
+FORMAT = 1
+_SKIPPED_SERVICES = frozenset({"cloudformation"})  # its stack models import every service moto has
+_SOURCES = ("template.py", "stack.py", "intrinsics.py", "deploycache.py")
+_HERE = Path(__file__).resolve().parent
+
+
+def enabled() -> bool:
+    """False when ``STRATUS_DEPLOY_CACHE=0`` (or false/no/off)."""
+    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def cache_dir() -> Path:
+    base = os.environ.get(ENV_DIR)
+    if base:
+        return Path(base) / "deploy"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "stratus" / "deploy"
+
+
+def _version(dist: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return "absent"
+
+
+def key_of(template: Path, *, parameters: dict[str, str], region: str, stack_name: str,
+           code_root: Path | None, dags_root: Path, staging_bucket: str) -> str:
+    """The cache key of one deploy (see the module docstring for what it covers)."""
+    h = hashlib.sha256()
+    h.update(template.read_bytes())
+    for name in _SOURCES:
+        h.update((_HERE / name).read_bytes())
+    h.update(json.dumps({
+        "format": FORMAT, "template": str(template), "parameters": sorted(parameters.items()), "region": region,
+        "stack": stack_name, "code_root": str(code_root) if code_root else None, "dags": str(dags_root),
+        "staging": staging_bucket, "python": sys.version,
+        "versions": [_version(d) for d in ("moto", "aws-sam-translator", "botocore", "stratus")],
+    }, sort_keys=True).encode())
+    return h.hexdigest()
+
+
+# -- pickling moto's state: locks are made anew, weak and defaultdict tables kept as their contents
+def _rlock() -> Any:
+    return threading.RLock()
+
+
+def _lock() -> Any:
+    return threading.Lock()
+
+
+def _weak_values(items: dict[Any, Any]) -> Any:
+    return weakref.WeakValueDictionary(items)
+
+
+def _private_key(pem: bytes) -> Any:
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    return load_pem_private_key(pem, password=None)
+
+
+def _private_key_pem(key: Any) -> bytes | None:
+    try:
+        from cryptography.hazmat.primitives import serialization
+
+        return bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+    except Exception:  # noqa: BLE001 - not a cryptography private key
+        return None
+
+
+_RLOCK_TYPE = type(threading.RLock())
+_LOCK_TYPE = type(threading.Lock())
+
+
+class _Pickler(pickle.Pickler):
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, _RLOCK_TYPE):
+            return (_rlock, ())
+        if isinstance(obj, _LOCK_TYPE):
+            return (_lock, ())
+        if isinstance(obj, weakref.WeakValueDictionary):
+            return (_weak_values, (dict(obj),))
+        if type(obj).__module__.startswith("cryptography.") and hasattr(obj, "private_bytes"):
+            pem = _private_key_pem(obj)  # moto's KMS keys (Lambda's default key for environments)
+            if pem is not None:
+                return (_private_key, (pem,))
+        if isinstance(obj, defaultdict) and getattr(obj.default_factory, "__name__", "") == "<lambda>":
+            made = obj.default_factory()  # type: ignore[misc]
+            if type(made) in (dict, list, set, int) and not made:  # ``lambda: {}`` and the like
+                return (defaultdict, (type(made),), None, None, iter(obj.items()))
+            raise pickle.PicklingError("a defaultdict whose factory is not an empty container")
+        return NotImplemented
+
+
+def _account_backends(account_id: str) -> dict[str, dict[str, Any]]:
+    from moto.core.base_backend import BackendDict
+
+    state: dict[str, dict[str, Any]] = {}
+    for backend_dict in list(BackendDict._instances):  # type: ignore[attr-defined]
+        if backend_dict.service_name in _SKIPPED_SERVICES or account_id not in dict.keys(backend_dict):
+            continue
+        regions = dict(dict.items(dict.__getitem__(backend_dict, account_id)))
+        if regions:
+            module = type(next(iter(regions.values()))).__module__
+            state[f"{module}:{backend_dict.service_name}"] = regions
+    return state
+
+
+def _backend_dict(module_name: str, service_name: str) -> Any:
+    import importlib
+
+    from moto.core.base_backend import BackendDict
+
+    module = importlib.import_module(module_name)
+    for value in vars(module).values():
+        if isinstance(value, BackendDict) and value.service_name == service_name:
+            return value
+    raise LookupError(f"no BackendDict for {service_name!r} in {module_name}")
+
+
+def save(key: str, *, translated: Any, stack: Any, account_id: str) -> Path | None:
+    """Keep what the deploy made under ``key``; returns the file (None when it could not be kept)."""
+    try:
+        buf = io.BytesIO()
+        _Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump({
+            "format": FORMAT, "key": key, "translated": translated, "stack": stack,
+            "backends": _account_backends(account_id),
+        })
+        folder = cache_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{key}.pickle"
+        tmp = folder / f".{key}.{os.getpid()}.{threading.get_ident()}.tmp"
+        tmp.write_bytes(buf.getvalue())
+        os.replace(tmp, path)  # atomic: a reader sees the old file, none, or the whole new one
+        return path
+    except Exception as exc:  # noqa: BLE001 - a deploy that cannot be kept is deployed next time
+        log.debug("local cloud: deploy not kept on disk: %s", exc)
+        with contextlib.suppress(Exception):
+            tmp.unlink()  # type: ignore[possibly-undefined]
+        return None
+
+
+def load(key: str) -> dict[str, Any] | None:
+    """What ``save`` kept under ``key``, or None (nothing kept, or a file that cannot be read)."""
+    path = cache_dir() / f"{key}.pickle"
+    try:
+        data = pickle.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # noqa: BLE001 - a damaged or foreign file: deploy for real
+        log.debug("local cloud: kept deploy %s unreadable (%s); deploying", path, exc)
+        return None
+    if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("key") != key:
+        return None
+    return data
+
+
+def restore(data: dict[str, Any], account_id: str) -> None:
+    """Put the kept backends into moto (its mock started and empty)."""
+    for name, regions in data["backends"].items():
+        module_name, _, service_name = name.partition(":")
+        account = _backend_dict(module_name, service_name)[account_id]  # made and listed for moto's reset
+        for region, backend in regions.items():
+            dict.__setitem__(account, region, backend)
