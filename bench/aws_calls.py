@@ -190,7 +190,7 @@ def critical_path_hops(calls: list[Call]) -> list[list[str]]:
 def measure(specs: list[BenchDag], timeout_s: float = 1800.0, backend: str = "local") -> list[DagCalls]:
     """Run each DAG once on one cloud (see ``bench.harness.bench_cloud``), recording the calls of each run apart."""
     results: list[DagCalls] = []
-    # Counting, not timing: moto's whole-table copy per transaction only slows this down (see orchestrator/local/moto_patches.py).
+    # Counting, not timing: moto's whole-table copy per transaction only slows this down (see orchestrator/local/speedups/moto_patches.py).
     fast_moto()
     with bench_cloud(specs, backend=backend) as cloud, CallRecorder() as recorder, operator_markers(recorder):
         for spec in specs:

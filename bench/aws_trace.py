@@ -354,7 +354,7 @@ def build(dag_id: str, calls: list[Call], recorder: TraceRecorder) -> Trace:
 def record(spec: BenchDag, timeout_s: float = 1800.0) -> Trace:
     """Run ``spec``'s DAG once on the local cloud and return its trace."""
     from bench.harness import bench_cloud, operator_markers, run_and_wait
-    from orchestrator.local.moto_patches import fast_moto
+    from orchestrator.local.speedups.moto_patches import fast_moto
 
     fast_moto()
     with bench_cloud([spec]) as cloud, TraceRecorder() as recorder, operator_markers(recorder), \

@@ -16,7 +16,7 @@ same requests) and only removes work moto repeats for nothing:
   string is kept per string (moto only reads it; the validator's copy, which moto changes,
   is made only when moto's own walk needs it, by a copier that knows the tree's shape
   instead of ``copy.deepcopy``), the simple shapes the store writes skip the tree
-  altogether (``local.motoupdate``), the tree walker finds each node type's processor once per walk instead
+  altogether (``speedups.motoupdate``), the tree walker finds each node type's processor once per walk instead
   of rebuilding the processor map at every node, and the two checks that rescan every
   subtree (one ADD/SET/REMOVE clause; no overlapping paths) look at the whole expression
   first: the clauses of any subtree are a subset of the whole's, so when the whole passes
@@ -75,7 +75,7 @@ def transact_item_key(table: Any, op_type: str, op: dict[str, Any]) -> dict[str,
 
 
 def install() -> None:
-    """Patch moto in this process (no-op for the parts already patched); also ``local.botofast``."""
+    """Patch moto in this process (no-op for the parts already patched); also ``speedups.botofast``."""
     botofast.install()
     motorequest.install()
     _fast_transactions()

@@ -1,4 +1,4 @@
-"""``local.botofast``: each request still carries the User-Agent botocore would build for it."""
+"""``local.speedups.botofast``: each request still carries the User-Agent botocore would build for it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""moto's in-process calls give the same answers through ``local.motorequest`` (kept routes, DynamoDB's lighter request).
+"""moto's in-process calls give the same answers through ``local.speedups.motorequest`` (kept routes, DynamoDB's lighter request).
 
 Each case makes the same sequence of calls twice, in fresh moto states: once with
 ``motorequest`` installed and once through moto's own request handling. The parsed
