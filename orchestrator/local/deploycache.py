@@ -21,14 +21,21 @@ the inputs below, so the first deploy keeps it and every later fresh process res
   deploy for real: ``LocalCloud(deploy_cache=False)``, the default in server mode.
 
 Where: ``$STRATUS_CACHE_DIR`` or ``~/.cache/stratus/deploy/``; ``STRATUS_DEPLOY_CACHE=0``
-turns it off. The files are pickles written by this user's own runs: the folder must not be
-writable by anyone else. Local cloud only; never used on AWS.
+turns it off. Local cloud only; never used on AWS.
+
+Why a pickle, where the library otherwise never deserialises one: moto's state is Python
+objects with no other serialised form. The file is never trusted on its own: it is read only
+from a folder this user owns that nobody else may write (mode 0700, checked), and only when
+its HMAC-SHA256, under a random key kept in that folder (mode 0600), matches: a file this
+user's own runs did not write is ignored. An attacker who could write there could as well
+write the user's virtualenv.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import io
 import json
 import logging
@@ -168,6 +175,43 @@ def _backend_dict(module_name: str, service_name: str) -> Any:
     raise LookupError(f"no BackendDict for {service_name!r} in {module_name}")
 
 
+def _private_folder(create: bool) -> Path | None:
+    """The cache folder, if it is this user's alone (created so when ``create``); else None."""
+    folder = cache_dir()
+    if create:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        info = folder.stat()
+    except OSError:
+        return None
+    if hasattr(os, "getuid") and (info.st_uid != os.getuid() or info.st_mode & 0o022):
+        log.warning("local cloud: %s is not this user's alone (owner or mode); the deploy cache is not used",
+                    folder)
+        return None
+    return folder
+
+
+def _secret(folder: Path, create: bool) -> bytes | None:
+    path = folder / "key"
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        if not create:
+            return None
+    secret = os.urandom(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes()  # another process made it first
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(secret)
+    return secret
+
+
+def _mac(secret: bytes, payload: bytes) -> bytes:
+    return hmac.new(secret, payload, hashlib.sha256).digest()
+
+
 def save(key: str, *, translated: Any, stack: Any, account_id: str) -> Path | None:
     """Keep what the deploy made under ``key``; returns the file (None when it could not be kept)."""
     try:
@@ -176,11 +220,14 @@ def save(key: str, *, translated: Any, stack: Any, account_id: str) -> Path | No
             "format": FORMAT, "key": key, "translated": translated, "stack": stack,
             "backends": _account_backends(account_id),
         })
-        folder = cache_dir()
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = _private_folder(create=True)
+        secret = _secret(folder, create=True) if folder is not None else None
+        if folder is None or secret is None:
+            return None
+        payload = buf.getvalue()
         path = folder / f"{key}.pickle"
         tmp = folder / f".{key}.{os.getpid()}.{threading.get_ident()}.tmp"
-        tmp.write_bytes(buf.getvalue())
+        tmp.write_bytes(_mac(secret, payload) + payload)
         os.replace(tmp, path)  # atomic: a reader sees the old file, none, or the whole new one
         return path
     except Exception as exc:  # noqa: BLE001 - a deploy that cannot be kept is deployed next time
@@ -192,12 +239,21 @@ def save(key: str, *, translated: Any, stack: Any, account_id: str) -> Path | No
 
 def load(key: str) -> dict[str, Any] | None:
     """What ``save`` kept under ``key``, or None (nothing kept, or a file that cannot be read)."""
-    path = cache_dir() / f"{key}.pickle"
+    folder = _private_folder(create=False)
+    secret = _secret(folder, create=False) if folder is not None else None
+    if folder is None or secret is None:
+        return None
+    path = folder / f"{key}.pickle"
     try:
-        data = pickle.loads(path.read_bytes())
+        raw = path.read_bytes()
+        tag, payload = raw[:32], raw[32:]
+        if not hmac.compare_digest(tag, _mac(secret, payload)):
+            log.warning("local cloud: %s was not written by this user's runs; ignored (deploying)", path)
+            return None
+        data = pickle.loads(payload)  # noqa: S301 - authenticated above: written by this user's own runs
     except FileNotFoundError:
         return None
-    except Exception as exc:  # noqa: BLE001 - a damaged or foreign file: deploy for real
+    except Exception as exc:  # noqa: BLE001 - a damaged file: deploy for real
         log.debug("local cloud: kept deploy %s unreadable (%s); deploying", path, exc)
         return None
     if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("key") != key:

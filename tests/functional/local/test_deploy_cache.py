@@ -131,13 +131,24 @@ def test_any_input_of_the_deploy_changes_the_key(tmp_path: Path, monkeypatch: py
 def test_a_damaged_or_foreign_file_is_never_trusted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(deploycache.ENV_DIR, str(tmp_path))
     key = _key()
+    path = deploycache.save(key, translated={"t": 1}, stack={"s": 2}, account_id="000000000000")
+    assert path is not None and deploycache.load(key)["stack"] == {"s": 2}
     folder = tmp_path / "deploy"
-    folder.mkdir()
-    (folder / f"{key}.pickle").write_bytes(b"not a pickle")
+    assert folder.stat().st_mode & 0o777 == 0o700 and (folder / "key").stat().st_mode & 0o777 == 0o600
+    raw = path.read_bytes()
+    path.write_bytes(raw[:-1] + bytes([raw[-1] ^ 1]))  # one bit changed
     assert deploycache.load(key) is None
     import pickle
 
-    (folder / f"{key}.pickle").write_bytes(pickle.dumps({"format": deploycache.FORMAT, "key": "another"}))
+    forged = pickle.dumps({"format": deploycache.FORMAT, "key": key, "translated": 0, "stack": 0, "backends": {}})
+    path.write_bytes(b"\0" * 32 + forged)  # a pickle this user's runs did not write
+    assert deploycache.load(key) is None
+    path.write_bytes(raw)
+    assert deploycache.load(key) is not None
+    folder.chmod(0o777)  # anyone may write there: nothing in it is trusted
+    assert deploycache.load(key) is None
+    folder.chmod(0o700)
+    path.write_bytes(b"short")
     assert deploycache.load(key) is None
 
 
