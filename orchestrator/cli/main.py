@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "orchestrator.cli.trigger_commands",  # sync, trigger, backfill, pause, unpause, deploy
     "orchestrator.cli.view_commands",  # runs, show, logs, clear, mark, ui
     "orchestrator.cli.ops_commands",  # tasks test, variables, connections
+    "orchestrator.cli.deploy_commands",  # destroy (deploy's checks live there too)
 )
 
 

@@ -286,6 +286,10 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     dags = Path(args.dags)
     if not dags.is_dir():
         raise StratusError(f"DAGs folder {str(dags)!r} does not exist: pass --dags PATH.")
+    from orchestrator.cli.deploy_commands import preflight
+
+    for line in preflight(args, stack, dags).lines():  # before the build: fail in seconds, not after it
+        print(line, flush=True)
     template = Path.cwd() / "template.yaml"
     if not template.is_file():
         template = PROJECT_ROOT / "template.yaml"

@@ -180,3 +180,68 @@ def test_deploy_without_sam_says_how_to_install_it(tmp_path, monkeypatch, capsys
     monkeypatch.setenv("PATH", str(tmp_path))
     assert main(["deploy", "--dags", str(tmp_path)]) == 1
     assert "aws-sam-cli not found: run `make sam`" in capsys.readouterr().err
+
+
+def test_deploy_checks_credentials_before_it_builds(tmp_path, monkeypatch, capsys):
+    log = _fake_sam(tmp_path)
+    monkeypatch.setenv("STRATUS_SAM", str(tmp_path / "sam"))
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    assert main(["deploy", "--dags", str(dags), "--region", "eu-west-1"]) == 1
+    assert "No AWS credentials found: run `aws configure`" in capsys.readouterr().err
+    assert not log.exists()  # nothing was built
+
+
+def test_deploy_checks_the_landing_bucket_against_the_dags_assets(tmp_path, monkeypatch, capsys):
+    from moto import mock_aws
+
+    log = _fake_sam(tmp_path)
+    monkeypatch.setenv("STRATUS_SAM", str(tmp_path / "sam"))
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.chdir(tmp_path)  # no samconfig.toml here
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    shutil.copy(ROOT / "dags" / "s3_arrival.py", dags / "s3_arrival.py")
+    with mock_aws():
+        status = main(["deploy", "--stack", "new", "--dags", str(dags), "--parameter", "LandingBucketName=other",
+                       "--no-sync"])
+        err = capsys.readouterr().err
+        assert status == 1 and not log.exists()
+        assert ("DAG(s) s3_arrival wait for objects in s3://stratus-landing/, but the stack's landing bucket would "
+                "be 'other' (--parameter): their runs would never start. Pass --parameter "
+                "LandingBucketName=stratus-landing") in err
+        # without a name anywhere, the one bucket the DAGs name is used, and said so
+        assert main(["deploy", "--stack", "new", "--dags", str(dags), "--no-sync"]) == 0
+    out = capsys.readouterr().out
+    assert "landing bucket stratus-landing (the bucket the DAGs' S3 Assets name (s3_arrival)" in out
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    assert "LandingBucketName=stratus-landing" in calls[0]
+
+
+def test_destroy_deletes_the_stack_and_says_what_is_kept(tmp_path, monkeypatch, capsys):
+    from moto import mock_aws
+
+    from orchestrator.config import Clients
+    from orchestrator.local.stack import deploy_stack
+    from orchestrator.local.template import translate
+
+    log = _fake_sam(tmp_path)
+    monkeypatch.setenv("STRATUS_SAM", str(tmp_path / "sam"))
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        translated = translate(ROOT / "template.yaml", staging_bucket="stratus-destroy-test")
+        deploy_stack(Clients(region_name="us-east-1"), translated, stack_name="gone",
+                     staging_bucket="stratus-destroy-test", region="us-east-1")
+        assert main(["destroy", "--stack", "gone", "--yes"]) == 0
+        out = capsys.readouterr().out
+        assert "Stack 'gone' deleted. Kept (DeletionPolicy Retain): DynamoDB table" in out
+        assert main(["destroy", "--stack", "gone", "--yes", "--purge"]) == 0
+        tables = Clients(region_name="us-east-1").client("dynamodb").list_tables()["TableNames"]
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    assert calls[0][:4] == ["delete", "--stack-name", "gone", "--no-prompts"]
+    assert not [t for t in tables if t.startswith("gone")]
