@@ -128,7 +128,8 @@ MODULES: dict[str, tuple[str, ...]] = {
        if m != "time_sensor"},
     **{f"airflow.sensors.{m}": names for m, names in _SENSOR_MODULES.items() if m != "time"},
 }
-MODULES["airflow.sdk"] = _SDK + _SENSOR_BASE[:2]
+MODULES["airflow.sdk"] = _SDK + _SENSOR_BASE[:2] + ("setup", "teardown")
+MODULES["airflow.decorators"] = MODULES["airflow.decorators"] + ("setup", "teardown")
 for _exceptions in ("airflow.sdk.exceptions", "airflow.exceptions"):
     MODULES[_exceptions] = _EXCEPTIONS + _SENSOR_EXCEPTIONS
 
@@ -158,6 +159,9 @@ def _names() -> dict[str, Any]:
                                                                 "target_times_as_dates")})
     out.update({name: getattr(timezone, name) for name in _TIMEZONE})
     from orchestrator.authoring import exceptions, sensors
+    from orchestrator.authoring.setup_teardown import setup, teardown
+
+    out.update(setup=setup, teardown=teardown)
 
     out.update({name: getattr(sensors, name) for name in sensors.__all__})
     out.update({name: getattr(exceptions, name) for name in _SENSOR_EXCEPTIONS})
@@ -229,9 +233,6 @@ class AirflowAliasFinder(importlib.abc.MetaPathFinder):
 
 # Airflow names Stratus does not serve on purpose or yet, and what to write instead.
 _UNSUPPORTED_NAMES = {
-    "setup": "setup/teardown tasks are not built yet; make the set-up an ordinary upstream task",
-    "teardown": ("setup/teardown tasks are not built yet; give the clean-up task trigger_rule='all_done' "
-                 "so it runs whatever happened upstream"),
     "PythonVirtualenvOperator": "package the dependencies with the worker function and use PythonOperator or @task",
     "ExternalPythonOperator": "package the dependencies with the worker function and use PythonOperator or @task",
 }

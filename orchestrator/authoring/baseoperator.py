@@ -194,6 +194,10 @@ class BaseOperator(DependencyMixin):
     template_fields: ClassVar[Sequence[str]] = ()
     template_ext: ClassVar[Sequence[str]] = ()
     _step_kind: ClassVar[str] = "task"
+    # Setup/teardown roles (as_setup / as_teardown, @setup / @teardown; plan/setup_teardown.py).
+    is_setup: bool = False
+    is_teardown: bool = False
+    on_failure_fail_dagrun: bool = False
     _init_kwargs: dict[str, Any]
     fileloc: str
     lineno: int
@@ -381,6 +385,37 @@ class BaseOperator(DependencyMixin):
     @property
     def leaves(self) -> list[BaseOperator]:
         return [self]
+
+    def as_setup(self) -> BaseOperator:
+        """Mark this task a setup task (Airflow 3); returns it."""
+        from orchestrator.authoring.setup_teardown import mark_setup
+
+        mark_setup(self)
+        return self
+
+    def as_teardown(self, *, setups: Any = None, on_failure_fail_dagrun: bool | None = None) -> BaseOperator:
+        """Mark this task a teardown of ``setups`` (which become setups, upstream of it); returns it.
+
+        A teardown runs when its upstream tasks are done and one of its setups succeeded
+        (trigger rule ``all_done_setup_success``); its failure does not fail the run unless
+        ``on_failure_fail_dagrun=True``.
+        """
+        from orchestrator.authoring.setup_teardown import mark_teardown
+
+        mark_teardown(self, setups=setups, on_failure_fail_dagrun=on_failure_fail_dagrun)
+        return self
+
+    def __enter__(self) -> BaseOperator:
+        # `with teardown.as_teardown(setups=setup):` (Airflow 3): tasks created inside go between.
+        from orchestrator.authoring.setup_teardown import enter_scope
+
+        enter_scope(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from orchestrator.authoring.setup_teardown import exit_scope
+
+        exit_scope()
 
     @property
     def output(self) -> XComArg:

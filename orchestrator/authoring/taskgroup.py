@@ -123,7 +123,11 @@ class TaskGroup(DependencyMixin):
     def leaves(self) -> list[BaseOperator]:
         tasks = list(self.iter_tasks())
         ids = {t.task_id for t in tasks}
-        return [t for t in tasks if not (t.downstream_task_ids & ids)]
+        if not any(t.is_teardown for t in tasks):
+            return [t for t in tasks if not (t.downstream_task_ids & ids)]
+        from orchestrator.authoring.setup_teardown import group_leaves
+
+        return group_leaves(tasks)  # Airflow: `group >> x` does not wait through the group's teardowns
 
     def __enter__(self) -> TaskGroup:
         _stack.state.groups.append(self)

@@ -30,6 +30,23 @@ class XComArg(DependencyMixin):
         self.operator = operator
         self.key = key
 
+    def as_setup(self) -> XComArg:
+        """Mark the task behind this output a setup task (Airflow 3); returns this output."""
+        self.operator.as_setup()
+        return self
+
+    def as_teardown(self, *, setups: Any = None, on_failure_fail_dagrun: bool | None = None) -> XComArg:
+        """Mark the task behind this output a teardown of ``setups``; returns this output."""
+        self.operator.as_teardown(setups=setups, on_failure_fail_dagrun=on_failure_fail_dagrun)
+        return self
+
+    def __enter__(self) -> XComArg:
+        self.operator.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.operator.__exit__(*exc)
+
     def __getitem__(self, key: str) -> XComArg:
         if self.key is not None:
             from orchestrator.errors import DagDefinitionError

@@ -6,6 +6,7 @@ bookkeeping there too. Every module reads and writes them through these names::
 
     c#{downstream}#{state}   instances of each state its finished upstream steps produced
     c#{downstream}#units     upstream steps of that task fully done
+    c#{downstream}#s#{state} the part of c#{downstream}#{state} from setup tasks (a teardown's rule)
     c#{downstream}#forced    a branch/short-circuit forced it skipped
     m#{task}#{state}, m#{task}#done      a mapped task's finished instances
     map_count#{task}, map_lens#{task}    its instance count and per-argument lengths
@@ -21,6 +22,11 @@ _UPSTREAM, _MAPPED = "c#", "m#"
 def upstream(task_id: str, state: str) -> str:
     """Instances in ``state`` that ``task_id``'s finished upstream steps produced."""
     return f"{_UPSTREAM}{task_id}#{state}"
+
+
+def setup_upstream(task_id: str, state: str) -> str:
+    """Instances in ``state`` that ``task_id``'s finished upstream *setup* steps produced."""
+    return f"{_UPSTREAM}{task_id}#s#{state}"
 
 
 def units(task_id: str) -> str:

@@ -22,7 +22,7 @@ from orchestrator.engine import callbacks, lanes
 from orchestrator.engine.dispatch import Dispatcher
 from orchestrator.engine.messages import RunSnapshot, TaskMessage
 from orchestrator.engine.rules import Counts, Decision, branch_skips, descendants, evaluate, run_state
-from orchestrator.engine.rules import short_circuit_skips
+from orchestrator.engine.rules import decides_run, setup_guard, short_circuit_skips
 from orchestrator.errors import ConflictError, NotFoundError, StratusError
 from orchestrator.observe import telemetry
 from orchestrator.observe.telemetry import logger
@@ -395,7 +395,7 @@ class Engine:
         this worker dies before propagating and another upstream completes it first.
         """
         add: dict[str, Any] = {"tasks_done": 1 + carry, "steps_done": {step.task_id}}
-        if not step.downstream and any(counts.get(s, 0) for s in FAILED):
+        if decides_run(step) and any(counts.get(s, 0) for s in FAILED):
             add["leaf_failed"] = 1
         steps = plan.step_map()
         for d in step.downstream:
@@ -403,6 +403,8 @@ class Engine:
                 for st, n in counts.items():
                     if n:
                         add[ck.upstream(d, st)] = n
+                        if step.is_setup:
+                            add[ck.setup_upstream(d, st)] = n  # a teardown's rule counts its setups apart
                 add[ck.units(d)] = 1
                 if d in forced:
                     add[ck.forced(d)] = 1
@@ -416,7 +418,21 @@ class Engine:
     def counts_for(self, plan: StepPlan, run: dict[str, Any], d: Step) -> Counts:
         states = {st: int(run.get(ck.upstream(d.task_id, st), 0) or 0) for st in STATES}
         pending = len(d.upstream) - int(run.get(ck.units(d.task_id), 0) or 0)
-        return Counts.of(states, max(0, pending))
+        setups = ({st: int(run.get(ck.setup_upstream(d.task_id, st), 0) or 0) for st in STATES}
+                  if d.is_teardown else None)
+        return Counts.of(states, max(0, pending), setups)
+
+    def setup_guard(self, plan: StepPlan, run: dict[str, Any], d: Step, decision: Decision) -> Decision:
+        """Airflow's setup constraint (``rules.setup_guard``) for a task with indirect setups: one read each."""
+        if decision is Decision.WAIT or not d.indirect_setups:
+            return decision
+        states = []
+        for s in d.indirect_setups:
+            try:
+                states.append(self.store.get_ti(plan.dag_id, run["run_id"], s, -1).get("state"))
+            except NotFoundError:
+                states.append(None)
+        return setup_guard(decision, states)
 
     def propagate(self, plan: StepPlan, run: dict[str, Any], work: list[tuple[str, dict[str, int], frozenset[str]]],
                   *, fresh: dict[str, Any] | None = None, check: bool = False) -> None:
@@ -452,13 +468,15 @@ class Engine:
                 if d_id in forced:
                     decision = Decision.SKIP
                 elif len(d.upstream) == 1:
-                    decision = evaluate(d.trigger_rule, Counts.of(counts))
+                    decision = evaluate(d.trigger_rule, Counts.of(counts, 0, counts if step.is_setup else None))
+                    decision = self.setup_guard(plan, run, d, decision)
                 else:
                     assert latest is not None
                     if int(latest.get(ck.forced(d_id), 0) or 0):
                         decision = Decision.SKIP  # an upstream branch / short-circuit skipped it
                     else:
                         decision = evaluate(d.trigger_rule, self.counts_for(plan, latest, d))
+                        decision = self.setup_guard(plan, run, d, decision)
                 if decision is not Decision.WAIT:
                     acted.add(d_id)
                 if decision is Decision.READY and lanes.can_ride(self, plan, d):
@@ -580,7 +598,10 @@ class Engine:
             return None
         if nxt.kind == "empty" and not nxt.callbacks and not nxt.outlets:
             return None  # decided success without a worker (make_ready)
-        if evaluate(nxt.trigger_rule, Counts.of({state: 1})) is not Decision.READY:
+        if nxt.indirect_setups:
+            return None  # its setups decide too (propagate reads them)
+        if evaluate(nxt.trigger_rule, Counts.of({state: 1}, 0, {state: 1} if step.is_setup else None)) \
+                is not Decision.READY:
             return None
         return nxt
 

@@ -17,7 +17,7 @@ from typing import Any
 from orchestrator.engine import counters as ck
 from orchestrator.engine import expansion
 from orchestrator.engine.engine import FAILED, STATES, Engine, iso
-from orchestrator.engine.rules import Counts, Decision, descendants, evaluate
+from orchestrator.engine.rules import Counts, Decision, decides_run, descendants, evaluate, setup_guard
 from orchestrator.errors import ConflictError, NotFoundError, StratusError
 from orchestrator.plan.model import StepPlan
 from orchestrator.store import Update
@@ -84,12 +84,14 @@ def recount(engine: Engine, plan: StepPlan, run: dict[str, Any], tis: list[dict[
         done_ids.add(tid)
         new["tasks_done"] += 1
         step = steps[tid]
-        if not step.downstream and any(counts.get(s, 0) for s in FAILED):
+        if decides_run(step) and any(counts.get(s, 0) for s in FAILED):
             new["leaf_failed"] += 1
         for d in step.downstream:
             if len(steps[d].upstream) > 1:
                 for st, n in counts.items():
                     new[ck.upstream(d, st)] = new.get(ck.upstream(d, st), 0) + n
+                    if step.is_setup:
+                        new[ck.setup_upstream(d, st)] = new.get(ck.setup_upstream(d, st), 0) + n
                 new[ck.units(d)] = new.get(ck.units(d), 0) + 1
     # Chain steps whose count rides on an unfinished instance (``carry``, Engine.complete) are
     # added to tasks_done by that instance's terminal write: leave them out here.
@@ -172,6 +174,7 @@ def reconcile(engine: Engine, dag_id: str, run_id: str) -> dict[str, Any]:
             decision = Decision.READY
         else:
             states: dict[str, int] = defaultdict(int)
+            setups: dict[str, int] = defaultdict(int)
             pending = 0
             for u in step.upstream:
                 got = outcomes.get(u)
@@ -180,7 +183,12 @@ def reconcile(engine: Engine, dag_id: str, run_id: str) -> dict[str, Any]:
                 else:
                     for st, k in got.items():
                         states[st] += k
-            decision = evaluate(step.trigger_rule, Counts.of(states, pending))
+                        if steps[u].is_setup:
+                            setups[st] += k
+            decision = evaluate(step.trigger_rule, Counts.of(states, pending, setups))
+            if step.indirect_setups and decision is not Decision.WAIT:
+                decision = setup_guard(decision, [next(iter(outcomes[s])) if outcomes.get(s) else None
+                                                  for s in step.indirect_setups])
         if decision is Decision.READY:
             work += engine.make_ready(plan, run, step)[0]
             if step.mapping is not None:
@@ -245,6 +253,11 @@ def clear(engine: Engine, dag_id: str, run_id: str, task_ids: list[str] | None =
     if downstream:
         for t in list(wanted):
             wanted |= descendants(plan, t)
+    if task_ids and any(s.is_setup or s.is_teardown for s in plan.steps):
+        # Airflow: clearing a task clears its (relevant) setups and their teardowns too.
+        from orchestrator.plan.setup_teardown import clear_set, plan_graph
+
+        wanted |= clear_set(plan_graph(plan), set(task_ids), downstream=downstream)
     cleared: list[tuple[str, int]] = []
     # Until the recount below, completions read counters that still count what is cleared
     # here: hold the run open so none of them finishes it (the recount lifts the fence).

@@ -15,7 +15,7 @@ from enum import Enum
 from itertools import product
 from typing import Iterable, Mapping
 
-from orchestrator.plan.model import RetryPolicy, StepPlan
+from orchestrator.plan.model import RetryPolicy, Step, StepPlan
 
 
 class Decision(str, Enum):
@@ -41,19 +41,26 @@ class Counts:
     removed: int = 0
     done: int = 0
     total: int = 0
+    # The finished upstream instances that are setup tasks (all_done_setup_success).
+    setup_success: int = 0
+    setup_skipped: int = 0
+    setup_done: int = 0
 
     @property
     def upstream_done(self) -> bool:
         return self.done >= self.total
 
     @classmethod
-    def of(cls, states: Mapping[str, int], pending: int = 0) -> Counts:
-        """Counts from ``{state: n}`` of finished upstream instances plus ``pending`` unfinished ones."""
+    def of(cls, states: Mapping[str, int], pending: int = 0, setups: Mapping[str, int] | None = None) -> Counts:
+        """Counts from ``{state: n}`` of finished upstream instances plus ``pending`` unfinished ones;
+        ``setups``: the ``{state: n}`` part of ``states`` that comes from setup tasks."""
         s = {k: int(v) for k, v in states.items()}
         done = sum(s.get(k, 0) for k in ("success", "failed", "skipped", "upstream_failed", "removed"))
+        su = {k: int(v) for k, v in (setups or {}).items()}
         return cls(success=s.get("success", 0), failed=s.get("failed", 0), skipped=s.get("skipped", 0),
                    upstream_failed=s.get("upstream_failed", 0), removed=s.get("removed", 0),
-                   done=done, total=done + pending)
+                   done=done, total=done + pending, setup_success=su.get("success", 0),
+                   setup_skipped=su.get("skipped", 0), setup_done=sum(su.values()))
 
 
 def evaluate(rule: str, c: Counts) -> Decision:
@@ -76,9 +83,18 @@ def evaluate(rule: str, c: Counts) -> Decision:
         if c.success or c.skipped:
             return Decision.SKIP
         return Decision.READY if fails + c.removed >= c.total else Decision.WAIT
-    if rule in ("all_done", "all_done_setup_success"):
-        # Without setup tasks upstream, all_done_setup_success behaves as all_done.
+    if rule == "all_done":
         return Decision.READY if done else Decision.WAIT
+    if rule == "all_done_setup_success":
+        # A teardown: all upstream done and, when setups are among them, one of them succeeded
+        # (all skipped: skipped; none succeeded: upstream_failed). Without setups, all_done.
+        if not done:
+            return Decision.WAIT
+        if c.setup_done and c.setup_skipped >= c.setup_done:
+            return Decision.SKIP
+        if c.setup_done and not c.setup_success:
+            return Decision.UPSTREAM_FAILED
+        return Decision.READY
     if rule == "all_done_min_one_success":
         if not done:
             return Decision.WAIT
@@ -216,6 +232,23 @@ def unravel(map_index: int, lengths: list[int]) -> tuple[int, ...]:
 def all_combinations(lengths: list[int]) -> list[tuple[int, ...]]:
     """Every ``unravel`` result in map-index order (for tests and small expansions)."""
     return list(product(*(range(n) for n in lengths)))
+
+
+def setup_guard(decision: Decision, setup_states: Iterable[str | None]) -> Decision:
+    """Airflow's setup constraint for a work task with relevant setups that are not its direct
+    upstream: one failed (or upstream_failed) -> upstream_failed, one skipped -> skipped, else the
+    trigger rule's decision (they are its ancestors, so they are done when it is decided)."""
+    states = set(setup_states)
+    if states & {"failed", "upstream_failed"}:
+        return Decision.UPSTREAM_FAILED
+    if "skipped" in states:
+        return Decision.SKIP
+    return decision
+
+
+def decides_run(step: Step) -> bool:
+    """Whether ``step``'s state counts for the run's (a leaf; with teardowns, plan/setup_teardown.py)."""
+    return step.decides_run if step.decides_run is not None else not step.downstream
 
 
 def run_state(leaf_failed: int) -> str:

@@ -19,6 +19,7 @@ from orchestrator.authoring.baseoperator import MAPPED
 from orchestrator.authoring.xcom_arg import XComArg
 from orchestrator.constants import WORKER
 from orchestrator.errors import PlanValidationError
+from orchestrator.plan import setup_teardown
 from orchestrator.plan.model import StepPlan
 from orchestrator.plan.params import param_specs
 from orchestrator.plan.schedule import normalize_schedule
@@ -179,6 +180,7 @@ def compile_dag(dag: DAG, dags_root: str | None = None) -> StepPlan:
     module = relative_fileloc(dag, dags_root)
     dag_file = dag.fileloc
     steps = [_step(op, module, dag_file) for op in topological_order(dag)]
+    setup_teardown.annotate(dag, steps)
     timeout = dag.dagrun_timeout.total_seconds() if dag.dagrun_timeout is not None else None
     plan = StepPlan.model_validate(dict(
         dag_id=dag.dag_id,

@@ -99,6 +99,13 @@ class Step(_Frozen):
     template_fields: list[str] = Field(default_factory=list)
     callbacks: list[str] = Field(default_factory=list)  # e.g. ["on_failure_callback"]
     doc: str | None = None
+    # setup/teardown (plan/setup_teardown.py): a work task's relevant setups that are not its direct
+    # upstream (all must succeed); decides_run: whether the task's state decides the run's (None:
+    # it does when it has no downstream task, the rule without teardowns).
+    is_setup: bool = False
+    is_teardown: bool = False
+    indirect_setups: list[str] = Field(default_factory=list)
+    decides_run: bool | None = None
 
 
 class AssetCondition(_Frozen):

@@ -57,6 +57,9 @@ def validate_dag(dag: DAG) -> list[str]:
         problems.extend(_task_level(dag, op))
     upstream = {tid: op.upstream_task_ids for tid, op in dag.task_dict.items()}
     problems.extend(graph_problems(upstream, lambda tid: task_where(dag, dag.task_dict[tid])))
+    from orchestrator.plan.setup_teardown import problems as setup_teardown_problems
+
+    problems.extend(setup_teardown_problems(dag, lambda op: task_where(dag, op)))
     return problems
 
 
