@@ -50,7 +50,7 @@ def reschedule(engine: Engine, msg: TaskMessage, ti: dict[str, Any], fields: dic
     try:
         item = engine.store.reschedule_ti(msg.dag_id, msg.run_id, msg.task_id, msg.map_index, msg.try_number,
                                           next_try_at=iso(engine.now() + timedelta(seconds=delay)),
-                                          first_poke_at=iso(started), fields=fields)
+                                          first_poke_at=iso(started), fields=fields, owner=msg.owner)
     except ConflictError:
         return {"status": "duplicate"}  # the try was ended by someone else (a late OnFailure record, a mark)
     pokes = int(item.get("pokes") or 1)

@@ -21,15 +21,19 @@ from typing import Any
 
 from orchestrator.store import dynamo as d
 from orchestrator.store.base import Update
-from orchestrator.store.instances import InstancesMixin
+from orchestrator.store.instances import InstancesMixin, _fenced
 
 
 class RescheduleMixin(InstancesMixin):
     def reschedule_ti(self, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int, *,
-                      next_try_at: str, first_poke_at: str, fields: dict[str, Any]) -> dict[str, Any]:
-        """running -> up_for_reschedule for try ``try_number``; returns the item (``pokes`` counted)."""
+                      next_try_at: str, first_poke_at: str, fields: dict[str, Any],
+                      owner: str | None = None) -> dict[str, Any]:
+        """running -> up_for_reschedule for try ``try_number``; returns the item (``pokes`` counted).
+
+        ``owner``: the invocation that claimed the poke (``claim_ti``), as for a terminal write.
+        """
         pk, sk = self._ti_key(dag_id, run_id, task_id, map_index)
-        upd = Update(
+        upd = _fenced(owner, Update(
             set_={"state": "up_for_reschedule", "next_try_at": next_try_at, "first_poke_at": first_poke_at,
                   "first_poke_try": try_number, "deadline": None, **fields},
             add={"pokes": 1},
@@ -37,7 +41,7 @@ class RescheduleMixin(InstancesMixin):
             # this poke: only a try still running moves, and only once.
             condition="#state = :running AND #try = :n",
             names={"#state": "state", "#try": "try_number"}, values={":running": "running", ":n": try_number},
-        )
+        ))
         item = self._update(pk, sk, upd, what=f"task '{task_id}'[{map_index}] try {try_number} -> up_for_reschedule",
                             returns="ALL_NEW")
         assert item is not None
