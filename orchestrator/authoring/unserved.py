@@ -61,9 +61,6 @@ _PROVIDER_ADVICE = ("Stratus runs no provider packages: write the step as a @tas
 
 # (name, or module part) -> (feature, advice). Looked up by name first, then by module.
 _BY_NAME: dict[str, tuple[str, str]] = {
-    "setup": ("setup/teardown tasks", "make the set-up an ordinary upstream task"),
-    "teardown": ("setup/teardown tasks",
-                 "give the clean-up task trigger_rule='all_done' so it runs whatever happened upstream"),
     "PythonVirtualenvOperator": ("virtualenv tasks", "package the dependencies with the worker function (or a "
                                  "per-task lambda_function) and use PythonOperator or @task"),
     "ExternalPythonOperator": ("external-Python tasks", "package the dependencies with the worker function (or a "
