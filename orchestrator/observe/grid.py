@@ -190,7 +190,7 @@ def _st(state: str | None) -> str:
 def _cell_title(cell: Cell) -> str:
     if cell.mapped:
         parts = ", ".join(f"{n} {s}" for s, n in sorted(cell.counts.items()))
-        return f"{cell.task_id} [mapped x{len(cell.instances)}]: {parts}"
+        return f"{cell.task_id} [mapped x{cell.size}]: {parts}"
     inst = cell.instance
     if inst is None:
         return f"{cell.task_id}: {cell.state or 'no status'}"
@@ -203,7 +203,7 @@ def _cell_title(cell: Cell) -> str:
 
 
 def _square(cell: Cell, selected: bool) -> str:
-    text = str(len(cell.instances)) if cell.mapped else ""
+    text = str(cell.size) if cell.mapped else ""
     sel = " sel" if selected else ""
     return (
         f'<span class="sq {_st(cell.state)}{sel}" data-task="{_e(cell.task_id)}" data-run="{_e(cell.run_id)}" '
@@ -341,10 +341,10 @@ def render_run_detail(
         if cell.mapped:
             summary = ", ".join(f"{n} {s}" for s, n in sorted(cell.counts.items()))
             inner = "".join(_ti_row(dag_id, run_id, i, links, False, f"[{i.map_index}]", actions=False) for i in cell.instances)
-            buttons = _ti_actions(dag_id, run_id, row.key, cell.state, links, can_mark, mapped=len(cell.instances))
+            buttons = _ti_actions(dag_id, run_id, row.key, cell.state, links, can_mark, mapped=cell.size)
             rows.append(
                 f'<tr class="ti" data-task="{_e(row.key)}" data-state="{_e(cell.state or NO_STATUS)}"><td>{_e(row.key)}</td>'
-                f'<td colspan="4"><details><summary><span class="pill {_st(cell.state)}">mapped x{len(cell.instances)}</span> '
+                f'<td colspan="4"><details><summary><span class="pill {_st(cell.state)}">mapped x{cell.size}</span> '
                 f"{_e(summary)}</summary><table class=\"tis\">{inner}</table></details></td><td>{buttons}</td></tr>"
             )
         elif cell.instance is not None:

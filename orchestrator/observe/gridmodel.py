@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from orchestrator.engine import counters
 from orchestrator.plan.model import StepPlan
 
 # Airflow's default state colours (airflow.settings.STATE_COLORS).
@@ -186,6 +187,12 @@ class Cell:
     instances: tuple[Instance, ...] = ()
     mapped: bool = False
     counts: Mapping[str, int] = field(default_factory=dict)  # mapped: per-state counts
+    total: int | None = None  # mapped: the instance count the expansion fixed (all, not only those created)
+
+    @property
+    def size(self) -> int:
+        """How many map indexes the task has: the expansion's count, else the instances seen."""
+        return max(self.total or 0, len(self.instances))
 
     @property
     def instance(self) -> Instance | None:
@@ -287,11 +294,13 @@ def instance_from_item(item: Mapping[str, Any], now: datetime | None = None) -> 
                 start=item.get("start_date"),
                 end=item.get("end_date"),
                 duration_s=duration_s,
-                error=item.get("error"),
+                error=item.get("error") if state not in ("success", "skipped", "running", "queued") else None,
                 log_stream=item.get("log_stream"),
             )
         )
     max_tries = item.get("max_tries")
+    # A try that ended well clears the error: an earlier try's error stays on that try only.
+    error = None if state in ("success", "skipped", None, "queued", "scheduled", "running") else item.get("error")
     return Instance(
         task_id=str(item["task_id"]),
         map_index=_int(item.get("map_index"), -1),
@@ -300,22 +309,29 @@ def instance_from_item(item: Mapping[str, Any], now: datetime | None = None) -> 
         max_tries=_int(max_tries) if max_tries is not None else None,
         duration_s=duration_s,
         tries=tuple(tries),
-        error=item.get("error"),
+        error=error,
     )
 
 
-def _cell(run_id: str, task_id: str, items: Sequence[Mapping[str, Any]], now: datetime | None) -> Cell:
+def _cell(
+    run_id: str, task_id: str, items: Sequence[Mapping[str, Any]], now: datetime | None, total: int | None = None
+) -> Cell:
     instances = sorted((instance_from_item(i, now) for i in items), key=lambda i: i.map_index)
     children = [i for i in instances if i.map_index >= 0]
     if children:
         counts = Counter(i.state or NO_STATUS for i in children)
+        missing = (total or 0) - len(children)
+        if missing > 0:  # lanes create instances as slots free: the rest are waiting, not absent
+            counts[NO_STATUS] += missing
+        states = [i.state for i in children] + ([None] if missing > 0 else [])
         return Cell(
             run_id=run_id,
             task_id=task_id,
-            state=summary_state(i.state for i in children),
+            state=summary_state(states),
             instances=tuple(children),
             mapped=True,
             counts=dict(counts),
+            total=total,
         )
     if not instances:
         return Cell(run_id=run_id, task_id=task_id, state=None)
@@ -369,7 +385,8 @@ def build_grid(
             by_task.setdefault(str(item["task_id"]), []).append(item)
         for row in rows:
             if not row.is_group:
-                cells[(row.key, run_id)] = _cell(run_id, row.key, by_task.get(row.key, ()), now)
+                total = (_int(run.get(counters.map_count(row.key)), 0) or None) if row.mapped else None
+                cells[(row.key, run_id)] = _cell(run_id, row.key, by_task.get(row.key, ()), now, total)
         for gid, task_ids in members.items():
             cells[(gid, run_id)] = Cell(
                 run_id=run_id, task_id=gid, state=summary_state(cells[(t, run_id)].state for t in task_ids)

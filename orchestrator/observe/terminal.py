@@ -133,7 +133,7 @@ def render_run_tree(
             continue
         if cell.mapped:
             counts = ", ".join(f"{n} {s}" for s, n in sorted(cell.counts.items()))
-            lines.append(f"{indent}{row.label} [mapped x{len(cell.instances)}]  {_state_label(cell.state, color)}  ({counts})")
+            lines.append(f"{indent}{row.label} [mapped x{cell.size}]  {_state_label(cell.state, color)}  ({counts})")
             for child in cell.instances:
                 lines.append(f"{indent}  [{child.map_index}]  {_ti_text(child, color)}")
             continue

@@ -177,7 +177,7 @@ def test_selected_run_detail_defaults_to_newest():
 
 def test_values_are_escaped():
     runs = [make_run("<script>x</script>")]
-    tis = {"<script>x</script>": [make_ti("extract", "<script>x</script>", error="<b>bad</b>")]}
+    tis = {"<script>x</script>": [make_ti("extract", "<script>x</script>", state="failed", error="<b>bad</b>")]}
     page = render_grid(make_plan(), runs, tis, links=LocalLinks())
     assert "<script>x" not in page and "&lt;b&gt;bad&lt;/b&gt;" in page
 
@@ -224,3 +224,25 @@ def test_mapped_task_buttons_act_on_the_task_and_empty_tasks_show_no_tries():
     assert "Clear task &#x27;clean&#x27; (all 2 map indexes) in run" in page
     report_row = re.search(r'<tr class="ti" data-task="load_group.report".*?</tr>', page).group(0)
     assert "0/1" not in report_row and "</span></td><td></td><td>3.0s</td>" in report_row  # no try: no "0/1"
+
+
+def test_a_task_that_succeeded_does_not_show_its_previous_error():
+    """Issue #19: the error of try 1 stayed in red on the row after try 2 succeeded."""
+    runs, tis = [make_run(R1)], {R1: [make_ti("extract", try_number=2, max_tries=1, error="RuntimeError: warehouse offline",
+                                              history=[{"state": "failed", "error": "RuntimeError: warehouse offline",
+                                                        "start": "2026-01-01T06:00:02+00:00", "end": "2026-01-01T06:00:03+00:00"}])]}
+    page = render_grid(make_plan(), runs, tis, links=LocalLinks())
+    row = re.search(r'<tr class="ti" data-task="extract".*?</tr>', page).group(0)
+    assert '<td class="err"></td>' in row and "warehouse offline" not in row
+    assert "#1 failed" in row and "#2 success" in row  # the failed try is still listed, with its log
+
+
+def test_a_running_map_shows_the_count_the_expansion_fixed():
+    """Issue #19: a 1,000-way map under lanes showed 'mapped x645', growing as instances were created."""
+    run = make_run(R1, state="running", end_date=None, **{"map_count#clean": 1000})
+    created = [make_ti("clean", map_index=i, state="success") for i in range(640)]
+    created += [make_ti("clean", map_index=640 + i, state="running") for i in range(5)]
+    page = render_grid(make_plan(), [run], {R1: [make_ti("extract"), *created]}, links=LocalLinks())
+    assert "mapped x1000" in page and "mapped x645" not in page
+    assert "355 no_status" in page and "640 success" in page and "5 running" in page
+    assert _squares(page)[("clean", R1)] == "running"
