@@ -37,6 +37,7 @@ from orchestrator.observe.gridmodel import (
     Try,
     build_grid,
     format_duration,
+    parse_time,
 )
 from orchestrator.plan.model import StepPlan
 
@@ -168,6 +169,8 @@ STYLE = (
     "box-sizing:border-box;font-size:9px;line-height:12px;text-align:center;color:#000}"
     ".sg .bar{display:inline-block;width:14px;border-radius:2px 2px 0 0;border:1px solid #777;box-sizing:border-box}"
     ".sg .sel{outline:2px solid #0972d3}"
+    ".sg tr.dates th{vertical-align:top;padding-top:2px}"
+    ".sg tr.dates span{writing-mode:vertical-rl;transform:rotate(180deg);font-size:9px;color:#555;font-weight:normal}"
     ".sg .legend span{margin-right:8px;white-space:nowrap}"
     ".sg table.tis{border-collapse:collapse;margin-top:6px}"
     ".sg table.tis td,.sg table.tis th{border-bottom:1px solid #ddd;padding:2px 6px;vertical-align:top}"
@@ -227,6 +230,13 @@ def _grid_table(grid: Grid, links: Links, selected: str | None) -> str:
         height = 6 + int(50 * (col.duration_s or 0.0) / longest)
         bar = f'<span class="bar {_st(col.state)}" style="height:{height}px" data-run="{_e(col.run_id)}"></span>'
         head.append(f"<th>{links.select_run(grid.dag_id, col.run_id, bar, _run_title(col))}</th>")
+    head.append("</tr>")
+    # Dates on the axis, as in Airflow's grid: each run's logical date (its start when it has none).
+    head.append('<tr class="dates"><th class="task"></th>')
+    for col in grid.runs:
+        when = parse_time(col.logical_date or col.start_date)
+        label = when.strftime("%m-%d %H:%M") if when else ""
+        head.append(f'<th class="date" data-run="{_e(col.run_id)}"><span>{_e(label)}</span></th>')
     head.append("</tr>")
     body = []
     for row in grid.rows:

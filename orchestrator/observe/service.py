@@ -9,6 +9,7 @@ Actions arrive as JSON params (from a ``cwdb-action`` or a UI form), checked by 
 - ``{"action": "clear", "dag_id", "run_id", "task_id"?, "downstream"?, "failed_only"?}``
 - ``{"action": "mark", "dag_id", "run_id", "task_id", "state": "success"|"failed"}``
 - ``{"action": "trigger", "dag_id", "conf"?}``
+- ``{"action": "pause" | "unpause", "dag_id"}`` (the DAG list's toggle; not a widget action)
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from orchestrator.observe.gridmodel import TimeRange, run_time
 from orchestrator.observe.logs import LogLine, function_log_group, task_log_lines
 from orchestrator.plan.model import StepPlan
 
-ACTIONS = ("clear", "mark", "trigger")
+ACTIONS = ("clear", "mark", "trigger", "pause", "unpause")
 MARK_STATES = ("success", "failed")
 
 
@@ -158,6 +159,18 @@ class RunsView:
         """Start a manual run of the DAG now; returns what the engine returns (the run item)."""
         return self.engine.start_run(dag_id, conf=dict(conf or {}), run_type="manual")  # the one door
 
+    def set_paused(self, dag_id: str, paused: bool) -> str:
+        """Pause (its schedules deleted) or unpause (recreated, due runs started) a DAG; a notice."""
+        from orchestrator.triggers.api import set_paused
+
+        self.store.get_dag(dag_id)  # NotFoundError for an unregistered DAG
+        out = set_paused(self.clients, self.resources, dag_id, paused)
+        changes = len(out.get("schedule_changes") or [])
+        if paused:
+            return f"Paused DAG '{dag_id}': its schedule stopped ({changes} schedule change(s))."
+        started = len(out.get("started") or [])
+        return f"Unpaused DAG '{dag_id}': its schedule runs again ({changes} schedule change(s), {started} run(s) due now)."
+
     def perform(self, params: Mapping[str, Any]) -> str:
         """Check and run one action from JSON params; returns a one-line notice for the page."""
         action = params.get("action")
@@ -165,6 +178,8 @@ class RunsView:
             raise ActionError(f"Unknown action {action!r}: use one of {', '.join(ACTIONS)}.")
         _require(params, "dag_id")
         dag_id = str(params["dag_id"])
+        if action in ("pause", "unpause"):
+            return self.set_paused(dag_id, action == "pause")
         if action == "trigger":
             conf = params.get("conf") or {}
             if not isinstance(conf, Mapping):

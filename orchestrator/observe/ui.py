@@ -1,11 +1,18 @@
-"""`stratus ui`: the run grid and its actions in a browser, served on 127.0.0.1 (stdlib only).
+"""`stratus ui`: Airflow's views in a browser, served on 127.0.0.1 (stdlib only, assets served locally).
 
-The same renderer as the CloudWatch widget (``orchestrator.observe.grid``) with ``LocalLinks``:
+The grid is the CloudWatch widget's renderer (``orchestrator.observe.grid``) with ``LocalLinks``:
 actions are POST forms guarded by ``confirm()``; logs are served from CloudWatch Logs (moto's
-locally). Routes:
+locally). The pages are drawn by ``pages`` from what ``uiviews`` reads. Routes:
 
-- ``GET /``: every DAG's grid (the 10 newest runs each);
-- ``GET /dags/<dag_id>?run_id=&hours=``: one DAG's grid, the selected run's task instances;
+- ``GET /?q=``: the DAG list (schedule in words and cron, time zone, pause toggle, last and
+  next run, tags; search);
+- ``GET /dags/<dag_id>?run_id=&hours=&limit=&offset=``: one DAG's grid (dates on the axis,
+  paged), the selected run's task instances;
+- ``GET /dags/<dag_id>/graph|gantt?run_id=``, ``/code``, ``/details`` (``doc_md`` rendered);
+- ``GET /dags/<dag_id>/runs/<run_id>/tasks/<task_id>?map_index=``: a task instance (tries,
+  log, XComs, template fields);
+- ``GET /assets``: producers -> asset -> consumers, the newest events;
+- ``GET /static/stratus.css|js``;
 - ``GET /runs/<dag_id>/<run_id>``: that run (redirects to the DAG page with it selected);
 - ``GET /logs?dag_id=&run_id=&task_id=&try=&map_index=``: one try's log lines;
 - ``POST /action`` (form field ``params``: JSON, see ``RunsView.perform``): act, then go back.
@@ -41,9 +48,13 @@ from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from orchestrator.errors import NotFoundError, StratusError
-from orchestrator.observe.grid import LocalLinks, render_grid
-from orchestrator.observe.gridmodel import TimeRange
+from orchestrator.observe.grid import LocalLinks
+from orchestrator.observe.pages import shell
 from orchestrator.observe.service import RunsView
+from orchestrator.observe.static import CSS, JS
+from orchestrator.observe.uiviews import UIPages
+
+STATIC = {"stratus.css": (CSS, "text/css; charset=utf-8"), "stratus.js": (JS, "text/javascript; charset=utf-8")}
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 SESSION_RE = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
@@ -65,32 +76,20 @@ def is_loopback(host: str) -> bool:
     except ValueError:
         return False
 
-ACTIVE_STATES = ("queued", "running")
-REFRESH_S = 2
 MAX_BODY = 64 * 1024
-
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>{refresh}
-<style>
-body{{font-family:Arial,Helvetica,sans-serif;margin:16px;color:#16191f}}
-nav{{margin-bottom:12px}} nav a{{margin-right:12px}}
-.error{{background:#fff0f0;border:1px solid #b00;padding:4px 8px;margin:6px 0}}
-pre{{background:#f4f4f4;padding:8px;white-space:pre-wrap}}
-</style></head>
-<body><nav><a href="/">Stratus</a>{nav}</nav>{body}</body></html>"""
 
 
 def _e(value: Any) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
-def _page(title: str, body: str, *, nav: str = "", refresh: bool = False) -> bytes:
-    meta = f'<meta http-equiv="refresh" content="{REFRESH_S}">' if refresh else ""
-    return _PAGE.format(title=_e(title), refresh=meta, nav=nav, body=body).encode()
+def _page(title: str, body: str) -> bytes:
+    return shell(title, body)
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
+    _new_session: str | None = None
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         if self.server.verbose:
@@ -186,11 +185,24 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         segments = [unquote(s) for s in parts.path.split("/") if s]
+        pages = UIPages(self.view, self.links)
         try:
             if not segments:
-                self._send(HTTPStatus.OK, self._index())
+                self._send(HTTPStatus.OK, pages.dag_list(query))
+            elif segments[0] == "static" and len(segments) == 2 and segments[1] in STATIC:
+                body, kind = STATIC[segments[1]]
+                self._send(HTTPStatus.OK, body.encode(), kind)
+            elif segments == ["assets"]:
+                self._send(HTTPStatus.OK, pages.assets())
             elif segments[0] == "dags" and len(segments) == 2:
-                self._send(HTTPStatus.OK, self._dag(segments[1], query))
+                self._send(HTTPStatus.OK, pages.grid(segments[1], query)[0])
+            elif segments[0] == "dags" and len(segments) == 3 and segments[2] in ("graph", "gantt", "code", "details"):
+                tab = segments[2]
+                page = (pages.graph(segments[1], query) if tab == "graph" else pages.gantt(segments[1], query)
+                        if tab == "gantt" else pages.code(segments[1]) if tab == "code" else pages.details(segments[1]))
+                self._send(HTTPStatus.OK, page)
+            elif segments[0] == "dags" and len(segments) == 6 and segments[2] == "runs" and segments[4] == "tasks":
+                self._send(HTTPStatus.OK, pages.task_instance(segments[1], segments[3], segments[5], query))
             elif segments[0] == "runs" and len(segments) == 3:
                 self.view.run(segments[2], segments[1])  # 404 if missing
                 self._redirect(f"/dags/{quote(segments[1], safe='')}?{urlencode({'run_id': segments[2]})}")
@@ -248,44 +260,14 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(run_id, str) and run_id:
             query["run_id"] = run_id
         target = f"/dags/{quote(dag_id, safe='')}?{urlencode(query)}" if dag_id else f"/?{urlencode(query)}"
+        if params.get("action") in ("pause", "unpause"):
+            # The toggle sits on the DAG list and on each DAG page: go back where it was clicked.
+            back = urlsplit(self.headers.get("Referer") or "").path
+            target = (f"{back}?{urlencode(query)}" if back.startswith("/dags/") and "//" not in back
+                      else f"/?{urlencode(query)}")
         self._redirect(target)
 
     # ---------------------------------------------------------------- pages
-
-    def _nav(self) -> str:
-        try:
-            return "".join(f'<a href="/dags/{quote(d, safe="")}">{_e(d)}</a>' for d in self.view.dag_ids())
-        except StratusError:
-            return ""
-
-    def _index(self) -> bytes:
-        parts = []
-        active = False
-        for dag_id in self.view.dag_ids():
-            plan, runs, tis = self.view.grid_data(dag_id, limit=10)
-            active = active or any(r.get("state") in ACTIVE_STATES for r in runs)
-            parts.append(render_grid(plan, runs, tis, links=self.links, max_runs=10, can_mark=True))
-        body = "".join(parts) or "<p>No DAGs registered yet: run <code>stratus sync</code> or <code>stratus dev</code>.</p>"
-        return _page("Stratus", body, nav=self._nav(), refresh=active)
-
-    def _dag(self, dag_id: str, query: dict[str, str]) -> bytes:
-        time_range = None
-        if query.get("hours"):
-            try:
-                hours = float(query["hours"])
-            except ValueError as exc:
-                raise StratusError(f"hours must be a number, got {query['hours']!r}.") from exc
-            time_range = TimeRange(start=datetime.now(timezone.utc) - timedelta(hours=hours))
-        limit = int(query.get("limit") or 25)
-        plan, runs, tis = self.view.grid_data(dag_id, limit=limit, time_range=time_range)
-        notice = query.get("notice")
-        banner = f'<div class="error">{_e(query["error"])}</div>' if query.get("error") else ""
-        body = banner + render_grid(
-            plan, runs, tis, links=self.links, selected_run=query.get("run_id"), time_range=time_range,
-            max_runs=limit, can_mark=True, notice=notice,
-        )
-        active = any(r.get("state") in ACTIVE_STATES for r in runs)
-        return _page(f"{dag_id} - Stratus", body + _trigger_with_conf(dag_id, self.links), nav=self._nav(), refresh=active)
 
     def _logs(self, query: dict[str, str]) -> bytes:
         for name in ("dag_id", "run_id", "task_id"):
@@ -304,18 +286,7 @@ class _Handler(BaseHTTPRequestHandler):
         text = "\n".join(line.render() for line in lines) or "(no log lines)"
         body = (f'<h3>Log: {_e(title)} <small>run {_e(query["run_id"])}</small></h3>'
                 f'<a href="{_e(back)}">back to the run</a><pre class="log">{_e(text)}</pre>')
-        return _page(f"Log {title}", body, nav=self._nav())
-
-
-def _trigger_with_conf(dag_id: str, links: LocalLinks) -> str:
-    params = _e(json.dumps({"action": "trigger", "dag_id": dag_id}))
-    confirm = _e(json.dumps(f"Trigger a new run of DAG '{dag_id}' with this config?"))
-    return (
-        f'<form class="conf" method="post" action="/action" onsubmit="return confirm({confirm})">'
-        f'<h4>Trigger with config</h4><input type="hidden" name="params" value="{params}">{links.csrf_field()}'
-        '<textarea name="conf" rows="3" cols="60" placeholder=\'{"key": "value"}\'></textarea><br>'
-        '<button type="submit" class="btn" data-action="trigger-conf">Trigger</button></form>'
-    )
+        return _page(f"Log {title}", body)
 
 
 class _Server(ThreadingHTTPServer):

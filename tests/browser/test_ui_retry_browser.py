@@ -4,7 +4,7 @@ The DAG's ``load`` task fails on its first try and succeeds on the next (a marke
 the DAG file remembers the first attempt). The run fails; the grid shows ``load`` failed; the
 Retry button asks for confirmation (accepted), clears the task, and the local cloud runs it
 again; the page (refreshing itself while the run is active) then shows the run in success.
-A screenshot goes to artifacts/ui-grid.png.
+A screenshot goes to tests/browser/artifacts/ui-grid.png.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from orchestrator.observe.ui import UIServer
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 FLAKY = '''
 from __future__ import annotations

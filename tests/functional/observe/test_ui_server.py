@@ -9,6 +9,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+import re
+
 import pytest
 from observe_builders import FakeEngine, UIClient, make_plan
 
@@ -61,11 +63,16 @@ def test_binds_loopback_on_a_free_port(ui):
     assert server.url.startswith("http://127.0.0.1:") and not server.url.endswith(":0")
 
 
-def test_index_and_dag_page_show_the_grid(ui):
+def test_index_lists_dags_and_dag_page_shows_the_grid(ui):
     server, _ = ui
     status, page = _get(server.url + "/")
     assert status == 200 and page.startswith("<!doctype html>")
-    assert f'data-task="extract" data-run="{html.escape(RUN)}" data-state="failed"' in page
+    row = re.search(r'<tr class="dagrow" data-dag="daily_sales".*?</tr>', page).group(0)
+    assert "every day at 06:00" in row and "0 6 * * *" in row and ">UTC<" in row
+    assert 'data-action="pause"' in row and 'class="pill st-failed">failed' in row
+    assert re.search(r'<td class="next">\d{4}-\d\d-\d\d 06:00 UTC</td>', row)
+    assert _get(server.url + "/?q=nothing-matches")[1].count('class="dagrow"') == 0
+    assert _get(server.url + "/static/stratus.css")[0] == 200 and "http" not in _get(server.url + "/static/stratus.js")[1].replace("http://www.w3.org/2000/svg", "")
     status, page = _get(server.url + "/dags/daily_sales?" + urllib.parse.urlencode({"run_id": RUN}))
     assert status == 200 and 'http-equiv="refresh"' not in page  # nothing running
     assert 'onsubmit="return confirm(' in page and "Mark success" in page
