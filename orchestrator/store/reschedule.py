@@ -65,6 +65,8 @@ class RescheduleMixin(InstancesMixin):
         return item
 
     def runs_at(self, dag_id: str, logical_date: datetime) -> list[dict[str, Any]]:
-        """The runs of ``dag_id`` at ``logical_date`` (one ``gsi1`` query; ExternalTaskSensor)."""
+        """The runs of ``dag_id`` at ``logical_date`` (a ``gsi1`` query and a batch get; ExternalTaskSensor)."""
         stamp = logical_date.astimezone(timezone.utc).isoformat()
-        return list(self._query(d.dag_pk(dag_id), prefix=f"{stamp}#", index=d.GSI1))
+        # The index holds keys and state only: the items themselves come from the table.
+        keys = list(self._query(d.dag_pk(dag_id), prefix=f"{stamp}#", index=d.GSI1))
+        return self._batch_get(keys) if keys else []

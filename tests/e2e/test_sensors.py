@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 from collections import Counter
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -155,3 +155,58 @@ def test_a_waiting_sensor_costs_the_same_few_calls_per_poke(dags):
         "dynamodb.UpdateItem": 3.0,        # claim, up_for_reschedule, queued again (conductor)
         "dynamodb.GetItem": 1.0,           # the conductor reads the run (is it still running?)
     }, per_poke
+
+
+def test_external_task_sensor_waits_for_another_dags_run_in_the_run_table(dags):
+    # Airflow 3.3 (the standard provider's ExternalTaskSensor._poke_af3): no run at the logical
+    # date yet -> keep poking; produce success -> done; a failed_states match -> failed, or
+    # skipped with soft_fail; the DAG-level wait sees the upstream run failed (broken failed).
+    day = datetime(2026, 3, 4, tzinfo=timezone.utc)
+    with LocalCloud(dags, stack_name="sensors") as cloud:
+        engine = cloud.engine()
+        cloud.sync_dag("ext_upstream")
+        cloud.sync_dag("ext_downstream")
+        down = engine.start_run("ext_downstream", logical_date=day)["run_id"]
+        cloud.wait_idle(advance=False)
+        waiting = {k[0]: t["state"] for k, t in ti_map(engine.store, "ext_downstream", down).items()}
+        assert waiting == {"wait_for_produce": "up_for_reschedule", "wait_for_run": "up_for_reschedule",
+                           "wait_for_broken": "up_for_reschedule"}
+        up = engine.start_run("ext_upstream", logical_date=day)["run_id"]
+        cloud.wait_idle(advance=False)
+        cloud.clock.advance(timedelta(seconds=30))
+        cloud.wait_idle(advance=True)
+        upstream = engine.store.get_run("ext_upstream", up)
+        run = engine.store.get_run("ext_downstream", down)
+        states = {k[0]: t["state"] for k, t in ti_map(engine.store, "ext_downstream", down).items()}
+        marker = engine.store.get_ti("ext_upstream", up, "tell_downstream")
+    assert upstream["state"] == "failed" and marker["state"] == "success"
+    assert states == {"wait_for_produce": "success", "consume": "success",
+                      "wait_for_run": "failed", "after_run": "upstream_failed",
+                      "wait_for_broken": "skipped", "after_broken": "skipped"}
+    assert run["state"] == "failed"
+
+
+def test_a_time_sensor_waiting_an_hour_pokes_twice_through_a_one_time_schedule(dags):
+    # Airflow 3.3: success once now > data_interval_end + delta. Stratus wakes the sensor at that
+    # moment (past SQS's 900 s: a one-time EventBridge Scheduler schedule) instead of 60 pokes.
+    with LocalCloud(dags, stack_name="sensors") as cloud:
+        engine = cloud.engine()
+        cloud.sync_dag("sensor_hour")
+        rid = engine.start_run("sensor_hour")["run_id"]
+        cloud.wait_idle(advance=False)
+        ti = engine.store.get_ti("sensor_hour", rid, "an_hour_later")
+        scheduler = cloud.clients.client("scheduler")
+        group = cloud.resources.scheduler_group
+        pending = [s["Name"] for s in scheduler.list_schedules(**({"GroupName": group} if group else {}))["Schedules"]
+                   if s["Name"].startswith("poke1-")]
+        cloud.clock.advance(timedelta(minutes=59))
+        cloud.wait_idle(advance=False)
+        still = engine.store.get_ti("sensor_hour", rid, "an_hour_later")["state"]
+        cloud.clock.advance(timedelta(minutes=2))
+        cloud.wait_idle(advance=False)
+        run = engine.store.get_run("sensor_hour", rid)
+        done = engine.store.get_ti("sensor_hour", rid, "an_hour_later")
+        workers = cloud.invocations["WorkerFunction"]
+    assert ti["state"] == "up_for_reschedule" and len(pending) == 1 and still == "up_for_reschedule"
+    assert run["state"] == "success" and done["state"] == "success" and int(done["pokes"]) == 1
+    assert workers == 2

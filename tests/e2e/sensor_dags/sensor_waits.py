@@ -9,10 +9,11 @@ states are the same: see tests/e2e/test_sensors.py.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from airflow.providers.standard.sensors.python import PythonSensor
+from airflow.providers.standard.sensors.time_delta import TimeDeltaSensor
 from airflow.sdk import PokeReturnValue, dag, task
 
 COUNTS = Path(__file__).parent / "pokes"
@@ -83,7 +84,14 @@ def sensor_cost():
     PythonSensor(task_id="wait", python_callable=ready, poke_interval=60)
 
 
+@dag(schedule=None, start_date=datetime(2026, 1, 1), catchup=False)
+def sensor_hour():
+    # An hour after the run's data interval ends; deferrable=True as an Airflow 3 user writes it.
+    TimeDeltaSensor(task_id="an_hour_later", delta=timedelta(hours=1), poke_interval=60, deferrable=True)
+
+
 sensor_waits()
+sensor_hour()
 sensor_xcom()
 sensor_cost()
 sensor_timeouts()
