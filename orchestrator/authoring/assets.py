@@ -104,10 +104,10 @@ class Asset(BaseAsset):
         DagDefinitionError: when the uri is not ``s3://bucket/prefix-or-glob``.
     """
 
-    __slots__ = ("uri", "name", "group", "extra")
+    __slots__ = ("uri", "name", "group", "extra", "watchers")
 
     def __init__(self, name: str | None = None, uri: str | None = None, *, group: str = "asset",
-                 extra: dict[str, Any] | None = None) -> None:
+                 extra: dict[str, Any] | None = None, watchers: list[Any] | None = None) -> None:
         uri = uri if uri is not None else name
         problem = asset_uri_problem(uri)
         if problem:
@@ -116,6 +116,9 @@ class Asset(BaseAsset):
         self.name = name if name is not None else uri
         self.group = group
         self.extra = dict(extra or {})
+        # Airflow's event-driven scheduling (AssetWatcher + a trigger): a DAG scheduled on such an
+        # asset is refused by the validator (Stratus watches S3 itself).
+        self.watchers = list(watchers or [])
 
     def iter_assets(self) -> list[Asset]:
         return [self]

@@ -80,6 +80,13 @@ def refusal_problems(dag: DAG) -> list[str]:
         fn = getattr(op, "python_callable", None)
         for _, value, (file, line) in unserved.names_used_by(fn):
             found.append((unserved.refusal_of(value)._replace(file=file, line=line), subject))
+    for asset in _schedule_assets(dag.schedule):
+        if getattr(asset, "watchers", None):
+            found.append((unserved.Refusal(
+                f"Asset({asset.uri!r}, watchers=[...])", "asset watchers (event-driven scheduling)",
+                "Stratus starts runs from S3 object events for s3:// assets by itself (drop the watchers); for "
+                "another source, emit the asset from a task's outlets or trigger the DAG through the API",
+                dag.fileloc, dag.lineno), f"DAG '{dag.dag_id}' (schedule)"))
     by_tasks = {r.name for r, _ in found if not isinstance(r, str)}
     # A name already reported at the task that uses it is not repeated for the DAG (its decorator line).
     found.extend((r, f"DAG '{dag.dag_id}'") for r in getattr(dag, "refusals", [])
@@ -97,6 +104,16 @@ def refusal_problems(dag: DAG) -> list[str]:
             seen.add(key)
             out.append(refusal.message(subject))
     return out
+
+
+def _schedule_assets(schedule: Any) -> list[Any]:
+    from orchestrator.authoring.assets import BaseAsset
+
+    if isinstance(schedule, BaseAsset):
+        return schedule.iter_assets()
+    if isinstance(schedule, (list, tuple)):
+        return [a for item in schedule if isinstance(item, BaseAsset) for a in item.iter_assets()]
+    return []
 
 
 def _dag_level(dag: DAG) -> list[str]:

@@ -189,3 +189,21 @@ def test_context_keys_accepted_are_filled_prev_success_from_the_run_table(h):
                    data_interval=(datetime(2026, 3, 3, tzinfo=timezone.utc), datetime(2026, 3, 4, tzinfo=timezone.utc)))
     assert _xcom(h, second, "keys") == ["2026-03-02T00:00:00+00:00", True, False, None, 0, None, None, 0]
     assert _xcom(h, second, "shown") == "2026-03-03 00:00:00+00:00"
+
+
+def test_a_dag_on_a_watched_asset_is_refused_with_what_to_do(h):
+    (h.root / "watch.py").write_text(
+        "from datetime import datetime\n"
+        "from airflow.sdk import Asset, AssetWatcher, dag, task\n"
+        "from airflow.providers.standard.triggers.file import FileDeleteTrigger\n"
+        "watched = Asset('watched', watchers=[AssetWatcher(name='w', trigger=FileDeleteTrigger(filepath='/x'))])\n"
+        "@dag(schedule=[watched], start_date=datetime(2026, 1, 1))\n"
+        "def watch_dag():\n"
+        "    @task\n"
+        "    def t():\n"
+        "        return 1\n"
+        "    t()\n"
+        "watch_dag()\n")
+    with pytest.raises(PlanValidationError, match=r"watch\.py:5: DAG 'watch_dag' \(schedule\) uses asset watchers "
+                                                  r"\(event-driven scheduling\).*drop the watchers"):
+        compile_dag(DagBag(str(h.root)).get_dag("watch_dag"), str(h.root))
