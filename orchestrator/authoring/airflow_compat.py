@@ -28,7 +28,7 @@ from orchestrator.authoring import unserved
 _SDK = ("dag", "task", "DAG", "Asset", "AssetAll", "AssetAny", "Param", "TaskGroup", "task_group", "chain",
         "cross_downstream", "get_current_context", "BaseOperator", "TriggerRule", "Variable", "Connection",
         "XComArg", "Context", "CronTriggerTimetable", "Label", "chain_linear", "timezone", "TaskInstanceState",
-        "DagRunState", "get_parsing_context", "asset", "AssetAlias", "Metadata", "AssetEvent")
+        "DagRunState", "get_parsing_context", "asset", "AssetAlias", "Metadata", "AssetEvent", "AssetOrTimeSchedule")
 _TIMEZONE = ("utc", "utcnow", "datetime", "make_aware", "make_naive", "convert_to_utc", "coerce_datetime", "parse")
 _STATES = ("State", "TaskInstanceState", "DagRunState")
 _EXCEPTIONS = ("AirflowException", "AirflowSkipException", "AirflowFailException")
@@ -120,6 +120,8 @@ MODULES: dict[str, tuple[str, ...]] = {
                                                            "ShortCircuitOperator", "get_current_context"),
     "airflow.timetables": (),
     "airflow.timetables.trigger": ("CronTriggerTimetable",),
+    "airflow.timetables.assets": ("AssetOrTimeSchedule",),
+    "airflow.timetables.datasets": ("DatasetOrTimeSchedule",),
     "airflow.sdk.bases.sensor": _SENSOR_BASE,
     "airflow.sensors": (),
     "airflow.sensors.base": _SENSOR_BASE,
@@ -151,6 +153,9 @@ def _names() -> dict[str, Any]:
     from orchestrator.authoring import assets as asset_names, branch_time
     from orchestrator.authoring.asset_decorator import asset
 
+    from orchestrator.authoring.timetables import AssetOrTimeSchedule
+
+    out.update(AssetOrTimeSchedule=AssetOrTimeSchedule, DatasetOrTimeSchedule=AssetOrTimeSchedule)
     out.update(asset=asset, AssetAlias=asset_names.AssetAlias, Metadata=asset_names.Metadata,
                AssetEvent=asset_names.AssetEvent)
 

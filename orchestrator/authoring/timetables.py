@@ -16,3 +16,20 @@ class CronTriggerTimetable:
 
     def __repr__(self) -> str:
         return f"CronTriggerTimetable({self.expression!r}, timezone={self.timezone!r})"
+
+
+class AssetOrTimeSchedule:
+    """Run on a timetable AND whenever ``assets`` are updated (Airflow 3): e.g.
+    ``AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 1 * * 3", timezone="UTC"), assets=(a & b))``.
+
+    The timetable becomes an EventBridge Scheduler schedule (``scheduled`` runs); asset events start
+    ``asset_triggered`` runs as an asset schedule does. ``timetable`` may be a ``CronTriggerTimetable``,
+    cron text or a preset.
+    """
+
+    def __init__(self, *, timetable: object, assets: object) -> None:
+        self.timetable = timetable
+        self.assets = assets
+
+    def __repr__(self) -> str:
+        return f"AssetOrTimeSchedule(timetable={self.timetable!r}, assets={self.assets!r})"

@@ -73,9 +73,6 @@ _BY_NAME: dict[str, tuple[str, str]] = {
                            "policy (template.yaml)"),
     "EmailOperator": ("email operators", "send the mail from a @task (Amazon SES through boto3)"),
     "SmoothOperator": ("SmoothOperator", "use EmptyOperator"),
-    "AssetOrTimeSchedule": ("asset-or-time schedules", "split the DAG's work into a @task called from two DAGs, "
-                            "one on the cron schedule and one on the assets (or trigger the asset DAG from the "
-                            "timed one with TriggerDagRunOperator)"),
     "PartitionedAssetTimetable": ("asset partitions", "schedule on the asset itself and read the partition from "
                                   "the triggering event (triggering_asset_events[asset][-1].extra)"),
     "AllowedKeyMapper": ("asset partitions", "schedule on the asset itself and pass the partition in the outlet "

@@ -211,6 +211,8 @@ def render_plan(plan: StepPlan) -> str:
         sched = "on assets " + _condition(s.assets)
     else:
         sched = {"once": "@once", "none": "None (manual runs only)"}[s.kind]
+    if s.kind != "assets" and s.assets is not None:
+        sched += " or on assets " + _condition(s.assets)  # AssetOrTimeSchedule
     lines = [
         f"DAG {plan.dag_id}  ({plan.fileloc})  plan {plan.hash}",
         f"  schedule: {sched}",

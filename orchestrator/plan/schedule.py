@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from orchestrator.authoring.assets import Asset, AssetAlias, AssetAll, AssetAny, BaseAsset, asset_uri_problem
-from orchestrator.authoring.timetables import CronTriggerTimetable
+from orchestrator.authoring.timetables import AssetOrTimeSchedule, CronTriggerTimetable
 from orchestrator.plan.model import AssetCondition, Schedule
 
 PRESETS = {
@@ -78,6 +78,21 @@ def normalize_schedule(schedule: Any, start_date: Any) -> tuple[Schedule | None,
         tz = "UTC"
     if schedule is None:
         return Schedule(kind="none", timezone=tz), problems
+    if isinstance(schedule, AssetOrTimeSchedule):
+        # The timetable's schedule (EventBridge Scheduler) with the asset condition beside it: runs on either.
+        timed, problems = normalize_schedule(schedule.timetable, start_date)
+        assets = schedule.assets
+        if not (isinstance(assets, BaseAsset) or _is_asset_list(assets)):
+            problems.append(f"AssetOrTimeSchedule assets must be Asset(...) objects (or & / | of them), got {assets!r}")
+        elif timed is not None and timed.kind not in ("cron", "timedelta"):
+            problems.append(f"AssetOrTimeSchedule needs a cron timetable, got {schedule.timetable!r}")
+        if problems or timed is None:
+            return None, problems
+        for a in (assets.iter_assets() if isinstance(assets, BaseAsset) else [x for i in assets for x in i.iter_assets()]):
+            problem = asset_uri_problem(a.uri)
+            if problem:
+                problems.append(problem)
+        return timed.model_copy(update={"assets": asset_condition(assets)}), problems
     if isinstance(schedule, CronTriggerTimetable):
         tz = schedule.timezone
         try:

@@ -243,7 +243,7 @@ def _condition_of(dag_item: dict[str, Any]) -> AssetCondition | None:
     sched = dag_item.get("schedule") or {}
     if isinstance(sched, str):
         sched = json.loads(sched)
-    if sched.get("kind") != "assets" or not sched.get("assets"):
+    if not sched.get("assets"):  # an asset schedule, or AssetOrTimeSchedule's assets beside its cron
         return None
     return AssetCondition.model_validate(sched["assets"])
 

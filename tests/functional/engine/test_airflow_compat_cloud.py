@@ -29,7 +29,7 @@ def cloud(tmp_path, monkeypatch):
         monkeypatch.setenv(k, v)
     dags = tmp_path / "dags"
     dags.mkdir()
-    for name in ("c03_asset_events", "c06_alias_asset"):
+    for name in ("c03_asset_events", "c06_alias_asset", "c07_asset_or_time"):
         shutil.copy(HERE / f"{name}.py", dags / f"{name}.py")
     with LocalCloud(dags) as c:
         yield c
@@ -139,3 +139,28 @@ def test_asset_and_asset_multi_decorators_make_dags_that_feed_each_other(cloud):
     multi = _only_run(store, "c06_multi_consumer")
     assert store.get_xcom("c06_multi_consumer", multi["run_id"], "seen") == [
         "s3://consuming_1_task/m1", "s3://consuming_1_task/m2"]
+
+
+@requires_handlers
+def test_asset_or_time_schedule_runs_on_its_cron_and_on_its_assets(cloud):
+    # Airflow 3 (authoring-and-scheduling/asset-scheduling, "Combining asset and time-based schedules"):
+    # the DAG runs on the timetable and whenever the asset condition is met.
+    import json
+
+    from orchestrator.triggers.sync import sync_folder
+
+    store = RunStore(cloud.clients, cloud.resources)
+    report = sync_folder(cloud.clients, cloud.resources, str(cloud.dags_root), dry_run=True)
+    assert any("c07_either_way" in line and "schedule" in line for line in report.lines()), report.lines()
+    cloud.sync_dag("c07_either_way")
+    assert cloud.run_dag("c07_feeder")["state"] == "success"
+    cloud.wait_idle(60)
+    asset_run = _only_run(store, "c07_either_way")
+    assert store.get_xcom("c07_either_way", asset_run["run_id"], "how") == [
+        "asset_triggered", ["s3://consuming_1_task/feed"]]
+    fire = {"kind": "schedule", "dag_id": "c07_either_way", "scheduled_time": "2026-03-04T01:00:00Z"}
+    cloud.clients.client("lambda").invoke(FunctionName=cloud.resources.trigger_function, Payload=json.dumps(fire))
+    cloud.wait_idle(60)
+    runs = {r["run_type"]: r for r in store.list_runs("c07_either_way", limit=10)}
+    assert set(runs) == {"asset_triggered", "scheduled"} and runs["scheduled"]["state"] == "success"
+    assert store.get_xcom("c07_either_way", runs["scheduled"]["run_id"], "how") == ["scheduled", []]
