@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "orchestrator.cli.run_commands",  # run, dev, demo
     "orchestrator.cli.trigger_commands",  # sync, trigger, backfill, pause, unpause, deploy
     "orchestrator.cli.view_commands",  # runs, show, logs, clear, mark, ui
+    "orchestrator.cli.dashboard_commands",  # dashboard
     "orchestrator.cli.ops_commands",  # tasks test, variables, connections
     "orchestrator.cli.deploy_commands",  # destroy (deploy's checks live there too)
 )

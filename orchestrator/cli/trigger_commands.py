@@ -143,6 +143,12 @@ def _sync_dashboard(args: argparse.Namespace, clients: Any, resources: Any, plan
     from orchestrator.errors import StratusError
 
     stack = getattr(args, "stack", None) or os.environ.get(c.ENV_STACK)
+    if not stack:  # against `stratus dev`: its local stack gets the dashboard too (`stratus dashboard` draws it)
+        from orchestrator.local.target import read_dev_state, state_path
+
+        dev = read_dev_state(state_path()) or {}
+        if dev.get("endpoint_url") and dev.get("endpoint_url") == getattr(clients, "endpoint_url", None):
+            stack = dev.get("stack")
     if not stack:
         return None
     try:

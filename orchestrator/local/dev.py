@@ -19,6 +19,7 @@ folder's current code, as a deploy on AWS replaces the code under running runs. 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -37,6 +38,8 @@ LOCAL_LANDING_BUCKET = "stratus-landing"
 DEV_STACK = "stratus-dev"
 WATCH_INTERVAL_S = 0.5
 
+log = logging.getLogger(__name__)
+
 
 def local_parameters(extra: dict[str, str] | None = None) -> dict[str, str]:
     """Template parameters the local commands (run, dev, demo) deploy with."""
@@ -47,7 +50,23 @@ def sync_registry(cloud: LocalCloud) -> Any:
     """Register every DAG of the cloud's folder and create its schedules (H4's `stratus sync`)."""
     from orchestrator.triggers.sync import sync_folder
 
-    return sync_folder(cloud.clients, cloud.resources, str(cloud.dags_root))
+    report = sync_folder(cloud.clients, cloud.resources, str(cloud.dags_root))
+    put_local_dashboard(cloud, report.plans)
+    return report
+
+
+def put_local_dashboard(cloud: LocalCloud, plans: Any) -> str | None:
+    """Build the stack's CloudWatch dashboard in the local cloud (what `stratus dashboard` draws).
+
+    Never fails the sync: a problem is returned as text."""
+    try:
+        from orchestrator.observe.dashboard import put_stack_dashboard
+
+        put_stack_dashboard(cloud.clients, cloud.resources, cloud.stack_name, list(plans))
+    except Exception as exc:  # noqa: BLE001 - the dashboard must not stop `stratus dev`
+        log.warning("dashboard not built: %s", exc)
+        return f"dashboard not built: {exc}"
+    return None
 
 
 def catch_up(cloud: LocalCloud, dag_ids: list[str] | None = None) -> dict[str, list[str]]:
