@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from orchestrator.local.cloud import LocalCloud
+from orchestrator.observe.gridmodel import state_color
+from orchestrator.observe.terminal import render_run_tree
 from tests.e2e.conftest import requires_handlers, ti_map
 
 pytestmark = requires_handlers
@@ -50,6 +52,12 @@ def test_a_sensor_waits_across_pokes_with_nothing_running_in_between(dags):
             assert ti["state"] == "up_for_reschedule"
             assert int(ti["try_number"]) == 1 and int(ti["pokes"]) == poke
             assert (dags / "pokes" / "ready").read_text() == str(poke)
+            if poke == 1:  # `stratus show` and the grid show the waiting sensor as Airflow does
+                plan = engine.store.get_current_plan("sensor_waits")
+                tree = render_run_tree(plan, engine.store.get_run("sensor_waits", rid),
+                                       engine.store.list_tis("sensor_waits", rid))
+                assert "wait_for_ready  ⏲ up_for_reschedule  try 1/1" in tree
+                assert state_color("up_for_reschedule") == "turquoise"
             checked = time.time()
             assert cloud.host.pending == 0
             assert all(end <= checked for _, _, _, end in cloud.host.records)
