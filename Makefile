@@ -57,7 +57,7 @@ bench-airflow: $(STAMP)
 CHAOS_SEED ?=
 CHAOS_RUNS ?= 200
 chaos: $(STAMP)
-	$(BIN)/python -m orchestrator.local.chaos $(if $(CHAOS_SEED),--seeds $(CHAOS_SEED)) --runs $(CHAOS_RUNS)
+	$(BIN)/python -m chaos $(if $(CHAOS_SEED),--seeds $(CHAOS_SEED)) --runs $(CHAOS_RUNS)
 
 lint: $(STAMP)
 	$(BIN)/python -m mypy orchestrator

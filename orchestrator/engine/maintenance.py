@@ -96,7 +96,11 @@ def recount(engine: Engine, plan: StepPlan, run: dict[str, Any], tis: list[dict[
     # Chain steps whose count rides on an unfinished instance (``carry``, Engine.complete) are
     # added to tasks_done by that instance's terminal write: leave them out here.
     pending = sum(int(ti.get("carry") or 0) for ti in tis if ti.get("state") not in STATES)
-    new["tasks_done"] = max(0, new["tasks_done"] - pending)
+    # Not clamped at 0: a cleared chain step whose count still rides on a later instance is
+    # counted again when it finishes again, so until that instance settles the run owes it
+    # (clearing t1 of t0..t5 while t3 carries t0..t2: 2 done - 3 carried = -1, and t3's +4,
+    # t1's +1, t4's and t5's +1 bring it to 6). Clamping made such a run finish at 7/6.
+    new["tasks_done"] = new["tasks_done"] - pending
     for ti in tis:
         idx = int(ti.get("map_index", -1))
         if idx >= 0 and ti.get("state") in STATES:

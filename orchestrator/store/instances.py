@@ -28,6 +28,8 @@ TERMINAL = ("success", "failed", "upstream_failed", "skipped", "removed")
 # removed by its terminal write.
 RIDING = ("carry", "mcarry", "lcarry", "lane")
 
+OUTPUTS = ("xcom", "xcom_s3", "xcom_keys")  # a try's XComs: inline, in S3, pushed keys
+
 # A task instance may be (re)created when it has no item, or was cleared.
 _CREATABLE = "(attribute_not_exists(pk) OR (#state = :none AND #try = :prev))"
 
@@ -63,6 +65,8 @@ class InstancesMixin(StoreBase):
         return Update(
             set_={"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "map_index": map_index,
                   "state": state, **extra},
+            # A cleared instance decided without running has no outputs (queued: its try replaces them).
+            remove=[] if state in ("queued", "scheduled") else list(OUTPUTS),
             raw_set=["#try = :newtry", "#mt = :maxtries"],
             # Two completions making the same task ready (two upstreams finishing together, a
             # sweeper reconciling while a worker dispatches): only the first creation succeeds.
@@ -204,7 +208,8 @@ class InstancesMixin(StoreBase):
         return _fenced(owner, Update(
             set_={"state": state, **fields},
             # A count this try carried (see finish_and_queue) is settled by this terminal write.
-            remove=list(RIDING),
+            # ... and the outputs of an earlier (cleared) try that this one does not replace.
+            remove=list(RIDING) + [k for k in OUTPUTS if k not in fields],
             # The worker finishing and the conductor failing the same try (a timeout that was
             # not): only the first terminal write counts; the other finds a terminal state.
             condition=f"#state IN ({', '.join(keys)}) AND #try = :n",
@@ -308,7 +313,10 @@ class InstancesMixin(StoreBase):
         pk, sk = self._ti_key(dag_id, run_id, task_id, map_index)
         upd = Update(
             set_={"state": NONE_STATE},
-            remove=["xcom", "xcom_s3", "xcom_keys", "error", "start_date", "end_date", "duration",
+            # The XComs stay until the next try ends (its terminal write replaces them), as in
+            # Airflow: a downstream task already queued or running when the clear lands still
+            # reads them (removing them here failed it on a None input).
+            remove=["error", "start_date", "end_date", "duration",
                     "deadline", "next_try_at", "note", "lost_invokes", *RIDING],
             append={"history": [history]},
             # Clearing a task that a worker is running would lose its result: refuse.

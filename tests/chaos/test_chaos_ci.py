@@ -1,4 +1,5 @@
-"""CI-sized chaos: a few dozen judged runs under every fault kind; nothing stuck, lost or wrong."""
+"""CI-sized chaos: judged runs delivered from several threads at once, the sweeper alongside,
+under every fault kind; nothing stuck, lost, wrong or overlapping."""
 
 from __future__ import annotations
 
@@ -6,26 +7,28 @@ import re
 
 import pytest
 
-from orchestrator.local import chaos
-from orchestrator.local.faults import FaultRates
+from chaos import harness as chaos
+from chaos.faults import FaultRates
 
 # Higher rates than `make chaos` so a short run still meets every fault kind.
-CI_RATES = FaultRates(duplicate=0.15, drop=0.08, crash_before_record=0.1, crash_after_record=0.1,
-                      ddb_throttle=0.04, lambda_throttle=0.1, lambda_storm=0.03, s3_duplicate=0.5, reorder=True)
+CI_RATES = FaultRates(duplicate=0.15, drop=0.06, crash_before_record=0.08, crash_after_record=0.08,
+                      ddb_throttle=0.04, lambda_throttle=0.1, lambda_storm=0.03, s3_duplicate=0.5, reorder=True,
+                      crash_write=0.03, hard_timeout=0.08, run_storm=0.05, clear=0.3, mark=0.2)
 
 
 @pytest.mark.slow
-def test_chaos_runs_settle_correctly_under_faults(tmp_path):
-    result = chaos.run_seed(11, 10, rates=CI_RATES, batch=5, asset_rounds=1, workdir=tmp_path)
+def test_chaos_runs_delivered_at_once_settle_correctly_under_faults(tmp_path):
+    result = chaos.run_seed(11, 24, rates=CI_RATES, batch=8, asset_rounds=2, workdir=tmp_path, threads=4)
     bad = [v for v in result.verdicts if v.outcome != "correct"]
-    assert bad == []
+    assert bad == [] and result.overlaps == []
     counts = chaos.summary([result])
-    assert counts["stuck"] == counts["lost"] == 0 and counts["correct"] == counts["runs"] >= 11
-    assert {"duplicate", "drop", "crash_before_record", "crash_after_record", "ddb_throttle"} <= set(result.faults)
-    assert result.errors["InjectedCrash"] > 0  # killed workers went through Lambda's async retry path
+    assert counts["stuck"] == counts["lost"] == counts["overlap"] == 0 and counts["correct"] == counts["runs"] >= 25
+    assert {"duplicate", "crash_write", "hard_timeout", "run_storm", "clear"} <= set(result.faults)
+    assert result.errors["InjectedCrash"] > 0  # killed workers went through the OnFailure destination
 
 
-def test_make_chaos_ends_with_the_summary_line(capsys):
+def test_make_chaos_prints_its_seed_and_ends_with_the_summary_line(capsys):
     assert chaos.main(["--seeds", "3", "--runs", "2", "--shapes", "chaos_chain"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
-    assert re.fullmatch(r"runs=\d+ faults=\d+ correct=\d+ stuck=0 lost=0", out[-1])
+    assert out[0].startswith("chaos: seeds 3, 2 runs each") and "CHAOS_SEED=3" in out[0]
+    assert re.fullmatch(r"runs=\d+ faults=\d+ correct=\d+ stuck=0 lost=0 overlap=0", out[-1])

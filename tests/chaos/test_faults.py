@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from orchestrator.config import Clients
-from orchestrator.local.faults import (FaultRates, Faults, InjectedCrash, capture_async_invokes,
+from chaos.faults import (FaultRates, Faults, InjectedCrash, capture_async_invokes,
                                        install_crash_points, install_throttling, virtual_backoff)
 
 

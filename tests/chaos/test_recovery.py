@@ -7,8 +7,11 @@ import json
 import pytest
 from moto import mock_aws
 
-from orchestrator.local import chaos, chaos_dags
-from orchestrator.local.faults import FaultRates, Faults, virtual_backoff
+from chaos import dags as chaos_dags
+from chaos import harness as chaos
+from chaos.faults import FaultRates, Faults, virtual_backoff
+from chaos import probe
+from chaos.world import moto_serialised
 
 
 @pytest.fixture
@@ -24,7 +27,7 @@ def world_factory(monkeypatch, tmp_path):
         for dag_id, body in sources.items():
             (root / f"{dag_id}.py").write_text(chaos_dags.HEADER + "\n\n" + body)
         clock = chaos.SimClock()
-        for cm in (mock_aws(), virtual_backoff(clock.advance)):
+        for cm in (mock_aws(), virtual_backoff(clock.advance), moto_serialised()):
             cm.__enter__()
             stack.append(cm)
         world = chaos.ChaosWorld(root, Faults(1, rates), clock)
@@ -153,3 +156,51 @@ def test_a_run_left_queued_by_a_caller_that_gave_up_is_started_by_the_sweeper(wo
     monkeypatch.setattr(world.store, "start_run_if_slot", dies_three_times)
     state, tis = _run(world, "c")
     assert len(calls) == 4 and state == "success" and tis == {"t0": "success", "t1": "success"}
+
+
+def test_a_hard_timeout_mid_body_fails_the_try_through_on_failure_and_the_retry_succeeds(world_factory):
+    # The template's worker: no Lambda retries; the timed-out invocation's record reaches the conductor.
+    world = world_factory(FaultRates(hard_timeout=1.0), {"c": chaos_dags.probed(chaos_dags._chain("c", 2))})
+    state, tis = _run(world, "c")
+    assert state == "success" and tis == {"t0": "success", "t1": "success"}
+    with world.faults.paused():
+        t0 = world.store.get_ti("c", "r1", "t0")
+    assert int(t0["try_number"]) == 2 and "Task timed out" in t0["history"][0]["error"]
+    assert world.deliveries["onfailure"] >= 2 and not probe.overlaps
+
+
+def test_the_judge_notices_a_wrong_xcom_and_a_leftover_marker(world_factory):
+    world = world_factory(FaultRates(), {"c": chaos_dags.probed(chaos_dags._chain("c", 2))})
+    state, tis = _run(world, "c")
+    reference = (state, tis, world.outputs("c", "r1"))
+    assert world.judge("c", "r1", reference).outcome == "correct"
+    with world.faults.paused():
+        world.store._put({"pk": "RUN#c#r1", "sk": "SCHED#t1#-00001", "task_id": "t1"})
+        world.store.ddb.update_item(
+            TableName=world.resources.table, Key={"pk": {"S": "RUN#c#r1"}, "sk": {"S": "TI#t1#-00001"}},
+            UpdateExpression="SET xcom = :v", ExpressionAttributeValues={":v": {"S": "99"}})
+    verdict = world.judge("c", "r1", reference)
+    assert verdict.outcome == "wrong" and "XComs" in verdict.detail and "SCHED#t1" in verdict.detail
+
+
+def test_two_executions_of_one_body_at_once_count_as_an_overlap():
+    import threading
+    from types import SimpleNamespace
+
+    from orchestrator.authoring.context import set_current_context
+
+    probe.reset()
+    inside = threading.Barrier(2, timeout=5)
+    ti = SimpleNamespace(dag_id="d", run_id="r", task_id="t", map_index=-1)
+
+    def body() -> None:
+        with set_current_context({"ti": ti}), probe.body():  # type: ignore[arg-type]
+            inside.wait()  # both executions are inside the body at once
+
+    threads = [threading.Thread(target=body) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert probe.overlaps == [("d", "r", "t", "-1")]
+    probe.reset()

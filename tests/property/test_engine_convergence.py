@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from orchestrator.engine.rules import Counts, Decision, evaluate
-from orchestrator.local import chaos
-from orchestrator.local.faults import FaultRates, Faults, virtual_backoff
+from chaos import harness as chaos
+from chaos.faults import FaultRates, Faults, virtual_backoff
 
 RULES = ["all_success", "all_failed", "all_done", "all_done_min_one_success", "all_skipped", "one_success",
          "one_failed", "one_done", "none_failed", "none_failed_min_one_success", "none_skipped", "always"]
@@ -88,7 +88,7 @@ def world(tmp_path_factory):
             mp.setenv(k, v)
         clock = chaos.SimClock()
         with mock_aws(), virtual_backoff(clock.advance):
-            yield chaos.ChaosWorld(root, Faults(0, FaultRates.none()), clock)
+            yield chaos.ChaosWorld(root, Faults(0, FaultRates.none()), clock, threads=1)
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,

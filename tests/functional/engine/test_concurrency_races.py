@@ -268,3 +268,59 @@ def test_make_chaos_runs_the_seed_it_is_given():
     out = subprocess.run(["make", "-n", "chaos", "CHAOS_SEED=7"], cwd=REPO, capture_output=True, text=True,
                          check=True).stdout
     assert "--seeds 7" in out and "--seeds 1,2,3" not in out
+
+
+CHAIN6 = """
+@dag(schedule=None, start_date=datetime(2026, 1, 1))
+def chain6():
+    @task
+    def step(x: int) -> int:
+        return x + 1
+    v = 0
+    for i in range(6):
+        v = step.override(task_id=f"t{i}")(v)
+chain6()
+"""
+
+
+def test_clearing_a_chain_step_whose_count_rides_on_a_later_step_counts_it_once(h):
+    # Found by the concurrent chaos harness: the run finished at tasks_done 7/6.
+    h.write("chain6", CHAIN6)
+    rid = h.start("chain6")["run_id"]
+    for _ in range(3):
+        h.engine.handle_task(h.dispatcher.tasks.popleft())  # t0, t1, t2 done; t3 queued carrying 3
+    assert int(h.store.get_ti("chain6", rid, "t3")["carry"]) == 3
+    assert h.engine.clear("chain6", rid, ["t1"]) == [("t1", -1)]
+    h.drain()
+    run = h.store.get_run("chain6", rid)
+    assert run["state"] == "success" and run["tasks_done"] == 6
+    assert h.store.get_xcom("chain6", rid, "t5") == 6
+
+
+PAIR = """
+@dag(schedule=None, start_date=datetime(2026, 1, 1))
+def pair():
+    @task
+    def a():
+        return 20
+    @task
+    def b(x):
+        return x + 1
+    b(a())
+pair()
+"""
+
+
+def test_a_downstream_task_already_queued_when_its_upstream_is_cleared_reads_the_last_xcom(h):
+    # Found by the concurrent chaos harness: the clear removed the XCom at once, and the
+    # downstream try in flight failed on a None input. Airflow keeps it until the task runs again.
+    h.write("pair", PAIR)
+    rid = h.start("pair")["run_id"]
+    h.engine.handle_task(h.dispatcher.tasks.popleft())  # a succeeds; b is queued
+    b_msg = h.dispatcher.tasks.popleft()
+    assert h.engine.clear("pair", rid, ["a"]) == [("a", -1)]
+    assert h.engine.handle_task(b_msg) == {"status": "done", "state": "success"}
+    h.drain()  # a runs again
+    run = h.store.get_run("pair", rid)
+    assert run["state"] == "success" and h.store.get_xcom("pair", rid, "b") == 21
+    assert h.store.get_xcom("pair", rid, "a") == 20

@@ -158,13 +158,13 @@ uses_secrets()
 
 
 def test_a_task_reading_secrets_never_logs_them(aws, tmp_path, caplog, capsys):
-    from orchestrator.local import chaos
-    from orchestrator.local.faults import FaultRates, Faults
+    from chaos import harness as chaos
+    from chaos.faults import FaultRates, Faults
 
     root = tmp_path / "dags"
     root.mkdir()
     (root / "uses_secrets.py").write_text(SECRET_DAG)
-    world = chaos.ChaosWorld(root, Faults(0, FaultRates.none()), chaos.SimClock())
+    world = chaos.ChaosWorld(root, Faults(0, FaultRates.none()), chaos.SimClock(), threads=1)
     world.register(["uses_secrets"])
     with caplog.at_level(logging.DEBUG):
         world.start("uses_secrets", "r1")

@@ -1,9 +1,10 @@
 """DAG files for the chaos harness: every shape the engine schedules, with seeded sizes.
 
 Each task gets one spare try (``retries`` = the tries its own failures need + 1): a worker
-killed before recording costs the try it killed, and the harness kills at most one try per
-task instance, so the final states a DAG reaches do not depend on where the faults fell.
-Task bodies are deterministic functions of ``try_number`` and their inputs.
+killed mid-try costs the try it killed, and the harness kills at most one try per task
+instance, so the final states a DAG reaches do not depend on where the faults fell. Task
+bodies are deterministic functions of ``try_number`` and their inputs, and each runs inside
+``chaos.probe.body()`` (overlap detection and Lambda's hard timeout).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ HEADER = '''\
 from __future__ import annotations
 from datetime import datetime, timedelta
 from orchestrator import dag, task, Asset, AirflowSkipException, TriggerRule, get_current_context
+from chaos.probe import body as _probe
 
 START = datetime(2026, 1, 1)
 
@@ -154,7 +156,7 @@ def _retries(name: str, k: int) -> str:
         def flaky() -> int:
             if try_number() <= {k}:
                 raise ConnectionError(f"try {{try_number()}} fails")
-            return try_number()
+            return 100 + {k}  # not the try number: a try lost to a fault must not change the output
         @task(retries=0)
         def never() -> int:
             raise RuntimeError("fails for good")
@@ -205,6 +207,27 @@ def _assets(name: str) -> str:
     """)
 
 
+def probed(source: str) -> str:
+    """``source`` with the body of every ``@task`` function run inside ``_probe()``."""
+    lines = source.splitlines()
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        out.append(line)
+        stripped = line.lstrip()
+        if stripped.startswith("def ") and out[-2:-1] and out[-2].lstrip().startswith("@task"):
+            indent = len(line) - len(stripped)
+            out.append(" " * (indent + 4) + "with _probe():")
+            i += 1
+            while i < len(lines) and (not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip()) > indent):
+                out.append(("    " + lines[i]) if lines[i].strip() else lines[i])
+                i += 1
+            continue
+        i += 1
+    return "\n".join(out) + "\n"
+
+
 def write_dags(root: Path, seed: int) -> list[str]:
     """Write the chaos DAG files under ``root``; returns the ids of the DAGs runs pick from
     (the asset-scheduled DAG is written too but started by S3 events, not picked)."""
@@ -222,6 +245,6 @@ def write_dags(root: Path, seed: int) -> list[str]:
     }
     root.mkdir(parents=True, exist_ok=True)
     for dag_id, body in sources.items():
-        (root / f"{dag_id}.py").write_text(HEADER + "\n\n" + body)
-    (root / f"{ASSET_DAG}.py").write_text(HEADER + "\n\n" + _assets(ASSET_DAG))
+        (root / f"{dag_id}.py").write_text(HEADER + "\n\n" + probed(body))
+    (root / f"{ASSET_DAG}.py").write_text(HEADER + "\n\n" + probed(_assets(ASSET_DAG)))
     return sorted(sources)

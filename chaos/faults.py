@@ -1,4 +1,4 @@
-"""Fault injection for the local cloud: the failures AWS produces that moto never does.
+"""Fault injection for the chaos harness: the failures AWS produces that moto never does.
 
 Every fault is decided by one seeded ``random.Random`` (``Faults``), so a seed replays the
 same faults in the same places. The hooks sit where the real failure happens:
@@ -19,6 +19,14 @@ same faults in the same places. The hooks sit where the real failure happens:
   before the write (the task body ran, nothing recorded) or just after it (recorded, nothing
   dispatched downstream). The crash is ``InjectedCrash``, a ``BaseException``, so no
   ``except Exception`` in the code under test can swallow it, as with a killed process.
+
+- **A crash at every store write** (``install_write_crashes``): any write of the run store
+  (claim, terminal writes including a chain's and a lane's hand-over, decide, queue, run
+  updates, the sweeper's) may kill the calling handler just before or just after it.
+- **Sustained throttling of a run item** (``install_run_storms``): for a while, DynamoDB
+  cancels transactions that write one run item with ``ThrottlingError`` on that item (a
+  hot partition), as AWS answers; the store must send them again and never read them as a
+  lost race.
 
 Counts of what was injected are kept per kind in ``Faults.counts``.
 """
@@ -65,6 +73,11 @@ class FaultRates:
     ddb_storm: float = 0.0  # a DynamoDB call throttled on every attempt: the handler fails at that call
     s3_duplicate: float = 0.0  # an S3 object event delivered twice
     reorder: bool = False  # deliveries taken in random order instead of FIFO
+    crash_write: float = 0.0  # a handler killed just before or after one of the run store's writes
+    hard_timeout: float = 0.0  # a worker invocation reaches the function's timeout mid-body (Lambda kills it)
+    run_storm: float = 0.0  # a run item's transactions throttled for a while (ThrottlingError)
+    clear: float = 0.0  # per run: someone runs `stratus clear` on a finished task while the run goes on
+    mark: float = 0.0  # per run: someone marks a leaf task success while the run goes on
 
     @classmethod
     def none(cls) -> FaultRates:
@@ -73,8 +86,9 @@ class FaultRates:
     @classmethod
     def default(cls) -> FaultRates:
         """The mix ``make chaos`` uses: every fault kind, often enough to meet each other."""
-        return cls(duplicate=0.08, drop=0.04, crash_before_record=0.05, crash_after_record=0.05,
-                   ddb_throttle=0.02, lambda_throttle=0.05, lambda_storm=0.01, s3_duplicate=0.3, reorder=True)
+        return cls(duplicate=0.08, drop=0.03, crash_before_record=0.03, crash_after_record=0.03,
+                   ddb_throttle=0.02, lambda_throttle=0.05, lambda_storm=0.01, s3_duplicate=0.3, reorder=True,
+                   crash_write=0.01, hard_timeout=0.02, run_storm=0.01, clear=0.15, mark=0.1)
 
 
 @dataclass
@@ -104,6 +118,15 @@ class Faults:
     def randint(self, a: int, b: int) -> int:
         with self._lock:
             return self.rng.randint(a, b)
+
+    def note(self, kind: str) -> None:
+        """Count a fault decided elsewhere (e.g. each transaction a storm cancels)."""
+        with self._lock:
+            self.counts[kind] += 1
+
+    def rng_uniform(self) -> float:
+        with self._lock:
+            return self.rng.random()
 
     def choice_index(self, n: int) -> int:
         """Index of the next delivery: random under ``reorder``, else the oldest (0)."""
@@ -316,3 +339,116 @@ def install_crash_points(store: Any, faults: Faults, in_worker: Callable[[], boo
 
     wrap("finish_ti")
     wrap("retry_ti")
+
+
+# ---------------------------------------------------------------------------- every store write
+
+# The run store's writes (a crash point before and after each). Names absent from a store are skipped.
+STORE_WRITES = ("claim_ti", "finish_ti", "finish_and_queue", "retry_ti", "requeue_ti", "decide_ti", "queue_ti",
+                "queue_many", "park_tis", "promote_scheduled", "update_run", "finish_run", "start_run_if_slot",
+                "note_lost_invoke", "reschedule_ti", "requeue_poke", "create_run", "drop_waiting_marker",
+                "reset_ti", "force_ti_state", "fence_run", "reopen_run")
+
+
+def install_write_crashes(store: Any, faults: Faults, may_crash: Callable[[str], bool]) -> None:
+    """Each write of ``store`` may kill its caller (``crash_write``), before or after the write.
+
+    ``may_crash(name)`` says whether the calling handler may be killed now (its role, and the
+    harness's budget of one try-costing fault per task instance); it is asked only after the
+    roll hit, so the budget is spent only by a crash that happens.
+    """
+
+    def wrap(name: str) -> None:
+        real = getattr(store, name)
+
+        def crashing(*args: Any, **kwargs: Any) -> Any:
+            before = faults.rates.crash_write > 0 and faults.roll("crash_write") and may_crash(name)
+            if before and faults.randint(0, 1) == 0:
+                raise InjectedCrash(f"handler killed before {name}{_where(args)}")
+            out = real(*args, **kwargs)
+            if before:
+                raise InjectedCrash(f"handler killed after {name}{_where(args)}")
+            return out
+
+        setattr(store, name, crashing)
+
+    for name in STORE_WRITES:
+        if callable(getattr(store, name, None)):
+            wrap(name)
+
+
+def _where(args: tuple[Any, ...]) -> str:
+    return f" ({', '.join(str(a) for a in args[:4] if isinstance(a, (str, int)))})" if args else ""
+
+
+# ---------------------------------------------------------------------------- run-item throttling storms
+
+RUN_STORM_S = 120.0  # how long a storm keeps a run item hot (simulated seconds)
+RUN_STORM_CANCEL = 0.6  # share of the transactions on a hot run item DynamoDB cancels
+# Consecutive cancellations of one caller's transaction: below the store's own attempts
+# (StoreBase.TRANSACT_ATTEMPTS), so a storm slows writes down and never fails them for good.
+RUN_STORM_MAX_IN_A_ROW = 4
+
+
+def transaction_cancelled_response(reasons: list[str]) -> AWSResponse:
+    """DynamoDB's TransactionCanceledException with one reason per item, as AWS sends it."""
+    return _response(400, {"content-type": "application/x-amz-json-1.0"},
+                     {"__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+                      "message": f"Transaction cancelled, please refer cancellation reasons for specific reasons "
+                                 f"[{', '.join(reasons)}]",
+                      "CancellationReasons": [{"Code": r} if r == "None" else
+                                              {"Code": r, "Message": "Throughput exceeds the current capacity "
+                                               "for one or more global secondary indexes. (injected)"}
+                                              for r in reasons]})
+
+
+def install_run_storms(client: Any, faults: Faults, now: Callable[[], float]) -> Counter[str]:
+    """Throttle the transactions of a run item for ``RUN_STORM_S`` after a ``run_storm`` roll.
+
+    Returns a counter of the transactions cancelled per run item key.
+    """
+    storms: dict[str, float] = {}
+    cancelled: Counter[str] = Counter()
+    local = threading.local()
+    lock = threading.Lock()
+
+    def decide(params: dict[str, Any], **_: Any) -> None:
+        local.reasons = None
+        items = params.get("TransactItems") or []
+        keys = []
+        for item in items:
+            body = next(iter(item.values()), {})
+            key = body.get("Key") or body.get("Item") or {}
+            sk = key.get("sk", {}).get("S")
+            keys.append(key.get("pk", {}).get("S") if sk == "RUN" else None)
+        hot = [k for k in keys if k]
+        if not hot or not faults.enabled:
+            local.streak = 0
+            return
+        t = now()
+        with lock:
+            for k in hot:
+                if storms.get(k, -1.0) < t and faults.roll("run_storm"):
+                    storms[k] = t + RUN_STORM_S
+            burning = [k for k in hot if storms.get(k, -1.0) >= t]
+        streak = getattr(local, "streak", 0)
+        if burning and streak < RUN_STORM_MAX_IN_A_ROW and faults.rng_uniform() < RUN_STORM_CANCEL:
+            local.streak = streak + 1
+            local.reasons = ["ThrottlingError" if k in burning else "None" for k in keys]
+            with lock:
+                cancelled[burning[0]] += 1
+            faults.note("run_throttled")
+        else:
+            local.streak = 0
+
+    def answer(request: Any, **_: Any) -> AWSResponse | None:
+        reasons = getattr(local, "reasons", None)
+        if not reasons or _header(request, "X-Amz-Target") != "DynamoDB_20120810.TransactWriteItems":
+            return None
+        local.reasons = None
+        request.url = _FAULT_URL
+        return transaction_cancelled_response(reasons)
+
+    client.meta.events.register_first("before-parameter-build.dynamodb.TransactWriteItems", decide)
+    client.meta.events.register_first("before-send.dynamodb", answer)
+    return cancelled
