@@ -282,7 +282,7 @@ def serve(
             watcher.stop()
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-        if started:
+        if started and cloud.endpoint_url:
             _save(cloud, saved_path, int(cloud.endpoint_url.rsplit(":", 1)[1]), out, lock, final=True)
         cloud.close()
         if restore is not None:
