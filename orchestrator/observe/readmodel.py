@@ -72,6 +72,9 @@ def describe_schedule(schedule: Schedule) -> tuple[str, str]:
     if schedule.kind == "once":
         return "once", "@once"
     if schedule.kind == "assets":
+        if schedule.expression:  # AssetOrTimeSchedule: the cron, or the assets, whichever comes first
+            return (f"{describe_cron(schedule.expression)}, or when assets update",
+                    f"{schedule.expression} | {asset_condition_text(schedule.assets)}")
         return "when assets update", asset_condition_text(schedule.assets)
     return "manual only", "None"
 

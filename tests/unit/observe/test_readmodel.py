@@ -61,3 +61,10 @@ def test_doc_md_is_rendered_and_escaped():
     out = render_markdown("# T\n\nSome **bold** and `code`.\n\n- a\n- b\n\n<script>x</script> [l](javascript:alert(1))")
     assert "<h1>T</h1>" in out and "<strong>bold</strong>" in out and "<code>code</code>" in out
     assert out.count("<li>") == 2 and "<script>" not in out and 'href="javascript' not in out
+
+
+def test_asset_or_time_schedule_in_words():
+    from orchestrator.observe.readmodel import describe_schedule
+
+    sched = Schedule(kind="assets", expression="0 6 * * *", assets=AssetCondition(uri="s3://lake/x/"))
+    assert describe_schedule(sched) == ("every day at 06:00, or when assets update", "0 6 * * * | s3://lake/x/")
