@@ -21,7 +21,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Protocol
 from urllib.parse import quote, urlencode
 
@@ -38,8 +38,12 @@ from orchestrator.observe.gridmodel import (
     build_grid,
     format_duration,
     parse_time,
+    run_time,
 )
 from orchestrator.plan.model import StepPlan
+
+
+MAX_MAPPED_ROWS = 50
 
 
 class Links(Protocol):
@@ -350,7 +354,13 @@ def render_run_detail(
         cell = grid.cell(row.key, run_id)
         if cell.mapped:
             summary = ", ".join(f"{n} {s}" for s, n in sorted(cell.counts.items()))
-            inner = "".join(_ti_row(dag_id, run_id, i, links, False, f"[{i.map_index}]", actions=False) for i in cell.instances)
+            # A wide map lists its unfinished and failed instances first, at most MAX_MAPPED_ROWS rows.
+            ordered = sorted(cell.instances, key=lambda i: (i.state == "success", i.map_index))
+            inner = "".join(_ti_row(dag_id, run_id, i, links, False, f"[{i.map_index}]", actions=False)
+                            for i in ordered[:MAX_MAPPED_ROWS])
+            if len(ordered) > MAX_MAPPED_ROWS:
+                inner += (f'<tr class="more"><td colspan="6">{len(ordered) - MAX_MAPPED_ROWS} more map indexes '
+                          "(all in the counts above)</td></tr>")
             buttons = _ti_actions(dag_id, run_id, row.key, cell.state, links, can_mark, mapped=cell.size)
             rows.append(
                 f'<tr class="ti" data-task="{_e(row.key)}" data-state="{_e(cell.state or NO_STATUS)}"><td>{_e(row.key)}</td>'
@@ -404,7 +414,11 @@ def render_grid(
     ``selected_run`` defaults to the newest run shown. ``notice`` (e.g. the result of an
     action) is shown above the grid.
     """
-    grid = build_grid(plan, runs, tis, time_range=time_range, max_runs=max_runs, now=now)
+    in_range = sorted((r for r in runs if (time_range or TimeRange()).contains(run_time(r))),
+                      key=lambda r: (run_time(r) or datetime.min.replace(tzinfo=timezone.utc), str(r.get("run_id"))))
+    shown = [str(r["run_id"]) for r in (in_range[-max_runs:] if max_runs > 0 else in_range)]
+    detail = selected_run if selected_run in shown else (shown[-1] if shown else None)
+    grid = build_grid(plan, runs, tis, time_range=time_range, max_runs=max_runs, now=now, detail_run=detail)
     ids = [c.run_id for c in grid.runs]
     selected = selected_run if selected_run in ids else (ids[-1] if ids else None)
     trigger = links.action(

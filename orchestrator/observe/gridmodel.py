@@ -192,7 +192,7 @@ class Cell:
     @property
     def size(self) -> int:
         """How many map indexes the task has: the expansion's count, else the instances seen."""
-        return max(self.total or 0, len(self.instances))
+        return max(self.total or 0, len(self.instances), sum(self.counts.values()) if self.mapped else 0)
 
     @property
     def instance(self) -> Instance | None:
@@ -313,9 +313,24 @@ def instance_from_item(item: Mapping[str, Any], now: datetime | None = None) -> 
     )
 
 
+def _light_mapped_cell(run_id: str, task_id: str, items: Sequence[Mapping[str, Any]], total: int | None) -> Cell:
+    """A mapped cell from states alone (no Instance per map index): for runs not shown in detail."""
+    states = [normal_state(i.get("state")) for i in items if _int(i.get("map_index"), -1) >= 0]
+    counts = Counter(s or NO_STATUS for s in states)
+    missing = (total or 0) - len(states)
+    if missing > 0:
+        counts[NO_STATUS] += missing
+        states.append(None)
+    return Cell(run_id=run_id, task_id=task_id, state=summary_state(states), mapped=True, counts=dict(counts),
+                total=max(total or 0, len(states) - (1 if missing > 0 else 0)))
+
+
 def _cell(
-    run_id: str, task_id: str, items: Sequence[Mapping[str, Any]], now: datetime | None, total: int | None = None
+    run_id: str, task_id: str, items: Sequence[Mapping[str, Any]], now: datetime | None, total: int | None = None,
+    light: bool = False,
 ) -> Cell:
+    if light and len(items) > 1 and any(_int(i.get("map_index"), -1) >= 0 for i in items):
+        return _light_mapped_cell(run_id, task_id, items, total)
     instances = sorted((instance_from_item(i, now) for i in items), key=lambda i: i.map_index)
     children = [i for i in instances if i.map_index >= 0]
     if children:
@@ -351,11 +366,14 @@ def build_grid(
     time_range: TimeRange | None = None,
     max_runs: int = 25,
     now: datetime | None = None,
+    detail_run: str | None = None,
 ) -> Grid:
     """The grid for one DAG.
 
     ``runs``: run items in any order; ``tis``: run_id -> that run's task-instance items.
-    Keeps the ``max_runs`` most recent runs inside ``time_range``, oldest first.
+    Keeps the ``max_runs`` most recent runs inside ``time_range``, oldest first. With
+    ``detail_run``, the mapped cells of the other runs carry counts only (no instance per map
+    index), which keeps a grid of 25 runs of a 1,000-way map cheap.
     """
     now = now or datetime.now(timezone.utc)
     chosen = [r for r in runs if (time_range or TimeRange()).contains(run_time(r))]
@@ -386,7 +404,8 @@ def build_grid(
         for row in rows:
             if not row.is_group:
                 total = (_int(run.get(counters.map_count(row.key)), 0) or None) if row.mapped else None
-                cells[(row.key, run_id)] = _cell(run_id, row.key, by_task.get(row.key, ()), now, total)
+                cells[(row.key, run_id)] = _cell(run_id, row.key, by_task.get(row.key, ()), now, total,
+                                                 light=detail_run is not None and run_id != detail_run)
         for gid, task_ids in members.items():
             cells[(gid, run_id)] = Cell(
                 run_id=run_id, task_id=gid, state=summary_state(cells[(t, run_id)].state for t in task_ids)
