@@ -11,6 +11,6 @@ import orchestrator.compose  # noqa: F401  the composition root installs the tri
 def _metrics_back_to_emf():
     """A CLI command run in-process may route metrics to PutMetricData (telemetry.send_metrics_with)."""
     yield
-    from orchestrator.observe import telemetry
+    from orchestrator import telemetry
 
     telemetry.send_metrics_with(None)

@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orchestrator.compose import build_conductor
 from orchestrator.config import Clients, Resources
-from orchestrator.observe.telemetry import logger, metrics, tracer
+from orchestrator.telemetry import logger, metrics, tracer
 
 RESOURCES = Resources.from_env()
 CLIENTS = Clients.from_env()

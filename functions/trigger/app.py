@@ -10,7 +10,7 @@ from typing import Any
 
 from orchestrator import compose  # noqa: F401  the composition root: triggers start runs with its engines
 from orchestrator.config import Clients, Resources
-from orchestrator.observe.telemetry import logger, tracer
+from orchestrator.telemetry import logger, tracer
 from orchestrator.triggers.handler import handle_event
 
 _CLIENTS = Clients.from_env()

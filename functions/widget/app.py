@@ -16,7 +16,7 @@ from typing import Any
 
 from orchestrator.config import Clients, Resources
 from orchestrator.observe.service import RunsView
-from orchestrator.observe.telemetry import logger, tracer
+from orchestrator.telemetry import logger, tracer
 from orchestrator.observe.widget import handle_event
 
 _CLIENTS = Clients.from_env()

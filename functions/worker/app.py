@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from orchestrator.compose import build_engine
 from orchestrator.config import Clients, Resources
 from orchestrator.engine.messages import TaskMessage
-from orchestrator.observe.telemetry import logger, metrics, tracer
+from orchestrator.telemetry import logger, metrics, tracer
 
 # Created once per container and reused by every invocation it serves.
 RESOURCES = Resources.from_env()

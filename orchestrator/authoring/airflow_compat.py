@@ -176,7 +176,7 @@ def _names() -> dict[str, Any]:
 
 # Names whose objects live in the engine: imported only when a DAG file asks for them (type hints).
 _LAZY = {"TaskInstance": ("orchestrator.engine.runtime", "RuntimeTaskInstance"),
-         "DagRun": ("orchestrator.engine.runtime", "DagRunInfo")}
+         "DagRun": ("orchestrator.engine.runtime", "RuntimeDagRun")}
 
 
 class ParsingContext(NamedTuple):

@@ -253,18 +253,10 @@ class DAG:
         ``"__main__"``). Returns the final run item (``state`` is ``success`` or ``failed``).
         Airflow-only arguments (``use_executor``, ``mark_success_pattern``, ...) are ignored.
         """
-        import os
+        from orchestrator.authoring.runtime_api import dag_test_runner
 
-        from orchestrator.cli.run_commands import run_once
-        from orchestrator.local.report import failure_summary, run_table
-
-        run, tis, order = run_once(os.path.dirname(os.path.abspath(self.fileloc)), self.dag_id,
-                                   conf=run_conf, logical_date=logical_date)
-        print(run_table(run, tis, order))
-        summary = failure_summary(tis)
-        if summary:
-            print("\n" + summary)
-        return run
+        # orchestrator.cli runs it (the authoring layer imports nothing above it).
+        return dag_test_runner()(self, logical_date, run_conf)
 
     # -- context manager --------------------------------------------------------------------
 

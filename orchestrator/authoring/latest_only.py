@@ -27,17 +27,16 @@ class LatestOnlyOperator(BaseOperator):
     def execute(self, context: dict[str, Any]) -> Any:
         downstream = sorted(self.downstream_task_ids)
         dag_run = context.get("dag_run")
-        if getattr(dag_run, "run_type", None) not in ("scheduled", "backfill") or self.dag is None:
+        if getattr(dag_run, "run_type", None) not in ("scheduled", "backfill"):
             return downstream
-        from orchestrator.plan.schedule import normalize_schedule
-        from orchestrator.triggers.timetable import timetable_for_schedule
+        from orchestrator.timetable import timetable_for_schedule
 
-        schedule, problems = normalize_schedule(self.dag.schedule, self.dag.start_date)
-        if schedule is None or problems:
+        # The run's compiled plan holds the normalized schedule (the worker's ti carries it).
+        plan = getattr(context.get("ti"), "plan", None)
+        if plan is None or plan.schedule.kind in ("none", "assets"):
             return downstream
-        # ISO text in: the timetable works on plain aware datetimes (the context's are pendulum's).
-        timetable = timetable_for_schedule(schedule, start_date=_iso(self.dag.start_date),
-                                           end_date=_iso(self.dag.end_date), dag_id=self.dag.dag_id)
+        timetable = timetable_for_schedule(plan.schedule, start_date=plan.start_date, end_date=plan.end_date,
+                                           dag_id=plan.dag_id)
         logical, end = context.get("logical_date"), context.get("data_interval_end") or context.get("logical_date")
         if logical is None or end is None:
             return downstream

@@ -47,7 +47,7 @@ class Param:
 
     def resolve(self, value: Any = NOTSET, *, name: str = "param", dag_id: str = "?") -> Any:
         """``value`` (or the default) checked against the schema; raises ``ParamValidationError``."""
-        from orchestrator.plan.params import check_value
+        from orchestrator.authoring.param_schema import check_value
 
         chosen = self.value if value is NOTSET else value
         return check_value(chosen, self.schema, has_value=chosen is not NOTSET, name=name, dag_id=dag_id)

@@ -30,7 +30,7 @@ class _StdoutHandler(logging.Handler):
 
 def task_logger() -> logging.Logger:
     """The ``airflow.task`` logger. The worker's telemetry gives it its JSON handler before a task
-    body runs (``observe.telemetry.task_logger``); elsewhere it gets a plain one to stdout here."""
+    body runs (``orchestrator.telemetry.configure_task_logger``); elsewhere it gets a plain one to stdout here."""
     logger = logging.getLogger(LOGGER_NAME)
     if not logger.handlers:
         handler = _StdoutHandler()

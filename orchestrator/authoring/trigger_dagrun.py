@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 from orchestrator.authoring.baseoperator import BaseOperator
 from orchestrator.authoring.exceptions import AirflowException, AirflowSkipException
+from orchestrator.authoring.runtime_api import run_control
 
 
 def _as_datetime(value: Any, task_id: str) -> datetime | None:
@@ -66,14 +67,14 @@ class TriggerDagRunOperator(BaseOperator):
         from orchestrator.errors import NotFoundError
 
         ti: Any = context.get("ti")
-        engine = getattr(ti, "engine", None)
-        if engine is None:
+        if getattr(ti, "engine", None) is None:
             raise AirflowException(f"Task '{self.task_id}': TriggerDagRunOperator runs only inside a Stratus worker.")
+        runs = run_control(context, self.task_id)
         if self.conf is not None and not isinstance(self.conf, dict):
             raise AirflowException(f"Task '{self.task_id}': conf must be a dict, got {type(self.conf).__name__}.")
         logical = _as_datetime(self.logical_date, self.task_id) or datetime.now(timezone.utc)
-        run_id = self.trigger_run_id or f"manual__{logical.isoformat()}"
-        store = engine.store
+        run_id = self.trigger_run_id or f"manual__{logical.isoformat()}"  # the door's form (engine.start.make_run_id)
+        store = runs.store
         try:
             existing = store.get_run(self.trigger_dag_id, run_id)
         except NotFoundError:
@@ -85,11 +86,9 @@ class TriggerDagRunOperator(BaseOperator):
                 raise AirflowException(
                     f"Task '{self.task_id}': run '{run_id}' of DAG '{self.trigger_dag_id}' already exists. Pass "
                     "reset_dag_run=True to clear and re-run it, or skip_when_already_exists=True.")
-            from orchestrator.engine import maintenance
-
-            maintenance.clear(engine, self.trigger_dag_id, run_id)
+            runs.clear(self.trigger_dag_id, run_id)
         else:
-            engine.start_run(self.trigger_dag_id, run_id=run_id, logical_date=logical, conf=dict(self.conf or {}),
+            runs.start_run(self.trigger_dag_id, run_id=run_id, logical_date=logical, conf=dict(self.conf or {}),
                              run_type="manual")
         ti.xcom_push("trigger_run_id", run_id)
         print(f"Triggered DAG '{self.trigger_dag_id}': run '{run_id}'", flush=True)

@@ -5,45 +5,17 @@ A callback's error is logged with its traceback and never changes the task or ru
 
 from __future__ import annotations
 
-import os
-import threading
 from typing import Any
 
-from orchestrator.observe.telemetry import logger
-
-_DAG_CACHE: dict[tuple[str, str, str], Any] = {}
-_LOCK = threading.Lock()
+from orchestrator.telemetry import logger
 
 
 def load_dag(dags_root: str, fileloc: str, dag_id: str) -> Any:
-    """The DAG object ``dag_id`` from ``fileloc`` under ``dags_root`` (imported once per process)."""
-    from orchestrator.plan import loader
+    """The DAG object ``dag_id`` from ``fileloc`` under ``dags_root`` (``plan.loader.get_dag``: imported
+    once per process; DagImportError when the file does not define it)."""
+    from orchestrator.plan.loader import get_dag
 
-    get = getattr(loader, "get_dag", None)
-    if callable(get):
-        return get(dags_root, fileloc, dag_id)
-    key = (str(dags_root), fileloc, dag_id)
-    with _LOCK:
-        if key in _DAG_CACHE:
-            return _DAG_CACHE[key]
-    bag = loader.DagBag(str(dags_root), load=False)
-    path = fileloc if os.path.isabs(fileloc) else os.path.join(str(dags_root), fileloc)
-    for dag in bag.load_file(path):
-        with _LOCK:
-            _DAG_CACHE[(str(dags_root), fileloc, dag.dag_id)] = dag
-    with _LOCK:
-        found = _DAG_CACHE.get(key)
-    if found is None:
-        from orchestrator.errors import DagImportError
-
-        errors = getattr(bag, "import_errors", {}) or {}
-        detail = next(iter(errors.values()), None)
-        raise DagImportError(
-            f"DAG '{dag_id}' was not found in {path}" + (f": {detail}" if detail else "") +
-            "; the deployed DAG files may differ from the plan (run `stratus sync`).",
-            file=path,
-        )
-    return found
+    return get_dag(dags_root, fileloc, dag_id)
 
 
 def call(owner: Any, name: str, context: dict[str, Any], *, what: str) -> None:

@@ -26,7 +26,7 @@ from orchestrator.engine.messages import TaskMessage
 from orchestrator.engine.messages import parse_conductor_message
 from orchestrator.engine.worker import fail_try
 from orchestrator.errors import ConflictError, EventError, NotFoundError
-from orchestrator.observe.telemetry import logger
+from orchestrator.telemetry import logger
 
 LOST_RETRY_GRACE_S = 300
 # A queued try whose invocation failed before claiming it (a throttled read, a crash at the

@@ -19,29 +19,24 @@ from typing import Any, Callable
 
 from orchestrator.engine import counters as ck
 from orchestrator.engine import callbacks, lanes
+from orchestrator.engine.constants import (  # noqa: F401  (re-exported: engine.engine.X still works)
+    CARRY_LIMIT,
+    EARLY_RULES,
+    EARLY_START_RULES,
+    FAILED,
+    QUEUE_GRACE_S,
+    RUN_GRACE_S,
+    STATES,
+)
 from orchestrator.engine.dispatch import Dispatcher
 from orchestrator.engine.messages import RunSnapshot, TaskMessage
 from orchestrator.engine.rules import Counts, Decision, branch_skips, descendants, evaluate, run_state
 from orchestrator.engine.rules import decides_run, setup_guard, short_circuit_skips
 from orchestrator.errors import ConflictError, NotFoundError, StratusError
-from orchestrator.observe import telemetry
-from orchestrator.observe.telemetry import logger
+from orchestrator import telemetry
+from orchestrator.telemetry import logger
 from orchestrator.plan.model import Step, StepPlan
 from orchestrator.store import RunStore, Update
-
-STATES = ("success", "failed", "skipped", "upstream_failed", "removed")
-FAILED = ("failed", "upstream_failed")
-QUEUE_GRACE_S = 900 + 120  # a queued try not claimed by then was lost (async retries included)
-RUN_GRACE_S = 120
-# A chain step's count rides on the next instance (``carry``) instead of a run-item write; every
-# CARRY_LIMIT steps it is written, so tasks_done on the run item lags a chain by less than this.
-CARRY_LIMIT = 10
-# Rules that can fire before every upstream instance is done, and the states that fire them.
-EARLY_RULES = {"one_success": ("success",), "one_failed": ("failed", "upstream_failed"), "one_done": ("success", "failed")}
-
-
-# Rules that can start a task while one of its upstreams still runs.
-EARLY_START_RULES = frozenset({"one_success", "one_failed", "one_done", "always"})
 
 
 _CONCURRENCY: dict[str, int] = {}  # plan hash -> bound (plans are immutable)

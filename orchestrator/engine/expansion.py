@@ -49,7 +49,7 @@ from orchestrator import constants as c
 from orchestrator.engine import lanes, mapping
 from orchestrator.engine.messages import ExpandMessage
 from orchestrator.errors import ConflictError, NotFoundError, StratusError
-from orchestrator.observe.telemetry import logger
+from orchestrator.telemetry import logger
 from orchestrator.plan.model import Step, StepPlan
 from orchestrator.store import Update
 from orchestrator.store.parking import PARK_BATCH

@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.engine import counters as ck
+from orchestrator.engine.constants import CARRY_LIMIT, EARLY_RULES, EARLY_START_RULES, QUEUE_GRACE_S
 from orchestrator.errors import ConflictError, NotFoundError
 from orchestrator.plan.model import Step, StepPlan
 from orchestrator.store import Update
@@ -76,7 +77,6 @@ def flush_add(task_id: str, counts: dict[str, int]) -> dict[str, Any]:
 
 def carry_limit(plan: StepPlan, step: Step) -> int:
     """Instances whose counts may gather on a lane before they are written to the run item."""
-    from orchestrator.engine.engine import CARRY_LIMIT, EARLY_RULES
 
     steps = plan.step_map()
     if any(steps[d].trigger_rule in EARLY_RULES for d in step.downstream):
@@ -116,7 +116,6 @@ def _pass_on(engine: Engine, plan: StepPlan, step: Step, msg: TaskMessage, state
     the ordinary way, giving its slot back). A cleared next member (``state = none``) is
     created again as its next try.
     """
-    from orchestrator.engine.engine import QUEUE_GRACE_S
 
     prev = 0
     for _ in range(2):
@@ -151,7 +150,6 @@ def should_steal(plan: StepPlan, run: dict[str, Any], step: Step) -> bool:
     uncounted instances means some wait. A uniform map's lanes end together, which this never
     mistakes for waiting work, so only uneven maps pay ``steal``'s query.
     """
-    from orchestrator.engine.engine import CARRY_LIMIT
 
     t = step.task_id
     n = run.get(ck.map_count(t))
@@ -225,7 +223,6 @@ def lost(engine: Engine, plan: StepPlan, run: dict[str, Any], step: Step, states
 
 def can_ride(engine: Engine, plan: StepPlan, step: Step) -> bool:
     """Whether ``step``, made ready together with siblings, may be queued in a fan-out lane."""
-    from orchestrator.engine.engine import EARLY_START_RULES
 
     if engine.throttle(plan) is None or len(step.upstream) != 1 or step.mapping is not None:
         return False
@@ -238,7 +235,6 @@ def can_ride(engine: Engine, plan: StepPlan, step: Step) -> bool:
 
 def start_fanout(engine: Engine, plan: StepPlan, run: dict[str, Any], ready: list[Step]) -> bool:
     """Queue the lane heads of ``ready`` (each with the rest of its lane); True if any was created."""
-    from orchestrator.engine.engine import QUEUE_GRACE_S
 
     lanes = width(engine, plan) or len(ready)
     heads = [(step, [s.task_id for s in ready[h + lanes::lanes]]) for h, step in enumerate(ready[:lanes])]
@@ -300,7 +296,6 @@ def finish_member(engine: Engine, plan: StepPlan, run: dict[str, Any], step: Ste
     ``done``: the outcomes settled by this member (``outcomes``). Returns True (done), False
     (another writer won) or None (the next task exists already: end the ordinary way).
     """
-    from orchestrator.engine.engine import CARRY_LIMIT
 
     nxt = plan.step(lane[0])
     # A failure is counted at once, so rules that decide on a failure (upstream_failed) still do.

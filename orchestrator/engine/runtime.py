@@ -28,7 +28,7 @@ class TaskTimeout(Exception):
 
 
 @dataclass(frozen=True)
-class DagRunInfo:
+class RuntimeDagRun:
     """``context["dag_run"]``: the run as a task sees it."""
 
     dag_id: str
@@ -361,7 +361,7 @@ def build_context(*, plan: StepPlan, step: Step, run: dict[str, Any], ti: Runtim
     conf = run.get("conf") or {}
     params = _task_params(run.get("params") or {}, conf, task, plan.dag_id)
     triggering = TriggeringAssetEvents(run.get("triggering_asset_events"))
-    dag_run = DagRunInfo(
+    dag_run = RuntimeDagRun(
         dag_id=plan.dag_id, run_id=run["run_id"], run_type=run.get("run_type", "manual"), conf=conf,
         logical_date=logical, data_interval_start=start, data_interval_end=end,
         start_date=parse_dt(run.get("start_date")), triggering_asset_events=triggering,

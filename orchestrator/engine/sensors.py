@@ -23,7 +23,7 @@ from orchestrator.engine.engine import Engine, iso
 from orchestrator.engine.messages import TaskMessage
 from orchestrator.engine.runtime import parse_dt
 from orchestrator.errors import ConflictError, StratusError
-from orchestrator.observe.telemetry import logger
+from orchestrator.telemetry import logger
 
 RESCHEDULE = AirflowRescheduleException
 

@@ -18,8 +18,9 @@ from orchestrator.engine.rules import retry_delay_s
 from orchestrator.engine.runtime import OutletEventAccessors, RuntimeTaskInstance, TaskTimeout, build_context
 from orchestrator.engine.runtime import parse_dt, run_with_timeout
 from orchestrator.errors import ConflictError, EventError, NotFoundError
-from orchestrator.observe import printmask, telemetry
-from orchestrator.observe.telemetry import logger, task_log_context
+from orchestrator import telemetry
+from orchestrator.secrets import printmask
+from orchestrator.telemetry import logger, task_log_context
 from orchestrator.plan.model import Step, StepPlan
 from orchestrator.store import xcom as codec
 

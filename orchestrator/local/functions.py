@@ -312,9 +312,9 @@ class FunctionHost:
         return outcome
 
     def _write_logs(self, name: str, stream: str, text: str, stamps: list[int] | None = None) -> None:
-        from orchestrator.observe.printmask import redact_text
+        from orchestrator.secrets.printmask import redact_text
 
-        text = redact_text(text)  # this thread's capture sat before any masking stream (observe.printmask)
+        text = redact_text(text)  # this thread's capture sat before any masking stream (secrets.printmask)
         if self._echo and router_passthrough() is not None:
             router_passthrough().write(text)  # type: ignore[union-attr]
         if self._log_writer is not None:

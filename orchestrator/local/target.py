@@ -130,7 +130,7 @@ def resolve_target(args: Any) -> tuple[Clients, Resources]:
     dags_root = getattr(args, "dags", None) or "dags"
     found = stack_target(stack, dags_root) if stack else dev_target()
     if found is not None:
-        from orchestrator.observe import telemetry
+        from orchestrator import telemetry
 
         # Runs this process starts (trigger, backfill, clear, the UI's buttons) are counted in
         # that cloud's CloudWatch metrics, not printed as EMF lines on the terminal.

@@ -25,7 +25,7 @@ from typing import Any
 from orchestrator.config import Clients, Resources
 from orchestrator.constants import METRICS_NAMESPACE, SERVICE_NAME
 from orchestrator.errors import StratusError
-from orchestrator.observe import telemetry as t
+from orchestrator import telemetry as t
 from orchestrator.plan.model import StepPlan
 
 DEFAULT_DASHBOARD_NAME = "stratus"

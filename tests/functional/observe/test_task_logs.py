@@ -12,7 +12,7 @@ import pytest
 from moto import mock_aws
 
 from orchestrator.errors import NotFoundError
-from orchestrator.observe import telemetry
+from orchestrator import telemetry
 from orchestrator.observe.logs import (
     capture_invocation,
     function_log_group,

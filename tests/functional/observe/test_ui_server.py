@@ -14,7 +14,7 @@ import re
 import pytest
 from observe_builders import FakeEngine, UIClient, make_plan
 
-from orchestrator.observe import telemetry
+from orchestrator import telemetry
 from orchestrator.observe.logs import capture_invocation, put_invocation_logs
 from orchestrator.observe.service import RunsView
 from orchestrator.observe.ui import UIServer

@@ -9,7 +9,7 @@ from observe_builders import FakeEngine, make_plan
 
 from orchestrator.cli import main as cli
 from orchestrator.cli import view_commands
-from orchestrator.observe import telemetry
+from orchestrator import telemetry
 from orchestrator.observe.logs import capture_invocation, put_invocation_logs
 from orchestrator.observe.service import RunsView
 

@@ -111,7 +111,7 @@ def test_secrets_are_masked_in_every_log_path(aws, caplog, capsys):
             raise ValueError(f"login failed for etl:{DB_PASSWORD}")
         except ValueError:
             log.exception("task failed")
-        from orchestrator.observe.telemetry import logger as powertools_logger
+        from orchestrator.telemetry import logger as powertools_logger
 
         powertools_logger.info("powertools line", extra={"uri": conn.get_uri()})
     text = caplog.text + "".join(str(r.__dict__) for r in caplog.records) + capsys.readouterr().out

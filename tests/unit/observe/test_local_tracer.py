@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.observe import telemetry
+from orchestrator import telemetry
 
 
 @pytest.mark.parametrize("env,enabled", [

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from orchestrator.constants import METRICS_NAMESPACE
-from orchestrator.observe import telemetry as t
+from orchestrator import telemetry as t
 
 
 def _emf_lines(out: str) -> list[dict]:
