@@ -385,11 +385,16 @@ class NullTimetable(Timetable):
 class ScheduleSpec(Protocol):
     """What a timetable needs of a schedule (``plan.model.Schedule`` is one)."""
 
-    kind: str
-    expression: str | None
-    interval_s: float | None
-    preset: str | None
-    timezone: str
+    @property
+    def kind(self) -> str: ...
+    @property
+    def expression(self) -> str | None: ...
+    @property
+    def interval_s(self) -> float | None: ...
+    @property
+    def preset(self) -> str | None: ...
+    @property
+    def timezone(self) -> str: ...
 
 
 def timetable_for_schedule(

@@ -52,7 +52,8 @@ flaky_ui()
 
 @pytest.fixture
 def cloud(tmp_path, monkeypatch):
-    local = pytest.importorskip("orchestrator.local.cloud", reason="the local cloud (orchestrator.local.cloud) is not available")
+    from orchestrator.local import cloud as local
+
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     root = tmp_path / "dags"
     root.mkdir()

@@ -7,12 +7,10 @@ import shutil
 from pathlib import Path
 
 from orchestrator.cli.main import main
-from tests.e2e.conftest import requires_handlers
 
 SWEEP = Path(__file__).resolve().parents[1] / "functional" / "engine" / "airflow_sweep"
 
 
-@requires_handlers
 def test_stratus_run_of_a_dag_file_with_conf_prints_states_and_decoded_xcoms(tmp_path, capsys, monkeypatch):
     dags = tmp_path / "dags"
     dags.mkdir()

@@ -11,9 +11,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.local.cloud import LocalCloud
-from tests.e2e.conftest import requires_handlers, ti_map
-
-pytestmark = requires_handlers
+from tests.e2e.conftest import ti_map
 
 CHUNK, N = 50, 200
 

@@ -6,9 +6,7 @@ import pytest
 
 from orchestrator.local.cloud import LocalCloud
 from orchestrator.local.dev import local_parameters, sync_registry
-from tests.e2e.conftest import ROOT, requires_handlers, ti_map
-
-pytestmark = requires_handlers
+from tests.e2e.conftest import ROOT, ti_map
 
 
 @pytest.fixture(scope="module")

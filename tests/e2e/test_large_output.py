@@ -5,9 +5,7 @@ from __future__ import annotations
 import textwrap
 
 from orchestrator.local.cloud import LocalCloud
-from tests.e2e.conftest import requires_handlers, ti_map
-
-pytestmark = requires_handlers
+from tests.e2e.conftest import ti_map
 
 DAG = '''\
 from datetime import datetime

@@ -9,9 +9,6 @@ import textwrap
 from orchestrator import secrets
 from orchestrator.local.cloud import LocalCloud
 from orchestrator.observe.service import RunsView
-from tests.e2e.conftest import requires_handlers
-
-pytestmark = requires_handlers
 
 PASSWORD = "hunter2-Xq9-secret"
 TOKEN = "vendor-tok-77aa66bb"

@@ -21,9 +21,7 @@ import pytest
 from orchestrator.local.cloud import LocalCloud
 from orchestrator.observe.gridmodel import state_color
 from orchestrator.observe.terminal import render_run_tree
-from tests.e2e.conftest import requires_handlers, ti_map
-
-pytestmark = requires_handlers
+from tests.e2e.conftest import ti_map
 
 HERE = Path(__file__).parent / "sensor_dags"
 

@@ -8,9 +8,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.local.cloud import LocalCloud
-from tests.e2e.conftest import requires_handlers, ti_map
-
-pytestmark = requires_handlers
+from tests.e2e.conftest import ti_map
 
 DAGS = '''\
 from datetime import datetime, timedelta

@@ -9,38 +9,19 @@ conductor message.
 from __future__ import annotations
 
 import pytest
+from builders import mapped, step_chain
 
-CHAIN = """
-from orchestrator import chain as link
-@dag(schedule=None, start_date=datetime(2026, 1, 1), max_active_tasks=1000)
-def chain_{n}():
-    @task
-    def step(i):
-        return i
-    link(*[step.override(task_id=f"s{{i}}")(i) for i in range({n})])
-chain_{n}()
-"""
-
-MAP = """
-@dag(schedule=None, start_date=datetime(2026, 1, 1), max_active_tasks={limit})
-def {name}_{n}():
-    @task
-    def items():
-        return list(range({n}))
-    @task
-    def work(x):
-        return x * 2
-    @task
-    def total(xs):
-        return [len(xs), sum(xs)]
-    total(work.expand(x=items()))
-{name}_{n}()
-"""
+def _chain(n):
+    return f"chain_{n}", step_chain(f"chain_{n}", n, task_id="s{i}", max_active_tasks=1000)
 
 
-def _count(h, counter, template, n, **fmt):
-    dag_id = template.split("def ")[1].split("(")[0].format(n=n, **fmt)
-    h.write(dag_id, template.format(n=n, **fmt))
+def _map(name, n, limit):
+    return f"{name}_{n}", mapped(f"{name}_{n}", n, max_active_tasks=limit)
+
+
+def _count(h, counter, built):
+    dag_id, source = built
+    h.write(dag_id, source)
     h.plan(dag_id)
     counter.reset()
     before = len(h.dispatcher.invoked)
@@ -50,7 +31,7 @@ def _count(h, counter, template, n, **fmt):
 
 
 def test_calls_per_task_on_a_chain_are_constant(h, counter):
-    totals = {n: _count(h, counter, CHAIN, n) for n in (3, 6, 12)}
+    totals = {n: _count(h, counter, _chain(n)) for n in (3, 6, 12)}
     for n, (_, invokes, _) in totals.items():
         assert invokes == n  # one worker invocation per task
     per_task = (totals[6][0] - totals[3][0]) / 3
@@ -63,9 +44,9 @@ def test_calls_per_task_on_a_chain_are_constant(h, counter):
 
 @pytest.mark.slow
 def test_calls_per_mapped_instance_are_constant_up_to_1000(h, counter):
-    t10, inv10, _ = _count(h, counter, MAP, 10, name="map", limit=1000)
-    t20, inv20, _ = _count(h, counter, MAP, 20, name="map", limit=1000)
-    t1000, inv1000, run = _count(h, counter, MAP, 1000, name="map", limit=1000)
+    t10, inv10, _ = _count(h, counter, _map("map", 10, 1000))
+    t20, inv20, _ = _count(h, counter, _map("map", 20, 1000))
+    t1000, inv1000, run = _count(h, counter, _map("map", 1000, 1000))
     assert (inv10, inv20, inv1000) == (12, 22, 1002)
     per_instance = (t20 - t10) / 10
     assert per_instance == (t1000 - t20) / 980, (t10, t20, t1000)
@@ -78,8 +59,8 @@ def test_calls_per_mapped_instance_are_constant_up_to_1000(h, counter):
 
 def test_calls_per_mapped_instance_in_lanes_are_two(h, counter):
     # max_active_tasks=2: two lanes. Only the lane ends cost more, and there are two at any size.
-    t40, inv40, _ = _count(h, counter, MAP, 40, name="lanes", limit=2)
-    t80, inv80, run = _count(h, counter, MAP, 80, name="lanes", limit=2)
+    t40, inv40, _ = _count(h, counter, _map("lanes", 40, 2))
+    t80, inv80, run = _count(h, counter, _map("lanes", 80, 2))
     assert (inv40, inv80) == (42, 82)
     # claim, and the transaction that ends the instance and queues the next of its lane (the
     # lane's counts join it every tenth instance). Nothing is parked or promoted, and the list it

@@ -16,22 +16,7 @@ from orchestrator.engine import expansion
 from orchestrator.engine.messages import ExpandMessage
 from orchestrator.store import Update
 from orchestrator.store import dynamo
-
-BIG = """
-@dag(schedule=None, start_date=datetime(2026, 1, 1), max_active_tasks={limit})
-def {dag_id}():
-    @task
-    def make():
-        return [f"v{{i}}" for i in range({n})]
-    @task
-    def work(x):
-        return x.upper()
-    @task
-    def total(xs):
-        return xs
-    total(work.expand(x=make())){more}
-{dag_id}()
-"""
+from builders import mapped
 
 # Two more root tasks that hold run slots while `make` finishes.
 HOLDERS = """
@@ -58,7 +43,8 @@ def small_chunks(monkeypatch):
 
 
 def _write(h, dag_id: str, n: int = N, limit: int = 1000, more: str = "") -> None:
-    h.write(dag_id, BIG.format(dag_id=dag_id, n=n, limit=limit, more=more))
+    h.write(dag_id, mapped(dag_id, n, items_task="make", items='[f"v{{i}}" for i in range({n})]', work="x.upper()",
+                           total="xs", more=more, max_active_tasks=limit))
 
 
 def _later(seconds: int = expansion.GRACE_S + 1) -> datetime:

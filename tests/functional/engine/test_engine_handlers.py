@@ -4,6 +4,7 @@ import importlib.util
 import json
 import pathlib
 from dataclasses import dataclass
+from builders import single
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 
@@ -24,15 +25,7 @@ def load_handler(name: str):
 
 
 def test_worker_and_conductor_handlers_run_a_task_and_a_sweep(h, monkeypatch):
-    h.write("solo", """
-    @dag(schedule=None, start_date=datetime(2026, 1, 1))
-    def solo():
-        @task
-        def only():
-            return {"ok": True}
-        only()
-    solo()
-    """)
+    h.write("solo", single("solo", "only", '{"ok": True}'))
     env = {**h.resources.as_env(), "STRATUS_DAGS_ROOT": str(h.root)}
     for k, v in env.items():
         monkeypatch.setenv(k, v)

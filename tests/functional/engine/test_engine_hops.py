@@ -14,17 +14,7 @@ import traceback
 from orchestrator.engine.engine import CARRY_LIMIT
 from orchestrator.engine.messages import SNAPSHOT_MAX_BYTES, RunSnapshot, TaskMessage
 from orchestrator.store import RunStore
-
-CHAIN = """
-from orchestrator import chain as link
-@dag(schedule=None, start_date=datetime(2026, 1, 1))
-def {name}():
-    @task
-    def step(i):
-        return i
-    link(*[step.override(task_id=f"s{{i:02d}}")(i) for i in range({n})])
-{name}()
-"""
+from builders import step_chain
 
 CONTEXT = """
 @dag(schedule=None, start_date=datetime(2026, 1, 1), params={"who": Param("nobody", type="string")})
@@ -42,7 +32,7 @@ ctx()
 
 
 def _chain(h, name: str, n: int) -> None:
-    h.write(name, CHAIN.format(name=name, n=n))
+    h.write(name, step_chain(name, n))
 
 
 def _step_one(h) -> TaskMessage:

@@ -5,19 +5,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from orchestrator.errors import NotFoundError
+from builders import add_chain, single
 
-TWO = """
-@dag(schedule=None, start_date=datetime(2026, 1, 1), max_active_runs=1)
-def two():
-    @task
-    def a():
-        return 1
-    @task
-    def b(x):
-        return x + 1
-    b(a())
-two()
-"""
+TWO = add_chain("two", 2, max_active_runs=1)
 
 
 def test_max_active_runs_queues_then_starts_next_run(h):
@@ -43,18 +33,7 @@ def test_run_ids_follow_airflow_format(h):
 
 
 def test_dagrun_timeout_fails_the_run_via_the_sweeper(h):
-    h.write("slowrun", """
-    @dag(schedule=None, start_date=datetime(2026, 1, 1), dagrun_timeout=timedelta(minutes=5))
-    def slowrun():
-        @task
-        def a():
-            return 1
-        @task
-        def b(x):
-            return x
-        b(a())
-    slowrun()
-    """)
+    h.write("slowrun", add_chain("slowrun", 2, dagrun_timeout="timedelta(minutes=5)"))
     run = h.start("slowrun")
     later = datetime.now(timezone.utc) + timedelta(minutes=10)
     stats = h.conductor.sweep(later)
@@ -125,21 +104,7 @@ def test_mark_success_unblocks_and_run_finishes(h):
 
 
 def test_reconcile_and_sweep_recover_lost_messages(h):
-    h.write("lost", """
-    @dag(schedule=None, start_date=datetime(2026, 1, 1))
-    def lost():
-        @task
-        def a():
-            return 1
-        @task
-        def b(x):
-            return x + 1
-        @task
-        def c(x):
-            return x + 1
-        c(b(a()))
-    lost()
-    """)
+    h.write("lost", add_chain("lost", 3))
     run = h.start("lost")
     h.dispatcher.tasks.clear()  # the async invoke of 'a' was lost
     stats = h.conductor.sweep(datetime.now(timezone.utc) + timedelta(hours=1))
@@ -158,15 +123,7 @@ def test_reconcile_and_sweep_recover_lost_messages(h):
 
 
 def test_sweeper_fails_a_running_try_past_its_deadline(h):
-    h.write("hang", """
-    @dag(schedule=None, start_date=datetime(2026, 1, 1))
-    def hang():
-        @task
-        def a():
-            return 1
-        a()
-    hang()
-    """)
+    h.write("hang", single("hang"))
     run = h.start("hang")
     msg = h.dispatcher.tasks.popleft()
     h.store.claim_ti(msg.dag_id, msg.run_id, "a", -1, 1, deadline=1)

@@ -53,7 +53,6 @@ def test_stack_target_reads_the_outputs_and_names_a_missing_stack(monkeypatch):
             resolve_target(argparse.Namespace(stack="nope", dags="dags"))
 
 
-@pytest.mark.skipif(not (ROOT / "functions" / "worker" / "app.py").is_file(), reason="worker handler not written yet")
 def test_dev_server_serves_other_clients_and_cleans_up(tmp_path, monkeypatch):
     from orchestrator.local.dev import serve
 
