@@ -16,9 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import requires_handlers
-
-pytestmark = requires_handlers
 
 DAG_FILE = textwrap.dedent('''\
     from datetime import datetime

@@ -21,9 +21,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.cli.main import main
-from tests.e2e.conftest import ROOT, requires_handlers
-
-pytestmark = requires_handlers
+from tests.e2e.conftest import ROOT
 
 V1 = '''\
 from datetime import datetime

@@ -17,7 +17,6 @@ import pytest
 
 from orchestrator.local.cloud import LocalCloud
 from orchestrator.store import RunStore
-from tests.e2e.conftest import requires_handlers
 
 HERE = Path(__file__).parent / "airflow_compat"
 
@@ -40,7 +39,6 @@ def _states(store, dag_id, run_id):
             for t in store.list_tis(dag_id, run_id)}
 
 
-@requires_handlers
 def test_asset_events_are_airflow_objects_inlet_events_and_the_asset_state_store(cloud):
     store = RunStore(cloud.clients, cloud.resources)
     cloud.sync_dag("c03_consumer")
@@ -61,7 +59,6 @@ def test_asset_events_are_airflow_objects_inlet_events_and_the_asset_state_store
     assert first["latest_run"] == 1 and first["events"] == 1 and first["total_runs"] == 1
 
 
-@requires_handlers
 def test_the_task_state_store_survives_a_retry_and_is_per_mapped_instance(cloud):
     store = RunStore(cloud.clients, cloud.resources)
     run = cloud.run_dag("c03_task_state")
@@ -74,7 +71,6 @@ def test_the_task_state_store_survives_a_retry_and_is_per_mapped_instance(cloud)
 
 
 
-@requires_handlers
 def test_trigger_dag_run_to_a_dag_of_the_same_folder_under_stratus_run(tmp_path, capsys, monkeypatch):
     import json
 
@@ -98,7 +94,6 @@ def _only_run(store, dag_id):
     return run
 
 
-@requires_handlers
 def test_asset_alias_resolved_at_run_time_and_metadata_yielded_by_a_task(cloud):
     # Airflow 3 (authoring-and-scheduling/assets: "Attaching extra information to an emitting asset
     # event" and "Dynamic data events emitting and asset creation through AssetAlias"): the event is
@@ -119,7 +114,6 @@ def test_asset_alias_resolved_at_run_time_and_metadata_yielded_by_a_task(cloud):
     assert store.get_xcom("c06_report_consumer", report["run_id"], "rows") == 7
 
 
-@requires_handlers
 def test_asset_and_asset_multi_decorators_make_dags_that_feed_each_other(cloud):
     # Airflow 3 (authoring-and-scheduling/asset-scheduling, "@asset"): the function is a DAG and a task
     # of the same name, its asset is the outlet; another @asset naming it as a parameter is scheduled on

@@ -102,7 +102,6 @@ def test_demo_runs_each_example_and_fails_when_one_does_not_succeed(tmp_path, ca
     assert "FAILED: a run did not succeed" in out and "Some DAGs did not run as expected" in out
 
 
-@requires_handlers
 def test_demo_catches_up_a_daily_dag_without_a_run_dated_in_the_future(tmp_path, capsys):
     import re
     from datetime import datetime, timedelta, timezone
