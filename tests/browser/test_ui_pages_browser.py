@@ -95,7 +95,8 @@ sales_report()
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    local = pytest.importorskip("orchestrator.local.cloud", reason="the local cloud is not available")
+    from orchestrator.local import cloud as local
+
     mp = pytest.MonkeyPatch()
     mp.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     root = tmp_path_factory.mktemp("dags")

@@ -15,9 +15,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.local.cloud import LocalCloud
-from tests.e2e.conftest import requires_handlers, ti_map
-
-pytestmark = requires_handlers
+from tests.e2e.conftest import ti_map
 
 HERE = Path(__file__).parent / "setup_teardown_dags"
 

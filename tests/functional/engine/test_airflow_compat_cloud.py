@@ -135,7 +135,6 @@ def test_asset_and_asset_multi_decorators_make_dags_that_feed_each_other(cloud):
         "s3://consuming_1_task/m1", "s3://consuming_1_task/m2"]
 
 
-@requires_handlers
 def test_asset_or_time_schedule_runs_on_its_cron_and_on_its_assets(cloud):
     # Airflow 3 (authoring-and-scheduling/asset-scheduling, "Combining asset and time-based schedules"):
     # the DAG runs on the timetable and whenever the asset condition is met.
