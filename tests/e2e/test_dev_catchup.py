@@ -8,9 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 from orchestrator.local.cloud import LocalCloud
 from orchestrator.local.dev import catch_up, local_parameters, sync_registry
-from tests.e2e.conftest import ROOT, requires_handlers
-
-pytestmark = requires_handlers
+from tests.e2e.conftest import ROOT
 
 
 def test_catchup_dag_catches_up_when_the_dev_cloud_starts(tmp_path):
