@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from orchestrator.engine import counters as ck
 from orchestrator.errors import StratusError
 from orchestrator.observe.service import MARK_STATES, RunsView
 from orchestrator.observe.terminal import render_run_tree, render_runs
@@ -148,7 +149,7 @@ def _log_target(view: RunsView, args: argparse.Namespace, run: dict[str, Any]) -
                             + (f". Did you mean '{close[0]}'?" if close else f" (tasks: {', '.join(ids)})."))
     step = plan.step(args.task_id)
     if step.mapping is not None and args.map_index < 0:
-        count = run.get(f"map_count#{args.task_id}")
+        count = run.get(ck.map_count(args.task_id))
         where = f" (0 to {int(count) - 1})" if count else ""
         raise StratusError(f"Task '{args.task_id}' is mapped: pass --map-index N{where} to read one instance's log.")
     if step.mapping is None and args.map_index >= 0:
