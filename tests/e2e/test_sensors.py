@@ -1,9 +1,9 @@
 """Sensors on the local cloud: each poke is one worker invocation and nothing runs in between.
 
 The DAG files in ``sensor_dags/`` are written as Airflow 3 users write them. Their task states
-are Airflow 3.3's: ``sensor_xcom`` ran through Airflow 3.3.2's ``dag.test()`` (``make
-bench-airflow``'s virtualenv) with the same states and XCom, as did a PythonSensor in
-reschedule mode done at its third poke; the timeout outcomes follow Airflow's task runner
+are Airflow 3.3's: ``sensor_waits`` (both tasks success, the sensor still on try 1 after its
+reschedules) and ``sensor_xcom`` (same states and XCom) ran through Airflow 3.3.2's
+``dag.test()`` (``make bench-airflow``'s virtualenv); the timeout outcomes follow Airflow's task runner
 (``AirflowSensorTimeout`` fails without retries) and ``BaseSensorOperator.execute`` (soft_fail
 skips), ExternalTaskSensor its ``_poke_af3`` (see each test's comment).
 """
