@@ -58,6 +58,8 @@ class BenchDag:
 
     @property
     def label(self) -> str:
+        if self.shape == "chain" and self.size == 1:
+            return "1 task"
         return {"chain": f"{self.size}-chain", "diamond": f"1-{self.size}-1 diamond", "map": f"{self.size:,}-map"}[self.shape]
 
     def source(self, flavor: Flavor = "stratus") -> str:

@@ -36,6 +36,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true",
                    help="print the final run and its task instances as JSON (each with its decoded 'xcoms')")
     p.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for the run (default: 1800)")
+    p.add_argument("--dev", action="store_true",
+                   help="run on the `stratus dev` running in this folder instead of an embedded cloud "
+                        "(no start-up; its DAG folder, kept in sync by it)")
     p.set_defaults(func=cmd_run)
 
     p = subparsers.add_parser("dev", help="serve a local cloud on 127.0.0.1 for the other commands (Ctrl-C stops)")
@@ -118,6 +121,69 @@ def run_once(dags: str, dag_id: str, *, conf: dict[str, Any] | None = None, logi
     skipped = _skipped_delays(plan, tis)
     if skipped:
         print(skipped, file=out, flush=True)
+    return final, tis, [s.task_id for s in plan.steps]
+
+
+class _DevCloud:
+    """What ``follow``, ``_result`` and ``_add_output_tails`` use of a cloud, for a running ``stratus dev``."""
+
+    def __init__(self, clients: Any, resources: Any, dag_id: str) -> None:
+        from orchestrator.compose import build_engine
+
+        self.clients, self.resources, self.dag_id = clients, resources, dag_id
+        self._engine = build_engine(clients, resources)
+        self.run_id = ""
+
+    def engine(self) -> Any:
+        return self._engine
+
+    def wait_idle(self, timeout: float) -> None:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while self._engine.store.get_run(self.dag_id, self.run_id).get("state") not in ("success", "failed"):
+            if time.monotonic() > deadline:
+                raise StratusError(f"Run {self.run_id!r} of DAG {self.dag_id!r} on `stratus dev` has not finished "
+                                   f"after {timeout:.0f} s; see `stratus show {self.run_id}`.")
+            time.sleep(0.05)
+
+
+def run_on_dev(dags: str, dag_id: str, *, conf: dict[str, Any] | None = None,
+               logical_date: datetime | None = None, out: Any = None,
+               timeout: float = 1800.0) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
+    """``run_once`` on the ``stratus dev`` running in this folder (``stratus run --dev``): nothing to start.
+
+    The run is a manual run of the DAG as ``stratus dev`` registered it (it re-syncs its folder
+    on every change), started and followed like ``stratus trigger`` + ``stratus show``; it stays
+    in the dev server's history. Raises ``TargetError`` when no ``stratus dev`` runs here or it
+    serves another DAG folder.
+    """
+    from orchestrator.errors import TargetError
+    from orchestrator.local.functions import quiet_stdout
+    from orchestrator.local.progress import follow
+    from orchestrator.local.target import dev_target
+    from orchestrator.triggers.api import trigger_dag
+
+    out = out or sys.stdout
+    found = dev_target()
+    if found is None:
+        raise TargetError("`stratus run --dev` needs a running `stratus dev` in this folder: start one "
+                          "(`stratus dev --dags DAGS`) in another terminal, or leave out --dev for an embedded cloud.")
+    clients, resources = found
+    served = getattr(resources, "dags_root", None)
+    if served and Path(served).resolve() != Path(dags).resolve():
+        raise TargetError(f"The running `stratus dev` serves the DAG folder {served!r}, not {dags!r}: "
+                          "run from its folder, or leave out --dev.")
+    cloud = _DevCloud(clients, resources, dag_id)
+    with quiet_stdout():
+        run = trigger_dag(clients, resources, dag_id, conf=conf,
+                          logical_date=logical_date.isoformat() if logical_date else None)
+    cloud.run_id = str(run["run_id"])
+    print(f"{dag_id}: run {cloud.run_id} started on `stratus dev` ({clients.endpoint_url})", file=out, flush=True)
+    plan = cloud.engine().store.get_plan(dag_id, str(run["plan_hash"]))  # the plan the run pinned
+    follow(cloud, cloud.engine().store, plan, cloud.run_id, out, timeout)
+    final, tis = _result(cloud, plan, dag_id, cloud.run_id)
+    _add_output_tails(cloud, dag_id, cloud.run_id, tis)
     return final, tis, [s.task_id for s in plan.steps]
 
 
@@ -227,8 +293,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     logical_date = _parse_date(args.logical_date)
     out = sys.stderr if args.json else sys.stdout
     dags, dag_id = resolve_dag_target(args.dag_id, args.dags)
-    final, tis, order = run_once(dags, dag_id, conf=conf, logical_date=logical_date, out=out,
-                                 timeout=args.timeout)
+    runner = run_on_dev if getattr(args, "dev", False) else run_once
+    final, tis, order = runner(dags, dag_id, conf=conf, logical_date=logical_date, out=out, timeout=args.timeout)
     if args.json:
         doc = {"run": public_run(final), "task_instances": [public_ti(ti) for ti in tis]}
         print(json.dumps(doc, indent=2, default=_json_default))
