@@ -63,6 +63,7 @@ class AirflowResult:
     task_instances: int
     log: Path
     whole_s: float = 0.0  # the fresh process, start to exit
+    whole_cpu_s: float = 0.0  # its user + system CPU (its children included)
 
 
 def airflow_python(explicit: str | None = None) -> Path | None:
@@ -122,19 +123,21 @@ def run_airflow(specs: list[BenchDag], workdir: Path, python: Path, timeout_s: f
         out = workdir / f"{spec.dag_id}.json"
         log = workdir / f"{spec.dag_id}.airflow.log"
         with log.open("w") as fh:
-            t0 = time.perf_counter()
+            from bench.whole_process import child_cpu
+
+            c0, t0 = child_cpu(), time.perf_counter()
             done = subprocess.run(
                 [str(python), str(RUNNER), str(paths[spec.dag_id]), spec.dag_id, str(out)],
                 env=env, stdout=fh, stderr=subprocess.STDOUT, timeout=timeout_s,
             )
-            whole_s = time.perf_counter() - t0
+            whole_s, whole_cpu_s = time.perf_counter() - t0, child_cpu() - c0
         if done.returncode != 0 or not out.exists():
             raise RuntimeError(f"Airflow's dag.test() failed for {spec.dag_id}; see {log}")
         data: dict[str, Any] = json.loads(out.read_text())
         results[spec.dag_id] = AirflowResult(
             dag_id=spec.dag_id, state=data["state"], test_s=data["test_s"], median_gap_s=data["median_gap_s"],
             median_task_s=data["median_task_s"], first_task_s=data["first_task_s"],
-            task_instances=data["task_instances"], log=log, whole_s=whole_s,
+            task_instances=data["task_instances"], log=log, whole_s=whole_s, whole_cpu_s=whole_cpu_s,
         )
     return results
 
@@ -153,12 +156,16 @@ def whole_process_table(specs: list[BenchDag], airflow: dict[str, AirflowResult]
         ratio = (a.whole_s / s) if a and s else None
         target = TARGET_WHOLE.get(spec.label) or (TARGET_WHOLE.get(spec.shape) if spec.label != "1 task" else None)
         verdict = "-" if target is None or ratio is None else ("met" if ratio >= target else "NOT met")
+        cpu_a, cpu_s = (a.whole_cpu_s if a else None), (w.cpu_median_s if w else None)
+        cpu_ratio = f"{cpu_a / cpu_s:.1f}x" if cpu_a and cpu_s else "-"
         rows.append([spec.label, a.whole_s if a else None, s, w.best_s if w else None,
-                     f"{ratio:.1f}x" if ratio else "-", f">= {target:.0f}x: {verdict}" if target else "-"])
+                     f"{ratio:.1f}x" if ratio else "-", f">= {target:.0f}x: {verdict}" if target else "-",
+                     cpu_a, cpu_s, cpu_ratio])
     first = next(iter(whole.values())).first_s if whole else None
     return render(
         f"Whole process (issue #17): Apache Airflow {version} dag.test() vs `stratus run`, same DAG files, same run",
-        ["DAG", "Airflow process s", "stratus run s (median)", "stratus run s (best)", "speed-up", "target"],
+        ["DAG", "Airflow process s", "stratus run s (median)", "stratus run s (best)", "speed-up", "target",
+         "Airflow CPU s", "stratus run CPU s", "CPU ratio"],
         rows,
         notes=[
             "Airflow: `python` + Airflow's imports + the DAG file + dag.test(), one fresh process per DAG, SQLite "
@@ -167,7 +174,8 @@ def whole_process_table(specs: list[BenchDag], airflow: dict[str, AirflowResult]
             "restored from the deploy cache that the first run on a machine fills"
             + (f" (that first run: {first:.2f} s)." if first else "."),
             f"Machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end; "
-            "both sides ran in the same sitting, so they saw the same load.",
+            "both sides ran in the same sitting, one after the other, so a changing load shifts the wall ratios.",
+            "CPU s: user + system CPU of each process (children included), which the machine's load barely changes.",
         ],
     )
 
@@ -182,7 +190,7 @@ def comparison_table(
         a = airflow.get(spec.dag_id)
         s = stratus_s.get(spec.dag_id)
         ratio = (a.test_s / s) if a and s else None
-        target = TARGET_SPEEDUP.get(spec.shape)
+        target = TARGET_SPEEDUP.get(spec.shape) if spec.label != "1 task" else None
         verdict = "-" if target is None or ratio is None else ("met" if ratio >= target else "NOT met")
         gap_a = a.median_gap_s * 1000 if a and spec.shape == "chain" else None
         gap_s = (stratus_gap_ms or {}).get(spec.dag_id)

@@ -250,3 +250,26 @@ def test_idle_table_counts_the_sweeps_calls_and_prices_a_month(aws_env, capsys, 
     # one registry query, then per DAG: its waiting runs and its active runs
     calls_row = next(line for line in out.splitlines() if line.startswith("| AWS calls per sweep"))
     assert calls_row.split("|")[2].strip() == "7"
+
+
+def test_whole_process_table_puts_both_processes_side_by_side():
+    from bench import whole_process
+    from bench.dags import chain, standard_suite
+
+    specs = [chain(1), *standard_suite(chain_n=5, diamond_w=3, map_n=10)]
+    fake = {
+        s.dag_id: airflow_compare.AirflowResult(s.dag_id, "success", test_s=1.0, median_gap_s=0.1, median_task_s=0.05,
+                                                first_task_s=1.0, task_instances=s.task_instances,
+                                                log=Path("x"), whole_s=w, whole_cpu_s=w / 2)
+        for s, w in zip(specs, (16.0, 30.0, 20.0, 150.0))
+    }
+    whole = {s.dag_id: whole_process.WholeProcess(s.dag_id, 9.0, [2.0, 1.5, 2.5], [1.0, 1.1, 0.9]) for s in specs}
+    text = airflow_compare.whole_process_table(specs, fake, whole, version="3.3.2")
+    assert "| 1 task" in text and "8.0x" in text and ">= 8x: met" in text  # 16 / 2.0 (median)
+    assert "15.0x" in text and ">= 15x: met" in text  # the chain: 30 / 2.0
+    assert "75.0x" in text and ">= 12x: met" in text  # the map
+    assert "1-3-1 diamond" in text and "10.0x" in text
+    assert "that first run: 9.00 s" in text
+    assert "CPU ratio" in text and "8.00" in text and "1.00" in text  # the 1-task DAG: 8 s CPU / 1.0 (median)
+    warm = airflow_compare.comparison_table(specs, fake, {s.dag_id: 0.5 for s in specs})
+    assert "| 1 task" in warm and warm.splitlines()[4].count(">=") == 0  # no #8 target for the 1-task DAG
