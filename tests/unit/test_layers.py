@@ -44,17 +44,17 @@ def layer_of(module: str) -> int | None:
     return None if best is None else best[1]
 
 
-def module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+def module_name(path: Path, root: Path = ROOT) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
 
 
-def imported(path: Path) -> list[tuple[int, str]]:
+def imported(path: Path, root: Path = ROOT) -> list[tuple[int, str]]:
     """(line, module) for every import in the file; ``from pkg import sub`` counts as ``pkg.sub``."""
     tree = ast.parse(path.read_text(), filename=str(path))
-    me = module_name(path)
+    me = module_name(path, root)
     package = me if path.name == "__init__.py" else me.rpartition(".")[0]
     found: list[tuple[int, str]] = []
     for node in ast.walk(tree):
@@ -67,28 +67,28 @@ def imported(path: Path) -> list[tuple[int, str]]:
                 base = ".".join(anchor + ([base] if base else []))
             for alias in node.names:
                 candidate = f"{base}.{alias.name}"
-                is_module = (ROOT / Path(*candidate.split("."))).with_suffix(".py").exists() or (
-                    ROOT / Path(*candidate.split(".")) / "__init__.py").exists()
+                is_module = (root / Path(*candidate.split("."))).with_suffix(".py").exists() or (
+                    root / Path(*candidate.split(".")) / "__init__.py").exists()
                 found.append((node.lineno, candidate if is_module else base))
     return found
 
 
-def sources() -> list[Path]:
-    files = sorted((ROOT / "orchestrator").rglob("*.py")) + sorted((ROOT / "functions").rglob("*.py"))
+def sources(root: Path = ROOT) -> list[Path]:
+    files = sorted((root / "orchestrator").rglob("*.py")) + sorted((root / "functions").rglob("*.py"))
     return [f for f in files if "__pycache__" not in f.parts]
 
 
-def upward_imports() -> list[str]:
+def upward_imports(root: Path = ROOT) -> list[str]:
     problems = []
-    for path in sources():
-        mine = layer_of(module_name(path))
+    for path in sources(root):
+        mine = layer_of(module_name(path, root))
         if mine is None:
-            problems.append(f"{path.relative_to(ROOT)}: not in any layer of tests/unit/test_layers.py")
+            problems.append(f"{path.relative_to(root)}: not in any layer of tests/unit/test_layers.py")
             continue
-        for line, target in imported(path):
+        for line, target in imported(path, root):
             theirs = layer_of(target)
             if theirs is not None and theirs > mine:
-                problems.append(f"{path.relative_to(ROOT)}:{line} imports {target} "
+                problems.append(f"{path.relative_to(root)}:{line} imports {target} "
                                 f"(layer {theirs} {LAYERS[theirs][0]!r} is above layer {mine} {LAYERS[mine][0]!r})")
     return problems
 
@@ -100,14 +100,19 @@ def test_layers_point_down() -> None:
 
 def test_the_checker_sees_function_level_and_relative_imports(tmp_path: Path) -> None:
     # The checker itself must be able to fail: an import inside a function, and a relative one.
-    sample = ROOT / "orchestrator" / "authoring" / "__layers_probe__.py"
+    # A copy of the tree's shape in tmp_path (never the source tree: other tests read it meanwhile).
+    for package in ("orchestrator", "orchestrator/authoring", "orchestrator/engine", "orchestrator/cli", "functions"):
+        (tmp_path / package).mkdir(exist_ok=True)
+        (tmp_path / package / "__init__.py").write_text("")
+    (tmp_path / "orchestrator" / "engine" / "engine.py").write_text("")
+    (tmp_path / "orchestrator" / "cli" / "main.py").write_text("")
+    sample = tmp_path / "orchestrator" / "authoring" / "probe.py"
     sample.write_text("def f():\n    from orchestrator.engine import engine\n    from ..cli import main\n")
-    try:
-        targets = [t for _, t in imported(sample)]
-        assert targets == ["orchestrator.engine.engine", "orchestrator.cli.main"]
-        assert any("__layers_probe__.py:2 imports orchestrator.engine.engine" in p for p in upward_imports())
-    finally:
-        sample.unlink()
+    targets = [t for _, t in imported(sample, tmp_path)]
+    assert targets == ["orchestrator.engine.engine", "orchestrator.cli.main"]
+    problems = upward_imports(tmp_path)
+    assert any("probe.py:2 imports orchestrator.engine.engine" in p for p in problems), problems
+    assert any("probe.py:3 imports orchestrator.cli.main" in p for p in problems), problems
 
 
 def _package_graph() -> dict[str, set[str]]:
