@@ -168,7 +168,7 @@ class AssetAny(_AssetBoolean):
     """Run when any listed asset is updated."""
 
 
-class AssetEvent:
+class AssetEvent(dict):  # type: ignore[type-arg]
     """One asset event as a task sees it (Airflow 3's ``AssetEvent``): in
     ``triggering_asset_events[asset]`` and ``inlet_events[asset]``.
 
@@ -177,10 +177,11 @@ class AssetEvent:
     ``size``, ``etag``), ``timestamp`` (a pendulum DateTime), ``source_dag_id``,
     ``source_run_id``, ``source_task_id``, ``source_map_index`` (None when an S3 object arrived),
     ``source_aliases`` (the ``AssetAlias`` names it was emitted through). For code written
-    against earlier Stratus versions the event also reads as a dict (``event["key"]``).
+    against earlier Stratus versions the event is also the dict it was (``event["key"]``,
+    ``isinstance(event, dict)``).
     """
 
-    __slots__ = ("_payload", "asset", "uri", "extra", "timestamp", "source_dag_id", "source_run_id",
+    __slots__ = ("asset", "uri", "extra", "timestamp", "source_dag_id", "source_run_id",
                  "source_task_id", "source_map_index", "source_aliases", "partition_key")
 
     def __init__(self, payload: dict[str, Any]) -> None:
@@ -191,10 +192,12 @@ class AssetEvent:
             extra = {k: v for k, v in flat.items() if k in ("uri", "bucket", "key", "size", "etag", "sequencer", "version_id")
                      and v != ""}
             payload = {**flat, "asset_uri": flat.get("uri"), "extra": {**extra, **(payload.get("user_extra") or {})}}
-        self._payload = dict(payload)
+        super().__init__(payload)
         self.uri: str = str(payload.get("uri", ""))
         self.asset = Asset(self.uri) if not asset_uri_problem(self.uri) else None
-        self.extra: dict[str, Any] = dict(payload.get("extra") or {})
+        if not isinstance(self.get("extra"), dict):
+            self["extra"] = {}
+        self.extra: dict[str, Any] = self["extra"]
         ts = payload.get("timestamp")
         self.timestamp = pendulum.parse(ts) if isinstance(ts, str) else ts
         self.source_dag_id = payload.get("source_dag_id")
@@ -203,25 +206,6 @@ class AssetEvent:
         self.source_map_index = payload.get("source_map_index", -1 if payload.get("source_task_id") else None)
         self.source_aliases = list(payload.get("source_aliases") or [])
         self.partition_key = payload.get("partition_key")
-
-    def __getitem__(self, key: str) -> Any:
-        return self._payload[key]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self._payload.get(key, default)
-
-    def keys(self) -> Any:
-        return self._payload.keys()
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._payload
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, AssetEvent):
-            return self._payload == other._payload
-        return isinstance(other, dict) and other == self._payload
-
-    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return (f"AssetEvent(uri={self.uri!r}, timestamp={self.timestamp!s}, source_dag_id={self.source_dag_id!r}, "
