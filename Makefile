@@ -13,12 +13,12 @@ SAM_STAMP := $(SAM_VENV)/.installed
 # `sam build` for python3.12 needs python3.12 on PATH: the directory of the interpreter found above.
 PYDIR := $(abspath $(dir $(PY)))
 
-.PHONY: install sam demo test chromium bench bench-airflow chaos lint clean
+.PHONY: install sam demo test chromium bench bench-airflow chaos lint clean requirements
 
 $(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[local,dev]'
 	touch $(STAMP)
 
 $(SAM_STAMP):
@@ -58,6 +58,10 @@ CHAOS_SEED ?=
 CHAOS_RUNS ?= 200
 chaos: $(STAMP)
 	$(BIN)/python -m chaos $(if $(CHAOS_SEED),--seeds $(CHAOS_SEED)) --runs $(CHAOS_RUNS)
+
+# The StratusLayer's requirements.txt, generated from pyproject.toml's runtime dependencies.
+requirements:
+	$(PY) iac/layers/library/requirements.py
 
 lint: $(STAMP)
 	$(BIN)/python -m mypy orchestrator

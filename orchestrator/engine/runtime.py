@@ -10,6 +10,7 @@ values that are stored with the try's terminal write.
 
 from __future__ import annotations
 
+import contextvars
 import ctypes
 import signal
 import threading
@@ -412,7 +413,8 @@ def build_context(*, plan: StepPlan, step: Step, run: dict[str, Any], ti: Runtim
     return ctx
 
 
-def run_with_timeout(fn: Callable[[], Any], timeout_s: float | None, *, what: str) -> Any:
+def run_with_timeout(fn: Callable[[], Any], timeout_s: float | None, *, what: str,
+                     setting: str = "execution_timeout") -> Any:
     """Call ``fn`` and fail with TaskTimeout after ``timeout_s`` seconds.
 
     In the main thread (a Lambda handler) SIGALRM interrupts the task body itself. Elsewhere
@@ -422,7 +424,7 @@ def run_with_timeout(fn: Callable[[], Any], timeout_s: float | None, *, what: st
     """
     if not timeout_s or timeout_s <= 0:
         return fn()
-    message = f"{what} timed out after {timeout_s:g}s (execution_timeout)"
+    message = f"{what} timed out after {timeout_s:g}s ({setting})"
     if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
         def on_alarm(signum: int, frame: Any) -> None:
             raise TaskTimeout(message)
@@ -442,7 +444,9 @@ def run_with_timeout(fn: Callable[[], Any], timeout_s: float | None, *, what: st
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
             box["error"] = exc
 
-    worker = threading.Thread(target=target, name=f"stratus-task-{what}", daemon=True)
+    # The body runs in this context (the local cloud's caller identity, context variables a task set).
+    worker = threading.Thread(target=contextvars.copy_context().run, args=(target,), name=f"stratus-task-{what}",
+                              daemon=True)
     worker.start()
     worker.join(timeout_s)
     if worker.is_alive():

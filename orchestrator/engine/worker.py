@@ -8,6 +8,7 @@ counters + dispatch of what became ready) or mark it up_for_retry and park the n
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from orchestrator import constants as c
@@ -32,8 +33,37 @@ def _skip_exceptions() -> tuple[type[BaseException], tuple[type[BaseException], 
     return AirflowSkipException, (AirflowFailException, AirflowSensorTimeout)
 
 
+# One number bounds a try: the worker function's Lambda timeout (template WorkerTimeout, in
+# STRATUS_WORKER_TIMEOUT), or the task's lambda_timeout when lower. The task body gets that
+# less FINISH_MARGIN_S (so the try's failure is written before Lambda stops the function), or
+# its execution_timeout when lower; the claim's deadline, after which the sweeper calls the
+# try dead, is that number plus LOST_GRACE_S.
+FINISH_MARGIN_S = 10
+LOST_GRACE_S = 120
+
+
+def worker_timeout_s() -> int:
+    """The worker function's Lambda timeout in seconds (Lambda's 900 s maximum when unknown)."""
+    raw = os.environ.get(c.ENV_WORKER_TIMEOUT, "")
+    try:
+        return max(1, min(int(float(raw)), c.LAMBDA_MAX_TIMEOUT_S)) if raw else c.LAMBDA_MAX_TIMEOUT_S
+    except ValueError:
+        return c.LAMBDA_MAX_TIMEOUT_S
+
+
 def _timeout_s(step: Step) -> int:
-    return int(step.target.timeout_s or c.LAMBDA_MAX_TIMEOUT_S)
+    limit = worker_timeout_s()
+    return min(int(step.target.timeout_s or limit), limit)
+
+
+def body_timeout_s(step: Step) -> tuple[float, str]:
+    """(seconds the task body may run, the setting that sets it) for one try of ``step``."""
+    limit = _timeout_s(step)
+    budget = float(limit) - min(FINISH_MARGIN_S, limit * 0.2)
+    setting = "lambda_timeout" if step.target.timeout_s and step.target.timeout_s <= limit else "the worker function's timeout"
+    if step.execution_timeout_s is not None and step.execution_timeout_s <= budget:
+        return float(step.execution_timeout_s), "execution_timeout"
+    return budget, setting
 
 
 def run_try(engine: Engine, msg: TaskMessage, *, invocation_id: str | None = None) -> dict[str, Any]:
@@ -56,7 +86,7 @@ def run_try(engine: Engine, msg: TaskMessage, *, invocation_id: str | None = Non
         try:
             # At-least-once delivery: the conditional claim lets exactly one delivery run the try.
             ti = store.claim_ti(msg.dag_id, msg.run_id, msg.task_id, msg.map_index, msg.try_number,
-                                deadline=engine.epoch() + _timeout_s(step) + 120,
+                                deadline=engine.epoch() + _timeout_s(step) + LOST_GRACE_S,
                                 log_stream=_log_stream(), invocation_id=invocation_id)
         except ConflictError:
             logger.info("duplicate task message: this try is not queued any more")
@@ -145,8 +175,8 @@ def _execute(engine: Engine, plan: StepPlan, step: Step, run: dict[str, Any], ti
             expanded = mapping.instance_kwargs(plan, step, run, store, msg.map_index, task)
         callbacks.call(task, "on_execute_callback", ctx, what=f"task '{msg.task_id}'")
         printmask.install()  # a print() of a secret the task read is masked like its log lines
-        value = run_with_timeout(lambda: task.run(ctx, expanded), step.execution_timeout_s,
-                                 what=f"Task '{msg.task_id}'")
+        budget, setting = body_timeout_s(step)
+        value = run_with_timeout(lambda: task.run(ctx, expanded), budget, what=f"Task '{msg.task_id}'", setting=setting)
     except sensors.RESCHEDULE as exc:  # a sensor's poke said "not yet": the try waits, nothing runs
         return "up_for_reschedule", {**_end_fields(engine, started, None, {}, msg), "reschedule": exc}, \
             frozenset(), None, task, ctx

@@ -25,10 +25,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+try:  # the local cloud is the package's `local` extra (moto, the SAM translator); Lambda never has it
+    import moto  # noqa: F401
+    import samtranslator  # noqa: F401
+except ModuleNotFoundError as exc:  # pragma: no cover - depends on the install
+    raise ModuleNotFoundError(
+        f"The local cloud needs {exc.name!r}, which is in Stratus's 'local' extra: pip install 'stratus[local]' "
+        "(make install does). Commands against a deployed stack (--stack NAME) do not need it.",
+        name=exc.name,
+    ) from exc
+
 from orchestrator import constants as c
 from orchestrator.config import Clients, Resources
 from orchestrator.errors import StratusError
-from orchestrator.local import ddblimits, deploycache, functions, speedups
+from orchestrator.local import ddblimits, deploycache, functions, iam, speedups
 from orchestrator.local.emulation import Emulation, LocalClock
 from orchestrator.local.functions import MOTO_LOCK, FunctionHost
 from orchestrator.local.stack import ACCOUNT_ID, DeployedStack, deploy_stack
@@ -56,6 +66,33 @@ def default_template() -> Path:
     return here if here.is_file() else DEFAULT_TEMPLATE
 
 
+def _managed_policies(translated: TranslatedTemplate, stack: DeployedStack) -> dict[str, list[str]]:
+    """Role name -> ManagedPolicyArns: as the deploy resolved them, or (a stack restored from
+    an older deploy cache) the template's literal ones (the translator's AWS managed policies)."""
+    found = getattr(stack, "managed_policies", None)
+    if found is not None:
+        return found
+    out: dict[str, list[str]] = {}
+    for logical_id, spec in translated.resources_of_type("AWS::IAM::Role").items():
+        arns = spec.get("Properties", {}).get("ManagedPolicyArns")
+        name = stack.physical_ids.get(logical_id)
+        if name and isinstance(arns, list):
+            out[name] = [a if isinstance(a, str) else str(a.get("Fn::Sub", "")).replace("${AWS::Partition}", "aws")
+                         for a in arns if isinstance(a, str) or (isinstance(a, dict) and "Fn::Sub" in a)]
+    return out
+
+
+def _table_hash_keys(translated: TranslatedTemplate, stack: DeployedStack) -> dict[str, str]:
+    """Physical table name -> partition key attribute (the IAM check's ``dynamodb:LeadingKeys``)."""
+    keys = {}
+    for logical_id, spec in translated.resources_of_type("AWS::DynamoDB::Table").items():
+        name = stack.physical_ids.get(logical_id)
+        for element in spec.get("Properties", {}).get("KeySchema", []):
+            if name and element.get("KeyType") == "HASH":
+                keys[name] = element["AttributeName"]
+    return keys
+
+
 class LocalCloud:
     """moto with the Stratus stack deployed and the handlers running (see the module docstring).
 
@@ -69,7 +106,9 @@ class LocalCloud:
     ``echo_logs`` (also print the functions' logs), ``deploy_cache`` (restore the deployed stack
     kept on disk by an earlier process with the same template, parameters and versions instead
     of deploying it; default: on in process unless ``STRATUS_DEPLOY_CACHE=0``, off in server mode,
-    where ``stratus dev``'s clients read the stack through CloudFormation; see ``local.deploycache``).
+    where ``stratus dev``'s clients read the stack through CloudFormation; see ``local.deploycache``),
+    ``iam_check`` (authorise every AWS call a handler makes against its function's deployed
+    role, as AWS does; ``local.iam``).
     """
 
     def __init__(
@@ -89,6 +128,7 @@ class LocalCloud:
         echo_logs: bool = False,
         tick_s: float = 0.02,
         deploy_cache: bool | None = None,
+        iam_check: bool = True,
     ) -> None:
         self.dags_root = Path(dags_root).resolve()
         self.template_path = Path(template).resolve() if template else default_template()
@@ -105,6 +145,8 @@ class LocalCloud:
         self.tick_s = tick_s
         self.deploy_cache = (deploycache.enabled() and not server) if deploy_cache is None else deploy_cache
         self.restored = False  # whether the stack came from the deploy cache
+        self.iam_check = iam_check
+        self.iam: iam.IamCheck | None = None
         self.clock = LocalClock()
         self.endpoint_url: str | None = None
         self.clients: Clients
@@ -223,6 +265,7 @@ class LocalCloud:
         self.resources = Resources.from_stack_outputs(self.stack.outputs, dags_root=str(self.dags_root))
         specs = {}
         arns = {}
+        roles: dict[str, str] = {}
         env: dict[str, str] = {}
         lam = self.clients.client("lambda")
         for logical_id, spec in self.translated.functions.items():
@@ -232,7 +275,9 @@ class LocalCloud:
             config = lam.get_function(FunctionName=name)["Configuration"]
             specs[name] = spec
             arns[name] = config["FunctionArn"]
+            roles[name] = config["Role"]
             for key, value in config.get("Environment", {}).get("Variables", {}).items():
+                value = str(value)  # moto keeps a Number parameter's value as a number
                 if key in env and env[key] != value:
                     log.warning("local cloud: %s differs between functions; the process keeps %r", key, env[key])
                     continue
@@ -251,6 +296,16 @@ class LocalCloud:
             log_writer=self._write_logs,
             echo_logs=self.echo_logs,
         )
+        worker = self.resources.worker_function
+        if worker in specs:  # a local override of the worker's timeout is what the worker must know too
+            self._set_env({c.ENV_WORKER_TIMEOUT: str(self.host.timeout_of(worker))})
+        if self.iam_check:
+            self.iam = iam.IamCheck.from_stack(
+                self.clients, roles, account=ACCOUNT_ID, hash_keys=_table_hash_keys(self.translated, self.stack),
+                managed=_managed_policies(self.translated, self.stack),
+            )
+            self.host.iam = self.iam
+            iam.install()
         functions.register(self.host)
         self.emulation = Emulation(
             host=self.host,
@@ -273,6 +328,8 @@ class LocalCloud:
             host.close(wait=True)
             functions.unregister(host)
             functions.uninstall_hooks()
+        if self.iam is not None:
+            iam.uninstall()
         if self._server is not None:
             with contextlib.suppress(Exception):
                 self._server.stop()

@@ -52,6 +52,7 @@ from typing import Any
 from orchestrator.local.clock import LocalClock
 from orchestrator.local.eventsources import EventsMixin, _function_name, _ScheduleState, _utc, _within
 from orchestrator.local.functions import MOTO_LOCK, FunctionHost, Outcome
+from orchestrator.local.iam import Access
 
 log = logging.getLogger(__name__)
 
@@ -239,7 +240,7 @@ class Emulation(EventsMixin):
         config = self._invoke_config(name)
         if outcome.error is None:
             dest = config.get("DestinationConfig", {}).get("OnSuccess", {}).get("Destination")
-            if dest:
+            if dest and self._role_allows(name, "lambda.OnSuccess", _destination_action(dest), dest):
                 self._deliver_record(dest, self._record(name, payload, attempt, outcome, "Success"))
             return
         retries = int(config.get("MaximumRetryAttempts", DEFAULT_ASYNC_RETRIES))
@@ -249,11 +250,15 @@ class Emulation(EventsMixin):
             return
         dest = config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
         if dest:
+            if not self._role_allows(name, "lambda.OnFailure", _destination_action(dest), dest):
+                return
             self.deliveries["on_failure"] += 1
             self._deliver_record(dest, self._record(name, payload, attempt, outcome, "RetriesExhausted"))
             return
         dlq = self._dead_letter_target(name)
         if dlq:
+            if not self._role_allows(name, "lambda.DeadLetterConfig", "sqs:SendMessage", dlq):
+                return
             self.deliveries["dead_letter"] += 1
             attrs = {
                 "RequestID": {"DataType": "String", "StringValue": outcome.request_id},
@@ -263,6 +268,15 @@ class Emulation(EventsMixin):
             self._send_sqs(dlq, payload, attrs)
             return
         log.warning("local cloud: async invoke of %s failed after %d attempt(s) and has no destination", name, attempt)
+
+    def _role_allows(self, function: str, what: str, action: str, resource: str) -> bool:
+        """Lambda acts with the function's execution role when it polls a queue or delivers to a
+        destination or dead-letter queue: the local IAM check authorises that too (a denial is
+        recorded; AWS drops the record or refuses the mapping)."""
+        check = self.host.iam
+        if check is None:
+            return True
+        return check.authorize(function, what, [Access(action, resource)]) is None
 
     def _invoke_config(self, name: str) -> dict[str, Any]:
         with MOTO_LOCK:
@@ -315,6 +329,9 @@ class Emulation(EventsMixin):
         started = 0
         sqs = self._sqs()
         for sub in self._subs:
+            if not all(self._role_allows(sub.function, "lambda.EventSourceMapping", action, sub.queue_arn)
+                       for action in _POLLER_ACTIONS):
+                continue
             with MOTO_LOCK:
                 queue = sqs.get_queue(sub.queue_name)
                 if not queue.messages:
@@ -372,6 +389,15 @@ class Emulation(EventsMixin):
             for m in messages:
                 if m.id not in failed:
                     sqs.delete_message(sub.queue_name, m.receipt_handle)
+
+# What Lambda's SQS poller does with the function's role (the SQSPollerPolicy set).
+_POLLER_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+
+
+def _destination_action(arn: str) -> str:
+    return {"sqs": "sqs:SendMessage", "lambda": "lambda:InvokeFunction", "sns": "sns:Publish",
+            "events": "events:PutEvents"}.get(arn.split(":")[2] if arn.count(":") >= 2 else "", "?")
+
 
 # -- moto patches (process-wide, routed to the active emulation)
 def _install_patches() -> None:

@@ -36,6 +36,7 @@ from types import ModuleType
 from typing import Any
 
 from orchestrator.constants import ASYNC_INVOKE_MAX_BYTES
+from orchestrator.local import iam
 from orchestrator.local.deadlines import Deadlines
 from orchestrator.local.template import FunctionSpec
 
@@ -178,6 +179,7 @@ class FunctionHost:
         self._fault_lock = threading.Lock()
         self.closed = False
         self._instance = uuid.uuid4().hex[:8]
+        self.iam: iam.IamCheck | None = None  # set by the local cloud: each handler's calls are authorised
 
     # -- activity accounting
     @contextlib.contextmanager
@@ -267,6 +269,7 @@ class FunctionHost:
             router.local.buffer = buffer
         print(f"START RequestId: {request_id} Version: $LATEST", file=buffer)
         started = time.monotonic()
+        caller = iam.CALLER.set((self.iam, name) if self.iam is not None else None)
         try:
             try:
                 event = json.loads(payload) if payload else {}
@@ -301,6 +304,7 @@ class FunctionHost:
             print(message, file=buffer)
         finally:
             done()
+            iam.CALLER.reset(caller)
             if router is not None:
                 router.local.buffer = None
         elapsed_ms = (time.monotonic() - started) * 1000

@@ -47,6 +47,8 @@ class DeployedStack:
     resource_types: dict[str, str]
     skipped: dict[str, dict[str, Any]] = field(default_factory=dict)  # logical id -> resolved properties
     dead_letters: dict[str, str] = field(default_factory=dict)  # function name -> DeadLetterConfig target ARN
+    # role name -> resolved ManagedPolicyArns (moto's CloudFormation ignores them; the IAM check reads them)
+    managed_policies: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _placeholder_zip() -> bytes:
@@ -246,6 +248,12 @@ def deploy_stack(
         target = spec.get("Properties", {}).get("DeadLetterConfig", {}).get("TargetArn")
         if spec.get("Type") == "AWS::Lambda::Function" and target is not None and logical_id in physical:
             deployed.dead_letters[physical[logical_id]] = str(resolver.resolve(target))
+    for logical_id, spec in cfn["Resources"].items():
+        arns = spec.get("Properties", {}).get("ManagedPolicyArns")
+        if spec.get("Type") == "AWS::IAM::Role" and arns is not None and logical_id in physical:
+            resolved = resolver.resolve(arns)
+            if resolved is not NO_VALUE:
+                deployed.managed_policies[physical[logical_id]] = [str(a) for a in resolved if a is not NO_VALUE]
     _enable_bucket_eventbridge(clients, cfn, physical)
     _enable_table_ttl(clients, cfn, physical)
     for key, output in late_outputs.items():

@@ -134,7 +134,10 @@ def resolve_target(args: Any) -> tuple[Clients, Resources]:
 
         # Runs this process starts (trigger, backfill, clear, the UI's buttons) are counted in
         # that cloud's CloudWatch metrics, not printed as EMF lines on the terminal.
-        telemetry.send_metrics_with(found[0].client("cloudwatch"))
+        # In a handler that PutMetricData stands for Lambda's EMF extraction (no role permission).
+        from orchestrator.local.iam import AsPlatform
+
+        telemetry.send_metrics_with(AsPlatform(found[0].client("cloudwatch")))
         return found
     raise TargetError(
         "No cloud to talk to: start `stratus dev` in this folder (a local cloud on 127.0.0.1), "

@@ -47,6 +47,23 @@ def task_where(dag: DAG, op: BaseOperator) -> str:
     return f"Task '{op.task_id}' in DAG '{dag.dag_id}' ({short_path(op.fileloc)}:{op.lineno})"
 
 
+def timeouts_within(plan: StepPlan, worker_timeout_s: int) -> list[str]:
+    """Tasks of ``plan`` whose ``execution_timeout``/``lambda_timeout`` exceed the worker
+    function's Lambda timeout (template parameter ``WorkerTimeout``): Lambda would stop the
+    try before the task's own limit, so they are refused when the plan is registered."""
+    problems = []
+    for step in plan.steps:
+        where = f"Task '{step.task_id}' in DAG '{plan.dag_id}' ({step.module}:{step.line})"
+        for setting, value in (("lambda_timeout", step.target.timeout_s), ("execution_timeout", step.execution_timeout_s)):
+            if value is not None and value > worker_timeout_s:
+                problems.append(
+                    f"{where}: {setting} is {value:g} s, longer than the worker function's timeout of "
+                    f"{worker_timeout_s} s (template parameter WorkerTimeout), so Lambda would stop the try first. "
+                    f"Lower {setting} or deploy with WorkerTimeout of at least {int(-(-value // 1))} (900 at most)."
+                )
+    return problems
+
+
 def validate_dag(dag: DAG) -> list[str]:
     """Every problem of ``dag`` (empty when it compiles)."""
     refused = refusal_problems(dag)

@@ -415,10 +415,27 @@ def sync_folder(
     and schedules stay as they were (a typo must not unschedule a production DAG).
     """
     plans, errors = compile_folder(dags_root)
+    limit = worker_function_timeout(clients, resources)
+    if limit is not None:
+        from orchestrator.plan.validate import timeouts_within
+
+        for plan in list(plans):
+            problems = timeouts_within(plan, limit)
+            if problems:  # a try Lambda would cut short: refused like a DAG that does not compile
+                errors[plan.dag_id] = "\n".join(problems)
+                plans.remove(plan)
     report = sync_plans(clients, resources, plans, dry_run=dry_run, now=now,
                         only_dags=None if not errors else {p.dag_id for p in plans})
     report.errors.update(errors)
     return report
+
+
+def worker_function_timeout(clients: Clients, resources: Resources) -> int | None:
+    """The deployed worker function's Lambda timeout in seconds (None: no worker in the stack)."""
+    if not resources.worker_function:
+        return None
+    conf = clients.client("lambda").get_function_configuration(FunctionName=resources.worker_function)
+    return int(conf["Timeout"])
 
 
 def sync_dag(clients: Clients, resources: Resources, dag_id: str, *, now: datetime | None = None) -> list[SyncChange]:

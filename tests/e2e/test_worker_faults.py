@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import textwrap
 from pathlib import Path
 
@@ -106,8 +108,23 @@ def test_a_worker_that_keeps_dying_before_its_claim_fails_the_run_without_retrie
     assert "Runtime exited" in str(tis[("c", -1)].get("error"))
 
 
+def test_the_worker_ends_a_try_before_its_function_times_out(dags):
+    """The task body gets the worker function's timeout less a margin: the worker records the
+    failure itself (no Lambda timeout, no conductor) and the claim's deadline is that same limit."""
+    with LocalCloud(dags, auto_advance=True, stack_name="faults", function_timeouts={"WorkerFunction": 3}) as cloud:
+        run = cloud.run_dag("spin")
+        tis = ti_map(cloud.engine().store, "spin", run["run_id"])
+        on_failure = cloud.emulation.deliveries["on_failure"]
+    assert run["state"] == "failed" and on_failure == 0
+    assert "timed out after 2.4s (the worker function's timeout)" in str(tis[("long", -1)].get("error"))
+    assert tis[("after", -1)]["state"] == "upstream_failed"
+
+
 def test_timed_out_worker_is_failed_by_the_conductor(dags):
     with LocalCloud(dags, auto_advance=True, stack_name="faults", function_timeouts={"WorkerFunction": 2}) as cloud:
+        # A worker that cannot stop the body in time (e.g. blocked in C code): Lambda ends the
+        # invocation, the OnFailure record reaches the conductor. (The cloud restores the variable.)
+        os.environ["STRATUS_WORKER_TIMEOUT"] = "900"
         run = cloud.run_dag("spin")
         tis = ti_map(cloud.engine().store, "spin", run["run_id"])
     assert run["state"] == "failed"

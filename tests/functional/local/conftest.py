@@ -58,6 +58,11 @@ Resources:
     Properties:
       FunctionName: !Sub "${AWS::StackName}-echo"
       CodeUri: fns/echo/
+      # The echo handler async-invokes the next link of a chain: a SAM policy template the
+      # translator expands (the local IAM check authorises the invoke against it).
+      Policies:
+        - LambdaInvokePolicy:
+            FunctionName: !Sub "${AWS::StackName}-echo"
       DeadLetterQueue:
         Type: SQS
         TargetArn: !GetAtt EchoDeadLetters.Arn
