@@ -37,6 +37,7 @@ from typing import Any
 
 from orchestrator.constants import ASYNC_INVOKE_MAX_BYTES
 from orchestrator.local import iam
+from orchestrator.observe.logs import BufferSlot
 from orchestrator.local.deadlines import Deadlines
 from orchestrator.local.template import FunctionSpec
 
@@ -120,7 +121,7 @@ class _StdoutRouter(io.TextIOBase):
 
     def __init__(self, passthrough: Any) -> None:
         self.passthrough = passthrough
-        self.local = threading.local()
+        self.local = BufferSlot("stratus_local_stdout")  # per thread, and a task body's helper thread
 
     def write(self, text: str) -> int:
         buf = getattr(self.local, "buffer", None)

@@ -24,6 +24,7 @@ lines in moto's CloudWatch Logs::
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import io
 import json
 import sys
@@ -58,7 +59,7 @@ class _ThreadRouter(io.TextIOBase):
     """Stands in for sys.stdout/sys.stderr: a thread inside ``capture_invocation`` writes to its
     buffer, every other thread to the original stream."""
 
-    def __init__(self, original: Any, local: threading.local) -> None:
+    def __init__(self, original: Any, local: Any) -> None:
         self.original = original
         self._local = local
 
@@ -81,7 +82,23 @@ class _ThreadRouter(io.TextIOBase):
         return getattr(self.original, "encoding", "utf-8")
 
 
-_LOCAL = threading.local()
+class BufferSlot:
+    """``.buffer`` per thread, inherited by a thread started in a copy of the context: a task
+    body's helper thread (``engine.runtime.run_with_timeout``) writes where its invocation does."""
+
+    def __init__(self, name: str) -> None:
+        self._var: contextvars.ContextVar[Any] = contextvars.ContextVar(name, default=None)
+
+    @property
+    def buffer(self) -> Any:
+        return self._var.get()
+
+    @buffer.setter
+    def buffer(self, value: Any) -> None:
+        self._var.set(value)
+
+
+_LOCAL: Any = BufferSlot("stratus_capture_buffer")
 _INSTALL_LOCK = threading.Lock()
 
 
