@@ -414,13 +414,15 @@ def build_context(*, plan: StepPlan, step: Step, run: dict[str, Any], ti: Runtim
 
 
 def run_with_timeout(fn: Callable[[], Any], timeout_s: float | None, *, what: str,
-                     setting: str = "execution_timeout") -> Any:
+                     setting: str = "execution_timeout", in_thread: bool = False) -> Any:
     """Call ``fn`` and fail with TaskTimeout after ``timeout_s`` seconds.
 
     In the main thread (a Lambda handler) SIGALRM interrupts the task body itself. Elsewhere
     (the local cloud's thread pool) the body runs in a helper thread; on timeout an
     asynchronous TaskTimeout is raised inside it (it stops at its next Python bytecode; a
-    blocking C call finishes first) and the try fails at once either way.
+    blocking C call finishes first) and the try fails at once either way. With ``in_thread``
+    (the limit is the worker function's own timeout, which Lambda enforces anyway) the body
+    stays in the calling thread and a watchdog raises the TaskTimeout there.
     """
     if not timeout_s or timeout_s <= 0:
         return fn()
@@ -436,6 +438,8 @@ def run_with_timeout(fn: Callable[[], Any], timeout_s: float | None, *, what: st
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
+    if in_thread:
+        return _run_with_watchdog(fn, timeout_s, message)
     box: dict[str, Any] = {}
 
     def target() -> None:
@@ -455,3 +459,30 @@ def run_with_timeout(fn: Callable[[], Any], timeout_s: float | None, *, what: st
     if "error" in box:
         raise box["error"]
     return box.get("value")
+
+
+def _run_with_watchdog(fn: Callable[[], Any], timeout_s: float, message: str) -> Any:
+    caller = threading.get_ident()
+    done = threading.Event()
+    lock = threading.Lock()
+    fired: list[bool] = []
+
+    def watchdog() -> None:
+        if not done.wait(timeout_s):
+            with lock:
+                if not done.is_set():  # the body still runs: stop it at its next bytecode
+                    fired.append(True)
+                    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(caller), ctypes.py_object(TaskTimeout))
+
+    threading.Thread(target=watchdog, name="stratus-task-watchdog", daemon=True).start()
+    try:
+        try:
+            value = fn()
+        finally:
+            with lock:
+                done.set()
+        if fired:  # it fired as the body returned: the exception may still be pending here
+            raise TaskTimeout(message)
+        return value
+    except TaskTimeout:
+        raise TaskTimeout(message) from None

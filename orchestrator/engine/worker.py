@@ -40,6 +40,7 @@ def _skip_exceptions() -> tuple[type[BaseException], tuple[type[BaseException], 
 # try dead, is that number plus LOST_GRACE_S.
 FINISH_MARGIN_S = 10
 LOST_GRACE_S = 120
+FUNCTION_LIMIT = "the worker function's timeout"
 
 
 def worker_timeout_s() -> int:
@@ -60,7 +61,7 @@ def body_timeout_s(step: Step) -> tuple[float, str]:
     """(seconds the task body may run, the setting that sets it) for one try of ``step``."""
     limit = _timeout_s(step)
     budget = float(limit) - min(FINISH_MARGIN_S, limit * 0.2)
-    setting = "lambda_timeout" if step.target.timeout_s and step.target.timeout_s <= limit else "the worker function's timeout"
+    setting = "lambda_timeout" if step.target.timeout_s and step.target.timeout_s <= limit else FUNCTION_LIMIT
     if step.execution_timeout_s is not None and step.execution_timeout_s <= budget:
         return float(step.execution_timeout_s), "execution_timeout"
     return budget, setting
@@ -176,7 +177,8 @@ def _execute(engine: Engine, plan: StepPlan, step: Step, run: dict[str, Any], ti
         callbacks.call(task, "on_execute_callback", ctx, what=f"task '{msg.task_id}'")
         printmask.install()  # a print() of a secret the task read is masked like its log lines
         budget, setting = body_timeout_s(step)
-        value = run_with_timeout(lambda: task.run(ctx, expanded), budget, what=f"Task '{msg.task_id}'", setting=setting)
+        value = run_with_timeout(lambda: task.run(ctx, expanded), budget, what=f"Task '{msg.task_id}'", setting=setting,
+                                 in_thread=setting == FUNCTION_LIMIT)
     except sensors.RESCHEDULE as exc:  # a sensor's poke said "not yet": the try waits, nothing runs
         return "up_for_reschedule", {**_end_fields(engine, started, None, {}, msg), "reschedule": exc}, \
             frozenset(), None, task, ctx

@@ -328,8 +328,6 @@ class LocalCloud:
             host.close(wait=True)
             functions.unregister(host)
             functions.uninstall_hooks()
-        if self.iam is not None:
-            iam.uninstall()
         if self._server is not None:
             with contextlib.suppress(Exception):
                 self._server.stop()

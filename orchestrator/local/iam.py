@@ -473,10 +473,12 @@ class RolePolicies:
                 if "NotResource" in stmt:
                     base["Resource"] = "*"
                 self._statements.append((statement_cls(base), stmt))
+        self._conditional = any("Condition" in s for _, s in self._statements)
 
     @property
     def has_conditions(self) -> bool:
-        return any("Condition" in s for _, s in self._statements)
+        return self._conditional
+
 
     def decide(self, action: str, resource: str, context: Mapping[str, tuple[str, ...]]) -> str:
         """"allow", "deny" (an explicit Deny applies) or "implicit" (nothing allows it)."""
@@ -641,7 +643,10 @@ def _access_denied(denial: Denial, account: str, operation: str) -> Exception:
 
 
 def install() -> None:
-    """Wrap botocore's API call so calls made inside a handler are authorised (idempotent)."""
+    """Wrap botocore's API call so calls made inside a handler are authorised (idempotent).
+
+    Installed once per process and left in place (it does nothing outside a handler): other
+    wrappers of the same method (bench/awscount.py) may be installed and removed around it."""
     with _INSTALL_LOCK:
         if _ORIGINAL:
             return
@@ -657,8 +662,10 @@ def install() -> None:
                 service = meta.service_model.service_name
                 service = _SERVICE_PREFIX.get(service, service)
                 try:
+                    # dynamodb:LeadingKeys is worked out only when a role has conditions to test it against
+                    keys = check.hash_keys if any(r.has_conditions for r in check.roles.values()) else None
                     accesses = requests_for(service, operation_name, api_params or {}, region=meta.region_name,
-                                            account=check.account, hash_keys=check.hash_keys)
+                                            account=check.account, hash_keys=keys)
                 except IamCheckError as exc:
                     denial = Denial(function, check.roles.get(function, RolePolicies("?", [])).name,
                                     f"{service}:{operation_name}", "?", f"{service}.{operation_name}", str(exc))

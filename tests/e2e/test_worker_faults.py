@@ -111,12 +111,12 @@ def test_a_worker_that_keeps_dying_before_its_claim_fails_the_run_without_retrie
 def test_the_worker_ends_a_try_before_its_function_times_out(dags):
     """The task body gets the worker function's timeout less a margin: the worker records the
     failure itself (no Lambda timeout, no conductor) and the claim's deadline is that same limit."""
-    with LocalCloud(dags, auto_advance=True, stack_name="faults", function_timeouts={"WorkerFunction": 3}) as cloud:
+    with LocalCloud(dags, auto_advance=True, stack_name="faults", function_timeouts={"WorkerFunction": 12}) as cloud:
         run = cloud.run_dag("spin")
         tis = ti_map(cloud.engine().store, "spin", run["run_id"])
         on_failure = cloud.emulation.deliveries["on_failure"]
     assert run["state"] == "failed" and on_failure == 0
-    assert "timed out after 2.4s (the worker function's timeout)" in str(tis[("long", -1)].get("error"))
+    assert "timed out after 9.6s (the worker function's timeout)" in str(tis[("long", -1)].get("error"))
     assert tis[("after", -1)]["state"] == "upstream_failed"
 
 
