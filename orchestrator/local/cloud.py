@@ -26,8 +26,11 @@ from pathlib import Path
 from typing import Any
 
 try:  # the local cloud is the package's `local` extra (moto, the SAM translator); Lambda never has it
+    import importlib.util as _util
+
     import moto  # noqa: F401
-    import samtranslator  # noqa: F401
+    if _util.find_spec("samtranslator") is None:  # imported only when a template is translated
+        raise ModuleNotFoundError("No module named 'samtranslator'", name="samtranslator")
 except ModuleNotFoundError as exc:  # pragma: no cover - depends on the install
     raise ModuleNotFoundError(
         f"The local cloud needs {exc.name!r}, which is in Stratus's 'local' extra: pip install 'stratus[local]' "
