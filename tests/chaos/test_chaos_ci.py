@@ -19,8 +19,9 @@ CI_RATES = FaultRates(duplicate=0.15, drop=0.06, crash_before_record=0.08, crash
 @pytest.mark.slow
 def test_chaos_runs_delivered_at_once_settle_correctly_under_faults(tmp_path):
     result = chaos.run_seed(11, 24, rates=CI_RATES, batch=8, asset_rounds=2, workdir=tmp_path, threads=4)
-    bad = [v for v in result.verdicts if v.outcome != "correct"]
-    assert bad == [] and result.overlaps == []
+    bad = [f"{v.outcome}: {v.dag_id} {v.run_id}: {v.detail}" for v in result.verdicts if v.outcome != "correct"]
+    assert not bad, "\n".join(bad)
+    assert result.overlaps == []
     counts = chaos.summary([result])
     assert counts["stuck"] == counts["lost"] == counts["overlap"] == 0 and counts["correct"] == counts["runs"] >= 25
     assert {"duplicate", "crash_write", "hard_timeout", "run_storm", "clear"} <= set(result.faults)
