@@ -51,7 +51,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.aws_trace import Invocation, Item, Step, Trace, classify  # noqa: E402
+from bench.aws_trace import Invocation, Item, Step, Trace, classify, subtrees  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -510,6 +510,21 @@ def many_runs(trace: Trace, n: int) -> list[Trace]:
     return [trace.rename(f"~r{i}") for i in range(n)]
 
 
+def arrivals(trace: Trace, total: int, seconds: float) -> list[tuple[float, Trace]]:
+    """``total`` S3 objects arriving evenly over ``seconds``, from a recording of a few arrivals.
+
+    Each recorded trigger invocation (with the run it started, if any) is one arrival; copies
+    of the recording are renamed apart (their runs and events), the asset's items stay shared.
+    """
+    roots = subtrees(trace)
+    out: list[tuple[float, Trace]] = []
+    for n in range(total):
+        copy, j = divmod(n, len(roots))
+        piece = roots[j] if copy == 0 else roots[j].rename(f"~a{copy}")
+        out.append((n * seconds / total, piece))
+    return out
+
+
 def signature(trace: Trace) -> dict[str, float]:
     """What the check compares: calls by operation, item writes by kind and action, units."""
     out: Counter[str] = Counter()
@@ -537,7 +552,7 @@ def _record(spec: Any) -> Trace:
     from bench.aws_trace import dumps, record
 
     keep = os.environ.get("STRATUS_MODEL_TRACES")
-    path = Path(keep) / f"{spec.dag_id}-{_source_digest()}.json" if keep else None
+    path = Path(keep) / f"{spec.dag_id}-{_source_digest(('engine', 'store'))}.json" if keep else None
     if path is not None and path.exists():
         return Trace.from_json(json.loads(path.read_text()))
     print(f"  recording {spec.dag_id} on the local cloud ...", file=sys.stderr, flush=True)
@@ -548,12 +563,30 @@ def _record(spec: Any) -> Trace:
     return trace
 
 
-def _source_digest() -> str:
-    """The digest of the engine's and store's source: a kept recording is stale when either changes."""
+def _record_s3(objects: int) -> Trace:
+    import json
+    import os
+
+    from bench.aws_trace import dumps, record_s3_arrival
+
+    keep = os.environ.get("STRATUS_MODEL_TRACES")
+    path = Path(keep) / f"s3_arrival_{objects}-{_source_digest(('engine', 'store', 'triggers'))}.json" if keep else None
+    if path is not None and path.exists():
+        return Trace.from_json(json.loads(path.read_text()))
+    print(f"  recording {objects} S3 object arrivals on the local cloud ...", file=sys.stderr, flush=True)
+    trace = record_s3_arrival(objects)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(dumps(trace))
+    return trace
+
+
+def _source_digest(packages: tuple[str, ...]) -> str:
+    """The digest of these packages' source: a kept recording is stale when one changes."""
     import hashlib
 
     h = hashlib.sha1()
-    for sub in ("engine", "store"):
+    for sub in packages:
         for f in sorted((REPO / "orchestrator" / sub).glob("*.py")):
             h.update(f.read_bytes())
     return h.hexdigest()[:12]
@@ -592,13 +625,29 @@ def scenarios(quick: bool = False) -> list[Scenario]:
         return lambda: [(0.0, widen(rec(fan_map(per_lane * rec_lanes, max_active_tasks=rec_lanes)), k, "work"))]
 
     runs = 1000 // scale
+    objects = 10_000 // scale
+    s3: dict[str, Trace] = {}
+
+    def s3_trace() -> Trace:
+        if "t" not in s3:
+            s3["t"] = _record_s3(20)
+        return s3["t"]
+
+    now = Limits(gsi_projection=template_projection())
+    before = Limits(gsi_projection=None)
+    heat = replace(now, split_for_heat=True)
     return [
-        Scenario(f"{100_000 // scale:,}-map, max_active_tasks 16", big_map(16)),
-        Scenario(f"{100_000 // scale:,}-map, max_active_tasks {1000 // scale:,}", big_map(1000)),
-        Scenario(f"{100_000 // scale:,}-map, max_active_tasks {10_000 // scale:,}", big_map(10_000)),
+        Scenario(f"{100_000 // scale:,}-map, max_active_tasks 16", big_map(16), now),
+        Scenario(f"{100_000 // scale:,}-map, max_active_tasks {1000 // scale:,}", big_map(1000), now),
+        Scenario("  the same, once DynamoDB has split the run's partition for heat", big_map(1000), heat),
+        Scenario(f"{100_000 // scale:,}-map, max_active_tasks {10_000 // scale:,}", big_map(10_000), now),
+        Scenario("  the same, once DynamoDB has split the run's partition for heat", big_map(10_000), heat),
         Scenario(f"{runs:,} concurrent runs of a 20-task DAG",
-                 lambda: [(0.0, t) for t in many_runs(rec(diamond(18)), runs)]),
-        Scenario(f"{1000 // scale:,}-step chain", lambda: [(0.0, rec(chain(1000 // scale)))]),
+                 lambda: [(0.0, t) for t in many_runs(rec(diamond(18)), runs)], now),
+        Scenario("  the same with the index projecting ALL (before this change)",
+                 lambda: [(0.0, t) for t in many_runs(rec(diamond(18)), runs)], before),
+        Scenario(f"{1000 // scale:,}-step chain", lambda: [(0.0, rec(chain(1000 // scale)))], now),
+        Scenario(f"{objects:,} S3 objects arriving in a minute", lambda: arrivals(s3_trace(), objects, 60.0), now),
     ]
 
 
@@ -659,7 +708,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     results = []
     for s in scenarios(args.quick):
-        lim = replace(s.limits, body_ms=args.body_ms, split_for_heat=args.split_for_heat)
+        lim = replace(s.limits, body_ms=args.body_ms, split_for_heat=args.split_for_heat or s.limits.split_for_heat)
         results.append(Simulator(lim).run(s.name, s.build()))
     print(table(results))
     return 0

@@ -6,6 +6,7 @@ Each part runs in its own process (so one part's memory or patches never colour 
 2. compile time of a 10,000-task DAG and load time of a 200-file DAG folder
    (``bench/compile.py``, ``bench/load_folder.py``, when present);
 3. AWS calls per task, cost per million tasks vs Step Functions, critical-path calls (``bench/aws_calls.py``);
+   the scenarios of the AWS model (``bench/aws_model.py``: 100,000-task maps, 1,000 concurrent runs, ...);
    what runs and what it costs while no DAG runs (``bench/idle.py``);
 4. local cloud speed: chain hops, diamond, 1,000-map, 10,000-map (``--no-large-map`` skips it), peak memory
    (``bench/local_speed.py``);
@@ -71,6 +72,11 @@ def main(argv: list[str] | None = None) -> int:
         failures.append("aws_calls.py")
     if _run("Idle footprint", "idle.py", []):
         failures.append("idle.py")
+    model = ["--quick"] if args.quick else []
+    if _run("Stratus on AWS at scale, modelled", "aws_model.py", model):
+        failures.append("aws_model.py")
+    if _run("AWS model check", "aws_model.py", ["--check", *model]):
+        failures.append("aws_model.py --check")
 
     with tempfile.TemporaryDirectory(prefix="stratus-bench-") as tmp:
         speed_json = Path(tmp) / "local_speed.json"
