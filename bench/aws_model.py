@@ -450,17 +450,19 @@ def _lane_copy(by_digest: dict[str, Invocation], head: Invocation, suffix: str, 
     return out
 
 
-def lengthen(trace: Trace, k: int, task: str) -> Trace:
+def lengthen(trace: Trace, k: int, task: str | None, length: int | None = None) -> Trace:
     """The run with each lane of mapped task ``task`` ``k`` times as long (the same lanes).
 
-    A lane is the chain of members each started by the one before. Its members between the
-    head and the last one repeat ``k`` times (each repeat writes its own task-instance items),
-    rewired so that each member starts the next; the head and the last member stay as they are.
+    A lane is the chain of members each started by the one before (``task=None``: every
+    invocation that runs a task, so a chain DAG is one lane). Its members between the head
+    and the last one repeat ``k`` times, or cyclically up to ``length`` members in all (each
+    repeat writes its own task-instance items), rewired so that each member starts the next;
+    the head and the last member stay as they are.
     """
-    if k <= 1:
+    if k <= 1 and length is None:
         return trace
     by_digest = {inv.digest: inv for inv in trace.invocations}
-    member = lambda inv: inv.task.startswith(task + "[")  # noqa: E731
+    member = (lambda inv: bool(inv.task)) if task is None else (lambda inv: inv.task.startswith(task + "["))  # noqa: E731
     started_by: dict[str, Invocation] = {}
     for inv in trace.invocations:
         for s in inv.steps:
@@ -478,7 +480,10 @@ def lengthen(trace: Trace, k: int, task: str) -> Trace:
         if len(lane) < 3:
             continue
         middle = lane[1:-1]
-        chain = [lane[0]] + [_copy_member(m, f"~l{r}" if r else "") for r in range(k) for m in middle] + [lane[-1]]
+        count = (length - 2) if length is not None else k * len(middle)
+        copies = [_copy_member(middle[n % len(middle)], f"~l{n // len(middle)}" if n >= len(middle) else "")
+                  for n in range(max(0, count))]
+        chain = [lane[0], *copies, lane[-1]]
         rewired: list[Invocation] = []
         for pos, inv in enumerate(chain):
             if pos + 1 < len(chain):
@@ -646,7 +651,9 @@ def scenarios(quick: bool = False) -> list[Scenario]:
                  lambda: [(0.0, t) for t in many_runs(rec(diamond(18)), runs)], now),
         Scenario("  the same with the index projecting ALL (before this change)",
                  lambda: [(0.0, t) for t in many_runs(rec(diamond(18)), runs)], before),
-        Scenario(f"{1000 // scale:,}-step chain", lambda: [(0.0, rec(chain(1000 // scale)))], now),
+        # A 100-chain's middle steps repeated up to 1,000 steps (one recording of 100 steps).
+        Scenario(f"{1000 // scale:,}-step chain",
+                 lambda: [(0.0, lengthen(rec(chain(100)), 1, None, length=1000 // scale))], now),
         Scenario(f"{objects:,} S3 objects arriving in a minute", lambda: arrivals(s3_trace(), objects, 60.0), now),
     ]
 

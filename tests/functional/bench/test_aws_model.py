@@ -113,6 +113,11 @@ def test_lengthen_repeats_lane_members_in_order():
     # Each lane is sequential: 12 bodies of 0.1 s one after another, plus make and total.
     assert res.makespan_s >= 14 * 0.1
     assert res.peak_concurrency <= 2
+    # A chain is one lane of every task: lengthened to 30 steps in all.
+    chain = Trace("c", [Invocation("worker", f"t{i}", f"t{i}[-1]", [Step("body", f"t{i}"), write(f"TI#t{i}", 2.0)]
+                                   + ([Step("lambda", "Invoke", [], f"t{i + 1}")] if i < 4 else [])) for i in range(5)])
+    longer = lengthen(chain, 1, None, length=30)
+    assert len(longer.invocations) == 30 and Simulator(Limits(body_ms=10)).run("c", [(0.0, longer)]).tasks == 30
 
 
 @pytest.mark.slow
