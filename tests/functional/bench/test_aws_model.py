@@ -122,10 +122,16 @@ def test_lengthen_repeats_lane_members_in_order():
 
 @pytest.mark.slow
 def test_widened_recording_matches_a_direct_recording_of_that_size(aws_env):
-    """The check ``make bench`` prints: recorded 2 lanes of 10, widened x2, against 4 lanes of 10 recorded."""
-    rows = aws_model.check(small=(20, 2), big=(40, 4))
+    """The check ``make bench`` prints: recorded 2 lanes of 10, widened x2, against 4 lanes of 10 recorded.
+
+    Two recordings of one DAG differ by what each lane does as it ends (which lane ends last
+    writes the map's counts and starts the downstream task; a lane may steal): up to one call
+    per lane. Every line must agree within that, or 2%.
+    """
+    lanes = 4
+    rows = aws_model.check(small=(20, 2), big=(40, lanes))
     for key, predicted, measured in rows:
-        assert abs(predicted - measured) <= max(2, 0.02 * measured), (key, predicted, measured)
+        assert abs(predicted - measured) <= max(lanes, 0.02 * measured), (key, predicted, measured)
     keys = {key for key, _, _ in rows}
     assert "call lambda:Invoke" in keys and "call dynamodb:TransactWriteItems" in keys
 
