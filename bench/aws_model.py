@@ -42,7 +42,7 @@ import math
 import random
 import statistics
 import sys
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -180,7 +180,8 @@ class Simulator:
         self.idle: dict[str, int] = defaultdict(int)  # function -> warm idle environments
         self.envs: dict[str, int] = defaultdict(int)
         self.scale_tokens: dict[str, _Bucket] = {}
-        self.waiting: list[tuple[str, Invocation, float, float]] = []  # (function, invocation, enqueued, ready mark)
+        self.waiting: deque[tuple[str, Invocation, float, float]] = deque()  # (function, invocation, enqueued, ready mark)
+        self.retry_pending = False
         self.peak_busy = 0
         # results
         self.throttled = 0
@@ -229,30 +230,31 @@ class Simulator:
         self._start_waiting()
 
     def _start_waiting(self) -> None:
-        keep: list[tuple[str, Invocation, float, float]] = []
-        for function, inv, queued, mark in self.waiting:
-            if self.busy >= self.lim.lambda_concurrency:
-                keep.append((function, inv, queued, mark))
-                continue
+        """Start waiting invocations, first come first served, while concurrency and the scaling rate allow."""
+        while self.waiting and self.busy < self.lim.lambda_concurrency:
+            function, inv, queued, mark = self.waiting[0]
             cold = 0.0
             if self.idle[function] > 0:
                 self.idle[function] -= 1
             else:
                 tokens = self.scale_tokens.setdefault(function, _Bucket(self.lim.scale_per_10s / 10.0))
-                tokens.rate = self.lim.scale_per_10s / 10.0
                 if self.envs[function] >= self.lim.scale_per_10s and not tokens.take(self.now, 1.0):
-                    keep.append((function, inv, queued, mark))
-                    continue
+                    if not self.retry_pending:
+                        self.retry_pending = True
+                        self.at(self.now + 0.01, self._retry_waiting)  # the scaling rate refills
+                    return
                 self.envs[function] += 1
                 cold = self.lim.cold_start_ms / 1000
+            self.waiting.popleft()
             self.busy += 1
             self.peak_busy = max(self.peak_busy, self.busy)
             self.invocations += 1
             started = self.now
             self.at(self.now + cold, lambda f=function, i=inv, s=started, m=mark: self._step(f, i, 0, s, m, 1))
-        self.waiting = keep
-        if keep and self.busy < self.lim.lambda_concurrency:
-            self.at(self.now + 0.01, self._start_waiting)  # waiting for the scaling rate
+
+    def _retry_waiting(self) -> None:
+        self.retry_pending = False
+        self._start_waiting()
 
     def _end(self, function: str, started: float) -> None:
         self.busy -= 1
