@@ -13,9 +13,7 @@ import pytest
 
 from orchestrator.local.cloud import LocalCloud
 from orchestrator.local.dev import local_parameters, sync_registry
-from tests.e2e.conftest import ROOT, requires_handlers
-
-pytestmark = requires_handlers
+from tests.e2e.conftest import ROOT
 
 
 def _wait_for_run(cloud, dag_id: str, timeout: float = 60.0) -> list:
