@@ -673,7 +673,19 @@ def table(results: list[Result]) -> str:
                      f"{r.peak_pk_wcu:,.0f}", f"{r.peak_item_wcu:,.0f}", f"{r.throttled:,}", f"{r.failed_invocations:,}",
                      f"{r.peak_concurrency:,}", f"${r.cost():,.2f}"])
     return render("Stratus on AWS, modelled (bench/aws_model.py)", ["scenario", "tasks", "makespan", "orchestration latency p50 / p99", "peak WCU/s hottest partition key",
-                   "peak WCU/s hottest item", "throttled requests", "failed invocations", "peak concurrency", "cost"], rows)
+                   "peak WCU/s hottest item", "throttled requests", "failed invocations", "peak concurrency", "cost"], rows,
+                  notes=[f"{r.name.strip()}: hottest partition key {_key_kind(r.peak_pk)}, hottest item "
+                         f"{_key_kind(*r.peak_item.split('/', 1)) if r.peak_item else '-'}" for r in results])
+
+
+def _key_kind(pk: str, sk: str | None = None) -> str:
+    """A key named by kind (the run's partition, the DAG's index partition, an asset's item, ...)."""
+    if pk.startswith("gsi:"):
+        return "index partition " + pk[4:].split("#", 1)[0] + "#<dag>"
+    if sk is None:
+        return {"RUN": "a run's partition", "DAG": "a DAG's partition", "ASSET": "an asset's partition"}.get(
+            pk.split("#", 1)[0], pk.split("#", 1)[0])
+    return classify(pk, sk)
 
 
 def check(small: tuple[int, int] = (100, 10), big: tuple[int, int] = (200, 20)) -> list[tuple[str, float, float]]:

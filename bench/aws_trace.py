@@ -176,7 +176,7 @@ def subtrees(trace: Trace) -> list[Trace]:
 
 
 def _renamed(pk: str, suffix: str) -> str:
-    return pk + suffix if pk.startswith("RUN#") else pk
+    return pk + suffix if pk.startswith(("RUN#", "RUNID#")) else pk
 
 
 def digest(payload: Any) -> str:
@@ -428,7 +428,7 @@ def record_s3_arrival(objects: int = 1, timeout_s: float = 600.0) -> Trace:
 
     from bench.harness import operator_markers
     from orchestrator.local.cloud import LocalCloud
-    from orchestrator.local.moto_patches import fast_moto
+    from orchestrator.local.speedups.moto_patches import fast_moto
 
     fast_moto()
     with tempfile.TemporaryDirectory(prefix="stratus-bench-s3-") as root:
