@@ -552,36 +552,33 @@ def signature(trace: Trace) -> dict[str, float]:
 
 
 def _record(spec: Any) -> Trace:
-    """A recorded run of ``spec`` (kept in $STRATUS_MODEL_TRACES, when set, keyed by the DAG and the engine's source)."""
-    import json
-    import os
+    """A recorded run of ``spec``."""
+    from bench.aws_trace import record
 
-    from bench.aws_trace import dumps, record
-
-    keep = os.environ.get("STRATUS_MODEL_TRACES")
-    path = Path(keep) / f"{spec.dag_id}-{_source_digest(('engine', 'store'))}.json" if keep else None
-    if path is not None and path.exists():
-        return Trace.from_json(json.loads(path.read_text()))
-    print(f"  recording {spec.dag_id} on the local cloud ...", file=sys.stderr, flush=True)
-    trace = record(spec)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(dumps(trace))
-    return trace
+    return _kept(spec.dag_id, ("engine", "store"), f"{spec.dag_id} on the local cloud", lambda: record(spec))
 
 
 def _record_s3(objects: int) -> Trace:
+    """A recording of ``objects`` S3 objects arriving under an asset's prefix."""
+    from bench.aws_trace import record_s3_arrival
+
+    return _kept(f"s3_arrival_{objects}", ("engine", "store", "triggers"),
+                 f"{objects} S3 object arrivals on the local cloud", lambda: record_s3_arrival(objects))
+
+
+def _kept(name: str, packages: tuple[str, ...], what: str, make: Callable[[], Trace]) -> Trace:
+    """``make()``'s trace, kept in $STRATUS_MODEL_TRACES when set (keyed by ``name`` and the source of ``packages``)."""
     import json
     import os
 
-    from bench.aws_trace import dumps, record_s3_arrival
+    from bench.aws_trace import dumps
 
     keep = os.environ.get("STRATUS_MODEL_TRACES")
-    path = Path(keep) / f"s3_arrival_{objects}-{_source_digest(('engine', 'store', 'triggers'))}.json" if keep else None
+    path = Path(keep) / f"{name}-{_source_digest(packages)}.json" if keep else None
     if path is not None and path.exists():
         return Trace.from_json(json.loads(path.read_text()))
-    print(f"  recording {objects} S3 object arrivals on the local cloud ...", file=sys.stderr, flush=True)
-    trace = record_s3_arrival(objects)
+    print(f"  recording {what} ...", file=sys.stderr, flush=True)
+    trace = make()
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(dumps(trace))

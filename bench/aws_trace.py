@@ -10,7 +10,7 @@ template deployed, the real handlers run on invoke), each with its AWS calls in 
   so the model knows which invocation waits for which;
 - the task body is a step of its own (``body``), where the model puts the task's duration.
 
-Keys are kept symbolic enough to be re-used at another scale: ``Trace.classify`` names the
+Keys are kept symbolic enough to be re-used at another scale: ``classify`` names the
 item kinds (the run item, a task instance, a lane marker, ...), and ``Trace.rename`` gives a
 copy whose run partition keys are those of another run (1,000 concurrent runs are one trace
 renamed 1,000 times).
