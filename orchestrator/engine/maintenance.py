@@ -284,10 +284,23 @@ def clear(engine: Engine, dag_id: str, run_id: str, task_ids: list[str] | None =
     if mapped:
         remove = [a for t in mapped for a in ck.expansion_attrs(t)]
         store.update_run(dag_id, run_id, Update(remove=remove))
-    if cleared:
-        _reopen(engine, dag_id, run_id, run)
-    reconcile(engine, dag_id, run_id)  # also lifts the fence when nothing was cleared
+    for _ in range(3):
+        if cleared:
+            # Read the run again: it may have finished since the read above (another recount can
+            # lift this clear's fence, and a worker then finishes on counts that still counted
+            # what was just cleared). Re-opening from the stale read left it finished.
+            _reopen(engine, dag_id, run_id, store.get_run(dag_id, run_id))
+        after = reconcile(engine, dag_id, run_id)  # also lifts the fence when nothing was cleared
+        if not cleared or after.get("state") not in ("success", "failed") or not _unrun(store, dag_id, run_id, cleared):
+            break
     return cleared
+
+
+def _unrun(store: Any, dag_id: str, run_id: str, cleared: list[tuple[str, int]]) -> bool:
+    """Whether a cleared instance is still "no status" (the run finished without running it again)."""
+    wanted = set(cleared)
+    return any((t["task_id"], int(t.get("map_index", -1))) in wanted and t.get("state") in (None, "none")
+               for t in store.list_tis(dag_id, run_id))
 
 
 def mark(engine: Engine, dag_id: str, run_id: str, task_id: str, state: str) -> None:

@@ -261,6 +261,39 @@ def test_a_worker_does_not_finish_a_run_a_clear_is_rewriting(h, monkeypatch):
     assert [x["state"] for x in h.store.get_ti("four", rid, "t0")["history"]] == ["success"]
 
 
+def test_a_run_that_finished_while_a_clear_was_resetting_is_reopened_and_runs_the_cleared_task(h, monkeypatch):
+    """Found by the concurrent chaos pass: another recount lifted the clear's fence, a worker then
+    finished the run on counts that still counted the cleared task, and the clear re-opened the
+    run from its stale first read ('running'): the run stayed success with the task at none."""
+    from orchestrator.store import Update
+
+    h.write("four", FOUR)
+    run = h.start("four")
+    rid = run["run_id"]
+    msgs = {m.task_id: m for m in h.dispatcher.tasks}
+    h.dispatcher.tasks.clear()
+    for t in ("t0", "t1", "t2"):
+        h.engine.handle_task(msgs[t])
+    real_reset, armed = h.store.reset_ti, [True]
+
+    def reset_ti(*args, **kwargs):
+        if armed:
+            armed.clear()
+            h.store.update_run("four", rid, Update(remove=["clearing_until"]))  # another recount lifted the fence
+            h.engine.handle_task(msgs["t3"])
+            assert h.store.get_run("four", rid)["state"] == "success"
+        real_reset(*args, **kwargs)
+
+    monkeypatch.setattr(h.store, "reset_ti", reset_ti)
+    assert h.engine.clear("four", rid, ["t0"]) == [("t0", -1)]
+    assert not armed
+    h.drain()
+    run = h.store.get_run("four", rid)
+    assert run["state"] == "success" and run["tasks_done"] == 4
+    t0 = h.store.get_ti("four", rid, "t0")
+    assert t0["state"] == "success" and [x["state"] for x in t0["history"]] == ["success"]
+
+
 # ------------------------------------------------------------------ make chaos
 
 
