@@ -234,14 +234,19 @@ def test_a_clear_racing_a_finishing_worker_keeps_the_workers_count(h, monkeypatc
     assert h.states("four", rid) == {"t0": "success", "t1": "success", "t2": "success", "t3": "success"}
 
 
-def test_a_worker_does_not_finish_a_run_a_clear_is_rewriting(h, monkeypatch):
+def _four_with_t3_left(h):
+    """Run ``four`` until t0..t2 are done; returns its run id and the task messages (t3's undelivered)."""
     h.write("four", FOUR)
-    run = h.start("four")
-    rid = run["run_id"]
+    rid = h.start("four")["run_id"]
     msgs = {m.task_id: m for m in h.dispatcher.tasks}
     h.dispatcher.tasks.clear()
     for t in ("t0", "t1", "t2"):
         h.engine.handle_task(msgs[t])
+    return rid, msgs
+
+
+def test_a_worker_does_not_finish_a_run_a_clear_is_rewriting(h, monkeypatch):
+    rid, msgs = _four_with_t3_left(h)
     real_reset, armed = h.store.reset_ti, [True]
 
     def reset_ti(*args, **kwargs):
@@ -267,13 +272,7 @@ def test_a_run_that_finished_while_a_clear_was_resetting_is_reopened_and_runs_th
     run from its stale first read ('running'): the run stayed success with the task at none."""
     from orchestrator.store import Update
 
-    h.write("four", FOUR)
-    run = h.start("four")
-    rid = run["run_id"]
-    msgs = {m.task_id: m for m in h.dispatcher.tasks}
-    h.dispatcher.tasks.clear()
-    for t in ("t0", "t1", "t2"):
-        h.engine.handle_task(msgs[t])
+    rid, msgs = _four_with_t3_left(h)
     real_reset, armed = h.store.reset_ti, [True]
 
     def reset_ti(*args, **kwargs):
