@@ -126,12 +126,16 @@ def test_widened_recording_matches_a_direct_recording_of_that_size(aws_env):
 
     Two recordings of one DAG differ by what each lane does as it ends (which lane ends last
     writes the map's counts and starts the downstream task; a lane may steal): up to one call
-    per lane. Every line must agree within that, or 2%.
+    per lane. Every count must agree within that, or 2%. Request units are priced per call, and
+    a lane's extra call is most often a transaction of two small items at twice the units
+    (4 WCU: 48 of the 51 transactions of a recorded 40-map), so the unit lines may differ by up
+    to 4 per lane (CI once saw 265 against 259 WCU).
     """
     lanes = 4
     rows = aws_model.check(small=(20, 2), big=(40, lanes))
     for key, predicted, measured in rows:
-        assert abs(predicted - measured) <= max(lanes, 0.02 * measured), (key, predicted, measured)
+        per_lane = 4 if key.startswith("units ") else 1
+        assert abs(predicted - measured) <= max(per_lane * lanes, 0.02 * measured), (key, predicted, measured)
     keys = {key for key, _, _ in rows}
     assert "call lambda:Invoke" in keys and "call dynamodb:TransactWriteItems" in keys
 
