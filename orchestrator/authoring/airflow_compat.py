@@ -213,7 +213,7 @@ class _AliasLoader(importlib.abc.Loader):
         module.__all__ = list(MODULES.get(spec.name, ()))  # type: ignore[attr-defined]
         module.__path__ = []  # type: ignore[attr-defined] # every alias may have submodules
         # Every other name imports too: using it refuses only the DAG that uses it (see unserved.py).
-        module.__getattr__ = unserved.module_getattr(spec.name)  # type: ignore[attr-defined]
+        module.__getattr__ = unserved.module_getattr(spec.name)  # type: ignore[attr-defined, method-assign]
         return module
 
     def exec_module(self, module: types.ModuleType) -> None:

@@ -31,6 +31,7 @@ class AssetDefinition(Asset):
     """The ``Asset`` an ``@asset`` function materialises (also the id of its DAG and task)."""
 
     __slots__ = ("dag",)
+    dag: Any  # the DAG the decorator built (set right after the definition)
 
 
 def _build(function: Callable[..., Any], outlets: list[Asset], *, name: str, schedule: Any,

@@ -40,8 +40,8 @@ class LatestOnlyOperator(BaseOperator):
         logical, end = context.get("logical_date"), context.get("data_interval_end") or context.get("logical_date")
         if logical is None or end is None:
             return downstream
-        following = timetable.next_after(_iso(logical))
-        end = datetime.fromisoformat(_iso(end) or "")
+        following = timetable.next_after(_aware(logical))
+        end = _aware(end)
         now = datetime.now(timezone.utc)
         if following is None:
             return downstream
@@ -52,9 +52,8 @@ class LatestOnlyOperator(BaseOperator):
         return None
 
 
-def _iso(value: Any) -> str | None:
-    if value is None:
-        return None
+def _aware(value: Any) -> datetime:
+    """A plain aware datetime from the context's date (naive means UTC)."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
-    return datetime.fromisoformat(value.isoformat()).isoformat()
+    return datetime.fromisoformat(value.isoformat())

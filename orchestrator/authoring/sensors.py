@@ -53,9 +53,7 @@ class PokeReturnValue:
         return f"PokeReturnValue(is_done={self.is_done!r}, xcom_value={self.xcom_value!r})"
 
 
-def _seconds(value: Any, name: str, task_id: Any, *, optional: bool = False) -> float | None:
-    if value is None and optional:
-        return None
+def _seconds(value: Any, name: str, task_id: Any) -> float:
     if isinstance(value, timedelta):
         value = value.total_seconds()
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
@@ -78,8 +76,7 @@ class BaseSensorOperator(BaseOperator):
         tid = self.task_id
         self.poke_interval = _seconds(poke_interval, "poke_interval", tid)
         self.timeout = _seconds(DEFAULT_TIMEOUT_S if timeout is None else timeout, "timeout", tid)
-        mw = _seconds(max_wait, "max_wait", tid, optional=True)
-        self.max_wait = timedelta(seconds=mw) if mw is not None else None
+        self.max_wait = None if max_wait is None else timedelta(seconds=_seconds(max_wait, "max_wait", tid))
         if mode not in self.valid_modes:
             raise DagDefinitionError(f"Sensor '{tid}': mode must be one of {', '.join(self.valid_modes)}; got "
                                      f"{mode!r}. (Stratus runs every sensor as mode='reschedule'.)")
@@ -103,7 +100,7 @@ class BaseSensorOperator(BaseOperator):
 
     def execute(self, context: dict[str, Any]) -> Any:
         ti = context.get("ti")
-        first = ti.get_first_reschedule_date(context) if hasattr(ti, "get_first_reschedule_date") else None
+        first = getattr(ti, "get_first_reschedule_date", lambda _context: None)(context)
         started = first or timezone.utcnow()
 
         def elapsed() -> float:
@@ -146,12 +143,11 @@ class BaseSensorOperator(BaseOperator):
         with a deterministic jitter up to 2x; capped by the time left before ``timeout`` and by
         ``max_wait``.
         """
-        assert self.poke_interval is not None and self.timeout is not None
         if not self.exponential_backoff:
             return self.poke_interval
 
         def backoff(n: int) -> int:
-            base = max(int(self.poke_interval * (2 ** (n - 2))), 1)  # type: ignore[operator]
+            base = max(int(self.poke_interval * (2 ** (n - 2))), 1)
             digest = hashlib.sha1(f"{getattr(self.dag, 'dag_id', '')}#{self.task_id}#{started}#{n}".encode(), usedforsecurity=False)
             return base + int(digest.hexdigest(), 16) % base
 
@@ -184,7 +180,6 @@ class _TargetTimeSensor(BaseSensorOperator):
     def next_poke_in(self, started: datetime, elapsed: float, context: dict[str, Any]) -> float:
         # Better than a poke every poke_interval: the next poke is the one that succeeds (just
         # past the target: the test is "now > target"), or the one that times out.
-        assert self.timeout is not None
         until = (self.target(context) - timezone.utcnow()).total_seconds() + 1
         return max(1.0, min(until, self.timeout - elapsed + 1))
 
@@ -245,7 +240,7 @@ class WaitSensor(_TargetTimeSensor):
 
     def target(self, context: dict[str, Any]) -> datetime:
         ti = context.get("ti")
-        first = ti.get_first_reschedule_date(context) if hasattr(ti, "get_first_reschedule_date") else None
+        first = getattr(ti, "get_first_reschedule_date", lambda _context: None)(context)
         return (first or timezone.utcnow()) + self.time_to_wait
 
 
@@ -486,7 +481,7 @@ def decorated_sensor_class(python_operator: type) -> type:
 
     class _DecoratedSensorOperator(BaseSensorOperator, python_operator):  # type: ignore[misc, valid-type]
         def poke(self, context: dict[str, Any]) -> bool | PokeReturnValue:
-            return python_operator.execute(self, context)  # type: ignore[no-any-return]
+            return python_operator.execute(self, context)  # type: ignore[attr-defined, no-any-return]
 
     _DecoratedSensorOperator.__name__ = _DecoratedSensorOperator.__qualname__ = "_DecoratedSensorOperator"
     return _DecoratedSensorOperator

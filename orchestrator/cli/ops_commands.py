@@ -331,7 +331,7 @@ def cmd_tasks_test(args: argparse.Namespace) -> int:
     from orchestrator.engine.start import conf_from_text
     from orchestrator.engine import mapping
     from orchestrator.engine.runtime import RuntimeTaskInstance, build_context
-    from orchestrator.observe import printmask
+    from orchestrator.secrets import printmask
     from orchestrator.plan.compiler import compile_dag
     from orchestrator.plan.loader import DagBag
     from orchestrator.plan.params import resolve_params
