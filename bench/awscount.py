@@ -38,6 +38,8 @@ from typing import Any, Iterator
 
 import botocore.client
 
+from orchestrator.local import ddblimits
+
 _WRITE_OPS = {"PutItem", "UpdateItem", "DeleteItem"}
 _READ_OPS = {"GetItem", "Query", "Scan"}
 
@@ -71,41 +73,9 @@ class Call:
 # ---------------------------------------------------------------- DynamoDB item sizes
 
 
-def _number_size(text: str) -> int:
-    digits = text.lstrip("-").replace(".", "").lstrip("0") or "0"
-    digits = digits.split("e")[0].split("E")[0]
-    return 1 + math.ceil(len(digits) / 2)
-
-
-def attribute_size(value: dict[str, Any]) -> int:
-    """Bytes DynamoDB counts for one attribute value in its wire (``{"S": ...}``) form."""
-    (kind, inner), = value.items()
-    if kind == "S":
-        return len(inner.encode("utf-8"))
-    if kind == "N":
-        return _number_size(inner)
-    if kind == "B":
-        return len(inner) * 3 // 4  # base64 on the wire
-    if kind in ("BOOL", "NULL"):
-        return 1
-    if kind == "SS":
-        return sum(len(s.encode("utf-8")) for s in inner)
-    if kind == "NS":
-        return sum(_number_size(s) for s in inner)
-    if kind == "BS":
-        return sum(len(b) * 3 // 4 for b in inner)
-    if kind == "L":
-        return 3 + sum(1 + attribute_size(v) for v in inner)
-    if kind == "M":
-        return 3 + sum(1 + len(k.encode("utf-8")) + attribute_size(v) for k, v in inner.items())
-    return len(json.dumps(inner))
-
-
 def item_size(item: dict[str, Any] | None) -> int:
-    """Bytes of a whole item in wire form (attribute names + values)."""
-    if not item:
-        return 0
-    return sum(len(k.encode("utf-8")) + attribute_size(v) for k, v in item.items())
+    """Bytes of a whole item in wire form (attribute names + values), as the local cloud's limits count them."""
+    return ddblimits.item_size(item) if item else 0
 
 
 def _stored_item_size(table: str, key: dict[str, Any], region: str) -> int:
