@@ -140,6 +140,13 @@ class Asset(BaseAsset):
     def __repr__(self) -> str:
         return f"Asset({self.uri!r})"
 
+    def __stratus_xcom__(self) -> dict[str, Any]:  # a task may return one (store.xcom)
+        return {"name": self.name, "uri": self.uri, "group": self.group, "extra": self.extra}
+
+    @classmethod
+    def __stratus_xcom_load__(cls, data: dict[str, Any]) -> Asset:
+        return cls(data.get("name"), data.get("uri"), group=data.get("group", "asset"), extra=data.get("extra"))
+
 
 class _AssetBoolean(BaseAsset):
     __slots__ = ("objects",)
@@ -270,13 +277,26 @@ class AssetAlias(BaseAsset):
     def __repr__(self) -> str:
         return f"AssetAlias({self.name!r})"
 
+    def __stratus_xcom__(self) -> dict[str, Any]:
+        return {"name": self.name, "group": self.group}
+
+    @classmethod
+    def __stratus_xcom_load__(cls, data: dict[str, Any]) -> AssetAlias:
+        return cls(data["name"], data.get("group", "asset"))
+
 
 ALIAS_PREFIX = "alias:"
 
 
 class Metadata:
     """What a task yields to set the ``extra`` of the event it emits for ``asset`` (Airflow 3), through
-    ``alias`` when given: ``yield Metadata(Asset("s3://b/k"), {"rows": 3})``."""
+    ``alias`` when given: ``yield Metadata(Asset("s3://b/k"), {"rows": 3})``.
+
+    Only a *yielded* Metadata reaches the event. A *returned* one (or a list of them) is the task's
+    return value, as in Airflow 3.3 (its task runner feeds only yielded values to ``outlet_events``):
+    it is stored as the task's XCom (pulled back as a ``Metadata``) and the event's ``extra`` stays
+    as the task left it.
+    """
 
     __slots__ = ("asset", "extra", "alias")
 
@@ -287,3 +307,16 @@ class Metadata:
 
     def __repr__(self) -> str:
         return f"Metadata({self.asset!r}, {self.extra!r}, alias={self.alias!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Metadata) and (other.asset, other.extra, other.alias) == (
+            self.asset, self.extra, self.alias)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __stratus_xcom__(self) -> dict[str, Any]:  # returned by a task: its XCom (store.xcom)
+        return {"asset": self.asset, "extra": self.extra, "alias": self.alias}
+
+    @classmethod
+    def __stratus_xcom_load__(cls, data: dict[str, Any]) -> Metadata:
+        return cls(data["asset"], data.get("extra"), data.get("alias"))

@@ -2,7 +2,9 @@
 
 Values are JSON with tagged objects for what JSON lacks (``{"$type": ..., ...}``):
 datetime, date, time, timedelta, Decimal, bytes, tuple, set/frozenset, dicts with non-string
-keys, dataclasses and pydantic models. A dataclass or model decodes back to its class when
+keys, dataclasses, pydantic models and objects that say how (``__stratus_xcom__()`` gives their
+JSON form, the classmethod ``__stratus_xcom_load__(data)`` rebuilds them: Stratus's ``Asset`` and
+``Metadata``). A dataclass, model or such object decodes back to its class when
 the class's module is already imported in the reading process (the worker has loaded the DAG
 file); otherwise it decodes to a plain dict. Nothing is ever unpickled and decoding never
 imports a module.
@@ -104,6 +106,9 @@ def _to_json(value: Any) -> Any:
     dump = getattr(value, "model_dump", None)
     if callable(dump):  # pydantic v2 model
         return {TAG: "pydantic", "class": _qualname(type(value)), "data": dump(mode="json")}
+    own = getattr(value, "__stratus_xcom__", None)
+    if callable(own) and not isinstance(value, type):
+        return {TAG: "object", "class": _qualname(type(value)), "data": _to_json(own())}
     raise TypeError(
         f"Cannot store a value of type {type(value).__module__}.{type(value).__qualname__} as XCom: "
         "return JSON-compatible data, datetimes, Decimals, dataclasses or pydantic models."
@@ -155,6 +160,10 @@ def _from_json(value: Any) -> Any:
         if callable(validate):
             return validate(value["data"])
         return value["data"]
+    if tag == "object":
+        data = _from_json(value["data"])
+        load = getattr(_known_class(value["class"]), "__stratus_xcom_load__", None)
+        return load(data) if callable(load) else data
     raise StoreError(f"Unknown XCom tag {tag!r}: the value was written by a newer Stratus version.")
 
 

@@ -28,7 +28,7 @@ def cloud(tmp_path, monkeypatch):
         monkeypatch.setenv(k, v)
     dags = tmp_path / "dags"
     dags.mkdir()
-    for name in ("c03_asset_events", "c06_alias_asset", "c07_asset_or_time"):
+    for name in ("c03_asset_events", "c06_alias_asset", "c07_asset_or_time", "c08_metadata_returned"):
         shutil.copy(HERE / f"{name}.py", dags / f"{name}.py")
     with LocalCloud(dags) as c:
         yield c
@@ -112,6 +112,28 @@ def test_asset_alias_resolved_at_run_time_and_metadata_yielded_by_a_task(cloud):
         "s3://consuming_1_task/raw/2026-03-04.csv": [[4, ["daily-raw"]]]}
     report = _only_run(store, "c06_report_consumer")
     assert store.get_xcom("c06_report_consumer", report["run_id"], "rows") == 7
+
+
+def test_metadata_returned_by_a_task_is_its_return_value_not_the_events_extra(cloud):
+    # Airflow 3.3.2, run with dag.test() in .venv-airflow (make bench-airflow): its task runner feeds only
+    # *yielded* values to outlet_events (sdk/execution_time/callback_runner.py); a returned Metadata, or a
+    # list of them, is the return value: the tasks succeed, the XCom holds the Metadata objects (a
+    # downstream task gets ['Metadata', uri, 5, [6, 7]]) and the three asset events have extra {}.
+    from orchestrator.authoring.assets import Asset, Metadata
+
+    store = RunStore(cloud.clients, cloud.resources)
+    cloud.sync_dag("c08_more_consumer")
+    run = cloud.run_dag("c08_returns_metadata")
+    assert run["state"] == "success"
+    assert _states(store, "c08_returns_metadata", run["run_id"]) == {
+        "one": "success", "several": "success", "check": "success"}
+    assert store.get_xcom("c08_returns_metadata", run["run_id"], "check") == [
+        "Metadata", "s3://consuming_1_task/returned/rows.csv", 5, [6, 7]]
+    assert store.get_xcom("c08_returns_metadata", run["run_id"], "one") == Metadata(
+        Asset("s3://consuming_1_task/returned/rows.csv"), {"rows": 5})
+    cloud.wait_idle(60)
+    consumer = _only_run(store, "c08_more_consumer")
+    assert store.get_xcom("c08_more_consumer", consumer["run_id"], "extras") == [["several", False]]
 
 
 def test_asset_and_asset_multi_decorators_make_dags_that_feed_each_other(cloud):

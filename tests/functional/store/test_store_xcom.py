@@ -35,6 +35,16 @@ def test_round_trips_tagged_types():
     assert isinstance(again["point"], Point) and isinstance(again["row"], Row)
 
 
+def test_assets_and_metadata_a_task_returns_round_trip():
+    # Airflow 3.3 stores a returned Metadata as the task's XCom and hands the object back downstream.
+    from orchestrator.authoring.assets import Asset, AssetAlias, Metadata
+
+    value = [Metadata(Asset("s3://b/k", extra={"a": 1}), {"rows": 5}, alias="daily"), Asset("orders")]
+    again = xcom.decode(xcom.encode(value))
+    assert again == value and isinstance(again[0], Metadata) and again[0].alias == AssetAlias("daily")
+    assert again[0].asset.extra == {"a": 1} and again[1].name == "orders"
+
+
 def test_unknown_classes_decode_to_dicts_and_never_import():
     text = '{"$type":"dataclass","class":"not_imported_mod:Thing","fields":{"a":1}}'
     assert xcom.decode(text) == {"a": 1}
