@@ -61,6 +61,7 @@ class PythonOperator(BaseOperator):
         op_args: Sequence[Any] | None = None,
         op_kwargs: dict[str, Any] | None = None,
         templates_dict: dict[str, Any] | None = None,
+        templates_exts: Sequence[str] | None = None,
         show_return_value_in_logs: bool = True,
         **kwargs: Any,
     ) -> None:
@@ -74,6 +75,8 @@ class PythonOperator(BaseOperator):
         self.op_args: Any = op_args if op_args is MAPPED else list(op_args or [])
         self.op_kwargs: Any = op_kwargs if op_kwargs is MAPPED else dict(op_kwargs or {})
         self.templates_dict: Any = templates_dict
+        if templates_exts:  # as in Airflow: a templated value ending so names a template file
+            self.template_ext = tuple(templates_exts)
         self.show_return_value_in_logs = show_return_value_in_logs
 
     def apply_mapped_kwargs(self, expanded_kwargs: dict[str, Any]) -> None:

@@ -614,3 +614,22 @@ def test_latest_only_operator_skips_the_work_of_runs_that_are_not_the_latest(h, 
     assert run["state"] == "success"
     assert states["notify"] == ("success" if followed else "skipped")
     assert states["load"] == "success" and states["done"] == "success"
+
+
+def test_python_operator_templates_exts_names_template_files_in_templates_dict(h):
+    # Airflow's PythonOperator(templates_exts=[".sql"]): a templates_dict value ending so is a file, rendered
+    (h.root / "q.sql").write_text("SELECT '{{ ds }}' AS d, {{ params.limit }} AS l")
+    (h.root / "texts.py").write_text(textwrap.dedent("""
+        from datetime import datetime
+        from airflow.sdk import DAG
+        from airflow.providers.standard.operators.python import PythonOperator
+
+        def show(templates_dict=None):
+            return templates_dict["q"]
+
+        with DAG("texts", schedule=None, start_date=datetime(2026, 1, 1), params={"limit": 5}):
+            PythonOperator(task_id="show", python_callable=show, templates_dict={"q": "q.sql"},
+                           templates_exts=[".sql"])
+    """))
+    run = h.run("texts", logical_date=DAY)
+    assert _xcom(h, run, "show") == "SELECT '2026-03-04' AS d, 5 AS l"
