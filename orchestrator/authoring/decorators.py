@@ -56,6 +56,7 @@ class _PythonDecoratedOperator(PythonOperator):
         op_kwargs: dict[str, Any] | None = None,
         multiple_outputs: bool | None = None,
         _mapped_keys: tuple[str, ...] | None = (),
+        _run_conditions: tuple[tuple[bool, Callable[..., Any], str], ...] = (),
         **kwargs: Any,
     ) -> None:
         label = task_id or getattr(python_callable, "__name__", None) or "task"
@@ -74,8 +75,18 @@ class _PythonDecoratedOperator(PythonOperator):
             task_id=label, python_callable=python_callable, op_args=op_args, op_kwargs=op_kwargs, **kwargs
         )
         self.multiple_outputs = bool(multiple_outputs)
+        self._run_conditions = tuple(_run_conditions)
         if self.doc_md is None and python_callable.__doc__:
             self.doc_md = inspect.cleandoc(python_callable.__doc__)
+
+    def pre_execute(self, context: dict[str, Any]) -> None:
+        super().pre_execute(context)
+        # @task.run_if / @task.skip_if: checked in the try, after rendering, before the body (as Airflow's hook).
+        from orchestrator.authoring.exceptions import AirflowSkipException
+
+        for run_when, condition, message in self._run_conditions:
+            if bool(condition(context)) != run_when:
+                raise AirflowSkipException(message)
 
     def execute(self, context: dict[str, Any]) -> Any:
         result = super().execute(context)
@@ -250,6 +261,14 @@ class _TaskDecoratorFactory:
         """
         return self._make(_sensor_decorated(), python_callable, kwargs)
 
+    def run_if(self, condition: Callable[[Any], bool], skip_message: str | None = None) -> Any:
+        """Put above ``@task``: the task runs only when ``condition(context)`` is true, else it is skipped."""
+        return _conditioned(True, condition, skip_message or "Task was skipped due to condition.", "run_if")
+
+    def skip_if(self, condition: Callable[[Any], bool], skip_message: str | None = None) -> Any:
+        """Put above ``@task``: the task is skipped when ``condition(context)`` is true."""
+        return _conditioned(False, condition, skip_message or "Task was skipped due to condition.", "skip_if")
+
     def __getattr__(self, name: str) -> Any:
         # @task.virtualenv, @task.docker, @task.kubernetes, ...: say what to use instead of an AttributeError.
         if name.startswith("__"):
@@ -270,9 +289,22 @@ _UNSUPPORTED_FLAVOURS = {
     "branch_external_python": "use @task.branch with the dependencies packaged in the worker function",
     "docker": "run the container from a @task (ECS/AWS Batch) or give the task its own lambda_function",
     "kubernetes": "run the pod's work from a @task (ECS/AWS Batch) or give the task its own lambda_function",
-    "run_if": "check the condition at the top of the @task and raise AirflowSkipException",
-    "skip_if": "check the condition at the top of the @task and raise AirflowSkipException",
 }
+
+
+def _conditioned(run_when: bool, condition: Any, message: str, name: str) -> Callable[[Any], Any]:
+    if not callable(condition):
+        raise DagDefinitionError(f"@task.{name} takes a function of the context, got {condition!r}.")
+
+    def decorate(decorated: Any) -> Any:
+        if not isinstance(decorated, _TaskDecorator) or not issubclass(decorated.operator_class,
+                                                                        _PythonDecoratedOperator):
+            raise DagDefinitionError(f"@task.{name} decorates a task: put it above @task (got {decorated!r}).")
+        conditions = (*decorated.kwargs.get("_run_conditions", ()), (run_when, condition, message))
+        return _TaskDecorator(decorated.function, decorated.operator_class,
+                              {**decorated.kwargs, "_run_conditions": conditions})
+
+    return decorate
 
 
 @functools.lru_cache(maxsize=1)

@@ -633,3 +633,59 @@ def test_python_operator_templates_exts_names_template_files_in_templates_dict(h
     """))
     run = h.run("texts", logical_date=DAY)
     assert _xcom(h, run, "show") == "SELECT '2026-03-04' AS d, 5 AS l"
+
+
+def test_run_if_and_skip_if_skip_a_task_on_its_condition_mapped_or_not(h):
+    # Airflow 2.10+'s @task.run_if / @task.skip_if (astronomer's 2-10 example: override keeps the condition)
+    (h.root / "cond.py").write_text(textwrap.dedent("""
+        from datetime import datetime
+        from airflow.sdk import dag, task
+
+        @dag(schedule=None, start_date=datetime(2026, 1, 1))
+        def cond():
+            @task.run_if(lambda context: context["task_instance"].task_id.endswith("_do_run"))
+            @task
+            def say_hello():
+                return "hello!"
+
+            say_hello.override(task_id="say_hi_do_run")()
+            say_hello.override(task_id="say_hi_1234")()
+
+            @task.skip_if(lambda context: context["ti"].map_index == 1, skip_message="not this one")
+            @task
+            def each(x):
+                return x
+
+            @task(trigger_rule="none_failed")  # all_success would skip it: one instance was skipped
+            def collect(values):
+                return sorted(values)
+
+            collect(each.expand(x=[1, 2, 3]))
+
+        cond()
+    """))
+    run = h.run("cond", logical_date=DAY)
+    states = h.states("cond", run["run_id"])
+    assert run["state"] == "success"
+    assert states["say_hi_do_run"] == "success" and states["say_hi_1234"] == "skipped"
+    assert [h.store.get_ti("cond", run["run_id"], "each", i)["state"] for i in range(3)] == ["success", "skipped", "success"]
+    assert _xcom(h, run, "collect") == [1, 3]
+
+
+def test_run_if_must_sit_above_task(tmp_path):
+    (tmp_path / "wrong.py").write_text(textwrap.dedent("""
+        from datetime import datetime
+        from airflow.sdk import dag, task
+
+        @dag(schedule=None, start_date=datetime(2026, 1, 1))
+        def wrong():
+            @task
+            @task.run_if(lambda context: True)
+            def f():
+                return 1
+            f()
+
+        wrong()
+    """))
+    bag = DagBag(str(tmp_path))
+    assert "put it above @task" in str(bag.import_errors[str(tmp_path / "wrong.py")])
