@@ -86,6 +86,10 @@ def _env(values: dict[str, str]) -> Iterator[None]:
 
 
 def _resolve(args: argparse.Namespace) -> tuple[Any, Any]:
+    # These commands start runs in this process (trigger, backfill, sync's catch-up, unpause): the
+    # triggers get their engine from the composition root, which only its import installs.
+    from orchestrator import compose  # noqa: F401
+
     try:
         from orchestrator.local.target import resolve_target
     except ModuleNotFoundError as exc:

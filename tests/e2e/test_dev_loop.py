@@ -100,8 +100,12 @@ def _trigger_and_wait(capsys) -> tuple[str, dict[str, str], dict[str, object]]:
     from orchestrator.local.target import dev_target
     from orchestrator.store import RunStore
 
-    assert main(["trigger", "edit_me", "--json"]) == 0
-    run_id = json.loads(capsys.readouterr().out)["run_id"]
+    # A fresh process, as a user's terminal: nothing this test process imported can help it.
+    done = subprocess.run([sys.executable, "-m", "orchestrator.cli.main", "trigger", "edit_me", "--json"],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    run_id = json.loads(done.stdout)["run_id"]
     store = RunStore(*dev_target())
     deadline = time.monotonic() + 120
     while store.get_run("edit_me", run_id)["state"] not in ("success", "failed"):
