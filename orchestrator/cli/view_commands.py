@@ -40,6 +40,7 @@ def register(subparsers: Any) -> None:
 
     p = subparsers.add_parser("show", help="show one run as a coloured tree of its tasks")
     p.add_argument("run_id", help="run id (as listed by `stratus runs`)")
+    p.add_argument("--utc", action="store_true", help="dates in UTC (default: the DAG's time zone)")
     _dag_opt(p)
     _common(p)
     p.set_defaults(func=cmd_show)
@@ -127,7 +128,8 @@ def cmd_show(args: argparse.Namespace, view: RunsView | None = None) -> int:
     view = view or view_for(args)
     run = _run(view, args)
     plan = view.run_plan(run)
-    print(render_run_tree(plan, run, view.tis(plan.dag_id, str(run["run_id"])), color=_color(args)))
+    print(render_run_tree(plan, run, view.tis(plan.dag_id, str(run["run_id"])), color=_color(args),
+                          tz=_zone(plan, args)))
     return 0
 
 

@@ -115,14 +115,16 @@ def render_run_tree(
     *,
     color: bool = False,
     now: datetime | None = None,
+    tz: Any = None,
 ) -> str:
-    """One run: a header line, then every task as a tree (groups, mapped summaries, tries)."""
+    """One run: a header line, then every task as a tree (groups, mapped summaries, tries); the
+    logical date in ``tz`` (the DAG's time zone) when given."""
     run_id = str(run["run_id"])
     grid = build_grid(plan, [run], {run_id: tis}, time_range=None, max_runs=1, now=now)
     column = grid.runs[0]
     header = (
         f"{plan.dag_id}  {run_id}  {_state_label(column.state, color)}  {column.run_type}"
-        f"  logical date {column.logical_date or '-'}  {format_duration(column.duration_s)}".rstrip()
+        f"  logical date {_in_zone(column.logical_date, tz) or '-'}  {format_duration(column.duration_s)}".rstrip()
     )
     lines = [header]
     for row in grid.rows:

@@ -31,3 +31,11 @@ def test_tree_of_a_run_with_cleared_task():
     text = render_run_tree(make_plan(), make_run(R, state="running", end_date=None), tis)
     assert "  extract  ○ no status  try 1/1" in text
     assert text.splitlines()[0].startswith(f"daily_sales  {R}  ▶ running")
+
+
+def test_tree_header_shows_the_logical_date_in_the_zone_given():
+    from zoneinfo import ZoneInfo
+
+    run = make_run(R, state="success", logical_date="2026-01-01T06:00:00+00:00")
+    assert "logical date 2026-01-01T07:00:00+01:00" in render_run_tree(make_plan(), run, [], tz=ZoneInfo("Europe/Amsterdam"))
+    assert "logical date 2026-01-01T06:00:00+00:00" in render_run_tree(make_plan(), run, [])
