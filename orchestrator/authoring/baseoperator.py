@@ -458,7 +458,8 @@ class BaseOperator(DependencyMixin):
 
         Works on a copy (the DAG's operator is never changed): applies ``expanded_kwargs``
         over the ``partial`` ones, resolves upstream outputs through
-        ``context["ti"].xcom_pull``, renders ``template_fields``, makes ``context`` current and
+        ``context["ti"].xcom_pull``, renders ``template_fields`` (and leaves them, as the try
+        runs with them, in ``context["ti"].rendered_fields``), makes ``context`` current and
         calls ``execute(context)``. Mapped values and upstream outputs are not rendered as
         templates. Raises whatever ``execute`` raises (including the skip/fail signals).
         """
@@ -473,6 +474,9 @@ class BaseOperator(DependencyMixin):
         op.render_template_fields(context)
         if late:
             op.apply_mapped_kwargs(late)
+        ti: Any = context.get("ti")
+        if hasattr(ti, "rendered_fields"):  # Airflow's "Rendered Template": what this try runs with
+            ti.rendered_fields = {name: getattr(op, name, None) for name in op.template_fields}
         from orchestrator.authoring.tasklog import task_logging
 
         with set_current_context(context), task_logging():

@@ -1,10 +1,12 @@
-"""``stratus tasks test|variables|connections``: Airflow's habits for one task, Variables and Connections.
+"""``stratus tasks test|rendered|variables|connections``: Airflow's habits for one task, Variables and Connections.
 
 - ``tasks test DAG TASK [--logical-date D] [--conf JSON] [--map-index N] [--run-id RUN]``: run one
   task's code in this process, like ``airflow tasks test``: no dependencies checked, no state
   recorded anywhere. XCom pulls read the run named by ``--run-id`` (on the targeted cloud),
   otherwise they find nothing. Variables and Connections come from the targeted cloud when
   there is one (``stratus dev`` or ``--stack``), else from ``AIRFLOW_VAR_*`` / ``AIRFLOW_CONN_*``.
+- ``tasks rendered RUN TASK [--map-index N] [--try N] [--json]``: each try's rendered template
+  fields as the worker stored them (``orchestrator.cli.view_commands.cmd_rendered``).
 - ``variables get|set|list|delete``: SSM Parameter Store under the variables prefix
   (``/stratus/variables/``), on ``stratus dev`` or a deployed stack. ``set --secure`` stores a
   SecureString (masked in task logs).
@@ -32,7 +34,7 @@ def _target_opts(p: argparse.ArgumentParser) -> None:
 
 def register(subparsers: Any) -> None:
     """Add ``tasks``, ``variables`` and ``connections``."""
-    tasks = subparsers.add_parser("tasks", help="work with one task (tasks test)")
+    tasks = subparsers.add_parser("tasks", help="work with one task (tasks test, tasks rendered)")
     tsub = tasks.add_subparsers(dest="tasks_command", metavar="ACTION")
     p = tsub.add_parser("test", help="run one task now without recording state (like `airflow tasks test`)")
     p.add_argument("dag_id", help="DAG id")
@@ -44,6 +46,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--run-id", default=None, help="read upstream XComs (and mapped arguments) from this run")
     p.add_argument("--stack", default=None, help="deployed stack to read --run-id and secrets from")
     p.set_defaults(func=cmd_tasks_test)
+    from orchestrator.cli import view_commands
+
+    view_commands.register_rendered(tsub)
     tasks.set_defaults(func=lambda args: _usage(tasks))
 
     variables = subparsers.add_parser("variables", help="get/set/list/delete Variables (SSM Parameter Store)")

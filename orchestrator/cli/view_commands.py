@@ -83,6 +83,19 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=cmd_ui)
 
 
+def register_rendered(tasks_sub: Any) -> None:
+    """Add ``stratus tasks rendered`` (under ``stratus tasks``)."""
+    p = tasks_sub.add_parser("rendered", help="print each try's rendered template fields (Airflow's Rendered Template)")
+    p.add_argument("run_id", help="run id")
+    p.add_argument("task_id", help="task id")
+    p.add_argument("--map-index", type=int, default=-1, help="map index of a mapped task (default: -1, unmapped)")
+    p.add_argument("--try", dest="try_number", type=int, default=None, help="only this try (default: every try)")
+    p.add_argument("--json", action="store_true", help="print the tries as JSON")
+    _dag_opt(p)
+    _common(p)
+    p.set_defaults(func=cmd_rendered)
+
+
 def view_for(args: argparse.Namespace) -> RunsView:
     """The ``RunsView`` of the cloud the command targets."""
     from orchestrator.local.target import resolve_target
@@ -270,3 +283,41 @@ def cmd_ui(args: argparse.Namespace, view: RunsView | None = None) -> int:
     finally:
         server.server.server_close()
     return 0
+
+
+def cmd_rendered(args: argparse.Namespace, view: RunsView | None = None) -> int:
+    """``stratus tasks rendered RUN TASK``: each try's template fields as it ran with them, newest first."""
+    import json
+
+    view = view or view_for(args)
+    run = _run(view, args)
+    _, ti = _log_target(view, args, run)  # errors name a missing task or a map index that does not fit
+    run_id = str(run["run_id"])
+    what = args.task_id + (f"[{args.map_index}]" if args.map_index >= 0 else "")
+    tries = view.rendered_of(ti) if ti is not None else []
+    if args.try_number is not None:
+        tries = [t for t in tries if t.try_number == args.try_number]
+    if args.json:
+        print(json.dumps([{"try_number": t.try_number, "state": t.state, "fields": dict(t.fields),
+                           "truncated": list(t.truncated), **({"error": t.error} if t.error else {})}
+                          for t in tries], indent=2, default=str))
+        return 0
+    if not tries:
+        which = f"try {args.try_number}" if args.try_number is not None else "no try"
+        print(f"(task '{what}' of run '{run_id}': {which} has stored rendered template fields; a try stores "
+              "them when it ends, if it got as far as rendering them)", file=sys.stderr)
+        return 0
+    for t in tries:
+        print(f"--- try {t.try_number} ({t.state or 'no status'}) ---")
+        if t.error:
+            print(f"  ({t.error})")
+        for name, value in t.fields.items():
+            text = value if isinstance(value, str) else "None" if value is None else json.dumps(value, indent=2,
+                                                                                                default=str)
+            lines = str(text).splitlines() or [""]
+            cut = " (truncated)" if name in t.truncated else ""
+            print(f"{name}{cut}: {lines[0]}")
+            for line in lines[1:]:
+                print(f"    {line}")
+    return 0
+

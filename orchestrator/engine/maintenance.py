@@ -275,6 +275,8 @@ def clear(engine: Engine, dag_id: str, run_id: str, task_ids: list[str] | None =
         history = {"try_number": ti.get("try_number"), "state": state, "start_date": ti.get("start_date"),
                    "end_date": ti.get("end_date"), "error": (ti.get("error") or "")[-2000:] or None,
                    "log_stream": ti.get("log_stream"), "cleared_at": iso(engine.now())}
+        if ti.get("rendered_fields"):
+            history["rendered_fields"] = ti["rendered_fields"]
         try:
             store.reset_ti(dag_id, run_id, ti["task_id"], int(ti["map_index"]), history=history)
         except ConflictError:

@@ -81,6 +81,9 @@ class RuntimeTaskInstance:
     engine: Any = field(default=None, repr=False, compare=False)
     # A rescheduled sensor: when this try's first poke started (engine.sensors).
     first_reschedule_date: datetime | None = None
+    # The task's template fields as this try renders them (BaseOperator.run sets it); stored
+    # with the try's end (orchestrator.store.rendered).
+    rendered_fields: dict[str, Any] | None = None
 
     def get_first_reschedule_date(self, context: Any = None) -> datetime | None:
         """Airflow's: the start of this try's first poke when the sensor was rescheduled, else None."""

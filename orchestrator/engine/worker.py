@@ -23,6 +23,7 @@ from orchestrator import telemetry
 from orchestrator.secrets import printmask
 from orchestrator.telemetry import logger, task_log_context
 from orchestrator.plan.model import Step, StepPlan
+from orchestrator.store import rendered
 from orchestrator.store import xcom as codec
 
 
@@ -105,7 +106,8 @@ def run_try(engine: Engine, msg: TaskMessage, *, invocation_id: str | None = Non
         if state == "up_for_reschedule":
             return sensors.reschedule(engine, msg, ti, fields, task)
         if retry_error is not None and int(ti["try_number"]) <= int(ti.get("max_tries", 0)):
-            _retry(engine, plan, step, run, msg, ti, retry_error, task, ctx)
+            _retry(engine, plan, step, run, msg, ti, retry_error, task, ctx,
+                   rendered_ref=fields.get(rendered.ITEM_ATTR))
             return {"status": "up_for_retry"}
         done = engine.complete(plan, run, step, msg, state, fields=fields, forced=forced,
                                carry=int(ti.get("carry") or 0), riding=riding(ti))
@@ -156,13 +158,40 @@ def _log_stream() -> str | None:
 
 def _execute(engine: Engine, plan: StepPlan, step: Step, run: dict[str, Any], ti: dict[str, Any],
              msg: TaskMessage) -> tuple[str, dict[str, Any], frozenset[str], str | None, Any, dict[str, Any]]:
-    """Run the task body. Returns (state, item fields, forced skips, retryable error, task, context)."""
-    skip_exc, fail_exc = _skip_exceptions()
-    store = engine.store
+    """Run the task body. Returns (state, item fields, forced skips, retryable error, task, context).
+
+    The fields include the try's rendered template fields when the body got as far as rendering
+    them (``orchestrator.store.rendered``), whatever the outcome.
+    """
     started = parse_dt(ti.get("start_date")) or engine.now()
     rti = RuntimeTaskInstance(msg.dag_id, msg.run_id, msg.task_id, msg.map_index, msg.try_number,
-                              int(ti.get("max_tries", 0)), plan, store, start_date=started, engine=engine,
+                              int(ti.get("max_tries", 0)), plan, engine.store, start_date=started, engine=engine,
                               first_reschedule_date=sensors.first_poke(ti))
+    out = _run_body(engine, plan, step, run, msg, rti, started)
+    if rti.rendered_fields is not None:
+        stored = _rendered_ref(engine, msg, rti.rendered_fields)
+        if stored is not None:
+            out[1][rendered.ITEM_ATTR] = stored
+    return out
+
+
+def _rendered_ref(engine: Engine, msg: TaskMessage, fields: dict[str, Any]) -> str | None:
+    """The item value of the try's rendered fields; None (and a warning) if they cannot be stored:
+    a view of the try must never fail the try."""
+    try:
+        return rendered.place(engine.store.xcom, rendered.encode(fields), dag_id=msg.dag_id, run_id=msg.run_id,
+                              task_id=msg.task_id, map_index=msg.map_index, try_number=msg.try_number)
+    except Exception as exc:  # noqa: BLE001
+        logger.warning(f"{msg.describe()}: its rendered template fields were not stored",
+                       extra={"error": f"{type(exc).__name__}: {exc}"})
+        return None
+
+
+def _run_body(engine: Engine, plan: StepPlan, step: Step, run: dict[str, Any], msg: TaskMessage,
+              rti: RuntimeTaskInstance, started: Any
+              ) -> tuple[str, dict[str, Any], frozenset[str], str | None, Any, dict[str, Any]]:
+    skip_exc, fail_exc = _skip_exceptions()
+    store = engine.store
     task: Any = None
     ctx: dict[str, Any] = {}
     what = msg.describe()
@@ -256,12 +285,17 @@ def _output_fields(engine: Engine, msg: TaskMessage, step: Step, value: Any, pus
 
 
 def _retry(engine: Engine, plan: StepPlan, step: Step, run: dict[str, Any], msg: TaskMessage, ti: dict[str, Any],
-           error: str, task: Any, ctx: dict[str, Any], expected: tuple[str, ...] = ("running",)) -> bool:
+           error: str, task: Any, ctx: dict[str, Any], expected: tuple[str, ...] = ("running",),
+           rendered_ref: str | None = None) -> bool:
     delay = retry_delay_s(step.retry, msg.try_number, dag_id=msg.dag_id, task_id=msg.task_id,
                           logical_date=str(run.get("logical_date", "")))
     now = engine.now()
     history = {"try_number": msg.try_number, "state": "failed", "start_date": ti.get("start_date"),
                "end_date": iso(now), "error": error[-2000:], "log_stream": ti.get("log_stream")}
+    # This try's rendered fields (from the worker, or a sensor poke of this try stored them on the item).
+    rendered_ref = rendered_ref or ti.get(rendered.ITEM_ATTR)
+    if rendered_ref:
+        history[rendered.ITEM_ATTR] = rendered_ref
     from datetime import timedelta
 
     try:

@@ -156,6 +156,7 @@ class Try:
     duration_s: float | None
     error: str | None
     log_stream: str | None
+    rendered_ref: str | None = None  # its rendered template fields as stored (orchestrator.store.rendered)
 
 
 @dataclass(frozen=True)
@@ -278,6 +279,7 @@ def instance_from_item(item: Mapping[str, Any], now: datetime | None = None) -> 
                 duration_s=seconds_between(past.get("start") or past.get("start_date"), past.get("end") or past.get("end_date")),
                 error=past.get("error"),
                 log_stream=past.get("log_stream"),
+                rendered_ref=past.get("rendered_fields"),
             )
         )
     try_number = _int(item.get("try_number"), 0)
@@ -296,6 +298,7 @@ def instance_from_item(item: Mapping[str, Any], now: datetime | None = None) -> 
                 duration_s=duration_s,
                 error=item.get("error") if state not in ("success", "skipped", "running", "queued") else None,
                 log_stream=item.get("log_stream"),
+                rendered_ref=item.get("rendered_fields"),
             )
         )
     max_tries = item.get("max_tries")

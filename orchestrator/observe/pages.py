@@ -236,9 +236,7 @@ def task_instance_page(view: TaskInstanceView, log_text: str, links: LocalLinks)
         f'<td class="err">{_e((t.error or "").strip().splitlines()[-1] if t.error else "")}</td></tr>' for t in inst.tries)
     xcoms = "".join(f"<tr><th>{_e(k)}</th><td><pre>{_e(json.dumps(v, indent=2, default=str))}</pre></td></tr>"
                     for k, v in view.xcoms.items()) or '<tr><td class="muted">no XComs</td></tr>'
-    fields = "".join(f"<tr><th>{_e(k)}</th><td><pre>{_e(v if isinstance(v, str) else json.dumps(v, default=str))}</pre></td></tr>"
-                     for k, v in view.template_fields.items()) or '<tr><td class="muted">no template fields</td></tr>'
-    note = "rendered: the values the try ran with" if view.rendered else "as written in the DAG file (rendering happens in the try)"
+    fields = _rendered_section(view)
     body = (
         f'<p><a href="{_e(back)}">&larr; {_e(view.dag_id)} / {_e(view.run_id)}</a></p>'
         f'<h2 data-task="{_e(inst.task_id)}" data-state="{_e(inst.state or NO_STATUS)}">{_e(name)} {_pill(inst.state)}</h2>'
@@ -247,9 +245,35 @@ def task_instance_page(view: TaskInstanceView, log_text: str, links: LocalLinks)
         "<h3>Tries</h3><table class=\"list tries\"><tr><th>#</th><th>state</th><th>start</th><th>end</th>"
         f"<th>duration</th><th>error</th></tr>{tries}</table>"
         f'<h3>Log <span class="muted">(latest try, every line with its time)</span></h3><pre class="log">{_e(log_text)}</pre>'
-        f'<h3>XComs</h3><table class="list xcoms">{xcoms}</table>'
-        f'<h3>Template fields <span class="muted">({_e(note)})</span></h3><table class="list fields">{fields}</table>')
+        f'<h3>XComs</h3><table class="list xcoms">{xcoms}</table>{fields}')
     return shell(f"{name} - {view.run_id}", body)
+
+
+def _field_rows(values: Mapping[str, Any], truncated: Sequence[str] = ()) -> str:
+    def text(v: Any) -> str:
+        return v if isinstance(v, str) else "None" if v is None else json.dumps(v, indent=2, default=str)
+
+    return "".join(
+        f'<tr data-field="{_e(k)}"><th>{_e(k)}'
+        + (' <span class="muted trunc">(truncated)</span>' if k in truncated else "")
+        + f"</th><td><pre>{_e(text(v))}</pre></td></tr>" for k, v in values.items())
+
+
+def _rendered_section(view: TaskInstanceView) -> str:
+    """Airflow's "Rendered Template": each try's fields as it ran with them; before any try
+    rendered them, the fields as written."""
+    if not view.rendered:
+        rows = _field_rows(view.template_fields) or '<tr><td class="muted">no template fields</td></tr>'
+        return ('<h3>Rendered template <span class="muted">(no try has rendered them yet: the fields as written in the '
+                f'DAG file)</span></h3><table class="list fields" data-rendered="false">{rows}</table>')
+    parts = ['<h3>Rendered template <span class="muted">(each try\'s template fields as it ran with them: Jinja '
+             "rendered, upstream values resolved, secrets masked)</span></h3>"]
+    for r in view.rendered:
+        rows = _field_rows(r.fields, r.truncated) or '<tr><td class="muted">no template fields</td></tr>'
+        problem = f'<p class="err">{_e(r.error)}</p>' if r.error else ""
+        parts.append(f'<div class="rendered" data-try="{r.try_number}"><h4>Try {r.try_number} {_pill(r.state)}</h4>'
+                     f'{problem}<table class="list fields" data-rendered="true">{rows}</table></div>')
+    return "".join(parts)
 
 
 # ---------------------------------------------------------------------- assets

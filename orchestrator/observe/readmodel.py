@@ -8,7 +8,7 @@ asset event items of the run store.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -278,6 +278,17 @@ def build_gantt(plan: StepPlan, run: Mapping[str, Any], tis: Sequence[Mapping[st
 
 
 @dataclass(frozen=True)
+class RenderedTry:
+    """One try's rendered template fields (Airflow's "Rendered Template"), as the worker stored them."""
+
+    try_number: int
+    state: str | None
+    fields: Mapping[str, Any]
+    truncated: tuple[str, ...] = ()  # fields cut to the length limit
+    error: str | None = None  # the stored document could not be read
+
+
+@dataclass(frozen=True)
 class TaskInstanceView:
     dag_id: str
     run_id: str
@@ -285,21 +296,32 @@ class TaskInstanceView:
     operator: str
     doc: str | None
     xcoms: Mapping[str, Any]
-    template_fields: Mapping[str, Any]
-    rendered: bool  # True: the values the try ran with; False: as written in the DAG file
+    template_fields: Mapping[str, Any]  # as written in the DAG file
+    rendered: tuple[RenderedTry, ...] = ()  # the tries that rendered them, newest first
 
 
-def task_instance_view(plan: StepPlan, run_id: str, item: Mapping[str, Any], xcoms: Mapping[str, Any]) -> TaskInstanceView:
+def rendered_tries(instance: Instance, load: Callable[[str], Mapping[str, Any] | None]) -> tuple[RenderedTry, ...]:
+    """The rendered fields of every try that stored them, newest first; ``load`` reads one stored
+    document (``orchestrator.store.rendered.load``: inline, or from S3)."""
+    out = []
+    for t in sorted(instance.tries, key=lambda t: t.number, reverse=True):
+        doc = load(t.rendered_ref) if t.rendered_ref else None
+        if doc is not None:
+            out.append(RenderedTry(try_number=t.number, state=t.state, fields=dict(doc.get("fields") or {}),
+                                   truncated=tuple(doc.get("truncated") or ()), error=doc.get("error")))
+    return tuple(out)
+
+
+def task_instance_view(plan: StepPlan, run_id: str, item: Mapping[str, Any], xcoms: Mapping[str, Any],
+                       load_rendered: Callable[[str], Mapping[str, Any] | None] | None = None) -> TaskInstanceView:
+    """The task-instance page's model; ``load_rendered`` reads a try's stored rendered fields
+    (without it the page has only the fields as written)."""
     step = plan.step(str(item["task_id"]))
-    rendered = item.get("rendered_fields")
-    fields: Mapping[str, Any]
-    if isinstance(rendered, Mapping):
-        fields = dict(rendered)
-    else:
-        fields = {name: step.args.get(name) for name in step.template_fields if name in step.args}
-    return TaskInstanceView(dag_id=plan.dag_id, run_id=run_id, instance=instance_from_item(item),
-                            operator=step.operator, doc=step.doc, xcoms=dict(xcoms), template_fields=fields,
-                            rendered=isinstance(rendered, Mapping))
+    instance = instance_from_item(item)
+    written = {name: step.args.get(name) for name in step.template_fields if name in step.args}
+    return TaskInstanceView(dag_id=plan.dag_id, run_id=run_id, instance=instance, operator=step.operator,
+                            doc=step.doc, xcoms=dict(xcoms), template_fields=written,
+                            rendered=rendered_tries(instance, load_rendered) if load_rendered else ())
 
 
 # ---------------------------------------------------------------------- assets

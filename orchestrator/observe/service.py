@@ -14,14 +14,16 @@ Actions arrive as JSON params (from a ``cwdb-action`` or a UI form), checked by 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from orchestrator.config import Clients, Resources
 from orchestrator.errors import NotFoundError, StratusError
-from orchestrator.observe.gridmodel import TimeRange, run_time
+from orchestrator.observe.gridmodel import TimeRange, instance_from_item, run_time
 from orchestrator.observe.logs import LogLine, function_log_group, task_log_lines
+from orchestrator.observe.readmodel import RenderedTry, rendered_tries
 from orchestrator.plan.model import StepPlan
+from orchestrator.store import rendered as rendered_fields
 
 ACTIONS = ("clear", "mark", "trigger", "pause", "unpause")
 MARK_STATES = ("success", "failed")
@@ -95,6 +97,19 @@ class RunsView:
     def ti(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> dict[str, Any]:
         """One task-instance item. Raises NotFoundError."""
         return self.store.get_ti(dag_id, run_id, task_id, map_index)  # type: ignore[no-any-return]
+
+    def rendered_loader(self) -> Callable[[str], dict[str, Any] | None]:
+        """Reads one try's stored rendered template fields (inline in the item, or in S3)."""
+        return lambda stored: rendered_fields.load(self.store.xcom, stored)
+
+    def rendered(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> list[RenderedTry]:
+        """Each try's rendered template fields (Airflow's "Rendered Template"), newest try first.
+        Raises NotFoundError when the task instance does not exist."""
+        return self.rendered_of(self.ti(dag_id, run_id, task_id, map_index))
+
+    def rendered_of(self, item: Mapping[str, Any]) -> list[RenderedTry]:
+        """``rendered`` of a task-instance item already read."""
+        return list(rendered_tries(instance_from_item(item), self.rendered_loader()))
 
     def grid_data(
         self, dag_id: str, limit: int = 25, time_range: TimeRange | None = None, scan: int = 200

@@ -174,7 +174,8 @@ class UIPages:
             log_text = "\n".join(line.render() for line in lines) or "(no log lines)"
         except StratusError as exc:
             log_text = f"(no log: {exc})"
-        return pages.task_instance_page(task_instance_view(plan, run_id, item, xcoms), log_text, self.links)
+        view = task_instance_view(plan, run_id, item, xcoms, self.view.rendered_loader())
+        return pages.task_instance_page(view, log_text, self.links)
 
     def assets(self) -> bytes:
         plans = []

@@ -29,6 +29,9 @@ TERMINAL = ("success", "failed", "upstream_failed", "skipped", "removed")
 RIDING = ("carry", "mcarry", "lcarry", "lane")
 
 OUTPUTS = ("xcom", "xcom_s3", "xcom_keys")  # a try's XComs: inline, in S3, pushed keys
+# The current try's rendered template fields (orchestrator.store.rendered). A retry or a clear
+# moves them to the try's ``history`` entry, so the item's own value is always the current try's.
+RENDERED = "rendered_fields"
 
 # A task instance may be (re)created when it has no item, or was cleared.
 _CREATABLE = "(attribute_not_exists(pk) OR (#state = :none AND #try = :prev))"
@@ -267,11 +270,13 @@ class InstancesMixin(StoreBase):
     def retry_ti(self, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int, *,
                  error: str, next_try_at: str, history: dict[str, Any],
                  expected: tuple[str, ...] = ("running",), owner: str | None = None) -> None:
-        """running -> up_for_retry for try ``try_number`` (the try goes to ``history``)."""
+        """running -> up_for_retry for try ``try_number`` (the try goes to ``history``, with its
+        rendered fields when the worker put them there)."""
         pk, sk = self._ti_key(dag_id, run_id, task_id, map_index)
         keys = [f":e{i}" for i in range(len(expected))]
         upd = _fenced(owner, Update(
             set_={"state": "up_for_retry", "error": error, "end_date": d.now_iso(), "next_try_at": next_try_at},
+            remove=[RENDERED],
             append={"history": [history]},
             # Same race as finish_ti: a duplicate failure report must not schedule two retries.
             condition=f"#state IN ({', '.join(keys)}) AND #try = :n",
@@ -309,7 +314,8 @@ class InstancesMixin(StoreBase):
         return item
 
     def reset_ti(self, dag_id: str, run_id: str, task_id: str, map_index: int, *, history: dict[str, Any]) -> None:
-        """Clear a task instance to "no status" (``none``), keeping its try number and history."""
+        """Clear a task instance to "no status" (``none``), keeping its try number and history
+        (``history``: the ended try, its rendered fields included, which leave the item)."""
         pk, sk = self._ti_key(dag_id, run_id, task_id, map_index)
         upd = Update(
             set_={"state": NONE_STATE},
@@ -317,7 +323,7 @@ class InstancesMixin(StoreBase):
             # Airflow: a downstream task already queued or running when the clear lands still
             # reads them (removing them here failed it on a None input).
             remove=["error", "start_date", "end_date", "duration",
-                    "deadline", "next_try_at", "note", "lost_invokes", *RIDING],
+                    "deadline", "next_try_at", "note", "lost_invokes", RENDERED, *RIDING],
             append={"history": [history]},
             # Clearing a task that a worker is running would lose its result: refuse.
             condition="attribute_exists(pk) AND NOT (#state IN (:q, :r))",

@@ -216,6 +216,13 @@ class XComStore:
         self._s3.put_object(Bucket=self._bucket, Key=s3_key, Body=data, ContentType="application/json")
         return None, s3_key
 
+    def put_ref(self, s3_key: str, text: str) -> str:
+        """Write ``text`` to the artefact bucket at ``s3_key``; returns ``{"$s3": key}`` (JSON)."""
+        if not self._bucket:
+            raise StoreError(f"Cannot write {s3_key!r}: no artefact bucket is configured ({c.ENV_ARTEFACT_BUCKET}).")
+        self._s3.put_object(Bucket=self._bucket, Key=s3_key, Body=text.encode(), ContentType="application/json")
+        return json.dumps({S3_REF: s3_key})
+
     def place_ref(self, text: str, **where: Any) -> str:
         """Like ``place`` but as one string: inline JSON, or ``{"$s3": key}`` for S3 values."""
         inline, key = self.place(text, **where)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -92,6 +93,22 @@ def sales_report():
 sales_report()
 '''
 
+EXPORT = '''
+from datetime import datetime
+from orchestrator import BashOperator, Param, dag
+
+
+@dag(schedule=None, start_date=datetime(2026, 1, 1), params={"shop": Param("berlin", type="string")})
+def sales_export():
+    BashOperator(task_id="export",
+                 bash_command="echo exporting {{ ds }} for {{ params.shop }}, conf {{ dag_run.conf }}",
+                 env={"DB_PASS": "{{ var.value.warehouse_password }}", "SHOP": "{{ params.shop }}"})
+
+
+sales_export()
+'''
+EXPORT_SECRET = "hunter2-browser-pw"
+
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
@@ -102,6 +119,8 @@ def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("dags")
     (root / "sales_pipeline.py").write_text(textwrap.dedent(PIPELINE))
     (root / "sales_report.py").write_text(textwrap.dedent(REPORT))
+    (root / "sales_export.py").write_text(textwrap.dedent(EXPORT))
+    mp.setenv("AIRFLOW_VAR_WAREHOUSE_PASSWORD", EXPORT_SECRET)
     with local.LocalCloud(str(root)) as cloud:
         from orchestrator.triggers.sync import sync_folder
 
@@ -114,6 +133,9 @@ def world(tmp_path_factory):
         cloud.wait_idle(120)
         second = cloud.run_dag("sales_pipeline", timeout=120)
         cloud.wait_idle(120)
+        exported = cloud.run_dag("sales_export", conf={"batch": 7}, logical_date=datetime(2026, 3, 14, 6, tzinfo=timezone.utc),
+                                 timeout=120)
+        assert exported["state"] == "success"
         view = RunsView(cloud.clients, cloud.resources)
         with UIServer(view, port=0) as server:
             yield cloud, server, view, failed["run_id"], second["run_id"]
@@ -255,6 +277,24 @@ def test_task_instance_page(world, chromium_page):
     page.goto(f"{server.url}/dags/sales_pipeline/runs/{first}/tasks/publish.validate")
     tries = page.locator("table.tries").inner_text()
     assert "schema registry unreachable" in tries and "success" in tries
+    # Rendered template, per try: validate's two tries each ran with the upstream's 12 rows.
+    assert page.locator(".rendered[data-try]").count() == 2
+    assert '"rows": 33' in page.locator('.rendered[data-try="1"] tr[data-field="op_args"]').inner_text()
+
+
+def test_task_instance_page_shows_the_rendered_template(world, chromium_page):
+    cloud, server, view, first, second = world
+    run_id = view.runs("sales_export", 1)[0]["run_id"]
+    page = chromium_page
+    page.goto(f"{server.url}/dags/sales_export/runs/{run_id}/tasks/export")
+    assert page.locator("h2").get_attribute("data-state") == "success"
+    rendered = page.locator('.rendered[data-try="1"]')
+    command = rendered.locator('tr[data-field="bash_command"] pre').inner_text()
+    assert command == "echo exporting 2026-03-14 for berlin, conf {'batch': 7}"
+    env = rendered.locator('tr[data-field="env"] pre').inner_text()
+    assert '"DB_PASS": "***"' in env and '"SHOP": "berlin"' in env
+    assert EXPORT_SECRET not in page.content()
+    _shot(page, "task-instance-rendered")
 
 
 def test_assets_view(world, chromium_page):

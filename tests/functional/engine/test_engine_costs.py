@@ -48,8 +48,12 @@ def test_calls_per_mapped_instance_are_constant_up_to_1000(h, counter):
     t20, inv20, _ = _count(h, counter, _map("map", 20, 1000))
     t1000, inv1000, run = _count(h, counter, _map("map", 1000, 1000))
     assert (inv10, inv20, inv1000) == (12, 22, 1002)
+    # One call that is not per instance: `total` got 1,000 values (about 5 KB of JSON), so its
+    # try's rendered template fields (op_args, cut to 4,096 characters) are above the item's
+    # 4 KB inline bound and go to S3 (orchestrator.store.rendered). With 10 or 20 they stay inline.
+    assert counter.by_operation().get("s3:PutObject") == 1, counter.by_operation()
     per_instance = (t20 - t10) / 10
-    assert per_instance == (t1000 - t20) / 980, (t10, t20, t1000)
+    assert per_instance == (t1000 - 1 - t20) / 980, (t10, t20, t1000)
     # slot transaction at queueing, claim, terminal transaction and the GetItem that checks m#done
     # after it (the run comes in the message; the list it maps over is read once per process)
     assert per_instance == 4, counter.by_operation()
