@@ -46,10 +46,11 @@ def build_dispatcher(clients: Clients, resources: Resources) -> LambdaDispatcher
 def outlet_hook(clients: Clients, resources: Resources) -> OutletHook:
     """``Engine.on_outlets``: emit a succeeded task's asset events and start the consumer DAGs."""
 
-    def on_outlets(plan: StepPlan, step: Step, run: dict[str, Any], extras: dict[str, dict[str, Any]]) -> None:
+    def on_outlets(plan: StepPlan, step: Step, run: dict[str, Any], extras: dict[str, dict[str, Any]],
+                   partitions: dict[str, list[str]] | None = None) -> None:
         from orchestrator.triggers.assets import emit_outlet_events
 
-        emit_outlet_events(clients, resources, step, run, extras)
+        emit_outlet_events(clients, resources, step, run, extras, partitions=partitions)
 
     return on_outlets
 

@@ -25,10 +25,20 @@ from typing import Any, NamedTuple, Sequence
 
 from orchestrator.authoring import unserved
 
-_SDK = ("dag", "task", "DAG", "Asset", "AssetAll", "AssetAny", "Param", "TaskGroup", "task_group", "chain",
+_SDK: tuple[str, ...] = ("dag", "task", "DAG", "Asset", "AssetAll", "AssetAny", "Param", "TaskGroup", "task_group", "chain",
         "cross_downstream", "get_current_context", "BaseOperator", "TriggerRule", "Variable", "Connection",
         "XComArg", "Context", "CronTriggerTimetable", "Label", "chain_linear", "timezone", "TaskInstanceState",
         "DagRunState", "get_parsing_context", "asset", "AssetAlias", "Metadata", "AssetEvent", "AssetOrTimeSchedule")
+# Asset partitions (Airflow 3.2+, orchestrator.authoring.partitions): mappers, windows, wait policies, timetables.
+_PARTITION_MAPPERS = ("PartitionMapper", "IdentityMapper", "AllowedKeyMapper", "FixedKeyMapper", "ProductMapper",
+                      "ChainMapper", "FanOutMapper", "RollupMapper", "StartOfHourMapper", "StartOfDayMapper",
+                      "StartOfWeekMapper", "StartOfMonthMapper", "StartOfQuarterMapper", "StartOfYearMapper")
+_PARTITION_WINDOWS = ("Window", "HourWindow", "DayWindow", "WeekWindow", "MonthWindow", "QuarterWindow", "YearWindow",
+                      "SegmentWindow")
+_PARTITION_POLICIES = ("WaitForAll", "MinimumCount")
+_PARTITION_TIMETABLES = ("CronPartitionTimetable", "PartitionedAssetTimetable", "PartitionedAtRuntime")
+_PARTITIONS = _PARTITION_MAPPERS + _PARTITION_WINDOWS + _PARTITION_POLICIES + _PARTITION_TIMETABLES
+_SDK = _SDK + _PARTITIONS
 _TIMEZONE = ("utc", "utcnow", "datetime", "make_aware", "make_naive", "convert_to_utc", "coerce_datetime", "parse")
 _STATES = ("State", "TaskInstanceState", "DagRunState")
 _EXCEPTIONS = ("AirflowException", "AirflowSkipException", "AirflowFailException")
@@ -119,8 +129,20 @@ MODULES: dict[str, tuple[str, ...]] = {
     "airflow.providers.common.compat.standard.operators": ("BaseOperator", "PythonOperator",
                                                            "ShortCircuitOperator", "get_current_context"),
     "airflow.timetables": (),
-    "airflow.timetables.trigger": ("CronTriggerTimetable",),
-    "airflow.timetables.assets": ("AssetOrTimeSchedule",),
+    "airflow.timetables.trigger": ("CronTriggerTimetable", "CronPartitionTimetable"),
+    "airflow.timetables.assets": ("AssetOrTimeSchedule", "PartitionedAssetTimetable", "PartitionedAtRuntime"),
+    "airflow.timetables.simple": ("PartitionedAssetTimetable", "PartitionedAtRuntime"),
+    "airflow.sdk.definitions.timetables": (),
+    "airflow.sdk.definitions.timetables.trigger": ("CronTriggerTimetable", "CronPartitionTimetable"),
+    "airflow.sdk.definitions.timetables.assets": ("AssetOrTimeSchedule", "PartitionedAssetTimetable",
+                                                  "PartitionedAtRuntime"),
+    **{f"{root}partition_mappers{sub}": names for root in ("airflow.", "airflow.sdk.definitions.")
+       for sub, names in (("", _PARTITION_MAPPERS + _PARTITION_WINDOWS + _PARTITION_POLICIES),
+                          (".base", ("PartitionMapper", "RollupMapper")), (".identity", ("IdentityMapper",)),
+                          (".allowed_key", ("AllowedKeyMapper",)), (".fixed_key", ("FixedKeyMapper",)),
+                          (".product", ("ProductMapper",)), (".chain", ("ChainMapper",)),
+                          (".temporal", _PARTITION_MAPPERS[8:] + ("FanOutMapper",)),
+                          (".window", _PARTITION_WINDOWS), (".wait_policy", _PARTITION_POLICIES))},
     "airflow.timetables.datasets": ("DatasetOrTimeSchedule",),
     "airflow.sdk.bases.sensor": _SENSOR_BASE,
     "airflow.sensors": (),
@@ -153,9 +175,13 @@ def _names() -> dict[str, Any]:
     from orchestrator.authoring import assets as asset_names, branch_time
     from orchestrator.authoring.asset_decorator import asset
 
+    from orchestrator.authoring import partitions, timetables
     from orchestrator.authoring.timetables import AssetOrTimeSchedule
 
     out.update(AssetOrTimeSchedule=AssetOrTimeSchedule, DatasetOrTimeSchedule=AssetOrTimeSchedule)
+    out.update({name: getattr(timetables, name) for name in _PARTITION_TIMETABLES})
+    out.update({name: getattr(partitions, name) for name in _PARTITION_MAPPERS + _PARTITION_WINDOWS
+                + _PARTITION_POLICIES})
     out.update(asset=asset, AssetAlias=asset_names.AssetAlias, Metadata=asset_names.Metadata,
                AssetEvent=asset_names.AssetEvent)
 

@@ -73,15 +73,6 @@ _BY_NAME: dict[str, tuple[str, str]] = {
                            "policy (template.yaml)"),
     "EmailOperator": ("email operators", "send the mail from a @task (Amazon SES through boto3)"),
     "SmoothOperator": ("SmoothOperator", "use EmptyOperator"),
-    "PartitionedAssetTimetable": ("asset partitions", "schedule on the asset itself and read the partition from "
-                                  "the triggering event (triggering_asset_events[asset][-1].extra)"),
-    "AllowedKeyMapper": ("asset partitions", "schedule on the asset itself and pass the partition in the outlet "
-                         "event's extra (outlet_events[asset].extra)"),
-    "IdentityMapper": ("asset partitions", "pass the partition in the outlet event's extra"),
-    "StartOfDayMapper": ("asset partitions", "pass the partition in the outlet event's extra"),
-    "StartOfHourMapper": ("asset partitions", "pass the partition in the outlet event's extra"),
-    "CronPartitionTimetable": ("asset partitions", "use a cron schedule and derive the partition from "
-                               "data_interval_start"),
 }
 _BY_MODULE: tuple[tuple[str, tuple[str, str]], ...] = (
     ("airflow.providers.standard.operators.hitl", ("the human-in-the-loop operators", "ask for the decision outside "

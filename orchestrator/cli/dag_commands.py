@@ -213,6 +213,14 @@ def render_plan(plan: StepPlan) -> str:
         sched = {"once": "@once", "none": "None (manual runs only)"}[s.kind]
     if s.kind != "assets" and s.assets is not None:
         sched += " or on assets " + _condition(s.assets)  # AssetOrTimeSchedule
+    part = s.partitioning
+    if part is not None and part.kind == "cron":
+        sched += f", partitioned: key = fire time {part.run_offset:+d} intervals as '{part.key_format}'"
+    elif part is not None and part.kind == "runtime":
+        sched += ", partitioned at run time (outlet_events[asset].add_partitions)"
+    elif part is not None:
+        mappers = {**({"*": part.default_mapper} if part.default_mapper else {}), **part.mappers}
+        sched += ", one run per partition key (" + ", ".join(f"{k}: {m['type']}" for k, m in mappers.items()) + ")"
     lines = [
         f"DAG {plan.dag_id}  ({plan.fileloc})  plan {plan.hash}",
         f"  schedule: {sched}",

@@ -62,9 +62,10 @@ def max_concurrency(plan: StepPlan) -> int:
     return found
 
 
-# Called as hook(plan, step, run, extras) after a task with outlets succeeded; extras: {asset
-# uri: the extra the task set in context["outlet_events"]}. orchestrator.compose attaches it.
-OutletHook = Callable[[StepPlan, Step, dict[str, Any], dict[str, dict[str, Any]]], None]
+# Called as hook(plan, step, run, extras, partitions) after a task with outlets succeeded; extras:
+# {asset uri: the extra the task set in context["outlet_events"]}; partitions: {asset uri: the keys
+# it passed to outlet_events[asset].add_partitions()}. orchestrator.compose attaches it.
+OutletHook = Callable[[StepPlan, Step, dict[str, Any], dict[str, dict[str, Any]], dict[str, list[str]]], None]
 
 
 def iso(dt: datetime) -> str:
@@ -144,7 +145,8 @@ class Engine:
 
     def create_and_start(self, dag_id: str, *, plan: StepPlan | None, run_id: str, run_type: str,
                          logical_date: datetime, data_interval: tuple[datetime, datetime] | None,
-                         conf: dict[str, Any], triggering_asset_events: Any = None) -> Any:
+                         conf: dict[str, Any], triggering_asset_events: Any = None,
+                         partition_key: str | None = None, partition_date: datetime | None = None) -> Any:
         """Write the run item (conditional put) and start it; ``StartedRun(run, created)``.
 
         Called only by the door (``engine.start``), which has checked the run id and conf.
@@ -166,6 +168,9 @@ class Engine:
             "tasks_total": len(plan.steps), "tasks_done": 0, "leaf_failed": 0,
             "triggering_asset_events": triggering_asset_events,
         }
+        if partition_key is not None:  # a partitioned run (Airflow 3.2+): its tasks' events carry the key
+            item.update(partition_key=partition_key,
+                        partition_date=iso(partition_date) if partition_date is not None else None)
         run, created = self.store.create_run(item)
         if not created:
             if run.get("state") == "queued":

@@ -36,6 +36,8 @@ class RunSnapshot(BaseModel):
     conf: dict[str, Any] = {}
     params: dict[str, Any] = {}
     triggering_asset_events: Any = None
+    partition_key: str | None = None
+    partition_date: str | None = None
     map_count: int | None = None
     map_lens: list[int] | None = None
     map_gen: str | None = None
@@ -50,6 +52,7 @@ class RunSnapshot(BaseModel):
                 data_interval_start=run.get("data_interval_start"), data_interval_end=run.get("data_interval_end"),
                 start_date=run.get("start_date"), deadline_at=run.get("deadline_at"), conf=run.get("conf") or {},
                 params=run.get("params") or {}, triggering_asset_events=run.get("triggering_asset_events"),
+                partition_key=run.get("partition_key"), partition_date=run.get("partition_date"),
                 map_count=run.get(ck.map_count(task_id)), map_lens=run.get(ck.map_lens(task_id)),
                 map_gen=run.get(ck.map_gen(task_id)),
             )

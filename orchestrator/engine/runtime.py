@@ -42,6 +42,8 @@ class RuntimeDagRun:
     start_date: datetime | None
     triggering_asset_events: Any = None
     state: str | None = None  # "running" in a task; "success"/"failed" in the DAG's callbacks
+    partition_key: str | None = None  # a partitioned run's key (Airflow 3.2+)
+    partition_date: datetime | None = None
 
 
 def parse_dt(value: Any) -> datetime | None:
@@ -141,9 +143,22 @@ class RuntimeTaskInstance:
 class OutletEventAccessor:
     """``context["outlet_events"][asset]``: the ``extra`` of the event this task emits for it."""
 
-    def __init__(self) -> None:
+    def __init__(self, alias: bool = False) -> None:
         self.extra: dict[str, Any] = {}
         self.asset_alias_events: list[tuple[str, dict[str, Any]]] = []
+        self.partition_keys: set[str] = set()
+        self._alias = alias
+
+    def add_partitions(self, keys: str | list[str]) -> None:
+        """Emit the asset's event once per partition key (Airflow 3.3); without it the event carries the
+        run's partition key (if the run has one)."""
+        from orchestrator.authoring.partitions import check_partition_key
+
+        if self._alias:
+            raise TypeError("add_partitions() is not supported on asset alias outlet events; partition keys can "
+                            "only be attached to a concrete asset.")
+        for key in [keys] if isinstance(keys, str) else list(keys):
+            self.partition_keys.add(check_partition_key(key))
 
     def add(self, asset: Any, extra: dict[str, Any] | None = None) -> None:
         """Through an ``AssetAlias`` outlet: emit an event for ``asset`` (decided at run time) with ``extra``."""
@@ -164,8 +179,14 @@ class OutletEventAccessors(dict):  # type: ignore[type-arg]
     def __getitem__(self, asset: Any) -> OutletEventAccessor:
         uri = str(getattr(asset, "uri", asset))
         if not dict.__contains__(self, uri):
-            dict.__setitem__(self, uri, OutletEventAccessor())
+            from orchestrator.authoring.assets import ALIAS_PREFIX
+
+            dict.__setitem__(self, uri, OutletEventAccessor(alias=uri.startswith(ALIAS_PREFIX)))
         return dict.__getitem__(self, uri)
+
+    def partition_keys(self) -> dict[str, list[str]]:
+        """``{uri: [key, ...]}`` of the assets whose task called ``add_partitions``."""
+        return {uri: sorted(acc.partition_keys) for uri, acc in self.items() if acc.partition_keys}
 
     def extras(self) -> dict[str, dict[str, Any]]:
         """``{uri: extra}`` of the accessors a task filled; for an alias (``alias:NAME``) the assets added
@@ -369,7 +390,8 @@ def build_context(*, plan: StepPlan, step: Step, run: dict[str, Any], ti: Runtim
         dag_id=plan.dag_id, run_id=run["run_id"], run_type=run.get("run_type", "manual"), conf=conf,
         logical_date=logical, data_interval_start=start, data_interval_end=end,
         start_date=parse_dt(run.get("start_date")), triggering_asset_events=triggering,
-        state=run.get("state"),
+        state=run.get("state"), partition_key=run.get("partition_key"),
+        partition_date=_pendulum(parse_dt(run.get("partition_date"))),
     )
     ctx: dict[str, Any] = {
         "dag": dag,
@@ -386,6 +408,8 @@ def build_context(*, plan: StepPlan, step: Step, run: dict[str, Any], ti: Runtim
         "start_date": ti.start_date,
         "map_index": ti.map_index,
         "try_number": ti.try_number,
+        "partition_key": dag_run.partition_key,
+        "partition_date": dag_run.partition_date,
         "triggering_asset_events": triggering,
         "inlet_events": InletEventsAccessor(ti.store, list(getattr(task, "inlets", []) or [])),
         "task_state_store": TaskStateStore(ti.store, plan.dag_id, run["run_id"], step.task_id, ti.map_index),

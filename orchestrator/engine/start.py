@@ -131,8 +131,12 @@ def start_run(engine: Engine, dag_id: str, *, plan: StepPlan | None = None, run_
               run_id: str | None = None, logical_date: datetime | None = None,
               data_interval: tuple[datetime, datetime] | None = None,
               conf: Mapping[str, Any] | None = None,
-              triggering_asset_events: dict[str, list[dict[str, Any]]] | None = None) -> StartedRun:
+              triggering_asset_events: dict[str, list[dict[str, Any]]] | None = None,
+              partition_key: str | None = None, partition_date: datetime | None = None) -> StartedRun:
     """Create a run of ``dag_id`` and start it (or queue it behind ``max_active_runs``).
+
+    ``partition_key`` makes it a partitioned run (Airflow 3.2+: ``dag_run.partition_key``; the asset
+    events its tasks emit carry the key); ``partition_date`` the period start the key stands for.
 
     ``plan``: that version is stored (``store.ensure_plan``) without becoming current; default
     the DAG's current plan. ``run_id`` defaults to :func:`make_run_id` of ``run_type`` and the
@@ -150,6 +154,14 @@ def start_run(engine: Engine, dag_id: str, *, plan: StepPlan | None = None, run_
     checked = parse_conf(conf, dag_id=dag_id)
     logical = (logical_date or engine.now()).astimezone(timezone.utc)
     run_id = check_run_id(run_id, dag_id) if run_id is not None else make_run_id(run_type, logical)
+    if partition_key is not None:
+        from orchestrator.authoring.partitions import check_partition_key
+
+        try:
+            check_partition_key(partition_key)
+        except ValueError as exc:
+            raise ParamValidationError(f"Run of DAG '{dag_id}': {exc}") from None
     return engine.create_and_start(dag_id, plan=plan, run_id=run_id, run_type=run_type, logical_date=logical,
                                    data_interval=data_interval, conf=checked,
-                                   triggering_asset_events=triggering_asset_events)
+                                   triggering_asset_events=triggering_asset_events,
+                                   partition_key=partition_key, partition_date=partition_date)

@@ -320,8 +320,9 @@ def _after_terminal(engine: Engine, plan: StepPlan, step: Step, run: dict[str, A
         if step.outlets and engine.on_outlets is not None:
             accessors = ctx.get("outlet_events")
             extras = accessors.extras() if isinstance(accessors, OutletEventAccessors) else {}
+            partitions = accessors.partition_keys() if isinstance(accessors, OutletEventAccessors) else {}
             try:
-                engine.on_outlets(plan, step, run, extras)
+                engine.on_outlets(plan, step, run, extras, partitions)
             except Exception:  # noqa: BLE001
                 logger.exception("emitting outlet asset events failed")
     elif state == "failed":

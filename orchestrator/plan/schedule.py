@@ -7,8 +7,14 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from orchestrator.authoring.assets import Asset, AssetAlias, AssetAll, AssetAny, BaseAsset, asset_uri_problem
-from orchestrator.authoring.timetables import AssetOrTimeSchedule, CronTriggerTimetable
-from orchestrator.plan.model import AssetCondition, Schedule
+from orchestrator.authoring.timetables import (
+    AssetOrTimeSchedule,
+    CronPartitionTimetable,
+    CronTriggerTimetable,
+    PartitionedAssetTimetable,
+    PartitionedAtRuntime,
+)
+from orchestrator.plan.model import AssetCondition, Partitioning, Schedule
 
 PRESETS = {
     "@hourly": "0 * * * *",
@@ -66,6 +72,47 @@ def _is_asset_list(value: Any) -> bool:
     return isinstance(value, (list, tuple)) and bool(value) and all(isinstance(v, BaseAsset) for v in value)
 
 
+def _partitioned_assets(schedule: PartitionedAssetTimetable, start_date: Any,
+                        problems: list[str]) -> tuple[Schedule | None, list[str]]:
+    from orchestrator.authoring.partitions import mapper_problem
+
+    base, problems = normalize_schedule(schedule.assets, start_date)
+    if base is None or base.kind != "assets":
+        if base is not None:
+            problems.append(f"PartitionedAssetTimetable assets must be Asset(...) objects (or & / | of them), "
+                            f"got {schedule.assets!r}")
+        return None, problems
+    if any(isinstance(a, AssetAlias) for a in _leaves(schedule.assets)):
+        problems.append("PartitionedAssetTimetable on an AssetAlias is not served (Stratus matches partitioned "
+                        "events to the assets themselves); schedule on the assets the alias stands for")
+    mappers: dict[str, dict[str, Any]] = {}
+    for asset, mapper in schedule.partition_mapper_config.items():
+        uri = getattr(asset, "uri", None)
+        if not isinstance(asset, Asset) or not isinstance(uri, str):
+            problems.append(f"partition_mapper_config keys must be Asset(...) objects, got {asset!r}")
+            continue
+        problem = mapper_problem(mapper)
+        if problem:
+            problems.append(problem)
+            continue
+        mappers[uri] = mapper.spec()
+    problem = mapper_problem(schedule.default_partition_mapper)
+    if problem:
+        problems.append(problem)
+    if problems:
+        return None, problems
+    return base.model_copy(update={"partitioning": Partitioning(
+        kind="assets", default_mapper=schedule.default_partition_mapper.spec(), mappers=mappers)}), problems
+
+
+def _leaves(value: Any) -> list[Any]:
+    if isinstance(value, (AssetAll, AssetAny)):
+        return [x for o in value.objects for x in _leaves(o)]
+    if isinstance(value, (list, tuple)):
+        return [x for o in value for x in _leaves(o)]
+    return [value]
+
+
 def normalize_schedule(schedule: Any, start_date: Any) -> tuple[Schedule | None, list[str]]:
     """``(Schedule, problems)``; on a problem the schedule is None. Problems are sentence fragments."""
     tz = timezone_name(start_date.tzinfo) if isinstance(start_date, datetime) else "UTC"
@@ -88,11 +135,27 @@ def normalize_schedule(schedule: Any, start_date: Any) -> tuple[Schedule | None,
             problems.append(f"AssetOrTimeSchedule needs a cron timetable, got {schedule.timetable!r}")
         if problems or timed is None:
             return None, problems
-        for a in (assets.iter_assets() if isinstance(assets, BaseAsset) else [x for i in assets for x in i.iter_assets()]):
+        members: Any = assets
+        for a in (assets.iter_assets() if isinstance(assets, BaseAsset) else [x for i in members for x in i.iter_assets()]):
             problem = asset_uri_problem(a.uri)
             if problem:
                 problems.append(problem)
         return timed.model_copy(update={"assets": asset_condition(assets)}), problems
+    if isinstance(schedule, PartitionedAtRuntime):
+        return Schedule(kind="none", timezone=tz, partitioning=Partitioning(kind="runtime")), problems
+    if isinstance(schedule, PartitionedAssetTimetable):
+        return _partitioned_assets(schedule, start_date, problems)
+    if isinstance(schedule, CronPartitionTimetable):
+        timed, problems = normalize_schedule(CronTriggerTimetable(schedule.expression, timezone=schedule.timezone),
+                                             start_date)
+        if not isinstance(schedule.run_offset, (int, type(None))) or isinstance(schedule.run_offset, bool):
+            problems.append(f"CronPartitionTimetable run_offset must be an integer, got {schedule.run_offset!r}")
+        if not isinstance(schedule.key_format, str) or not schedule.key_format:
+            problems.append(f"CronPartitionTimetable key_format must be a strftime text, got {schedule.key_format!r}")
+        if problems or timed is None:
+            return None, problems
+        return timed.model_copy(update={"partitioning": Partitioning(
+            kind="cron", key_format=schedule.key_format, run_offset=schedule.run_offset or 0)}), problems
     if isinstance(schedule, CronTriggerTimetable):
         tz = schedule.timezone
         try:

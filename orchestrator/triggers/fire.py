@@ -25,7 +25,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Callable
 
 from botocore.exceptions import ClientError
@@ -88,6 +88,20 @@ def parse_fire_event(event: Any) -> tuple[str, datetime]:
     return dag_id, moment
 
 
+def cron_partition(plan: StepPlan, fire: datetime) -> tuple[str, datetime]:
+    """A CronPartitionTimetable run's ``(partition_key, partition_date)`` (Airflow 3.2+): the fire time moved
+    ``run_offset`` cron intervals (negative: back), formatted with ``key_format`` in the schedule's zone."""
+    from orchestrator.triggers.timetable import CronSchedule, zone
+
+    sched, parts = plan.schedule, plan.schedule.partitioning
+    assert parts is not None and sched.expression
+    cron = CronSchedule(sched.expression, sched.timezone, dag_id=plan.dag_id)
+    date = utc(fire)
+    for _ in range(abs(parts.run_offset)):
+        date = cron.next_fire(date) if parts.run_offset > 0 else cron.prev_fire(date - timedelta(microseconds=1))
+    return date.astimezone(zone(sched.timezone)).strftime(parts.key_format or "%Y-%m-%dT%H:%M:%S"), date
+
+
 def _advance_bookkeeping(clients: Clients, resources: Resources, plan: StepPlan, last: DagRunInfo | None,
                          scheduled_time: datetime) -> None:
     ddb = clients.client("dynamodb")
@@ -147,7 +161,13 @@ def fire_schedule(
     start = starter or _default_starter
     for info in due:
         run_id = make_run_id("scheduled", info.logical_date)
-        _, created = start(clients, resources, plan, info=info, run_id=run_id, run_type="scheduled")
+        parts = plan.schedule.partitioning
+        if parts is not None and parts.kind == "cron":  # CronPartitionTimetable: each run has its partition
+            key, date = cron_partition(plan, info.logical_date)
+            _, created = start(clients, resources, plan, info=info, run_id=run_id, run_type="scheduled",
+                               partition_key=key, partition_date=date)
+        else:
+            _, created = start(clients, resources, plan, info=info, run_id=run_id, run_type="scheduled")
         (result.created if created else result.existing).append(run_id)
     _advance_bookkeeping(clients, resources, plan, due[-1] if due else None, moment)
     if companions:
@@ -171,9 +191,11 @@ def _companion(clients: Clients, resources: Resources, plan: StepPlan, after: da
 
 def _default_starter(clients: Clients, resources: Resources, plan: StepPlan, *, info: DagRunInfo, run_id: str,
                      run_type: str, conf: dict[str, Any] | None = None,
-                     triggering_asset_events: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
+                     triggering_asset_events: dict[str, Any] | None = None, partition_key: str | None = None,
+                     partition_date: datetime | None = None) -> tuple[dict[str, Any], bool]:
     return start_run(clients, resources, plan, run_id=run_id, run_type=run_type, info=info, conf=conf,
-                     triggering_asset_events=triggering_asset_events)
+                     triggering_asset_events=triggering_asset_events, partition_key=partition_key,
+                     partition_date=partition_date)
 
 
 def handle_fire_event(clients: Clients, resources: Resources, event: dict[str, Any]) -> dict[str, Any]:

@@ -58,6 +58,8 @@ def start_run(
     conf: dict[str, Any] | None = None,
     triggering_asset_events: dict[str, list[dict[str, Any]]] | None = None,
     engine: Any = None,
+    partition_key: str | None = None,
+    partition_date: datetime | None = None,
 ) -> StartedRun:
     """Create (and, when a slot is free, start) a run through the door; ``(run, created)``.
 
@@ -67,16 +69,32 @@ def start_run(
     engine = engine or make_engine(clients, resources)
     return door(engine, plan.dag_id, plan=plan, run_id=run_id, run_type=run_type, logical_date=info.logical_date,
                 data_interval=(info.data_interval_start, info.data_interval_end), conf=conf,
-                triggering_asset_events=triggering_asset_events or None)
+                triggering_asset_events=triggering_asset_events or None, partition_key=partition_key,
+                partition_date=partition_date)
 
 
 def start_asset_run(clients: Clients, resources: Resources, dag_item: dict[str, Any],
-                    events: dict[str, list[dict[str, Any]]], now: datetime) -> dict[str, Any]:
-    """Start an ``asset_triggered__<now>`` run of an asset-scheduled DAG with its triggering events."""
+                    events: dict[str, list[dict[str, Any]]], now: datetime, *,
+                    partition_key: str | None = None, partition_date: datetime | None = None) -> dict[str, Any]:
+    """Start an ``asset_triggered__<now>`` run of an asset-scheduled DAG with its triggering events
+    (``asset_triggered__<now>__<key>`` for a partition: one event may start several partitions at once)."""
     engine = make_engine(clients, resources)
     plan = engine.store.get_plan(dag_item["dag_id"], dag_item["plan_hash"])
     moment = utc(now)
     info = DagRunInfo(moment, moment, moment, moment)
-    run, _ = start_run(clients, resources, plan, run_id=make_run_id("asset_triggered", moment),
-                       run_type="asset_triggered", info=info, triggering_asset_events=events, engine=engine)
+    run_id = make_run_id("asset_triggered", moment)
+    if partition_key is not None:
+        run_id = f"{run_id}__{partition_run_suffix(partition_key)}"
+    run, _ = start_run(clients, resources, plan, run_id=run_id, run_type="asset_triggered", info=info,
+                       triggering_asset_events=events, engine=engine, partition_key=partition_key,
+                       partition_date=partition_date)
     return run
+
+
+def partition_run_suffix(key: str) -> str:
+    """A partition key as run id text: its safe characters, and a short digest when some were not."""
+    import hashlib
+    import re
+
+    safe = re.sub(r"[^A-Za-z0-9_.:+\-]", "_", key)[:120]
+    return safe if safe == key else f"{safe}_{hashlib.sha256(key.encode()).hexdigest()[:8]}"

@@ -56,11 +56,15 @@ class AssetEvent(BaseModel):
     source_task_id: str | None = None
     user_extra: dict[str, Any] | None = None  # a producer task's outlet_events[asset].extra
     source_aliases: list[str] | None = None  # the AssetAlias names the producer emitted it through
+    partition_key: str | None = None  # a partitioned event (Airflow 3.2+): the producer run's or task's key
+    partition_date: str | None = None  # ISO-8601: the producer run's partition_date, when the key is the run's
 
     def dedup_id(self) -> str:
-        """What makes a delivery a duplicate: S3's sequencer (+ etag/version), or the producing task."""
+        """What makes a delivery a duplicate: S3's sequencer (+ etag/version), or the producing task
+        (and the partition key: a task may emit one event per partition)."""
         if self.source == "outlet":
-            return f"outlet#{self.source_dag_id}#{self.source_run_id}#{self.source_task_id}"
+            own = f"outlet#{self.source_dag_id}#{self.source_run_id}#{self.source_task_id}"
+            return own if self.partition_key is None else f"{own}#p#{self.partition_key}"
         parts = [self.sequencer or f"t{self.timestamp}", self.etag or "", self.version_id or ""]
         return "s3#" + "#".join(parts)
 
@@ -73,8 +77,9 @@ class AssetEvent(BaseModel):
         """
         flat = self.model_dump(exclude_none=True)
         user = flat.pop("user_extra", None) or {}
-        extra = {k: v for k, v in flat.items() if k not in ("timestamp", "source", "source_dag_id",
-                                                              "source_run_id", "source_task_id", "source_aliases")}
+        extra = {k: v for k, v in flat.items() if k not in ("timestamp", "source", "source_dag_id", "source_run_id",
+                                                              "source_task_id", "source_aliases", "partition_key",
+                                                              "partition_date")}
         return {**flat, "asset_uri": asset_uri or self.uri, "extra": {**extra, **user}}
 
 
@@ -225,7 +230,8 @@ def parse_s3_event(event: Any) -> list[AssetEvent]:
 
 
 def outlet_event(uri: str, *, dag_id: str, run_id: str, task_id: str, when: datetime | None = None,
-                 extra: dict[str, Any] | None = None, aliases: list[str] | None = None) -> AssetEvent:
+                 extra: dict[str, Any] | None = None, aliases: list[str] | None = None,
+                 partition_key: str | None = None, partition_date: str | None = None) -> AssetEvent:
     """The asset event a successful task with ``outlets=[Asset(uri)]`` emits (``extra``: what the
     task set in ``context["outlet_events"][asset].extra``). Any URI Airflow accepts: only an
     ``s3://`` one has a bucket and key (an example-style bucket name such as ``consuming_1_task``
@@ -248,4 +254,6 @@ def outlet_event(uri: str, *, dag_id: str, run_id: str, task_id: str, when: date
         source_task_id=task_id,
         user_extra=extra or None,
         source_aliases=aliases or None,
+        partition_key=partition_key,
+        partition_date=partition_date if partition_key is not None else None,
     )

@@ -62,3 +62,37 @@ def test_asset_schedules():
     assert s.assets.uri == a.uri
     s, _ = normalize_schedule((a | b) & a, None)
     assert s.assets.all[0].any[1].uri == b.uri
+
+
+def test_partitioned_schedules_and_what_they_refuse():
+    from orchestrator.authoring.assets import AssetAlias
+    from orchestrator.authoring.partitions import AllowedKeyMapper, IdentityMapper, StartOfHourMapper
+    from orchestrator.authoring.timetables import (
+        CronPartitionTimetable,
+        PartitionedAssetTimetable,
+        PartitionedAtRuntime,
+    )
+
+    s, problems = normalize_schedule(CronPartitionTimetable("0 * * * *", timezone="Europe/Paris", run_offset=-1), START)
+    assert not problems and (s.kind, s.expression, s.timezone) == ("cron", "0 * * * *", "Europe/Paris")
+    assert (s.partitioning.kind, s.partitioning.run_offset, s.partitioning.key_format) == ("cron", -1,
+                                                                                           "%Y-%m-%dT%H:%M:%S")
+    s, _ = normalize_schedule(PartitionedAtRuntime(), START)
+    assert (s.kind, s.partitioning.kind) == ("none", "runtime")
+    a, b = Asset("s3://stratus-landing/a"), Asset("s3://stratus-landing/b")
+    s, _ = normalize_schedule(PartitionedAssetTimetable(assets=a & b, partition_mapper_config={a: AllowedKeyMapper(
+        ["us"])}, default_partition_mapper=StartOfHourMapper()), START)
+    assert s.kind == "assets" and [c.uri for c in s.assets.all] == [a.uri, b.uri]
+    assert s.partitioning.mappers == {a.uri: {"type": "AllowedKeyMapper", "allowed_keys": ["us"]}}
+    assert s.partitioning.default_mapper["type"] == "StartOfHourMapper"
+
+    class Mine(IdentityMapper):
+        pass
+
+    _, problems = normalize_schedule(PartitionedAssetTimetable(assets=a, default_partition_mapper=Mine()), START)
+    assert problems == ["Mine is a custom partition mapper, which Stratus cannot keep in the plan (its code would "
+                        "run in the trigger function); compose the built-in mappers (ProductMapper, ChainMapper, "
+                        "AllowedKeyMapper, FixedKeyMapper, StartOf...Mapper) instead"]
+    _, problems = normalize_schedule(PartitionedAssetTimetable(assets=AssetAlias("x")), START)
+    assert problems == ["PartitionedAssetTimetable on an AssetAlias is not served (Stratus matches partitioned "
+                        "events to the assets themselves); schedule on the assets the alias stands for"]

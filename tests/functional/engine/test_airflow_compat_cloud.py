@@ -28,7 +28,8 @@ def cloud(tmp_path, monkeypatch):
         monkeypatch.setenv(k, v)
     dags = tmp_path / "dags"
     dags.mkdir()
-    for name in ("c03_asset_events", "c06_alias_asset", "c07_asset_or_time", "c08_metadata_returned"):
+    for name in ("c03_asset_events", "c06_alias_asset", "c07_asset_or_time", "c08_metadata_returned",
+                 "c09_partitions"):
         shutil.copy(HERE / f"{name}.py", dags / f"{name}.py")
     with LocalCloud(dags) as c:
         yield c
@@ -179,3 +180,42 @@ def test_asset_or_time_schedule_runs_on_its_cron_and_on_its_assets(cloud):
     runs = {r["run_type"]: r for r in store.list_runs("c07_either_way", limit=10)}
     assert set(runs) == {"asset_triggered", "scheduled"} and runs["scheduled"]["state"] == "success"
     assert store.get_xcom("c07_either_way", runs["scheduled"]["run_id"], "how") == ["scheduled", []]
+
+
+def _partition_runs(store, dag_id, task_id):
+    runs = store.list_runs(dag_id, limit=20, newest_first=False)
+    assert {(r["run_type"], r["state"]) for r in runs} <= {("asset_triggered", "success")}, runs
+    return sorted([r["partition_key"], r.get("partition_date"), store.get_xcom(dag_id, r["run_id"], task_id)]
+                  for r in runs)
+
+
+def test_asset_partitions_start_one_run_per_mapped_key(cloud):
+    # Airflow 3.3.2 gives the same runs for the same file (bench/airflow_partitions.py: the producers through
+    # dag.test(), the consumers' runs made by its scheduler's partition loop, the partition key of the cron
+    # run from CronPartitionTimetable itself): c09_daily one run "2026-03-10" (partition_date 2026-03-10
+    # 00:00 UTC) fed by the event of key "2026-03-10T08:00:00"; c09_plain none (a partitioned event queues
+    # only partition-aware DAGs); c09_allowed "eu" and "us" (AllowedKeyMapper drops "apac"); c09_all_regions
+    # one "all_regions" run on the three events; c09_daily_inference seven daily runs from one weekly key.
+    import json
+
+    store = RunStore(cloud.clients, cloud.resources)
+    for dag_id in ("c09_hourly", "c09_daily", "c09_plain", "c09_allowed", "c09_all_regions", "c09_daily_inference"):
+        cloud.sync_dag(dag_id)
+    fire = {"kind": "schedule", "dag_id": "c09_hourly", "scheduled_time": "2026-03-10T09:00:00Z"}
+    cloud.clients.client("lambda").invoke(FunctionName=cloud.resources.trigger_function, Payload=json.dumps(fire))
+    cloud.wait_idle(60)
+    [hourly] = store.list_runs("c09_hourly", limit=10)
+    assert (hourly["run_type"], hourly["state"], hourly["partition_key"]) == (
+        "scheduled", "success", "2026-03-10T08:00:00")  # run_offset=-1: the hour before the fire
+    assert store.get_xcom("c09_hourly", hourly["run_id"], "ingest") == ["2026-03-10T08:00:00"] * 2
+    assert _partition_runs(store, "c09_daily", "summarise") == [
+        ["2026-03-10", "2026-03-10T00:00:00+00:00", ["2026-03-10", "2026-03-10T00:00:00+00:00", "2026-03-10T08:00:00"]]]
+    assert store.list_runs("c09_plain", limit=10) == []
+    assert cloud.run_dag("c09_regions")["state"] == "success"
+    assert cloud.run_dag("c09_weekly")["state"] == "success"
+    cloud.wait_idle(60)
+    assert _partition_runs(store, "c09_allowed", "per_region") == [["eu", None, "eu"], ["us", None, "us"]]
+    assert _partition_runs(store, "c09_all_regions", "rollup") == [
+        ["all_regions", None, ["all_regions", ["apac", "eu", "us"]]]]
+    days = [f"2026-03-{d:02d}" for d in range(9, 16)]
+    assert _partition_runs(store, "c09_daily_inference", "infer") == [[d, f"{d}T00:00:00+00:00", d] for d in days]
