@@ -13,25 +13,41 @@ import os
 import sys
 
 from orchestrator.errors import StratusError
+from orchestrator.local import heap
 
 # Modules that contribute subcommands, in help order.
 COMMAND_MODULES = (
     "orchestrator.cli.dag_commands",  # dags, validate, plan
-    "orchestrator.cli.run_commands",  # run, dev, demo
-    "orchestrator.cli.trigger_commands",  # sync, trigger, backfill, pause, unpause, deploy
+    "orchestrator.cli.run_commands",  # run, dev, demo, deploy
+    "orchestrator.cli.trigger_commands",  # sync, trigger, backfill, pause, unpause
     "orchestrator.cli.view_commands",  # runs, show, logs, clear, mark, ui
     "orchestrator.cli.dashboard_commands",  # dashboard
     "orchestrator.cli.ops_commands",  # tasks test, variables, connections
     "orchestrator.cli.deploy_commands",  # destroy (deploy's checks live there too)
 )
+# The module that adds each subcommand: a command imports its own module only (the others pull
+# in boto3, pydantic models and the UI: a fresh `stratus run` does not pay for them). Help,
+# a mistyped command or none imports them all. tests/unit/test_cli_main.py keeps this true.
+COMMAND_MODULE = {
+    **dict.fromkeys(("dags", "validate", "plan"), "orchestrator.cli.dag_commands"),
+    **dict.fromkeys(("run", "dev", "demo", "deploy"), "orchestrator.cli.run_commands"),
+    **dict.fromkeys(("sync", "trigger", "backfill", "pause", "unpause"), "orchestrator.cli.trigger_commands"),
+    **dict.fromkeys(("runs", "show", "logs", "clear", "mark", "ui"), "orchestrator.cli.view_commands"),
+    "dashboard": "orchestrator.cli.dashboard_commands",
+    **dict.fromkeys(("tasks", "variables", "connections"), "orchestrator.cli.ops_commands"),
+    "destroy": "orchestrator.cli.deploy_commands",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The ``stratus`` parser: every subcommand, or only the module of the one ``argv`` names."""
     parser = argparse.ArgumentParser(
         prog="stratus", description="Serverless orchestrator for Airflow-style Python DAGs."
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    first = argv[0] if argv else None
+    wanted = COMMAND_MODULE.get(first) if first else None
+    for name in (wanted,) if wanted else COMMAND_MODULES:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -43,7 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    """Run one ``stratus`` command (``argv`` defaults to the process's); returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    with heap.paused():  # the command's imports live as long as the process (orchestrator.local.heap)
+        parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
@@ -61,5 +80,14 @@ def main(argv: list[str] | None = None) -> int:
         return 141
 
 
+def entry() -> None:
+    """The ``stratus`` executable: ``main`` in a process of its own, which then exits."""
+    status = main()
+    # The objects the command made die with the process: the interpreter's last collection
+    # has nothing to find in them (see orchestrator.local.heap).
+    heap.settle()
+    sys.exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

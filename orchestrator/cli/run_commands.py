@@ -101,14 +101,18 @@ def run_once(dags: str, dag_id: str, *, conf: dict[str, Any] | None = None, logi
     Each failed task instance also carries ``output_tail``: the last lines its failed try printed or
     logged (read before the embedded cloud and its logs are gone).
     """
-    from orchestrator.engine.start import start_run
-    from orchestrator.local.cloud import LocalCloud
-    from orchestrator.local.dev import local_parameters
-    from orchestrator.local.functions import quiet_stdout
-    from orchestrator.local.progress import follow
+    from orchestrator.local import heap
 
+    with heap.paused():  # the imports and the start make what lives until the run ends (local.heap)
+        from orchestrator.engine.start import start_run
+        from orchestrator.local.cloud import LocalCloud
+        from orchestrator.local.dev import local_parameters
+        from orchestrator.local.functions import quiet_stdout
+        from orchestrator.local.progress import follow
+
+        cloud = LocalCloud(dags, auto_advance=True, parameters=local_parameters()).start()
     out = out or sys.stdout
-    with LocalCloud(dags, auto_advance=True, parameters=local_parameters()) as cloud:
+    with cloud:
         plan = cloud.sync_dag(dag_id)
         sync_trigger_targets(cloud, plan)
         engine = cloud.engine()

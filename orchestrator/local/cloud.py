@@ -41,7 +41,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - depends on the install
 from orchestrator import constants as c
 from orchestrator.config import Clients, Resources
 from orchestrator.errors import StratusError
-from orchestrator.local import ddblimits, deploycache, functions, iam, speedups
+from orchestrator.local import ddblimits, deploycache, functions, heap, iam, speedups
 from orchestrator.local.emulation import Emulation, LocalClock
 from orchestrator.local.functions import MOTO_LOCK, FunctionHost
 from orchestrator.local.stack import ACCOUNT_ID, DeployedStack, deploy_stack
@@ -195,11 +195,13 @@ class LocalCloud:
         # function's log, here it would interleave with the CLI's output.
         warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
         try:
-            self._start_moto()
-            self._deploy()
+            with heap.paused():  # what the start makes lives as long as the cloud (local.heap)
+                self._start_moto()
+                self._deploy()
         except BaseException:
             self.close()
             raise
+        heap.settle()
         self._started = True
         return self
 
@@ -346,6 +348,8 @@ class LocalCloud:
             else:
                 os.environ[key] = value
         self._saved_env.clear()
+        if self._started:
+            heap.release()
         self._started = False
 
     # ------------------------------------------------------------------ use
