@@ -156,6 +156,7 @@ class LocalCloud:
         self.resources: Resources
         self.stack: DeployedStack
         self.translated: TranslatedTemplate
+        self._facts: dict[str, Any] = {}  # LocalCloud._read_deploy's
         self.host: FunctionHost
         self.emulation: Emulation
         self._mock: Any = None
@@ -243,6 +244,7 @@ class LocalCloud:
                 with MOTO_LOCK:
                     deploycache.restore(kept, ACCOUNT_ID)
                 self.translated, self.stack, self.restored = kept["translated"], kept["stack"], True
+                self._facts = kept["facts"]
                 return
         from orchestrator.local.template import translate
 
@@ -262,8 +264,23 @@ class LocalCloud:
                 region=self.region,
                 parameters=self.parameters,
             )
+            self._facts = self._read_deploy()
             if key is not None:
-                deploycache.save(key, translated=self.translated, stack=self.stack, account_id=ACCOUNT_ID)
+                deploycache.save(key, translated=self.translated, stack=self.stack, account_id=ACCOUNT_ID,
+                                 facts=self._facts)
+
+    def _read_deploy(self) -> dict[str, Any]:
+        """What the cloud needs to know of the deployed stack, read back from moto (kept with a
+        deploy in the deploy cache): each function's configuration, each role's policies."""
+        lam = self.clients.client("lambda")
+        configs = {}
+        for logical_id in self.translated.functions:
+            name = self.stack.physical_ids.get(logical_id)
+            if name:
+                configs[name] = lam.get_function(FunctionName=name)["Configuration"]
+        documents = iam.role_documents(self.clients, [config["Role"] for config in configs.values()],
+                                       managed=_managed_policies(self.translated, self.stack))
+        return {"functions": configs, "role_documents": documents}
 
     def _deploy(self) -> None:
         self._deploy_stack()
@@ -272,12 +289,12 @@ class LocalCloud:
         arns = {}
         roles: dict[str, str] = {}
         env: dict[str, str] = {}
-        lam = self.clients.client("lambda")
+        configs = self._facts["functions"]
         for logical_id, spec in self.translated.functions.items():
             name = self.stack.physical_ids.get(logical_id)
             if not name:
                 continue
-            config = lam.get_function(FunctionName=name)["Configuration"]
+            config = configs[name]
             specs[name] = spec
             arns[name] = config["FunctionArn"]
             roles[name] = config["Role"]
@@ -305,9 +322,9 @@ class LocalCloud:
         if worker in specs:  # a local override of the worker's timeout is what the worker must know too
             self._set_env({c.ENV_WORKER_TIMEOUT: str(self.host.timeout_of(worker))})
         if self.iam_check:
-            self.iam = iam.IamCheck.from_stack(
-                self.clients, roles, account=ACCOUNT_ID, hash_keys=_table_hash_keys(self.translated, self.stack),
-                managed=_managed_policies(self.translated, self.stack),
+            self.iam = iam.IamCheck.from_documents(
+                roles, self._facts["role_documents"], account=ACCOUNT_ID,
+                hash_keys=_table_hash_keys(self.translated, self.stack),
             )
             self.host.iam = self.iam
             iam.install()

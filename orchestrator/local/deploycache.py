@@ -5,17 +5,21 @@ translation, moto's CloudFormation (whose models import a dozen unrelated servic
 autoscaling, API Gateway, ...) and some 45 API calls. The deploy's outcome depends only on
 the inputs below, so the first deploy keeps it and every later fresh process restores it:
 
-- kept (one pickle per key): the translated template, the ``DeployedStack`` (outputs,
-  physical ids, resolved resources) and moto's backends of the stack's account as the
-  deploy left them (DynamoDB table, buckets, queues, functions and their invoke
-  configuration, roles, rules, schedules, log groups, alarms);
+- kept (one pickle per key, ``stack-KEY.pickle``): the translated template, the ``DeployedStack`` (outputs,
+  physical ids, resolved resources), what the local cloud reads back from the deploy
+  before it serves (each function's configuration, each role's policy documents: the
+  ``facts``) and moto's backends of the stack's account as the deploy left them (DynamoDB
+  table, buckets, queues, functions and their invoke configuration, roles, rules,
+  schedules, log groups, alarms), each service's account backend whole (with its region
+  list, which moto otherwise works out from botocore's service models);
 - the key: SHA-256 of the template file's bytes, the parameter overrides, region, stack
   name, code root, the versions of moto, samtranslator, botocore and Python, the DAG
-  folder the cloud serves, and the source of the modules that translate and deploy
-  (``local/template.py``, ``stack.py``, ``intrinsics.py``, this one). Any change is a
-  different key, so a kept deploy is never stale; an unreadable or foreign file is
-  ignored (and rebuilt), never trusted half-way;
-- restoring imports the model modules of the kept services only; moto's CloudFormation
+  folder the cloud serves, and the source of the modules that translate, deploy and read
+  the deploy back (``local/template.py``, ``stack.py``, ``intrinsics.py``, ``cloud.py``,
+  ``iam.py``, this one). Any change is a different key, so a kept deploy is never stale;
+  an unreadable or foreign file is ignored (and rebuilt), never trusted half-way;
+- restoring imports the model modules of the kept services only; a private key (moto's
+  KMS keys) is loaded from its PEM when first used; moto's CloudFormation
   stack record is not kept (``describe_stacks`` finds no stack on a restored cloud), so
   callers that read the stack through CloudFormation (``stratus dev``, the dashboard)
   deploy for real: ``LocalCloud(deploy_cache=False)``, the default in server mode.
@@ -52,9 +56,9 @@ log = logging.getLogger(__name__)
 
 ENV_DIR = "STRATUS_CACHE_DIR"
 ENV_SWITCH = "STRATUS_DEPLOY_CACHE"
-FORMAT = 1
+FORMAT = 2
 _SKIPPED_SERVICES = frozenset({"cloudformation"})  # its stack models import every service moto has
-_SOURCES = ("template.py", "stack.py", "intrinsics.py", "deploycache.py")
+_SOURCES = ("template.py", "stack.py", "intrinsics.py", "cloud.py", "iam.py", "deploycache.py")
 _HERE = Path(__file__).resolve().parent
 
 
@@ -109,10 +113,34 @@ def _weak_values(items: dict[Any, Any]) -> Any:
     return weakref.WeakValueDictionary(items)
 
 
-def _private_key(pem: bytes) -> Any:
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+class _KeyFromPem:
+    """A private key restored as its PEM, loaded on first use (parsing an RSA key costs tens
+    of milliseconds, and a run seldom signs anything). Attribute access goes to the key."""
 
-    return load_pem_private_key(pem, password=None)
+    def __init__(self, pem: bytes) -> None:
+        self._pem = pem
+        self._key: Any = None
+        self._lock = threading.Lock()
+
+    def _loaded(self) -> Any:
+        with self._lock:
+            if self._key is None:
+                from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+                self._key = load_pem_private_key(self._pem, password=None)
+            return self._key
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._loaded(), name)
+
+    def __reduce__(self) -> Any:
+        return (_private_key, (self._pem,))
+
+
+def _private_key(pem: bytes) -> Any:
+    return _KeyFromPem(pem)
 
 
 def _private_key_pem(key: Any) -> bytes | None:
@@ -149,17 +177,17 @@ class _Pickler(pickle.Pickler):
         return NotImplemented
 
 
-def _account_backends(account_id: str) -> dict[str, dict[str, Any]]:
+def _account_backends(account_id: str) -> dict[str, Any]:
     from moto.core.base_backend import BackendDict
 
-    state: dict[str, dict[str, Any]] = {}
+    state: dict[str, Any] = {}
     for backend_dict in list(BackendDict._instances):  # type: ignore[attr-defined]
         if backend_dict.service_name in _SKIPPED_SERVICES or account_id not in dict.keys(backend_dict):
             continue
-        regions = dict(dict.items(dict.__getitem__(backend_dict, account_id)))
-        if regions:
-            module = type(next(iter(regions.values()))).__module__
-            state[f"{module}:{backend_dict.service_name}"] = regions
+        account = dict.__getitem__(backend_dict, account_id)  # region -> backend, and the region list
+        if len(account):
+            module = type(next(iter(dict.values(account)))).__module__
+            state[f"{module}:{backend_dict.service_name}"] = account
     return state
 
 
@@ -212,50 +240,67 @@ def _mac(secret: bytes, payload: bytes) -> bytes:
     return hmac.new(secret, payload, hashlib.sha256).digest()
 
 
-def save(key: str, *, translated: Any, stack: Any, account_id: str) -> Path | None:
-    """Keep what the deploy made under ``key``; returns the file (None when it could not be kept)."""
+def write_private(name: str, payload: bytes) -> Path | None:
+    """Write ``payload`` as ``name`` in the cache folder, authenticated (HMAC, see the module
+    docstring), atomically; returns the file, or None when it could not be written."""
+    folder = _private_folder(create=True)
+    secret = _secret(folder, create=True) if folder is not None else None
+    if folder is None or secret is None:
+        return None
+    path = folder / name
+    tmp = folder / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
     try:
-        buf = io.BytesIO()
-        _Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump({
-            "format": FORMAT, "key": key, "translated": translated, "stack": stack,
-            "backends": _account_backends(account_id),
-        })
-        folder = _private_folder(create=True)
-        secret = _secret(folder, create=True) if folder is not None else None
-        if folder is None or secret is None:
-            return None
-        payload = buf.getvalue()
-        path = folder / f"{key}.pickle"
-        tmp = folder / f".{key}.{os.getpid()}.{threading.get_ident()}.tmp"
         tmp.write_bytes(_mac(secret, payload) + payload)
         os.replace(tmp, path)  # atomic: a reader sees the old file, none, or the whole new one
-        return path
-    except Exception as exc:  # noqa: BLE001 - a deploy that cannot be kept is deployed next time
-        log.debug("local cloud: deploy not kept on disk: %s", exc)
-        with contextlib.suppress(Exception):
-            tmp.unlink()  # type: ignore[possibly-undefined]
+    except OSError as exc:
+        log.debug("local cloud: %s not kept on disk: %s", name, exc)
+        with contextlib.suppress(OSError):
+            tmp.unlink()
         return None
+    return path
 
 
-def load(key: str) -> dict[str, Any] | None:
-    """What ``save`` kept under ``key``, or None (nothing kept, or a file that cannot be read)."""
+def read_private(name: str) -> Any:
+    """What ``write_private`` wrote as ``name``, unpickled; None when there is none, it was not
+    written by this user's runs, or it cannot be read."""
     folder = _private_folder(create=False)
     secret = _secret(folder, create=False) if folder is not None else None
     if folder is None or secret is None:
         return None
-    path = folder / f"{key}.pickle"
+    path = folder / name
     try:
         raw = path.read_bytes()
         tag, payload = raw[:32], raw[32:]
         if not hmac.compare_digest(tag, _mac(secret, payload)):
-            log.warning("local cloud: %s was not written by this user's runs; ignored (deploying)", path)
+            log.warning("local cloud: %s was not written by this user's runs; ignored", path)
             return None
-        data = pickle.loads(payload)  # noqa: S301 - authenticated above: written by this user's own runs
+        return pickle.loads(payload)  # noqa: S301 - authenticated above: written by this user's own runs
     except FileNotFoundError:
         return None
-    except Exception as exc:  # noqa: BLE001 - a damaged file: deploy for real
-        log.debug("local cloud: kept deploy %s unreadable (%s); deploying", path, exc)
+    except Exception as exc:  # noqa: BLE001 - a damaged file: made anew
+        log.debug("local cloud: kept file %s unreadable (%s); ignored", path, exc)
         return None
+
+
+def save(key: str, *, translated: Any, stack: Any, account_id: str, facts: dict[str, Any] | None = None) -> Path | None:
+    """Keep what the deploy made under ``key``; returns the file (None when it could not be kept).
+
+    ``facts``: what the local cloud read back from the deploy (plain values), kept beside it."""
+    try:
+        buf = io.BytesIO()
+        _Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump({
+            "format": FORMAT, "key": key, "translated": translated, "stack": stack, "facts": facts or {},
+            "backends": _account_backends(account_id),
+        })
+    except Exception as exc:  # noqa: BLE001 - a deploy that cannot be kept is deployed next time
+        log.debug("local cloud: deploy not kept on disk: %s", exc)
+        return None
+    return write_private(f"stack-{key}.pickle", buf.getvalue())
+
+
+def load(key: str) -> dict[str, Any] | None:
+    """What ``save`` kept under ``key``, or None (nothing kept, or a file that cannot be read)."""
+    data = read_private(f"stack-{key}.pickle")
     if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("key") != key:
         return None
     return data
@@ -263,8 +308,12 @@ def load(key: str) -> dict[str, Any] | None:
 
 def restore(data: dict[str, Any], account_id: str) -> None:
     """Put the kept backends into moto (its mock started and empty)."""
-    for name, regions in data["backends"].items():
+    from moto.core.base_backend import BackendDict, backend_lock
+
+    for name, account in data["backends"].items():
         module_name, _, service_name = name.partition(":")
-        account = _backend_dict(module_name, service_name)[account_id]  # made and listed for moto's reset
-        for region, backend in regions.items():
-            dict.__setitem__(account, region, backend)
+        backend_dict = _backend_dict(module_name, service_name)
+        with backend_lock:
+            dict.__setitem__(backend_dict, account_id, account)
+            if backend_dict not in BackendDict._instances:  # type: ignore[attr-defined]
+                BackendDict._instances.append(backend_dict)  # type: ignore[attr-defined]  # moto's reset clears it

@@ -538,19 +538,21 @@ class IamCheck:
         AWSLambdaBasicExecutionRole, AWSLambdaSQSQueueExecutionRole, ...) from moto's copy of
         their documents, the account's own from moto's IAM (the deploy fails if one is missing).
         """
-        iam = clients.client("iam")
+        documents = role_documents(clients, functions.values(), managed=managed)
+        return cls.from_documents(functions, documents, account=account, hash_keys=hash_keys)
+
+    @classmethod
+    def from_documents(
+        cls, functions: Mapping[str, str], documents: Mapping[str, list[dict[str, Any]]], *, account: str,
+        hash_keys: Mapping[str, str] | None = None,
+    ) -> IamCheck:
+        """The check for ``functions`` (name -> role ARN) from ``role_documents``' answer (role name -> documents)."""
         by_role: dict[str, RolePolicies] = {}
         roles: dict[str, RolePolicies] = {}
         for function, role_arn in functions.items():
             role_name = role_arn.rsplit("/", 1)[-1]
             if role_name not in by_role:
-                docs: list[dict[str, Any]] = []
-                for policy_name in iam.list_role_policies(RoleName=role_name)["PolicyNames"]:
-                    docs.append(_document(iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]))
-                attached = [a["PolicyArn"] for a in iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]]
-                for arn in dict.fromkeys([*attached, *(managed or {}).get(role_name, [])]):
-                    docs.append(_managed_document(iam, arn, role_name))
-                by_role[role_name] = RolePolicies(role_name, docs)
+                by_role[role_name] = RolePolicies(role_name, list(documents[role_name]))
             roles[function] = by_role[role_name]
         return cls(roles, account=account, hash_keys=hash_keys)
 
@@ -593,6 +595,25 @@ def take_all_denials() -> list[Denial]:
     found: list[Denial] = []
     for check in list(_LIVE):
         found.extend(check.take_denials())
+    return found
+
+
+def role_documents(clients: Any, role_arns: Iterable[str], *,
+                   managed: Mapping[str, list[str]] | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Role name -> its identity policy documents (inline, attached, ``managed``), read from moto's IAM."""
+    iam = clients.client("iam")
+    found: dict[str, list[dict[str, Any]]] = {}
+    for role_arn in role_arns:
+        role_name = role_arn.rsplit("/", 1)[-1]
+        if role_name in found:
+            continue
+        docs: list[dict[str, Any]] = []
+        for policy_name in iam.list_role_policies(RoleName=role_name)["PolicyNames"]:
+            docs.append(_document(iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]))
+        attached = [a["PolicyArn"] for a in iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]]
+        for arn in dict.fromkeys([*attached, *(managed or {}).get(role_name, [])]):
+            docs.append(_managed_document(iam, arn, role_name))
+        found[role_name] = docs
     return found
 
 

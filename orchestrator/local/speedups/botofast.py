@@ -7,6 +7,15 @@
   as on Lambda), and tests create one per fixture. What the loader returns is kept per
   (search paths, call) for the whole process, as one long-lived loader would; botocore only
   reads these structures.
+- On disk: what the loader returned is also kept between processes (a fresh ``stratus run``
+  otherwise reads, decompresses and parses the same JSON models again, and lists every
+  service folder for each kind of file: about a tenth of its CPU). One file per result in
+  the deploy cache's folder, authenticated the same way (``local.deploycache.write_private``),
+  written by the first process that loads it, read only by a process that asks for it. Its
+  name covers botocore's and Python's versions, the call and, for every search path that
+  is not botocore's own versioned ``data`` folder (e.g. ``~/.aws/models``), each file's
+  path, size and modification time, so an added or changed model is read afresh.
+  ``STRATUS_DEPLOY_CACHE=0`` turns this off with the deploy cache.
 - User-Agent: botocore rebuilds the header string for every request (a dozen components,
   each sanitised character by character), about a twentieth of an in-process moto call. It
   depends only on the ``UserAgentString``'s attributes (set when the client is made) and
@@ -14,11 +23,15 @@
   user agent, per attribute values and per feature set, so each request still gets the
   header botocore would build.
 
-``install()`` does both. Never used on AWS (a Lambda container loads each model once anyway).
+``install()`` does all three. Never used on AWS (a Lambda container loads each model once anyway).
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
+import sys
 import threading
 import weakref
 from typing import Any
@@ -45,7 +58,8 @@ def install() -> None:
 def _shared(name: str, original: Any, kept: dict[tuple[Any, ...], Any], lock: Any) -> Any:
     def method(self: Any, *args: Any, **kwargs: Any) -> Any:
         try:
-            key = (name, tuple(self.search_paths), type(self.file_loader), args, tuple(sorted(kwargs.items())))
+            paths = tuple(self.search_paths)
+            key = (name, paths, type(self.file_loader), args, tuple(sorted(kwargs.items())))
             hash(key)
         except TypeError:
             return original(self, *args, **kwargs)
@@ -53,8 +67,12 @@ def _shared(name: str, original: Any, kept: dict[tuple[Any, ...], Any], lock: An
         if found is _MISSING:
             with lock:
                 found = kept.get(key, _MISSING)
-                if found is _MISSING:  # an error (data not found) propagates and is not kept
-                    found = kept[key] = original(self, *args, **kwargs)
+                if found is _MISSING:
+                    found = _DISK.get(paths, key)
+                    if found is _MISSING:  # an error (data not found) propagates and is not kept
+                        found = original(self, *args, **kwargs)
+                        _DISK.put(paths, key, found)
+                    kept[key] = found
         return found
 
     method.__name__ = name
@@ -64,6 +82,66 @@ def _shared(name: str, original: Any, kept: dict[tuple[Any, ...], Any], lock: An
 
 
 _MISSING = object()
+
+
+class _DiskCopy:
+    """Loader results kept on disk, one file per result (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._fingerprints: dict[tuple[str, ...], str] = {}
+
+    @staticmethod
+    def enabled() -> bool:
+        from orchestrator.local import deploycache
+
+        return deploycache.enabled()
+
+    def _fingerprint(self, paths: tuple[str, ...]) -> str:
+        found = self._fingerprints.get(paths)
+        if found is None:
+            import botocore
+
+            h = hashlib.sha256(repr((botocore.__version__, sys.version, paths)).encode())
+            own = os.path.join(os.path.dirname(os.path.abspath(botocore.__file__)), "data")
+            for path in paths:
+                if os.path.abspath(path) == own or not os.path.isdir(path):
+                    continue  # botocore's own models: its version says it all
+                for folder, dirs, files in os.walk(path):
+                    dirs.sort()
+                    for file in sorted(files):
+                        info = os.stat(os.path.join(folder, file))
+                        h.update(repr((folder, file, info.st_size, info.st_mtime_ns)).encode())
+            found = self._fingerprints[paths] = h.hexdigest()
+        return found
+
+    def _name(self, paths: tuple[str, ...], key: tuple[Any, ...]) -> str:
+        digest = hashlib.sha256((self._fingerprint(paths) + repr(key)).encode()).hexdigest()
+        return f"botocore-{digest[:40]}.pickle"
+
+    def get(self, paths: tuple[str, ...], key: tuple[Any, ...]) -> Any:
+        """The kept result for ``key`` or ``_MISSING``."""
+        if not self.enabled():
+            return _MISSING
+        from orchestrator.local import deploycache
+
+        found = deploycache.read_private(self._name(paths, key))
+        if isinstance(found, tuple) and len(found) == 2 and found[0] == repr(key):
+            return found[1]
+        return _MISSING
+
+    def put(self, paths: tuple[str, ...], key: tuple[Any, ...], value: Any) -> None:
+        if not self.enabled():
+            return
+        from orchestrator.local import deploycache
+
+        try:
+            payload = pickle.dumps((repr(key), value), protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # noqa: BLE001 - not picklable: loaded from botocore every time
+            return
+        deploycache.write_private(self._name(paths, key), payload)
+
+
+_DISK = _DiskCopy()
 
 
 def _keep_user_agents() -> None:

@@ -47,11 +47,24 @@ def observe(clients):
     out["schedules"] = clients.client("scheduler").list_schedules()["Schedules"]
     out["roles"] = sorted(r["RoleName"] for r in clients.client("iam").list_roles()["Roles"])
     out["groups"] = sorted(g["logGroupName"] for g in clients.client("logs").describe_log_groups()["logGroups"])
+    kms = clients.client("kms")
+    out["kms"] = {}
+    for key in kms.list_keys()["Keys"]:  # a restored private key is loaded from its PEM when first used
+        meta = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]
+        try:
+            public = kms.get_public_key(KeyId=key["KeyId"])["PublicKey"].hex()
+        except kms.exceptions.ClientError as exc:
+            public = exc.response["Error"]["Code"]
+        out["kms"][key["KeyId"]] = [meta, public]
     return json.loads(json.dumps(out, default=str, sort_keys=True))
+
+
+def iam_check(cloud):
+    return {name: [role.name, role.documents] for name, role in sorted(cloud.iam.roles.items())}
 """
 _ns: dict[str, Any] = {"json": json}
 exec(OBSERVE, _ns)  # noqa: S102 - the same source runs in the subprocess below
-observe = _ns["observe"]
+observe, iam_check = _ns["observe"], _ns["iam_check"]
 
 
 @pytest.fixture(scope="module")
@@ -64,12 +77,14 @@ def kept(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str
         with LocalCloud(dags, template=TEMPLATE) as cloud:
             assert cloud.restored is False  # nothing kept yet: deployed for real
             state = observe(cloud.clients)
+            state["iam_check"] = json.loads(json.dumps(iam_check(cloud), sort_keys=True))
+            assert state["kms"] and state["iam_check"]  # a key (Lambda's) and every function's role
     finally:
         if old is None:
             os.environ.pop(deploycache.ENV_DIR, None)
         else:
             os.environ[deploycache.ENV_DIR] = old
-    assert len(list((cache / "deploy").glob("*.pickle"))) == 1
+    assert len(list((cache / "deploy").glob("stack-*.pickle"))) == 1
     return cache, dags, state
 
 
@@ -81,6 +96,7 @@ def test_a_fresh_process_restores_the_same_cloud_without_cloudformation(kept: An
         {textwrap.indent(OBSERVE, "        ").strip()}
         with LocalCloud({str(dags)!r}, template={str(TEMPLATE)!r}) as cloud:
             state = observe(cloud.clients)
+            state["iam_check"] = json.loads(json.dumps(iam_check(cloud), sort_keys=True))
             restored = cloud.restored
         heavy = sorted(m for m in sys.modules if m.startswith(("moto.cloudformation", "samtranslator", "moto.ec2")))
         print(json.dumps({{"restored": restored, "heavy": heavy, "state": state}}))
