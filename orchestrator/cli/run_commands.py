@@ -33,6 +33,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--dags", default=None, help="DAGs folder (default: dags, or the DAG file's folder)")
     p.add_argument("--conf", default=None, help="run conf as a JSON object, checked against the DAG's params")
     p.add_argument("--logical-date", default=None, help="logical date, ISO-8601 (default: now)")
+    p.add_argument("--partition-key", default=None, help="the run's partition key (a partitioned DAG only)")
     p.add_argument("--json", action="store_true",
                    help="print the final run and its task instances as JSON (each with its decoded 'xcoms')")
     p.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for the run (default: 1800)")
@@ -94,7 +95,8 @@ def _result(cloud: Any, plan: Any, dag_id: str, run_id: str) -> tuple[dict[str, 
 
 
 def run_once(dags: str, dag_id: str, *, conf: dict[str, Any] | None = None, logical_date: datetime | None = None,
-             out: Any = None, timeout: float = 1800.0) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
+             out: Any = None, timeout: float = 1800.0,
+             partition_key: str | None = None) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
     """One run of ``dag_id`` on an embedded local cloud: ``(run, task instances, task ids in plan order)``.
 
     What ``stratus run`` and ``DAG.test()`` do; progress lines go to ``out`` (stdout by default).
@@ -117,7 +119,8 @@ def run_once(dags: str, dag_id: str, *, conf: dict[str, Any] | None = None, logi
         sync_trigger_targets(cloud, plan)
         engine = cloud.engine()
         with quiet_stdout():
-            run = start_run(engine, dag_id, plan=plan, conf=conf, logical_date=logical_date).run
+            run = start_run(engine, dag_id, plan=plan, conf=conf, logical_date=logical_date,
+                            partition_key=partition_key).run
         print(f"{dag_id}: run {run['run_id']} started on the local cloud", file=out, flush=True)
         follow(cloud, engine.store, plan, run["run_id"], out, timeout)
         final, tis = _result(cloud, plan, dag_id, run["run_id"])
@@ -153,8 +156,8 @@ class _DevCloud:
 
 
 def run_on_dev(dags: str, dag_id: str, *, conf: dict[str, Any] | None = None,
-               logical_date: datetime | None = None, out: Any = None,
-               timeout: float = 1800.0) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
+               logical_date: datetime | None = None, out: Any = None, timeout: float = 1800.0,
+               partition_key: str | None = None) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
     """``run_once`` on the ``stratus dev`` running in this folder (``stratus run --dev``): nothing to start.
 
     The run is a manual run of the DAG as ``stratus dev`` registered it (it re-syncs its folder
@@ -181,7 +184,7 @@ def run_on_dev(dags: str, dag_id: str, *, conf: dict[str, Any] | None = None,
     cloud = _DevCloud(clients, resources, dag_id)
     with quiet_stdout():
         run = trigger_dag(clients, resources, dag_id, conf=conf,
-                          logical_date=logical_date.isoformat() if logical_date else None)
+                          logical_date=logical_date.isoformat() if logical_date else None, partition_key=partition_key)
     cloud.run_id = str(run["run_id"])
     print(f"{dag_id}: run {cloud.run_id} started on `stratus dev` ({clients.endpoint_url})", file=out, flush=True)
     plan = cloud.engine().store.get_plan(dag_id, str(run["plan_hash"]))  # the plan the run pinned
@@ -298,7 +301,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = sys.stderr if args.json else sys.stdout
     dags, dag_id = resolve_dag_target(args.dag_id, args.dags)
     runner = run_on_dev if getattr(args, "dev", False) else run_once
-    final, tis, order = runner(dags, dag_id, conf=conf, logical_date=logical_date, out=out, timeout=args.timeout)
+    final, tis, order = runner(dags, dag_id, conf=conf, logical_date=logical_date, out=out, timeout=args.timeout,
+                               partition_key=getattr(args, "partition_key", None))
     if args.json:
         doc = {"run": public_run(final), "task_instances": [public_ti(ti) for ti in tis]}
         print(json.dumps(doc, indent=2, default=_json_default))

@@ -39,6 +39,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--conf", default=None, help="run conf as a JSON object, checked against the DAG's params")
     p.add_argument("--logical-date", default=None, help="ISO-8601 logical date (default: now)")
     p.add_argument("--run-id", default=None, help="run id (default: manual__<logical date>)")
+    p.add_argument("--partition-key", default=None,
+                   help="the run's partition key (a DAG with CronPartitionTimetable, PartitionedAtRuntime or "
+                        "PartitionedAssetTimetable)")
     p.set_defaults(func=cmd_trigger)
 
     p = subparsers.add_parser("backfill", help="create runs for every interval between two dates")
@@ -173,7 +176,7 @@ def cmd_trigger(args: argparse.Namespace) -> int:
     clients, resources = _resolve(args)
     with _quiet_stdout():
         run = trigger_dag(clients, resources, args.dag_id, conf=conf, logical_date=args.logical_date,
-                          run_id=args.run_id)
+                          run_id=args.run_id, partition_key=args.partition_key)
     if args.json:
         from orchestrator.local.report import public_run
 

@@ -155,13 +155,57 @@ def start_run(engine: Engine, dag_id: str, *, plan: StepPlan | None = None, run_
     logical = (logical_date or engine.now()).astimezone(timezone.utc)
     run_id = check_run_id(run_id, dag_id) if run_id is not None else make_run_id(run_type, logical)
     if partition_key is not None:
-        from orchestrator.authoring.partitions import check_partition_key
-
-        try:
-            check_partition_key(partition_key)
-        except ValueError as exc:
-            raise ParamValidationError(f"Run of DAG '{dag_id}': {exc}") from None
+        if plan is None:
+            plan = engine.store.get_current_plan(dag_id)
+        partition_date = partition_date or partition_date_of(plan, partition_key)
     return engine.create_and_start(dag_id, plan=plan, run_id=run_id, run_type=run_type, logical_date=logical,
                                    data_interval=data_interval, conf=checked,
                                    triggering_asset_events=triggering_asset_events,
                                    partition_key=partition_key, partition_date=partition_date)
+
+
+def partition_date_of(plan: StepPlan, key: Any) -> datetime | None:
+    """Check ``key`` as a partition key of ``plan``'s DAG; the period start it stands for, or None.
+
+    As in Airflow 3.3: only a partitioned DAG (CronPartitionTimetable, PartitionedAtRuntime,
+    PartitionedAssetTimetable) takes a key; a cron-partitioned key is read with the timetable's
+    ``key_format`` in its time zone; an asset-partitioned one by the mappers, when they agree.
+    ParamValidationError naming the DAG otherwise.
+    """
+    from orchestrator.authoring.partitions import check_partition_key, mapper_from_spec
+
+    parts, dag_id = plan.schedule.partitioning, plan.dag_id
+    if parts is None:
+        raise ParamValidationError(f"DAG '{dag_id}' is not a partitioned DAG and does not accept a partition_key "
+                                   "(give it CronPartitionTimetable, PartitionedAtRuntime or PartitionedAssetTimetable).")
+    try:
+        check_partition_key(key)
+    except ValueError as exc:
+        raise ParamValidationError(f"A run of DAG '{dag_id}': {exc}") from None
+    if parts.kind == "cron":
+        from zoneinfo import ZoneInfo
+
+        fmt = parts.key_format or "%Y-%m-%dT%H:%M:%S"
+        try:
+            naive = datetime.strptime(key, fmt)
+        except ValueError:
+            raise ParamValidationError(f"Partition key {key!r} does not match DAG '{dag_id}''s key_format {fmt!r}.") \
+                from None
+        return (naive.replace(tzinfo=ZoneInfo(plan.schedule.timezone)) if naive.tzinfo is None else naive) \
+            .astimezone(timezone.utc)
+    if parts.kind == "assets":
+        anchors, uris, todo = set(), [], [plan.schedule.assets]
+        while todo:  # the mapper of each asset of the condition
+            cond = todo.pop()
+            if cond is not None:
+                uris += [cond.uri] if cond.uri else []
+                todo += (cond.all or []) + (cond.any or [])
+        for spec in [parts.mappers.get(u) or parts.default_mapper or {"type": "IdentityMapper"} for u in uris]:
+            try:
+                anchor = mapper_from_spec(spec).to_partition_date(key)
+            except Exception:  # noqa: BLE001 - an undecodable key has no date, as in Airflow
+                return None
+            if anchor is not None:
+                anchors.add(anchor.astimezone(timezone.utc))
+        return anchors.pop() if len(anchors) == 1 else None
+    return None

@@ -460,6 +460,7 @@ class LocalCloud:
         logical_date: datetime | None = None,
         run_id: str | None = None,
         timeout: float = 600.0,
+        partition_key: str | None = None,
     ) -> dict[str, Any]:
         """Register the DAG's plan, start a run through the engine, wait until idle; returns the run item."""
         from orchestrator.engine.start import start_run
@@ -468,7 +469,8 @@ class LocalCloud:
         engine = self.engine()
         plan = self.sync_dag(dag_id)
         with quiet_stdout():  # the engine's EMF lines belong to a log, not to the caller's stdout
-            run = start_run(engine, dag_id, plan=plan, conf=conf, logical_date=logical_date, run_id=run_id).run
+            run = start_run(engine, dag_id, plan=plan, conf=conf, logical_date=logical_date, run_id=run_id,
+                            partition_key=partition_key).run
         self.wait_idle(timeout)
         return engine.store.get_run(dag_id, run["run_id"])
 

@@ -4,7 +4,8 @@ The HTTP API is a Powertools ``LambdaFunctionUrlResolver`` (the Function URL has
 in template.yaml), built by :func:`build_resolver`; ``functions/api/app.py`` only creates
 it. Routes::
 
-    POST /dags/{dag_id}/runs   {"conf": {...}, "logical_date": "...", "run_id": "...", "client_token": "..."}
+    POST /dags/{dag_id}/runs   {"conf": {...}, "logical_date": "...", "run_id": "...", "client_token": "...",
+                                "partition_key": "..."}
                                                                   -> 201 run (200: the token's run, again)
     GET  /dags/{dag_id}/runs?limit=25&state=failed                                           -> 200 runs
     GET  /dags/{dag_id}/runs/{run_id}                                              -> 200 run + task instances
@@ -71,8 +72,11 @@ def trigger_dag(
     client_token: str | None = None,
     engine: Any = None,
     now: datetime | None = None,
+    partition_key: Any = None,
 ) -> dict[str, Any]:
     """Start a manual run of a registered DAG; returns the run item.
+
+    ``partition_key`` (a partitioned DAG only, as in Airflow 3.3) makes it a partitioned run.
 
     ``client_token`` makes a retried call idempotent: it names the run, and a second call
     with it returns that run (``"replayed": True``) instead of a ConflictError.
@@ -98,6 +102,10 @@ def trigger_dag(
     from orchestrator.plan.params import resolve_params
 
     resolve_params(dict(plan.params), checked, dag_id=dag_id)  # fail before writing anything
+    if partition_key is not None:
+        from orchestrator.engine.start import partition_date_of
+
+        partition_date_of(plan, partition_key)
     try:
         moment = utc(logical_date) if logical_date else utc(now or datetime.now(UTC))
     except (ValueError, TypeError, OverflowError):
@@ -111,7 +119,7 @@ def trigger_dag(
     info = timetable_for(plan).infer_manual(moment)
     try:
         run, created = start_run(clients, resources, plan, run_id=run_id, run_type="manual", info=info, conf=checked,
-                                 engine=engine)
+                                 engine=engine, partition_key=partition_key)
     except (ClientError, OSError) as err:
         # Created, but starting its first tasks failed (e.g. the worker invoke): the run exists
         # and the sweeper starts it; answering an error would make the client retry into a second run.
@@ -220,9 +228,11 @@ def build_resolver(target: Callable[[], tuple[Clients, Resources]]) -> Any:
             raise EventError(f"The request body is not valid JSON: {exc}.") from None
         if not isinstance(parsed, dict):
             raise EventError("The request body must be a JSON object.")
-        unknown = sorted(str(k)[:40] for k in set(parsed) - {"conf", "logical_date", "run_id", "client_token"})
+        unknown = sorted(str(k)[:40] for k in set(parsed) - {"conf", "logical_date", "run_id", "client_token",
+                                                             "partition_key"})
         if unknown:
-            raise EventError(f"Unknown field(s) {', '.join(unknown)}; use conf, logical_date, run_id and client_token.")
+            raise EventError(f"Unknown field(s) {', '.join(unknown)}; use conf, logical_date, run_id, client_token "
+                             "and partition_key.")
         return parsed
 
     @app.post("/dags/<dag_id>/runs")
@@ -230,7 +240,8 @@ def build_resolver(target: Callable[[], tuple[Clients, Resources]]) -> Any:
         clients, resources = target()
         req = body()
         run = trigger_dag(clients, resources, dag_id, conf=req.get("conf"), logical_date=req.get("logical_date"),
-                          run_id=req.get("run_id"), client_token=req.get("client_token"))
+                          run_id=req.get("run_id"), client_token=req.get("client_token"),
+                          partition_key=req.get("partition_key"))
         return Response(status_code=200 if run.get("replayed") else 201, content_type=content_types.APPLICATION_JSON, body=_dumps(run))
 
     @app.get("/dags/<dag_id>/runs")

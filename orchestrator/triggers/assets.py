@@ -25,6 +25,11 @@ Storage (one table, see docs/internals.md):
   When the condition is met, the waiter that resets the item *at the version it read*
   starts the run; a concurrent event bumps the version and makes the other reset fail,
   so two events never start two runs from the same wait state.
+- ``DAG#{dag_id}/ASSETWAIT#P#{key}``: the same for one partition of a partition-aware DAG
+  (``PartitionedAssetTimetable``): each partitioned event's key goes through its asset's mapper
+  (``authoring.partitions``) and lands in the item of each downstream key, with the upstream key
+  added to ``k#{asset_uri}`` (what a rollup's wait policy counts). As in Airflow, a partitioned
+  event starts no other asset-scheduled DAG and an event without a key no partition-aware one.
 """
 
 from __future__ import annotations

@@ -124,8 +124,14 @@ def run_backfill(
     for info in intervals:
         existing = _existing_run(store, plan.dag_id, info)
         if existing is None:
+            part: dict[str, Any] = {}
+            if plan.schedule.partitioning is not None and plan.schedule.partitioning.kind == "cron":
+                from orchestrator.triggers.fire import cron_partition
+
+                key, date = cron_partition(plan, info.logical_date, offset=False)
+                part = {"partition_key": key, "partition_date": date}
             run, _ = start_run(clients, resources, plan, run_id=make_run_id("backfill", info.logical_date), run_type="backfill",
-                               info=info, conf=conf, engine=engine)
+                               info=info, conf=conf, engine=engine, **part)
             item = BackfillItem(info.logical_date.isoformat(), str(run["run_id"]), "created")
         else:
             state = str(existing.get("state"))

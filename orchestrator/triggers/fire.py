@@ -88,16 +88,18 @@ def parse_fire_event(event: Any) -> tuple[str, datetime]:
     return dag_id, moment
 
 
-def cron_partition(plan: StepPlan, fire: datetime) -> tuple[str, datetime]:
+def cron_partition(plan: StepPlan, fire: datetime, *, offset: bool = True) -> tuple[str, datetime]:
     """A CronPartitionTimetable run's ``(partition_key, partition_date)`` (Airflow 3.2+): the fire time moved
-    ``run_offset`` cron intervals (negative: back), formatted with ``key_format`` in the schedule's zone."""
+    ``run_offset`` cron intervals (negative: back), formatted with ``key_format`` in the schedule's zone.
+    ``offset=False``: a backfill's, which walks the partition dates themselves (Airflow's
+    ``iter_partition_dagrun_infos``: the tick is the partition date)."""
     from orchestrator.triggers.timetable import CronSchedule, zone
 
     sched, parts = plan.schedule, plan.schedule.partitioning
     assert parts is not None and sched.expression
     cron = CronSchedule(sched.expression, sched.timezone, dag_id=plan.dag_id)
     date = utc(fire)
-    for _ in range(abs(parts.run_offset)):
+    for _ in range(abs(parts.run_offset) if offset else 0):
         date = cron.next_fire(date) if parts.run_offset > 0 else cron.prev_fire(date - timedelta(microseconds=1))
     return date.astimezone(zone(sched.timezone)).strftime(parts.key_format or "%Y-%m-%dT%H:%M:%S"), date
 

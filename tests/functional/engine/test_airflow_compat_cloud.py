@@ -219,3 +219,28 @@ def test_asset_partitions_start_one_run_per_mapped_key(cloud):
         ["all_regions", None, ["all_regions", ["apac", "eu", "us"]]]]
     days = [f"2026-03-{d:02d}" for d in range(9, 16)]
     assert _partition_runs(store, "c09_daily_inference", "infer") == [[d, f"{d}T00:00:00+00:00", d] for d in days]
+
+
+def test_a_manual_run_with_a_partition_key(cloud):
+    # Airflow 3.3.2 (a trigger's partition_key, checked by DAG.validate_partition_key; the date from the
+    # timetable's resolve_partition_date, run in .venv-airflow): a CronPartitionTimetable key is read with its
+    # key_format (2026-03-10T05:00 UTC) and its event feeds the partitioned consumer; a PartitionedAssetTimetable
+    # DAG takes a key its mappers decode (2026-03-12 00:00 UTC); a DAG that is not partitioned refuses one.
+    from orchestrator.errors import ParamValidationError
+
+    store = RunStore(cloud.clients, cloud.resources)
+    cloud.sync_dag("c09_daily")
+    hourly = cloud.run_dag("c09_hourly", partition_key="2026-03-10T05:00:00")
+    assert (hourly["state"], hourly["partition_date"]) == ("success", "2026-03-10T05:00:00+00:00")
+    cloud.wait_idle(60)
+    assert _partition_runs(store, "c09_daily", "summarise") == [
+        ["2026-03-10", "2026-03-10T00:00:00+00:00", ["2026-03-10", "2026-03-10T00:00:00+00:00", "2026-03-10T05:00:00"]]]
+    daily = cloud.run_dag("c09_daily", partition_key="2026-03-12")
+    assert (daily["run_type"], daily["partition_key"], daily["partition_date"]) == (
+        "manual", "2026-03-12", "2026-03-12T00:00:00+00:00")
+    with pytest.raises(ParamValidationError, match="DAG 'c09_plain' is not a partitioned DAG and does not accept a "
+                                                   "partition_key"):
+        cloud.run_dag("c09_plain", partition_key="2026-03-12")
+    with pytest.raises(ParamValidationError, match="Partition key 'monday' does not match DAG 'c09_hourly''s "
+                                                   "key_format '%Y-%m-%dT%H:%M:%S'"):
+        cloud.run_dag("c09_hourly", partition_key="monday")

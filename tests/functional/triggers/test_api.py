@@ -156,3 +156,22 @@ def test_a_failed_worker_invoke_after_the_run_exists_answers_with_the_run(env, m
     status, again = call(env, request("POST", "/dags/daily/runs", {"client_token": "retry-me"}))
     assert status == 200 and again["run_id"] == "manual__retry-me"
     assert len(store.list_runs("daily")) == 1
+
+
+def test_partition_key_in_a_trigger_only_for_a_partitioned_dag(env):
+    # Airflow 3.3's trigger body takes partition_key; a DAG that is not partitioned refuses it (400 here).
+    from orchestrator.plan.model import Partitioning
+
+    status, body = call(env, request("POST", "/dags/daily/runs", {"partition_key": "2026-02-01"}))
+    assert (status, body["error"]) == (400, "DAG 'daily' is not a partitioned DAG and does not accept a partition_key "
+                                            "(give it CronPartitionTimetable, PartitionedAtRuntime or "
+                                            "PartitionedAssetTimetable).")
+    _, _, store = env
+    store.put_plan(make_plan(schedule=Schedule(kind="cron", expression="0 6 * * *", partitioning=Partitioning(
+        kind="cron", key_format="%Y-%m-%d"))))
+    status, run = call(env, request("POST", "/dags/daily/runs", {"partition_key": "2026-02-01"}))
+    assert status == 201, run
+    assert (run["partition_key"], run["partition_date"]) == ("2026-02-01", "2026-02-01T00:00:00+00:00")
+    status, body = call(env, request("POST", "/dags/daily/runs", {"partition_key": " "}))
+    assert (status, body["error"]) == (400, "A run of DAG 'daily': partition_key must not be empty or "
+                                            "whitespace-only; got ' '.")

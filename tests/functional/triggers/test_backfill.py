@@ -121,3 +121,24 @@ def test_wait_backfill_reports_progress(env):
     assert set(states.values()) == {"success"}
     assert lines[0] == "backfill daily: 0/2 done (2 running)"
     assert lines[-1] == "backfill daily: 2/2 done (2 success)"
+
+
+def test_a_cron_partitioned_dag_backfills_its_partition_dates_and_fires_with_its_offset(env):
+    # Airflow 3.3.2's CronPartitionTimetable("0 6 * * *", run_offset=-1, key_format="%Y-%m-%d"), run in
+    # .venv-airflow: a backfill walks the partition dates (iter_partition_dagrun_infos: 2026-01-01 and
+    # 2026-01-02, each its own tick), the scheduled run fired 2026-01-03 06:00 is the partition 2026-01-02.
+    from orchestrator.plan.model import Partitioning
+
+    clients, resources, store, engine = env
+    plan = make_plan(max_active_runs=5, schedule=Schedule(kind="cron", expression="0 6 * * *", partitioning=Partitioning(
+        kind="cron", key_format="%Y-%m-%d", run_offset=-1)))
+    store.put_plan(plan)
+    run_backfill(clients, resources, plan, d("2026-01-01T00:00:00+00:00"), d("2026-01-02T23:00:00+00:00"), engine=engine)
+
+    def starter(clients, resources, plan, *, info, run_id, run_type, **kw):
+        return start_run(clients, resources, plan, info=info, run_id=run_id, run_type=run_type, engine=engine, **kw)
+
+    fire_schedule(clients, resources, "daily", "2026-01-03T06:00:00Z", starter=starter, companions=False)
+    assert [(r["run_type"], r["partition_key"], r["partition_date"]) for r in store.list_runs("daily", newest_first=False)] == [
+        ("backfill", "2026-01-01", "2026-01-01T06:00:00+00:00"), ("backfill", "2026-01-02", "2026-01-02T06:00:00+00:00"),
+        ("scheduled", "2026-01-02", "2026-01-02T06:00:00+00:00")]
