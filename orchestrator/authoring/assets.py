@@ -35,6 +35,9 @@ def asset_uri_problem(uri: Any) -> str | None:
     """
     if not isinstance(uri, str) or not uri:
         return f"Asset uri must be a non-empty string like 's3://bucket/prefix/', got {uri!r}"
+    if uri.startswith(UNRESOLVED_REF):
+        return (f"Asset.ref(name={uri[len(UNRESOLVED_REF):]!r}) names no asset defined in this DAG folder; define it "
+                "(Asset(name=..., uri=...) or an @asset function of that name) or refer to it with Asset(uri=...)")
     if len(uri) > MAX_URI_LENGTH:
         return f"Asset uri {uri[:40]!r}... is {len(uri)} characters long; Airflow allows {MAX_URI_LENGTH}"
     if not uri.isascii():
@@ -119,6 +122,17 @@ class Asset(BaseAsset):
         # Airflow's event-driven scheduling (AssetWatcher + a trigger): a DAG scheduled on such an
         # asset is refused by the validator (Stratus watches S3 itself).
         self.watchers = list(watchers or [])
+        _NAMED[self.name] = self.uri
+
+    @staticmethod
+    def ref(*, name: str | None = None, uri: str | None = None) -> Asset:
+        """An asset defined elsewhere, by name or uri (Airflow 3): ``Asset.ref(name="orders")`` stands for the
+        ``Asset(name="orders", ...)`` (or ``@asset`` function ``orders``) of the same DAG folder."""
+        if (name is None) == (uri is None):
+            raise DagDefinitionError("Asset.ref() takes exactly one of name= or uri=.")
+        if uri is not None:
+            return Asset(uri=uri)
+        return AssetNameRef(str(name))
 
     def iter_assets(self) -> list[Asset]:
         return [self]
@@ -146,6 +160,31 @@ class Asset(BaseAsset):
     @classmethod
     def __stratus_xcom_load__(cls, data: dict[str, Any]) -> Asset:
         return cls(data.get("name"), data.get("uri"), group=data.get("group", "asset"), extra=data.get("extra"))
+
+
+# Asset name -> uri of the assets defined while DAG files load: what Asset.ref(name=...) resolves to.
+_NAMED: dict[str, str] = {}
+UNRESOLVED_REF = "asset-ref:name="
+
+
+class AssetNameRef(Asset):
+    """``Asset.ref(name=...)``: the uri is the named asset's, looked up when first needed (after the DAG
+    folder loaded, so the asset may be defined further down or in another file of the folder)."""
+
+    def __init__(self, name: str) -> None:  # noqa: D107 - no uri of its own
+        if not isinstance(name, str) or not name:
+            raise DagDefinitionError(f"Asset.ref(name=...) needs a non-empty name, got {name!r}.")
+        self.name, self.group, self.extra, self.watchers = name, "asset", {}, []
+
+    @property  # type: ignore[override]
+    def uri(self) -> str:
+        return _NAMED.get(self.name, UNRESOLVED_REF + self.name)
+
+    def __repr__(self) -> str:
+        return f"Asset.ref(name={self.name!r})"
+
+    def __stratus_xcom__(self) -> dict[str, Any]:
+        return {"name": self.name, "uri": self.uri, "group": self.group, "extra": self.extra}
 
 
 class _AssetBoolean(BaseAsset):

@@ -159,6 +159,18 @@ def _step(op: BaseOperator, module: str, dag_file: str) -> dict[str, Any]:
     )
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def runs_from_now(dag: Any) -> bool:
+    """A timetable object (CronTriggerTimetable, CronPartitionTimetable) without start_date and catchup: as in
+    Airflow 3 it runs from its next fire time (the plan's start is the epoch; without catchup only the latest
+    due run is ever made), as an ``@asset`` with a timetable does."""
+    from orchestrator.authoring.timetables import CronTriggerTimetable
+
+    return dag.start_date is None and isinstance(dag.schedule, CronTriggerTimetable) and not dag.catchup
+
+
 def compile_dag(dag: DAG, dags_root: str | None = None) -> StepPlan:
     """Validate ``dag`` and compile it to a hashed ``StepPlan``.
 
@@ -186,7 +198,7 @@ def compile_dag(dag: DAG, dags_root: str | None = None) -> StepPlan:
         dag_id=dag.dag_id,
         fileloc=module,
         schedule=schedule,
-        start_date=_iso(dag.start_date),
+        start_date=_iso(dag.start_date if dag.start_date is not None or not runs_from_now(dag) else _EPOCH),
         end_date=_iso(dag.end_date),
         catchup=dag.catchup,
         max_active_runs=dag.max_active_runs,

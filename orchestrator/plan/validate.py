@@ -142,7 +142,10 @@ def _dag_level(dag: DAG) -> list[str]:
         value = getattr(dag, name)
         if value is not None and not isinstance(value, datetime):
             problems.append(f"{where}: {name} must be a datetime, got {value!r}; write datetime(2026, 1, 1).")
-    if schedule is not None and schedule.kind in ("cron", "timedelta", "once") and dag.start_date is None:
+    from orchestrator.plan.compiler import runs_from_now
+
+    if schedule is not None and schedule.kind in ("cron", "timedelta", "once") and dag.start_date is None \
+            and not runs_from_now(dag):
         shown = dag.schedule if isinstance(dag.schedule, str) else schedule.expression or dag.schedule
         problems.append(
             f"{where}: has schedule {shown!r} but no start_date; add start_date=datetime(2026, 1, 1) "

@@ -190,9 +190,9 @@ def _partition_runs(store, dag_id, task_id):
 
 
 def test_asset_partitions_start_one_run_per_mapped_key(cloud):
-    # Airflow 3.3.2 gives the same runs for the same file (bench/airflow_partitions.py: the producers through
-    # dag.test(), the consumers' runs made by its scheduler's partition loop, the partition key of the cron
-    # run from CronPartitionTimetable itself): c09_daily one run "2026-03-10" (partition_date 2026-03-10
+    # Airflow 3.3.2 gives the same runs for the same file (`python bench/airflow_partitions.py FILE c09_regions
+    # c09_weekly c09_hourly=2026-03-10T09:00:00Z`: the producers through dag.test() or their run's key, the
+    # consumers' runs made by its scheduler's partition loop): c09_daily one run "2026-03-10" (partition_date 2026-03-10
     # 00:00 UTC) fed by the event of key "2026-03-10T08:00:00"; c09_plain none (a partitioned event queues
     # only partition-aware DAGs); c09_allowed "eu" and "us" (AllowedKeyMapper drops "apac"); c09_all_regions
     # one "all_regions" run on the three events; c09_daily_inference seven daily runs from one weekly key.
