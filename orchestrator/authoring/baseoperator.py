@@ -182,13 +182,18 @@ class BaseOperator(DependencyMixin):
             this task instead of the shared ``WorkerFunction``.
         doc_md: documentation shown with the task.
         do_xcom_push: False keeps no return value (as in Airflow); ``xcom_push`` still works.
+        depends_on_past: run only when this task's instances in the previous run (by logical
+            date) ended success or skipped; otherwise wait (``engine.past``).
+        wait_for_downstream: also wait for the previous run's instances of this task's direct
+            downstream tasks; implies ``depends_on_past=True`` (as in Airflow).
+        ignore_first_depends_on_past: run when the previous run has no instance of this task
+            (a task added since); Airflow's default, False, waits.
+        wait_for_past_depends_before_skipping: only False (Airflow's default) is supported.
     Accepted for compatibility and ignored on Lambda: owner, email, email_on_failure,
-    email_on_retry, depends_on_past, pool, pool_slots, queue, priority_weight, weight_rule,
+    email_on_retry, pool, pool_slots, queue, priority_weight, weight_rule,
     max_active_tis_per_dag, executor_config, map_index_template, and (Airflow 3 arguments without a meaning
     on Lambda) task-level start_date/end_date, executor, resources, run_as_user, logger_name,
-    doc_rst/doc_json/doc_yaml, max_active_tis_per_dagrun, ignore_first_depends_on_past,
-    wait_for_past_depends_before_skipping, allow_nested_operators. wait_for_downstream=True means
-    depends_on_past=True (refused by the compiler, as depends_on_past is).
+    doc_rst/doc_json/doc_yaml, max_active_tis_per_dagrun, allow_nested_operators.
     """
 
     template_fields: ClassVar[Sequence[str]] = ()
@@ -239,6 +244,9 @@ class BaseOperator(DependencyMixin):
         email_on_failure: bool = True,
         email_on_retry: bool = True,
         depends_on_past: bool = False,
+        wait_for_downstream: bool = False,
+        ignore_first_depends_on_past: bool = False,
+        wait_for_past_depends_before_skipping: bool = False,
         pool: str | None = None,
         pool_slots: int = 1,
         queue: str | None = None,
@@ -270,7 +278,7 @@ class BaseOperator(DependencyMixin):
                                      f"got {task_params!r}.")
         self.params: dict[str, Param] = {str(k): v if isinstance(v, Param) else Param(v)
                                          for k, v in task_params.items()}
-        if kwargs.pop("wait_for_downstream", False):
+        if wait_for_downstream:
             depends_on_past = True  # Airflow: wait_for_downstream=True implies depends_on_past=True
         for name in _IGNORED_ARGS.intersection(kwargs):
             kwargs.pop(name)
@@ -321,7 +329,10 @@ class BaseOperator(DependencyMixin):
         self.email = email
         self.email_on_failure = email_on_failure
         self.email_on_retry = email_on_retry
-        self.depends_on_past = depends_on_past
+        self.depends_on_past = bool(depends_on_past)
+        self.wait_for_downstream = bool(wait_for_downstream)
+        self.ignore_first_depends_on_past = bool(ignore_first_depends_on_past)
+        self.wait_for_past_depends_before_skipping = bool(wait_for_past_depends_before_skipping)
         self.pool = pool
         self.pool_slots = pool_slots
         self.queue = queue
@@ -560,7 +571,7 @@ BaseOperator.__init__ = _wrap_init(BaseOperator.__init__)  # type: ignore[method
 # Airflow BaseOperator arguments accepted and ignored (no meaning for a task run by Lambda).
 _IGNORED_ARGS = frozenset({
     "start_date", "end_date", "executor", "resources", "run_as_user", "logger_name", "doc_rst", "doc_json",
-    "doc_yaml", "max_active_tis_per_dagrun", "ignore_first_depends_on_past", "wait_for_past_depends_before_skipping",
+    "doc_yaml", "max_active_tis_per_dagrun",
     "allow_nested_operators",
 })
 

@@ -19,7 +19,7 @@ import time
 from datetime import datetime
 from typing import Any, Callable
 
-from orchestrator.engine import expansion, maintenance
+from orchestrator.engine import expansion, maintenance, past
 from orchestrator.engine.engine import QUEUE_GRACE_S, Engine
 from orchestrator.engine.messages import ExpandMessage, OnFailureRecord, PokeMessage, RetryMessage, SweepEvent
 from orchestrator.engine.messages import TaskMessage
@@ -224,6 +224,7 @@ class Conductor:
         # period (its hand-on lost, or its executor killed mid-chunk) is resumed from the marker.
         in_flight, resumed = expansion.resume(self.engine, plan, run, now_s)
         stats["expansions_resumed"] += resumed
+        waiting: list[str] = []  # instances waiting for the previous run (depends_on_past)
         for ti in self.store.list_tis(dag_id, run_id):
             state, deadline = ti.get("state"), int(ti.get("deadline", 0) or 0)
             msg = self.engine.message(plan, run_id, ti["task_id"], int(ti["map_index"]), int(ti.get("try_number", 1)))
@@ -250,10 +251,16 @@ class Conductor:
                 if due and now_s > int(datetime.fromisoformat(due).timestamp()) + LOST_RETRY_GRACE_S:
                     if self.retry(msg) == "queued":
                         stats["retries"] += 1
+            elif state == "none" and ti.get("past_wait"):
+                waiting.append(ti["task_id"])
         if in_flight == 0:
             # Nothing queued, running or waiting to retry: derive the run from its task states
             # (lost dispatches, lost counters, drifted slot counters for parked tasks).
-            maintenance.reconcile(self.engine, dag_id, run_id)
+            maintenance.reconcile(self.engine, dag_id, run_id)  # looks at waiting instances again too
             stats["reconciled"] += 1
         else:
+            for task_id in waiting:
+                # The wake-up from the previous run is the prompt path; this is the safety net.
+                stats["past_released"] = stats.get("past_released", 0) + past.recheck(self.engine, dag_id, run_id,
+                                                                                         task_id)
             self.engine.promote(plan, self.store.get_run(dag_id, run_id))

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from orchestrator.engine import counters as ck
-from orchestrator.engine import callbacks, lanes
+from orchestrator.engine import callbacks, lanes, past
 from orchestrator.engine.constants import (  # noqa: F401  (re-exported: engine.engine.X still works)
     CARRY_LIMIT,
     EARLY_RULES,
@@ -171,7 +171,7 @@ class Engine:
         if partition_key is not None:  # a partitioned run (Airflow 3.2+): its tasks' events carry the key
             item.update(partition_key=partition_key,
                         partition_date=iso(partition_date) if partition_date is not None else None)
-        run, created = self.store.create_run(item)
+        run, created = self.store.create_run(item, by_date=past.uses_past(plan))
         if not created:
             if run.get("state") == "queued":
                 # A retried start (the first caller died before the run took a slot): start the
@@ -292,8 +292,11 @@ class Engine:
         """A task's trigger rule passed: queue it (expanding a mapped task).
 
         Returns ``(finished steps to propagate, created)``; ``created`` is False when another
-        writer had already made the task ready.
+        writer had already made the task ready, or when the task waits for the previous run
+        (``depends_on_past``: ``engine.past``).
         """
+        if step.past is not None and not past.admit(self, plan, run, step):
+            return [], False
         if step.mapping is not None:
             return self.expand(plan, run, step)
         if step.kind == "empty" and not step.callbacks and not step.outlets:
@@ -450,9 +453,12 @@ class Engine:
         last_read, dirty = fresh, False  # the newest run item read, and whether we wrote since
         check_finish = check
         acted: set[str] = set()  # downstream tasks queued or decided here: once is enough
+        later = past.watched(plan)  # tasks a later run's depends_on_past may wait on
         while queue:
             task_id, counts, forced = queue.popleft()
             step = steps[task_id]
+            if task_id in later and all(st in past.OK for st, n in counts.items() if n):
+                past.wake(self, plan, run, task_id)
             if not step.downstream:
                 check_finish = True
             multi = any(len(steps[d].upstream) > 1 and d not in forced for d in step.downstream)
@@ -596,6 +602,8 @@ class Engine:
         nxt = plan.step(step.downstream[0])
         if len(nxt.upstream) != 1 or nxt.mapping is not None:
             return None
+        if nxt.past is not None or step.task_id in past.watched(plan):
+            return None  # its gate, or a later run's, is looked at on the way (propagate / make_ready)
         if nxt.kind == "empty" and not nxt.callbacks and not nxt.outlets:
             return None  # decided success without a worker (make_ready)
         if nxt.indirect_setups:

@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.engine import counters as ck
+from orchestrator.engine import past
 from orchestrator.engine.constants import CARRY_LIMIT, EARLY_RULES, EARLY_START_RULES, QUEUE_GRACE_S
 from orchestrator.errors import ConflictError, NotFoundError
 from orchestrator.plan.model import Step, StepPlan
@@ -228,6 +229,8 @@ def can_ride(engine: Engine, plan: StepPlan, step: Step) -> bool:
         return False
     if step.kind in ("branch", "short_circuit") or (step.kind == "empty" and not step.callbacks and not step.outlets):
         return False
+    if step.past is not None or step.task_id in past.watched(plan):
+        return False  # its gate, or a later run's wake-up, goes through make_ready / propagate
     steps = plan.step_map()
     return all(len(steps[d].upstream) > 1 and steps[d].trigger_rule not in EARLY_START_RULES
                for d in step.downstream)

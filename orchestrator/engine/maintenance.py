@@ -15,7 +15,7 @@ from collections import defaultdict
 from typing import Any
 
 from orchestrator.engine import counters as ck
-from orchestrator.engine import expansion
+from orchestrator.engine import expansion, past
 from orchestrator.engine.engine import FAILED, STATES, Engine, iso
 from orchestrator.engine.rules import Counts, Decision, decides_run, descendants, evaluate, setup_guard
 from orchestrator.errors import ConflictError, NotFoundError, StratusError
@@ -325,6 +325,8 @@ def mark(engine: Engine, dag_id: str, run_id: str, task_id: str, state: str) -> 
         store.force_ti_state(dag_id, run_id, task_id, i, state)
     _reopen(engine, dag_id, run_id, run)
     reconcile(engine, dag_id, run_id)
+    if state in past.OK and task_id in past.watched(plan):
+        past.wake(engine, plan, run, task_id)  # a later run's instance waiting on this one goes on
 
 
 def _reopen(engine: Engine, dag_id: str, run_id: str, run: dict[str, Any]) -> None:

@@ -171,6 +171,7 @@ class Instance:
     duration_s: float | None
     tries: tuple[Try, ...]
     error: str | None
+    waiting: str | None = None  # why a no-status instance waits (depends_on_past: engine.past)
 
     @property
     def attempts(self) -> int | None:
@@ -313,6 +314,7 @@ def instance_from_item(item: Mapping[str, Any], now: datetime | None = None) -> 
         duration_s=duration_s,
         tries=tuple(tries),
         error=error,
+        waiting=str(item.get("note")) if state is None and item.get("past_wait") and item.get("note") else None,
     )
 
 

@@ -159,4 +159,6 @@ def _ti_text(inst: Any, color: bool) -> str:
         last = [ln for ln in str(inst.error).strip().splitlines() if ln.strip()]
         if last:
             text += "  " + paint(last[-1][:160], "failed", color)
+    if getattr(inst, "waiting", None):
+        text += "  waiting: " + str(inst.waiting)[:240]
     return text

@@ -156,6 +156,9 @@ def _step(op: BaseOperator, module: str, dag_file: str) -> dict[str, Any]:
         template_fields=list(op.template_fields),
         callbacks=op.callbacks,
         doc=op.doc_md or op.doc,
+        past={"wait_for_downstream": bool(getattr(op, "wait_for_downstream", False)),
+              "ignore_first": bool(getattr(op, "ignore_first_depends_on_past", False))}
+        if getattr(op, "depends_on_past", False) else None,
     )
 
 

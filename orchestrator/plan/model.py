@@ -75,6 +75,13 @@ class Mapping(_Frozen):
     sources: list[str] = Field(default_factory=list)
 
 
+class PastDeps(_Frozen):
+    """``depends_on_past``: the task waits for its own instances in the previous run (engine.past)."""
+
+    wait_for_downstream: bool = False  # ... and for those of its direct downstream tasks
+    ignore_first: bool = False  # ignore_first_depends_on_past: run if the previous run lacks the task
+
+
 class Step(_Frozen):
     task_id: str
     operator: str  # class name, e.g. "_PythonDecoratedOperator", "EmptyOperator"
@@ -106,6 +113,7 @@ class Step(_Frozen):
     is_teardown: bool = False
     indirect_setups: list[str] = Field(default_factory=list)
     decides_run: bool | None = None
+    past: PastDeps | None = None  # depends_on_past / wait_for_downstream (None: the task does not wait)
 
 
 class AssetCondition(_Frozen):

@@ -189,7 +189,7 @@ def _task_level(dag: DAG, op: BaseOperator) -> list[str]:
         and not op.outlets
         and op.retries >= 0
         and op.retry_delay.days >= 0
-        and not op.depends_on_past
+        and not getattr(op, "wait_for_past_depends_before_skipping", False)
         and not getattr(op, "params", None)
     ):
         return []
@@ -227,10 +227,10 @@ def _task_level(dag: DAG, op: BaseOperator) -> list[str]:
         problems.append(f"{where}: retries must be 0 or more, got {op.retries}.")
     if op.retry_delay.total_seconds() < 0:
         problems.append(f"{where}: retry_delay must not be negative.")
-    if op.depends_on_past:
+    if getattr(op, "wait_for_past_depends_before_skipping", False):
         problems.append(
-            f"{where}: depends_on_past=True is not supported (a run's tasks do not wait for the previous "
-            "run's); remove it, or set max_active_runs=1 on the DAG so runs go one at a time, in order."
+            f"{where}: wait_for_past_depends_before_skipping=True is not supported (a task skipped by its "
+            "upstream is skipped at once, without waiting for the previous run); remove it."
         )
     for name, param in sorted((getattr(op, "params", None) or {}).items()):
         problem = schema_problem(param.schema)

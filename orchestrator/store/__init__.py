@@ -9,6 +9,7 @@ from __future__ import annotations
 from orchestrator.store.dynamo import create_table
 from orchestrator.store.instances import InstancesMixin, NONE_STATE, TERMINAL
 from orchestrator.store.parking import ParkingMixin
+from orchestrator.store.past import PastMixin
 from orchestrator.store.registry import RegistryMixin, plan_s3_key
 from orchestrator.store.reschedule import RescheduleMixin
 from orchestrator.store.runs import RunsMixin
@@ -16,7 +17,7 @@ from orchestrator.store.state import StateMixin
 from orchestrator.store.base import Update
 
 
-class RunStore(RegistryMixin, RunsMixin, ParkingMixin, RescheduleMixin, InstancesMixin, StateMixin):
+class RunStore(RegistryMixin, RunsMixin, ParkingMixin, RescheduleMixin, InstancesMixin, StateMixin, PastMixin):
     """Registry, runs and task instances over one DynamoDB table; XComs inline or in S3.
 
     Example::

@@ -32,12 +32,13 @@ def _active_marker(dag_id: str, run_id: str) -> dict[str, Any]:
 
 
 class RunsMixin(StoreBase):
-    def create_run(self, run: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    def create_run(self, run: dict[str, Any], *, by_date: bool = False) -> tuple[dict[str, Any], bool]:
         """Create a run item; returns ``(run, created)``. Idempotent on ``(dag_id, run_id)``.
 
         ``run`` holds the contract's attributes (dag_id, run_id, state, run_type, logical_date,
         ...); keys and GSI attributes are added here. A second call with the same ids returns
-        the stored run and ``created=False``.
+        the stored run and ``created=False``. ``by_date``: also write the run's ``PAST#`` entry
+        (``store.past``: its plan has a ``depends_on_past`` task).
         """
         dag_id, run_id = run["dag_id"], run["run_id"]
         item = {
@@ -51,6 +52,10 @@ class RunsMixin(StoreBase):
         puts = [self._tx_put(item, "attribute_not_exists(pk)"), self._tx_put(pointer)]
         if run.get("state") == "queued":
             puts.append(self._tx_put(_waiting_marker(dag_id, run_id, run.get("logical_date"))))
+        if by_date and run.get("logical_date"):
+            from orchestrator.store.past import past_entry
+
+            puts.append(self._tx_put(past_entry(dag_id, run_id, run["logical_date"], str(run.get("run_type")))))
         try:
             # Two triggers racing on the same run id (a schedule fired twice, a retried API
             # call): the first put wins, the second finds the item and returns it unchanged.

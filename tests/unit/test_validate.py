@@ -150,14 +150,19 @@ def test_graph_problems_unknown_without_suggestion():
     assert out == ["Task 'a': depends on 'zzzz', which does not exist. Define that task or remove the dependency."]
 
 
-def test_depends_on_past_is_reported():
-    with make_dag(default_args={"depends_on_past": True}) as d:
+def test_depends_on_past_compiles_and_waiting_before_skipping_is_reported():
+    with make_dag(default_args={"depends_on_past": True, "wait_for_downstream": True}) as d:
         EmptyOperator(task_id="t")
-    with pytest.raises(PlanValidationError, match=rf"Task 't' in DAG 'v' \({F}\): depends_on_past=True is not supported"):
-        compile_dag(d)
+    step = compile_dag(d).steps[0]
+    assert step.past is not None and step.past.wait_for_downstream and not step.past.ignore_first
+    with make_dag("late", default_args={"depends_on_past": True, "wait_for_past_depends_before_skipping": True}) as late:
+        EmptyOperator(task_id="t")
+    with pytest.raises(PlanValidationError, match=rf"Task 't' in DAG 'late' \({F}\): wait_for_past_depends_before_skipping"
+                                                  r"=True is not supported"):
+        compile_dag(late)
     with make_dag("ok", default_args={"depends_on_past": False}) as ok:
         EmptyOperator(task_id="t")
-    compile_dag(ok)
+    assert compile_dag(ok).steps[0].past is None
 
 
 def _step(tid, up=(), down=(), **kw):

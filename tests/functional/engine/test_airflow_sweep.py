@@ -469,8 +469,12 @@ def test_airflow_task_arguments_without_meaning_on_lambda_are_accepted_and_sla_i
         with DAG("sla", schedule=None, start_date=datetime(2026, 1, 1)):
             EmptyOperator(task_id="t", sla=60)
     with DAG("wfd", schedule=None, start_date=datetime(2026, 1, 1)) as d:
-        EmptyOperator(task_id="t", wait_for_downstream=True)
-    with pytest.raises(PlanValidationError, match=r"depends_on_past=True is not supported"):
+        EmptyOperator(task_id="t", wait_for_downstream=True)  # Airflow: implies depends_on_past=True
+    past = compile_dag(d).steps[0].past
+    assert past is not None and past.wait_for_downstream
+    with DAG("wpd", schedule=None, start_date=datetime(2026, 1, 1)) as d:
+        EmptyOperator(task_id="t", depends_on_past=True, wait_for_past_depends_before_skipping=True)
+    with pytest.raises(PlanValidationError, match=r"wait_for_past_depends_before_skipping=True is not supported"):
         compile_dag(d)
 
 
