@@ -146,7 +146,8 @@ class Engine:
     def create_and_start(self, dag_id: str, *, plan: StepPlan | None, run_id: str, run_type: str,
                          logical_date: datetime, data_interval: tuple[datetime, datetime] | None,
                          conf: dict[str, Any], triggering_asset_events: Any = None,
-                         partition_key: str | None = None, partition_date: datetime | None = None) -> Any:
+                         partition_key: str | None = None, partition_date: datetime | None = None,
+                         backfill_ordinal: int | None = None) -> Any:
         """Write the run item (conditional put) and start it; ``StartedRun(run, created)``.
 
         Called only by the door (``engine.start``), which has checked the run id and conf.
@@ -171,6 +172,8 @@ class Engine:
         if partition_key is not None:  # a partitioned run (Airflow 3.2+): its tasks' events carry the key
             item.update(partition_key=partition_key,
                         partition_date=iso(partition_date) if partition_date is not None else None)
+        if backfill_ordinal is not None:
+            item["backfill_ordinal"] = backfill_ordinal  # the first run of a backfill does not wait (engine.past)
         run, created = self.store.create_run(item, by_date=past.uses_past(plan))
         if not created:
             if run.get("state") == "queued":

@@ -6,8 +6,8 @@ instance of the same task (all map indexes) is success or skipped, and with
 ``wait_for_downstream`` every instance of the task's direct downstream tasks too. The previous
 run is the one with the latest logical date before this run's (``DagRun.get_previous_dagrun``),
 or, for a DAG with ``catchup=True``, the latest such run that is not manual
-(``get_previous_scheduled_dagrun``). No previous run: it runs. The first run of a backfill does
-not wait. A previous run without the task waits forever unless ``ignore_first_depends_on_past``.
+(``get_previous_scheduled_dagrun``). No previous run: it runs. The run of a backfill's first
+interval does not wait (``sort_ordinal`` 1; ``stratus backfill`` stores ``backfill_ordinal``). A previous run without the task waits forever unless ``ignore_first_depends_on_past``.
 Otherwise the instance has no status and waits (a failed past instance holds it until a person
 clears or marks it); its ``note`` says why, as Airflow's "dependencies not met" does.
 
@@ -124,9 +124,9 @@ def check(engine: Engine, plan: StepPlan, run: dict[str, Any], step: Step) -> Ve
     entry = previous_run(engine, plan, run)
     if entry is None:
         return Verdict(True, "This task instance was the first task instance for its task.")
-    if run.get("run_type") == "backfill" and entry.get("run_type") != "backfill":
-        # Airflow: the first run of a backfill (sort_ordinal 1) does not wait. A backfill's runs
-        # are created oldest first, so its first run is the one whose previous run is no backfill.
+    if run.get("run_type") == "backfill" and "backfill_ordinal" not in run:
+        run = engine.store.get_run(plan.dag_id, run["run_id"])  # a worker's run snapshot leaves it out
+    if run.get("backfill_ordinal") == 1:
         return Verdict(True, "Task instance is first run in a backfill.")
     store = engine.store
     try:

@@ -132,7 +132,8 @@ def start_run(engine: Engine, dag_id: str, *, plan: StepPlan | None = None, run_
               data_interval: tuple[datetime, datetime] | None = None,
               conf: Mapping[str, Any] | None = None,
               triggering_asset_events: dict[str, list[dict[str, Any]]] | None = None,
-              partition_key: str | None = None, partition_date: datetime | None = None) -> StartedRun:
+              partition_key: str | None = None, partition_date: datetime | None = None,
+              backfill_ordinal: int | None = None) -> StartedRun:
     """Create a run of ``dag_id`` and start it (or queue it behind ``max_active_runs``).
 
     ``partition_key`` makes it a partitioned run (Airflow 3.2+: ``dag_run.partition_key``; the asset
@@ -143,7 +144,8 @@ def start_run(engine: Engine, dag_id: str, *, plan: StepPlan | None = None, run_
     logical date (default now). Idempotent on the run id: a second call returns the existing
     run with ``created=False`` (and starts it if a first caller died before it took a slot).
     Raises ParamValidationError (bad conf or run id, conf not matching the DAG's params) and
-    NotFoundError (unknown DAG) before anything is written.
+    NotFoundError (unknown DAG) before anything is written. ``backfill_ordinal``: the run's
+    interval's place in its backfill, from 1 (Airflow's ``BackfillDagRun.sort_ordinal``).
 
     Example::
 
@@ -161,7 +163,8 @@ def start_run(engine: Engine, dag_id: str, *, plan: StepPlan | None = None, run_
     return engine.create_and_start(dag_id, plan=plan, run_id=run_id, run_type=run_type, logical_date=logical,
                                    data_interval=data_interval, conf=checked,
                                    triggering_asset_events=triggering_asset_events,
-                                   partition_key=partition_key, partition_date=partition_date)
+                                   partition_key=partition_key, partition_date=partition_date,
+                                   backfill_ordinal=backfill_ordinal)
 
 
 def partition_date_of(plan: StepPlan, key: Any) -> datetime | None:

@@ -121,7 +121,7 @@ def run_backfill(
     engine = engine or make_engine(clients, resources)
     store = engine.store
     report = BackfillReport(plan.dag_id)
-    for info in intervals:
+    for ordinal, info in enumerate(intervals, start=1):
         existing = _existing_run(store, plan.dag_id, info)
         if existing is None:
             part: dict[str, Any] = {}
@@ -130,8 +130,9 @@ def run_backfill(
 
                 key, date = cron_partition(plan, info.logical_date, offset=False)
                 part = {"partition_key": key, "partition_date": date}
+            # The ordinal counts every interval, created or not, as Airflow's sort_ordinal does.
             run, _ = start_run(clients, resources, plan, run_id=make_run_id("backfill", info.logical_date), run_type="backfill",
-                               info=info, conf=conf, engine=engine, **part)
+                               info=info, conf=conf, engine=engine, backfill_ordinal=ordinal, **part)
             item = BackfillItem(info.logical_date.isoformat(), str(run["run_id"]), "created")
         else:
             state = str(existing.get("state"))

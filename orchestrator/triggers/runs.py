@@ -60,6 +60,7 @@ def start_run(
     engine: Any = None,
     partition_key: str | None = None,
     partition_date: datetime | None = None,
+    backfill_ordinal: int | None = None,
 ) -> StartedRun:
     """Create (and, when a slot is free, start) a run through the door; ``(run, created)``.
 
@@ -70,7 +71,7 @@ def start_run(
     return door(engine, plan.dag_id, plan=plan, run_id=run_id, run_type=run_type, logical_date=info.logical_date,
                 data_interval=(info.data_interval_start, info.data_interval_end), conf=conf,
                 triggering_asset_events=triggering_asset_events or None, partition_key=partition_key,
-                partition_date=partition_date)
+                partition_date=partition_date, backfill_ordinal=backfill_ordinal)
 
 
 def start_asset_run(clients: Clients, resources: Resources, dag_item: dict[str, Any],

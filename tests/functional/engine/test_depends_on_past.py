@@ -24,6 +24,7 @@ import threading
 from datetime import datetime, timezone
 
 from orchestrator.engine import past
+from orchestrator.observe.terminal import render_run_tree
 from orchestrator.store import dynamo as ddb
 from orchestrator.triggers.backfill import run_backfill
 
@@ -81,6 +82,9 @@ def test_a_failed_past_instance_holds_the_next_run_until_it_is_cleared_and_succe
     assert waiting["note"] == ("depends_on_past is true for this task, but 1 previous task instance(s) are not in "
                                f"a successful state (previous run '{r1}').")
     assert waiting["past_wait"] == r1
+    # `stratus show` says why it waits.
+    tree = render_run_tree(h.plan("nightly"), h.store.get_run("nightly", r2), h.store.list_tis("nightly", r2))
+    assert "load  ○ no status  waiting: depends_on_past is true for this task, but 1 previous" in tree
     # It keeps waiting: the sweeper looks again and leaves it (the past instance is still failed).
     h.conductor.sweep()
     h.drain()
@@ -363,3 +367,20 @@ def test_a_task_without_depends_on_past_writes_no_past_items(h):
     items = h.clients.client("dynamodb").scan(TableName=h.resources.table)["Items"]
     assert not [i for i in items if i["sk"]["S"].startswith(("PAST#", "PASTWAIT#"))]
     assert ddb.dag_pk("plain") in {i["pk"]["S"] for i in items}
+
+
+def test_the_first_run_of_a_backfill_does_not_wait_for_the_run_before_the_range(h, tmp_path, monkeypatch):
+    flag = tmp_path / "fail"
+    monkeypatch.setenv("STRATUS_TEST_FAIL_FLAG", str(flag))
+    _write(h, "nightly", FLAKY_LOAD)
+    flag.write_text("x")
+    before = h.run("nightly", logical_date=_day(1), run_type="scheduled")
+    assert before["state"] == "failed"
+    flag.unlink()
+    # Airflow: PrevDagrunDep passes the backfill's sort_ordinal 1 run ("first run in a backfill");
+    # the others depend on the run before them as usual.
+    report = run_backfill(h.clients, h.resources, h.plan("nightly"), _day(2), _day(4), engine=h.engine)
+    h.drain()
+    assert [h.store.get_run("nightly", r)["state"] for r in report.run_ids] == ["success"] * 3
+    assert h.store.get_run("nightly", report.run_ids[0])["backfill_ordinal"] == 1
+    assert h.store.get_run("nightly", before["run_id"])["state"] == "failed"
