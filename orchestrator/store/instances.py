@@ -69,7 +69,9 @@ class InstancesMixin(StoreBase):
             set_={"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "map_index": map_index,
                   "state": state, **extra},
             # A cleared instance decided without running has no outputs (queued: its try replaces them).
-            remove=[] if state in ("queued", "scheduled") else list(OUTPUTS),
+            # A wait for the previous run (store.past) ends here: its reason goes with it.
+            remove=([] if state in ("queued", "scheduled") else list(OUTPUTS)) + ["past_wait"]
+            + ([] if "note" in extra else ["note"]),
             raw_set=["#try = :newtry", "#mt = :maxtries"],
             # Two completions making the same task ready (two upstreams finishing together, a
             # sweeper reconciling while a worker dispatches): only the first creation succeeds.
@@ -323,7 +325,7 @@ class InstancesMixin(StoreBase):
             # Airflow: a downstream task already queued or running when the clear lands still
             # reads them (removing them here failed it on a None input).
             remove=["error", "start_date", "end_date", "duration",
-                    "deadline", "next_try_at", "note", "lost_invokes", RENDERED, *RIDING],
+                    "deadline", "next_try_at", "note", "lost_invokes", "past_wait", RENDERED, *RIDING],
             append={"history": [history]},
             # Clearing a task that a worker is running would lose its result: refuse.
             condition="attribute_exists(pk) AND NOT (#state IN (:q, :r))",
@@ -339,7 +341,7 @@ class InstancesMixin(StoreBase):
         # run's counters are then re-derived from the stored states (reconcile), not adjusted.
         upd = Update(set_={"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "map_index": map_index,
                            "state": state, "end_date": now, "note": f"marked {state}"},
-                     keep={"try_number": 0, "max_tries": 0, "start_date": now})
+                     keep={"try_number": 0, "max_tries": 0, "start_date": now}, remove=["past_wait"])
         self._update(pk, sk, upd, what=f"task '{task_id}'[{map_index}] of run '{run_id}' (mark)")
 
     def get_ti(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> dict[str, Any]:

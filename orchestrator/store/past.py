@@ -17,7 +17,7 @@ query of its own partition. Every key stays within the DAG's own partitions
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator
 
 from botocore.exceptions import ClientError
 
@@ -37,7 +37,7 @@ def past_entry(dag_id: str, run_id: str, logical_date: str, run_type: str) -> di
 
 
 class PastMixin(StoreBase):
-    def previous_runs(self, dag_id: str, logical_date: str) -> Any:
+    def previous_runs(self, dag_id: str, logical_date: str) -> Iterator[dict[str, Any]]:
         """``PAST#`` entries of runs with a logical date before ``logical_date``, newest first."""
         kwargs: dict[str, Any] = {
             "TableName": self.table,
@@ -51,7 +51,7 @@ class PastMixin(StoreBase):
         while True:
             resp = self.ddb.query(**kwargs)
             for raw in resp.get("Items", []):
-                yield d.from_item(raw)
+                yield d.from_item(raw) or {}
             last = resp.get("LastEvaluatedKey")
             if not last:
                 return

@@ -95,7 +95,10 @@ def test_a_failed_past_instance_holds_the_next_run_until_it_is_cleared_and_succe
     h.drain()
     assert h.store.get_run("nightly", r1)["state"] == "success"
     assert h.store.get_run("nightly", r2)["state"] == "success"
-    assert _ti(h, "nightly", r2, "load")["try_number"] == 1
+    released = _ti(h, "nightly", r2, "load")
+    assert released["try_number"] == 1
+    # The wait ended with the queueing: no reason left behind, nothing for the sweeper to look at.
+    assert "past_wait" not in released and "note" not in released
     # The waiter item is gone once used.
     assert h.store.past_waiters("nightly", r1) == []
 
@@ -254,8 +257,8 @@ def test_catchup_runs_started_together_from_two_threads_keep_each_tasks_order(h,
         for t in threads:
             t.join()
     assert not errors, errors
-    h.conductor.sweep()  # whatever a race left behind, the safety net repairs (it must not be needed for order)
-    h.drain()
+    # No sweep: a wake-up lost between a waiting task and its previous run's completer would leave
+    # a run running here (the waiter is written before the second look; the completer reads after).
     assert {h.store.get_run("ledger", r)["state"] for r in run_ids} == {"success"}
     days = [f"2026-01-0{n}" for n in range(1, 6)]
     assert _order(order) == {"post": days, "close": days}
@@ -384,3 +387,30 @@ def test_the_first_run_of_a_backfill_does_not_wait_for_the_run_before_the_range(
     assert [h.store.get_run("nightly", r)["state"] for r in report.run_ids] == ["success"] * 3
     assert h.store.get_run("nightly", report.run_ids[0])["backfill_ordinal"] == 1
     assert h.store.get_run("nightly", before["run_id"])["state"] == "failed"
+
+
+def test_a_previous_run_finishing_between_the_check_and_the_waiter_does_not_lose_the_wake_up(h, tmp_path,
+                                                                                             monkeypatch):
+    """The race at the root of the wake-up: the previous run's task ends after the waiting task
+    looked at it but before its waiter is written, so the completer finds no waiter."""
+    monkeypatch.setenv("STRATUS_TEST_ORDER", str(tmp_path / "order.txt"))
+    _write(h, "ledger", DAILY.format(catchup="False"))
+    p = h.start("ledger", logical_date=_day(1), run_type="scheduled")["run_id"]
+    h.engine.handle_task(h.dispatcher.tasks.popleft())  # p: extract
+    h.engine.handle_task(h.dispatcher.tasks.popleft())  # p: post (close is queued next)
+    held = h.dispatcher.tasks.popleft()  # p: close, not run yet
+    assert (held.run_id, held.task_id) == (p, "close")
+    original = h.store.put_past_waiter
+    seen: list[list] = []
+
+    def late_waiter(dag_id, prev_run_id, run_id, task_id, on):
+        h.engine.handle_task(held)  # p's close ends now: its wake-up finds no waiter yet
+        seen.append(h.store.past_waiters(dag_id, prev_run_id))
+        original(dag_id, prev_run_id, run_id, task_id, on)
+
+    monkeypatch.setattr(h.store, "put_past_waiter", late_waiter)
+    r = h.start("ledger", logical_date=_day(2), run_type="scheduled")["run_id"]
+    h.drain()  # r: extract, post, then close looks at p's close (still queued) and writes its waiter
+    assert seen == [[]]  # the completer ran in the window and saw nothing to wake
+    assert h.store.get_run("ledger", p)["state"] == "success"
+    assert h.store.get_run("ledger", r)["state"] == "success"  # the second look released it, no sweep
