@@ -99,3 +99,18 @@ def test_a_custom_mapper_cannot_go_into_a_plan():
     assert "Mine is a custom partition mapper" in mapper_problem(Mine())
     assert "Mine is a custom partition mapper" in mapper_problem(ProductMapper(Mine(), IdentityMapper()))
     assert mapper_problem(ProductMapper(IdentityMapper(), StartOfDayMapper())) is None
+
+
+def test_add_partitions_on_outlet_events():
+    # Airflow 3.3's OutletEventAccessor.add_partitions: keys per asset; refused on an alias and for blank keys.
+    from orchestrator.authoring.assets import Asset, AssetAlias
+    from orchestrator.engine.runtime import OutletEventAccessors
+
+    events = OutletEventAccessors()
+    events[Asset("s3://b/k")].add_partitions(["us", "eu"])
+    events[Asset("s3://b/k")].add_partitions("us")
+    assert events.partition_keys() == {"s3://b/k": ["eu", "us"]}
+    with pytest.raises(TypeError, match="add_partitions\\(\\) is not supported on asset alias outlet events"):
+        events[AssetAlias("daily")].add_partitions("us")
+    with pytest.raises(ValueError, match="partition_key must not be empty or whitespace-only; got ' '"):
+        events[Asset("s3://b/k")].add_partitions(" ")

@@ -40,3 +40,17 @@ def test_hash_is_stable_across_processes():
 
 def test_hash_changes_with_content():
     assert make_plan().hash != make_plan(catchup=True).hash
+
+
+def test_partitioning_enters_the_hash_only_when_a_dag_has_it():
+    # Plans compiled before asset partitions existed keep their hash (runs pin it).
+    import json
+
+    from orchestrator.plan.model import Partitioning
+
+    plain = make_plan()
+    assert "partitioning" not in json.loads(plain.canonical_json())["schedule"]
+    parted = make_plan(schedule=Schedule(kind="none", partitioning=Partitioning(kind="runtime")))
+    assert json.loads(parted.canonical_json())["schedule"]["partitioning"]["kind"] == "runtime"
+    assert parted.with_hash().hash != make_plan(schedule=Schedule(kind="none")).with_hash().hash
+    assert StepPlan.from_json(parted.with_hash().to_json()) == parted.with_hash()
