@@ -141,7 +141,8 @@ def run_table(run: dict[str, Any], tis: list[dict[str, Any]], task_order: list[s
 # `stratus run --json` / `stratus runs --json`: the documented, stable shape (README "JSON output").
 # Storage keys (pk, sk, gsi1pk, counters such as c#..., lane bookkeeping) never appear.
 RUN_FIELDS = ("dag_id", "run_id", "state", "run_type", "logical_date", "data_interval_start", "data_interval_end",
-              "queued_at", "start_date", "end_date", "conf", "params", "plan_hash", "note")
+              "queued_at", "start_date", "end_date", "conf", "params", "plan_hash", "note", "partition_key",
+              "partition_date")
 TI_FIELDS = ("task_id", "map_index", "state", "try_number", "max_tries", "queued_at", "start_date", "end_date",
              "duration", "note")
 OUTPUT_TAIL = 10  # lines of a failed task's output shown
