@@ -195,13 +195,14 @@ def run_on_dev(dags: str, dag_id: str, *, conf: dict[str, Any] | None = None,
 
 
 def _add_output_tails(cloud: Any, dag_id: str, run_id: str, tis: list[dict[str, Any]]) -> None:
+    failed = [ti for ti in tis if ti.get("state") == "failed"]
+    if not failed:
+        return  # nothing to read (the read model's import is for failures only)
     from orchestrator.observe.logs import output_lines
     from orchestrator.observe.service import RunsView
 
     view = RunsView(cloud.clients, cloud.resources, store=cloud.engine().store)
-    for ti in tis:
-        if ti.get("state") != "failed":
-            continue
+    for ti in failed:
         try:
             lines = view.log_lines(dag_id, run_id, str(ti["task_id"]), map_index=int(ti.get("map_index", -1)))
         except StratusError:

@@ -12,8 +12,8 @@
   service folder for each kind of file: about a tenth of its CPU). One file per result in
   the deploy cache's folder, authenticated the same way (``local.deploycache.write_private``),
   written by the first process that loads it, read only by a process that asks for it. Its
-  name covers botocore's and Python's versions, the call and, for every search path that
-  is not botocore's own versioned ``data`` folder (e.g. ``~/.aws/models``), each file's
+  name covers Python's version, the call and, for each search path, the version of the
+  package it lies in (botocore, boto3, moto) or else (e.g. ``~/.aws/models``) each file's
   path, size and modification time, so an added or changed model is read afresh.
   ``STRATUS_DEPLOY_CACHE=0`` turns this off with the deploy cache.
 - User-Agent: botocore rebuilds the header string for every request (a dozen components,
@@ -84,6 +84,17 @@ def _shared(name: str, original: Any, kept: dict[tuple[Any, ...], Any], lock: An
 _MISSING = object()
 
 
+def _package_folders() -> list[tuple[str, str]]:
+    """(folder, version) of the installed packages whose folders botocore searches for models."""
+    found = []
+    for name in ("botocore", "boto3", "moto"):
+        module = sys.modules.get(name)
+        version = getattr(module, "__version__", None)
+        if module is not None and version and getattr(module, "__file__", None):
+            found.append((os.path.dirname(os.path.abspath(module.__file__)), f"{name}=={version}"))
+    return found
+
+
 class _DiskCopy:
     """Loader results kept on disk, one file per result (see the module docstring)."""
 
@@ -99,14 +110,15 @@ class _DiskCopy:
     def _fingerprint(self, paths: tuple[str, ...]) -> str:
         found = self._fingerprints.get(paths)
         if found is None:
-            import botocore
-
-            h = hashlib.sha256(repr((botocore.__version__, sys.version, paths)).encode())
-            own = os.path.join(os.path.dirname(os.path.abspath(botocore.__file__)), "data")
+            h = hashlib.sha256(repr((sys.version, paths)).encode())
+            packages = _package_folders()
             for path in paths:
-                if os.path.abspath(path) == own or not os.path.isdir(path):
-                    continue  # botocore's own models: its version says it all
-                for folder, dirs, files in os.walk(path):
+                path = os.path.abspath(path)
+                owner = next((p for p in packages if path == p[0] or path.startswith(p[0] + os.sep)), None)
+                if owner is not None:
+                    h.update(repr(owner).encode())  # inside botocore, boto3 or moto: their version says it all
+                    continue
+                for folder, dirs, files in os.walk(path):  # e.g. ~/.aws/models: every file counts
                     dirs.sort()
                     for file in sorted(files):
                         info = os.stat(os.path.join(folder, file))

@@ -214,3 +214,35 @@ def test_other_requests_are_signed_by_botocore(aws_env: None, monkeypatch: pytes
         monkeypatch.setattr(settings, "INITIAL_NO_AUTH_ACTION_COUNT", 0)  # moto checks signatures now
         signature = _signed().rsplit("Signature=", 1)[1]
     assert len(signature) == 64 and int(signature, 16) >= 0
+
+
+def test_url_rules_match_and_build_as_werkzeug_does_with_builders_made_on_first_use() -> None:
+    from werkzeug.routing import Map, Rule
+    from werkzeug.routing.rules import Rule as RuleClass
+
+    motorequest.install()
+    lazy = RuleClass._compile_builder
+    assert getattr(lazy, "_stratus_fast", False)
+
+    def rules() -> list[Rule]:
+        return [Rule("/2015-03-31/functions/<FunctionName>/invocations", endpoint="Invoke", methods=["POST"]),
+                Rule("/things/<int:n>/<path:rest>", endpoint="thing", defaults={"flag": "x"}),
+                Rule("/plain", endpoint="plain")]
+
+    def use(table: Map) -> list[Any]:
+        urls = table.bind("lambda.us-east-1.amazonaws.com")
+        return [urls.match("/2015-03-31/functions/my-fn/invocations", method="POST"),
+                urls.match("/things/7/a/b"),
+                urls.build("Invoke", {"FunctionName": "a b/c"}, method="POST"),
+                urls.build("thing", {"n": 3, "rest": "x/y", "flag": "x", "extra": "1"}),
+                urls.build("plain", {"q": ["1", "2"]}, append_unknown=True),
+                urls.build("plain", {"q": "1"}, append_unknown=False)]
+
+    fast = use(Map(rules()))
+    RuleClass._compile_builder = lazy.__wrapped__  # werkzeug's own, eager
+    try:
+        plain = use(Map(rules()))
+    finally:
+        RuleClass._compile_builder = lazy
+    assert fast == plain
+    assert plain[2] == "/2015-03-31/functions/a%20b/c/invocations"  # werkzeug keeps "/" in a default converter
