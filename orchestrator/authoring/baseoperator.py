@@ -538,7 +538,7 @@ class BaseOperator(DependencyMixin):
                 return resolve(context)  # type: ignore[misc]
             return value
 
-        env = self.dag.jinja_environment() if self.dag is not None else None
+        env = self.dag.jinja_environment if self.dag is not None else None  # made when a field has a template
         if self.dag is not None and self.dag.user_defined_macros:
             context = {**self.dag.user_defined_macros, **context}
         extensions = tuple(self.template_ext)

@@ -108,7 +108,7 @@ def bash_operator_class(python_operator: type) -> type:
 
             env = None
             if self.dag is not None:
-                env = self.dag.jinja_environment()
+                env = self.dag.jinja_environment
                 context = {**self.dag.user_defined_macros, **context}
             command = render(command, context, env=env)
             return run_command(command, task_id=self.task_id, env=self.env, append_env=self.append_env, cwd=self.cwd,

@@ -108,6 +108,9 @@ def default_environment(native: bool = False) -> Any:
 def render_string(source: str, context: Mapping[str, Any], *, env: Any = None) -> Any:
     """Render one template string with ``context`` (a str, or any type with a native env).
 
+    ``env``: the Jinja environment, or a function that returns it (called only for a string
+    that holds a template marker: Jinja is not imported for a task with nothing to render).
+
     Raises:
         TemplateRenderError: on a syntax error, an undefined name or a sandbox violation.
     """
@@ -117,7 +120,10 @@ def render_string(source: str, context: Mapping[str, Any], *, env: Any = None) -
 
     from jinja2 import Undefined
 
-    env = env if env is not None else default_environment()
+    if env is None:
+        env = default_environment()
+    elif callable(env) and not hasattr(env, "from_string"):
+        env = env()
     try:
         result = env.from_string(source).render(**context)
         if isinstance(result, Undefined):
@@ -138,7 +144,8 @@ def render(
 
     ``leaf``, when given, is applied to every value that is neither a string nor a container
     (the operator uses it to resolve upstream output references; what it returns is not
-    rendered again). ``env`` defaults to the shared sandboxed environment. Example::
+    rendered again). ``env`` (or a function returning it, see ``render_string``) defaults to
+    the shared sandboxed environment. Example::
 
         render({"path": "s3://b/{{ ds }}/"}, {"ds": "2026-01-01"}) == {"path": "s3://b/2026-01-01/"}
     """

@@ -479,7 +479,7 @@ class LocalCloud:
         from orchestrator.plan.compiler import compile_dag
         from orchestrator.plan.loader import DagBag
 
-        bag = DagBag(str(self.dags_root))
+        bag = DagBag.for_dag(str(self.dags_root), dag_id)
         dag = bag.dags.get(dag_id)
         if dag is None:
             problems = "; ".join(f"{f}: {e}" for f, e in bag.import_errors.items())

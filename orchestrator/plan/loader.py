@@ -199,6 +199,31 @@ class DagBag:
         else:
             raise DagImportError(f"{dags_root}: no such file or folder of DAGs", file=dags_root)
 
+    @classmethod
+    def for_dag(cls, dags_root: str, dag_id: str, **options: Any) -> DagBag:
+        """A bag holding DAG ``dag_id`` of the folder ``dags_root`` (``stratus run``, ``dag.test()``).
+
+        The files whose text holds the id are imported first, in the folder's order (the one
+        that defines it is nearly always among them: the id is a literal or the ``@dag``
+        function's name); only when none of them defines it is the whole folder loaded, so
+        the bag then lists every DAG and import error, as ``DagBag(dags_root)`` does.
+        """
+        bag = cls(dags_root, load=False, **options)
+        if not os.path.isdir(dags_root):
+            return cls(dags_root, **options)
+        needle = dag_id.encode()
+        for path in bag.list_files():
+            try:
+                with open(path, "rb") as fh:
+                    mentions = needle in fh.read()
+            except OSError:
+                mentions = True
+            if mentions:
+                bag.load_file(path)
+                if dag_id in bag.dags:
+                    return bag
+        return cls(dags_root, **options)
+
     def _ignore_patterns(self) -> list[re.Pattern[str]]:
         patterns: list[re.Pattern[str]] = []
         for name in _IGNORE_FILES:

@@ -157,3 +157,25 @@ def test_slow_file_times_out_with_its_line(tmp_path):
     (err,) = bag.import_errors.values()
     assert err.line == 4
     assert "DagImportTimeout: importing took longer than 0.3 s" in str(err)
+
+
+def test_for_dag_imports_the_files_that_mention_the_id_first(tmp_path):
+    from orchestrator.plan.loader import DagBag
+
+    head = "from datetime import datetime\nfrom orchestrator import dag, task\n"
+    (tmp_path / "a_other.py").write_text(head + "@dag(schedule=None, start_date=datetime(2026, 1, 1))\n"
+                                         "def other():\n    @task\n    def t():\n        pass\n    t()\nother()\n")
+    (tmp_path / "b_broken.py").write_text("from orchestrator import dag\nraise RuntimeError('dag file broken')\n")
+    (tmp_path / "c_mine.py").write_text(head + "@dag(schedule=None, start_date=datetime(2026, 1, 1))\n"
+                                        "def mine():\n    @task\n    def t():\n        pass\n    t()\nmine()\n")
+    (tmp_path / "d_computed.py").write_text(head + "NAME = 'comp' + 'uted'\n"
+                                            "@dag(dag_id=NAME, schedule=None, start_date=datetime(2026, 1, 1))\n"
+                                            "def f():\n    @task\n    def t():\n        pass\n    t()\nf()\n")
+    bag = DagBag.for_dag(str(tmp_path), "mine")
+    assert sorted(bag.dags) == ["mine"] and not bag.import_errors  # the others were not imported
+    # an id written nowhere (computed): the whole folder, every DAG and import error, as DagBag does
+    bag = DagBag.for_dag(str(tmp_path), "computed")
+    full = DagBag(str(tmp_path))
+    assert sorted(bag.dags) == sorted(full.dags) == ["computed", "mine", "other"]
+    assert sorted(bag.import_errors) == sorted(full.import_errors) and len(full.import_errors) == 1
+    assert sorted(DagBag.for_dag(str(tmp_path), "nope").dags) == sorted(full.dags)
