@@ -237,3 +237,53 @@ def test_destroy_deletes_the_stack_and_says_what_is_kept(tmp_path, monkeypatch, 
     calls = [json.loads(line) for line in log.read_text().splitlines()]
     assert calls[0][:4] == ["delete", "--stack-name", "gone", "--no-prompts"]
     assert not [t for t in tables if t.startswith("gone")]
+
+
+ONE_TASK = '''\
+from datetime import datetime
+from orchestrator import dag, task
+
+@dag(schedule=None, start_date=datetime(2026, 1, 1))
+def one_task():
+    @task
+    def only() -> int:
+        return 1
+
+    only()
+
+one_task()
+'''
+
+_MODULES_AFTER_RUN = """
+import json, sys
+from orchestrator.cli.main import main
+status = main(["run", "one_task", "--dags", sys.argv[1]])
+print(json.dumps({"status": status, "modules": sorted(sys.modules)}))
+"""
+
+
+def test_a_fresh_one_task_run_imports_only_what_it_needs(tmp_path):
+    """Regression guard for the cold start (#17): a fresh `stratus run` of a one-task DAG with nothing
+    to template, nothing failing and a deploy kept imports no Jinja, no read model, no other command,
+    no CloudFormation or SAM translator, and no other DAG file of its folder."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "one_task.py").write_text(ONE_TASK)
+    (tmp_path / "other_dag.py").write_text("# a dag file the run must not import\nraise RuntimeError('imported')\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for _ in range(2):  # the first may deploy and keep the stack; the second restores it, as every later run
+        done = subprocess.run([sys.executable, "-c", _MODULES_AFTER_RUN, str(tmp_path)], capture_output=True,
+                              text=True, env=env, cwd=ROOT, timeout=600, check=False)
+        assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["status"] == 0
+    modules = set(result["modules"])
+    assert "orchestrator.cli.run_commands" in modules and "moto" in modules  # it did run
+    unwanted = sorted(m for m in modules if m.split(".")[0] in ("jinja2", "samtranslator")
+                      or m.startswith(("moto.cloudformation", "orchestrator.observe.service",
+                                       "orchestrator.cli.view_commands", "orchestrator.cli.dag_commands",
+                                       "orchestrator.cli.trigger_commands", "orchestrator.cli.ops_commands"))
+                      or m.endswith("_other_dag"))
+    assert unwanted == []
