@@ -122,7 +122,7 @@ class Asset(BaseAsset):
         # Airflow's event-driven scheduling (AssetWatcher + a trigger): a DAG scheduled on such an
         # asset is refused by the validator (Stratus watches S3 itself).
         self.watchers = list(watchers or [])
-        _NAMED[self.name] = self.uri
+        _NAMED[str(self.name)] = self.uri
 
     @staticmethod
     def ref(*, name: str | None = None, uri: str | None = None) -> Asset:
@@ -176,9 +176,10 @@ class AssetNameRef(Asset):
             raise DagDefinitionError(f"Asset.ref(name=...) needs a non-empty name, got {name!r}.")
         self.name, self.group, self.extra, self.watchers = name, "asset", {}, []
 
-    @property  # type: ignore[override]
-    def uri(self) -> str:
-        return _NAMED.get(self.name, UNRESOLVED_REF + self.name)
+    @property
+    def uri(self) -> str:  # type: ignore[override]
+        name = str(self.name)
+        return _NAMED.get(name, UNRESOLVED_REF + name)
 
     def __repr__(self) -> str:
         return f"Asset.ref(name={self.name!r})"
