@@ -121,20 +121,27 @@ def check(engine: Engine, plan: StepPlan, run: dict[str, Any], step: Step) -> Ve
     past = step.past
     if past is None:
         return Verdict(True, "The task did not have depends_on_past set.")
+    store = engine.store
+    if run.get("run_type") == "backfill" and "backfill_ordinal" not in run:
+        run = store.get_run(plan.dag_id, run["run_id"])  # a worker's run snapshot leaves it out
+    if run.get("backfill_ordinal") == 1:
+        return Verdict(True, "Task instance is first run in a backfill.")
     entry = previous_run(engine, plan, run)
     if entry is None:
         return Verdict(True, "This task instance was the first task instance for its task.")
-    if run.get("run_type") == "backfill" and "backfill_ordinal" not in run:
-        run = engine.store.get_run(plan.dag_id, run["run_id"])  # a worker's run snapshot leaves it out
-    if run.get("backfill_ordinal") == 1:
-        return Verdict(True, "Task instance is first run in a backfill.")
-    store = engine.store
-    try:
-        prev = store.get_run(plan.dag_id, entry["run_id"])
-    except NotFoundError:
-        return Verdict(True, "This task instance was the first task instance for its task.")
-    prev_plan = plan if prev.get("plan_hash") == plan.hash else store.get_plan(plan.dag_id, prev["plan_hash"])
     on = (step.task_id, *(step.downstream if past.wait_for_downstream else ()))
+    prev: dict[str, Any] = entry
+    prev_plan = plan if entry.get("plan_hash") == plan.hash else None
+    steps = plan.step_map()
+    if prev_plan is None or any(steps[t].mapping is not None for t in on):
+        # The run item: its plan (another version) or a mapped task's instance count. Same plan and
+        # unmapped tasks (the usual case): the entry says enough, one read fewer per task.
+        try:
+            prev = store.get_run(plan.dag_id, entry["run_id"])
+        except NotFoundError:
+            return Verdict(True, "This task instance was the first task instance for its task.")
+        if prev_plan is None:
+            prev_plan = plan if prev.get("plan_hash") == plan.hash else store.get_plan(plan.dag_id, prev["plan_hash"])
     bad = _unsuccessful(engine, prev_plan, prev, step.task_id)
     where = f" (previous run '{prev['run_id']}')"
     if bad is None:

@@ -242,7 +242,9 @@ def task_instance_page(view: TaskInstanceView, log_text: str, links: LocalLinks)
         f'<h2 data-task="{_e(inst.task_id)}" data-state="{_e(inst.state or NO_STATUS)}">{_e(name)} {_pill(inst.state)}</h2>'
         f'<p class="muted">{_e(view.operator.lstrip("_"))}'
         + (f" &middot; {_e(view.doc)}" if view.doc else "") + "</p>"
-        "<h3>Tries</h3><table class=\"list tries\"><tr><th>#</th><th>state</th><th>start</th><th>end</th>"
+        + (f'<p class="waiting"><b>Dependencies not met:</b> {_e(inst.waiting)}</p>'
+           if getattr(inst, "waiting", None) else "")
+        + "<h3>Tries</h3><table class=\"list tries\"><tr><th>#</th><th>state</th><th>start</th><th>end</th>"
         f"<th>duration</th><th>error</th></tr>{tries}</table>"
         f'<h3>Log <span class="muted">(latest try, every line with its time)</span></h3><pre class="log">{_e(log_text)}</pre>'
         f'<h3>XComs</h3><table class="list xcoms">{xcoms}</table>{fields}')

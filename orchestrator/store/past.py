@@ -2,7 +2,7 @@
 
 ::
 
-    DAG#{dag_id} / PAST#{logical_date}#{run_id}            run_id, run_type   (written with the run)
+    DAG#{dag_id} / PAST#{logical_date}#{run_id}            run_id, run_type, plan_hash  (written with the run)
     RUN#{dag_id}#{prev_run_id} / PASTWAIT#{run_id}#{task}   run_id, task_id, on (task ids of prev)
     RUN#{dag_id}#{run_id} / TI#{task}#-00001                state "none", note, past_wait (the wait)
 
@@ -30,10 +30,12 @@ PAST_PREFIX = "PAST#"
 WAIT_PREFIX = "PASTWAIT#"
 
 
-def past_entry(dag_id: str, run_id: str, logical_date: str, run_type: str) -> dict[str, Any]:
-    """The ``PAST#`` item of a run (put in the run's creating transaction, ``create_run``)."""
+def past_entry(run: dict[str, Any]) -> dict[str, Any]:
+    """The ``PAST#`` item of a run item (put in the run's creating transaction, ``create_run``)."""
+    dag_id, run_id, logical_date = run["dag_id"], run["run_id"], run["logical_date"]
     return {"pk": d.dag_pk(dag_id), "sk": f"{PAST_PREFIX}{logical_date}#{run_id}", "dag_id": dag_id,
-            "run_id": run_id, "run_type": run_type, "logical_date": logical_date}
+            "run_id": run_id, "run_type": str(run.get("run_type")), "logical_date": logical_date,
+            "plan_hash": run.get("plan_hash")}
 
 
 class PastMixin(StoreBase):

@@ -55,7 +55,7 @@ class RunsMixin(StoreBase):
         if by_date and run.get("logical_date"):
             from orchestrator.store.past import past_entry
 
-            puts.append(self._tx_put(past_entry(dag_id, run_id, run["logical_date"], str(run.get("run_type")))))
+            puts.append(self._tx_put(past_entry(run)))
         try:
             # Two triggers racing on the same run id (a schedule fired twice, a retried API
             # call): the first put wins, the second finds the item and returns it unchanged.

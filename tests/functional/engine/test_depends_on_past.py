@@ -24,6 +24,9 @@ import threading
 from datetime import datetime, timezone
 
 from orchestrator.engine import past
+from orchestrator.observe.grid import LocalLinks
+from orchestrator.observe.pages import task_instance_page
+from orchestrator.observe.readmodel import task_instance_view
 from orchestrator.observe.terminal import render_run_tree
 from orchestrator.store import dynamo as ddb
 from orchestrator.triggers.backfill import run_backfill
@@ -85,6 +88,10 @@ def test_a_failed_past_instance_holds_the_next_run_until_it_is_cleared_and_succe
     # `stratus show` says why it waits.
     tree = render_run_tree(h.plan("nightly"), h.store.get_run("nightly", r2), h.store.list_tis("nightly", r2))
     assert "load  ○ no status  waiting: depends_on_past is true for this task, but 1 previous" in tree
+    # ... and so does the task instance's page in `stratus ui`.
+    view = task_instance_view(h.plan("nightly"), r2, waiting, {})
+    page = task_instance_page(view, "", LocalLinks()).decode()
+    assert "Dependencies not met:</b> depends_on_past is true for this task, but 1 previous" in page
     # It keeps waiting: the sweeper looks again and leaves it (the past instance is still failed).
     h.conductor.sweep()
     h.drain()
@@ -414,3 +421,45 @@ def test_a_previous_run_finishing_between_the_check_and_the_waiter_does_not_lose
     assert seen == [[]]  # the completer ran in the window and saw nothing to wake
     assert h.store.get_run("ledger", p)["state"] == "success"
     assert h.store.get_run("ledger", r)["state"] == "success"  # the second look released it, no sweep
+
+
+def _chain(name: str, depends_on_past: bool) -> str:
+    return f"""
+        from datetime import datetime
+        from airflow.sdk import dag, task
+
+        @dag(schedule="@daily", start_date=datetime(2026, 1, 1), catchup=False,
+             default_args={{"depends_on_past": {depends_on_past}}})
+        def {name}():
+            @task
+            def a():
+                return 1
+
+            @task
+            def b(x):
+                return x
+
+            @task
+            def c(x):
+                return x
+
+            c(b(a()))
+
+        {name}()
+    """
+
+
+def test_depends_on_past_costs_at_most_four_aws_calls_per_task_over_the_same_dag_without_it(h):
+    """Per task: the previous run's entry (Query), its instance (GetItem), the waiter look-up of the
+    task's own completion (Query); the chain hop (next task queued in the finishing transaction)
+    is not taken, so one more UpdateItem. Measured: 18 calls for the plain 3-task run, 29 with it."""
+    from tests.functional.engine.conftest import CallCounter
+
+    totals = {}
+    for name, dop in (("plain_chain", False), ("past_chain", True)):
+        _write(h, name, _chain(name, dop))
+        h.run(name, logical_date=_day(1), run_type="scheduled")
+        counter = CallCounter(h.clients)
+        assert h.run(name, logical_date=_day(2), run_type="scheduled")["state"] == "success"
+        totals[name] = counter.total
+    assert 0 < totals["past_chain"] - totals["plain_chain"] <= 4 * 3, totals
