@@ -106,3 +106,48 @@ def test_wait_state_keeps_only_the_newest_events_per_asset(aws, monkeypatch):
     assert [e["key"] for e in kept] == ["a/3.csv", "a/4.csv", "a/5.csv"]
     handle_asset_events(clients, resources, parse_s3_event(s3_event("b/1.csv", "10")), dags=dags, starter=rec)
     assert rec.started == [("join", ["a/3.csv", "a/4.csv", "a/5.csv", "b/1.csv"])]
+
+
+def test_partitioned_dags_wait_per_mapped_key(aws):
+    # Airflow 3.3.2's AssetManager/_create_dagruns_for_partitioned_asset_dags rules: an unkeyed event (an S3
+    # object) starts no partition-aware DAG and a keyed one no other asset DAG; AssetAll waits per mapped
+    # key; MinimumCount(2) of a segment rollup starts on the second region (Stratus decides per event).
+    from orchestrator.authoring.partitions import FixedKeyMapper, MinimumCount, RollupMapper, SegmentWindow
+    from orchestrator.authoring.partitions import StartOfHourMapper
+    from orchestrator.plan.model import Partitioning
+    from orchestrator.triggers.s3events import outlet_event
+
+    clients, resources = aws
+    a, b = "s3://landing/a.csv", "s3://landing/b.csv"
+
+    def parted(dag_id, cond, mapper):
+        sched = Schedule(kind="assets", assets=cond, partitioning=Partitioning(kind="assets",
+                                                                              default_mapper=mapper.spec()))
+        return {"dag_id": dag_id, "plan_hash": "h", "schedule": json.loads(sched.model_dump_json())}
+
+    rollup = RollupMapper(upstream_mapper=FixedKeyMapper("all"), window=SegmentWindow(["us", "eu", "apac"]),
+                          wait_policy=MinimumCount(2))
+    dags = [parted("hourly", C(all=[C(uri=a), C(uri=b)]), StartOfHourMapper()), dag_item("plain", C(uri=a)),
+            parted("regions", C(uri=b), rollup)]
+    started = []
+
+    def starter(clients, resources, dag_item, events, now, **part):
+        started.append((dag_item["dag_id"], part.get("partition_key"), sorted(
+            e.get("partition_key") or "-" for evts in events.values() for e in evts)))
+        return dag_item["dag_id"]
+
+    def emit(uri, key, task):
+        event = outlet_event(uri, dag_id="p", run_id="r", task_id=task, partition_key=key)
+        return handle_asset_events(clients, resources, [event], dags=dags, starter=starter)
+
+    assert handle_asset_events(clients, resources, parse_s3_event(s3_event("a.csv")), dags=dags,
+                               starter=starter) == ["plain"]
+    assert emit(a, "2026-03-10T10:05:00", "t1") == []  # "plain" does not take a keyed event
+    assert emit(b, "2026-03-10T11:00:00", "t2") == []  # another hour
+    assert emit(b, "2026-03-10T10:40:00", "t3") == ["hourly"]
+    assert started[-1] == ("hourly", "2026-03-10T10", ["2026-03-10T10:05:00", "2026-03-10T10:40:00"])
+    assert emit(b, "us", "t4") == []  # not an hour: "hourly" cannot map it; one region of three
+    assert emit(b, "eu", "t5") == ["regions"]
+    # FixedKeyMapper collapses every key onto "all": the hourly keys of b joined that partition too (they
+    # are not in the window, so only us and eu counted), and the run consumes them all, as Airflow's does.
+    assert started[-1] == ("regions", "all", ["2026-03-10T10:40:00", "2026-03-10T11:00:00", "eu", "us"])
