@@ -59,6 +59,18 @@ class PastMixin(StoreBase):
                 return
             kwargs["ExclusiveStartKey"] = last
 
+    def index_past_runs(self, dag_id: str) -> int:
+        """Enter the DAG's existing runs by logical date (when a plan first uses depends_on_past:
+        the runs before it have no entry, and the first run after it would see none); returns
+        how many. Idempotent puts; the runs are listed from the index, which only old runs are in
+        by now (a run created meanwhile by the new plan writes its own entry)."""
+        n = 0
+        for run in self.list_runs(dag_id, limit=1_000_000, newest_first=False):  # type: ignore[attr-defined]
+            if run.get("logical_date") and run.get("run_id"):
+                self._put(past_entry(run), what=f"date entry of run '{run['run_id']}'")
+                n += 1
+        return n
+
     def wait_ti(self, dag_id: str, run_id: str, task_id: str, *, note: str, prev_run_id: str | None) -> None:
         """Record that a task waits for the previous run: its instance (map index -1) at "none".
 

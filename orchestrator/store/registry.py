@@ -79,13 +79,21 @@ class RegistryMixin(StoreBase):
         re-sync never un-pauses a DAG the user paused. Idempotent.
         """
         plan, key = self._put_plan_object(plan)
+        uses_past = any(s.past is not None for s in plan.steps)
         upd = Update(
             set_=self._meta_fields(plan),
             keep={"paused": bool(plan.is_paused_upon_creation), "active_runs": 0},
+            # Runs made while no task depended on the past have no PAST# entry (store.past):
+            # they are entered again when a plan that needs them comes (below).
+            remove=[] if uses_past else ["past_indexed"],
         )
         item = self._update(d.dag_pk(plan.dag_id), "META", upd, what=f"DAG '{plan.dag_id}'", returns="ALL_NEW")
         assert item is not None
         self._put_plan_item(plan, key)
+        if uses_past and not item.get("past_indexed"):
+            self.index_past_runs(plan.dag_id)  # type: ignore[attr-defined]  # store.past.PastMixin
+            self._update(d.dag_pk(plan.dag_id), "META", Update(set_={"past_indexed": True}),
+                         what=f"DAG '{plan.dag_id}'")
         return item
 
     def ensure_plan(self, plan: StepPlan) -> StepPlan:

@@ -463,3 +463,19 @@ def test_depends_on_past_costs_at_most_four_aws_calls_per_task_over_the_same_dag
         assert h.run(name, logical_date=_day(2), run_type="scheduled")["state"] == "success"
         totals[name] = counter.total
     assert 0 < totals["past_chain"] - totals["plain_chain"] <= 4 * 3, totals
+
+
+def test_runs_made_before_the_dag_used_depends_on_past_count_as_previous_runs(h, tmp_path, monkeypatch):
+    flag = tmp_path / "fail"
+    monkeypatch.setenv("STRATUS_TEST_FAIL_FLAG", str(flag))
+    _write(h, "nightly", FLAKY_LOAD.replace('"depends_on_past": True', '"depends_on_past": False'))
+    flag.write_text("x")
+    r1 = h.run("nightly", logical_date=_day(1), run_type="scheduled")["run_id"]  # load failed, no PAST# entry
+    flag.unlink()
+    # The next version of the file sets depends_on_past (as Airflow, the next run looks at day 1).
+    _write(h, "nightly", FLAKY_LOAD)
+    h.plans.clear()
+    assert h.plan("nightly").steps[1].past is not None
+    assert h.store.get_dag("nightly").get("past_indexed") is True
+    r2 = h.run("nightly", logical_date=_day(2), run_type="scheduled")["run_id"]
+    assert _ti(h, "nightly", r2, "load")["past_wait"] == r1
