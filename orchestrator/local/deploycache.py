@@ -260,6 +260,16 @@ def write_private(name: str, payload: bytes) -> Path | None:
     return path
 
 
+def write_private_value(name: str, value: Any) -> Path | None:
+    """``write_private`` of ``value`` pickled (this module is the one place that pickles); None
+    when it cannot be pickled or written."""
+    try:
+        payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # noqa: BLE001 - not picklable: the caller computes it every time
+        return None
+    return write_private(name, payload)
+
+
 def read_private(name: str) -> Any:
     """What ``write_private`` wrote as ``name``, unpickled; None when there is none, it was not
     written by this user's runs, or it cannot be read."""

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
 import sys
 import threading
 import weakref
@@ -146,11 +145,8 @@ class _DiskCopy:
             return
         from orchestrator.local import deploycache
 
-        try:
-            payload = pickle.dumps((repr(key), value), protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception:  # noqa: BLE001 - not picklable: loaded from botocore every time
-            return
-        deploycache.write_private(self._name(paths, key), payload)
+        # Not picklable: nothing is written, and botocore loads it every time.
+        deploycache.write_private_value(self._name(paths, key), (repr(key), value))
 
 
 _DISK = _DiskCopy()
