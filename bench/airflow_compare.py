@@ -99,6 +99,7 @@ def _airflow_env(workdir: Path) -> dict[str, str]:
         AIRFLOW__CORE__UNIT_TEST_MODE="False",
     )
     env.pop("PYTHONPATH", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # as on a user's machine (and as bench/whole_process.py)
     return env
 
 

@@ -77,6 +77,9 @@ def measure(specs: list[BenchDag], workdir: Path, repeats: int = 3, timeout_s: f
     write_dags(dags, specs, flavor="stratus")
     env = {**os.environ, "STRATUS_CACHE_DIR": str(workdir / "cache"), "PYTHONPATH": str(REPO)}
     env.pop("STRATUS_DEPLOY_CACHE", None)
+    # As on a user's machine: Python keeps the bytecode of what it imports (a session that sets
+    # PYTHONDONTWRITEBYTECODE would make every process compile Stratus's own modules again).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     first_s = _one(specs[0].dag_id, dags, env, timeout_s)  # empty deploy cache: deploys and keeps it
     results: dict[str, WholeProcess] = {}
     for spec in specs:

@@ -23,7 +23,13 @@
   user agent, per attribute values and per feature set, so each request still gets the
   header botocore would build.
 
-``install()`` does all three. Never used on AWS (a Lambda container loads each model once anyway).
+- Event names: every new session's and client's event emitter works out, for each event
+  name, botocore's alias of it (a loop over ``EVENT_ALIASES`` splitting the name each time),
+  keeping the answer per emitter only; a session registers some 130 handlers. The answer
+  depends only on the name and the alias table: with botocore's own table it is kept for the
+  whole process.
+
+``install()`` does all four. Never used on AWS (a Lambda container loads each model once anyway).
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ def install() -> None:
     from botocore import loaders
 
     _keep_user_agents()
+    _keep_event_aliases()
     lock = threading.RLock()  # load_service_model calls load_data_with_path
     kept: dict[tuple[Any, ...], Any] = {}
     for name in _CACHED:
@@ -183,3 +190,25 @@ def _keep_user_agents() -> None:
     to_string.__wrapped__ = build  # type: ignore[attr-defined]
     setattr(to_string, _FLAG, True)
     useragent.UserAgentString.to_string = to_string  # type: ignore[method-assign]
+
+
+def _keep_event_aliases() -> None:
+    from botocore import hooks
+
+    alias = hooks.EventAliaser._alias_event_name
+    if getattr(alias, _FLAG, False):
+        return
+    kept: dict[str, str] = {}
+
+    def _alias_event_name(self: Any, event_name: str) -> str:
+        if self._event_aliases is not hooks.EVENT_ALIASES:
+            return alias(self, event_name)  # type: ignore[no-any-return]  # a table of its own
+        found = kept.get(event_name)
+        if found is None:
+            found = kept[event_name] = alias(self, event_name)
+        return found
+
+    _alias_event_name.__doc__ = alias.__doc__
+    _alias_event_name.__wrapped__ = alias  # type: ignore[attr-defined]
+    setattr(_alias_event_name, _FLAG, True)
+    hooks.EventAliaser._alias_event_name = _alias_event_name  # type: ignore[method-assign]

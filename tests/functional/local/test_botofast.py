@@ -98,3 +98,23 @@ def test_kept_models_are_botocore_s_own_and_an_added_or_changed_model_is_read_af
     assert added["extra"]["metadata"]["documentation"] == "one" and "stratustest" in added["services"]
     _model(extra, "two, a longer text")  # and changed
     assert _load("fast", cache, str(extra))["extra"]["metadata"]["documentation"] == "two, a longer text"
+
+
+def test_event_aliases_kept_for_the_process_are_botocore_s_own() -> None:
+    from botocore import hooks
+
+    botofast.install()
+    kept = hooks.EventAliaser._alias_event_name
+    own = kept.__wrapped__  # type: ignore[attr-defined]
+    names = ["before-call.apigateway", "creating-client-class.s3", "before-parameter-build.s3.PutObject",
+             "needs-retry.dynamodb.TransactWriteItems", "docs.request-params.elasticloadbalancingv2.Create",
+             "before-call.cloudsearchdomain.Search", "provide-client-params.lambda.Invoke"]
+    for name in names:
+        fresh = hooks.EventAliaser(hooks.HierarchicalEmitter())
+        assert kept(fresh, name) == own(hooks.EventAliaser(hooks.HierarchicalEmitter()), name)
+        assert kept(fresh, name) == kept(hooks.EventAliaser(hooks.HierarchicalEmitter()), name)  # from the kept table
+    # an emitter with its own alias table is answered from that table
+    custom = hooks.EventAliaser(hooks.HierarchicalEmitter(), event_aliases={"lambda": "awslambda"})
+    assert kept(custom, "provide-client-params.lambda.Invoke") == "provide-client-params.awslambda.Invoke"
+    assert kept(hooks.EventAliaser(hooks.HierarchicalEmitter()), "provide-client-params.lambda.Invoke") \
+        == "provide-client-params.lambda.Invoke"
