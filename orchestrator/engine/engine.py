@@ -251,9 +251,12 @@ class Engine:
             if run.get("state") == "running" and deadline and self.epoch() > int(deadline):
                 self.timeout_run(plan, run)
             return
-        state = run_state(int(run.get("leaf_failed", 0)))
+        leaf_failed = int(run.get("leaf_failed", 0))
+        state = run_state(leaf_failed)
         try:
-            self.store.finish_run(plan.dag_id, run["run_id"], state, iso(self.now()), now=self.epoch())
+            # Conditional on the counts read (a clear may have recounted since: finish_run says why).
+            self.store.finish_run(plan.dag_id, run["run_id"], state, iso(self.now()), now=self.epoch(),
+                                  counted=(int(run.get("tasks_total", 0)), leaf_failed))
         except ConflictError:
             return
         self.after_finish(plan, {**run, "state": state}, reason="success" if state == "success" else "task_failure")

@@ -170,8 +170,13 @@ class RunsMixin(StoreBase):
         return list(self._query(d.dag_pk(dag_id), prefix=QRUN_PREFIX, limit=limit))
 
     def finish_run(self, dag_id: str, run_id: str, state: str, end_date: str, *,
-                   extra: dict[str, Any] | None = None, now: int | None = None) -> None:
-        """running -> success/failed and release the run slot, atomically. ConflictError if not running."""
+                   extra: dict[str, Any] | None = None, now: int | None = None,
+                   counted: tuple[int, int] | None = None) -> None:
+        """running -> success/failed and release the run slot, atomically. ConflictError if not running.
+
+        ``counted``: ``(tasks_total, leaf_failed)`` the caller decided on; the run then finishes
+        only while its stored counters still say so (every task done, that many failed leaves).
+        """
         finish = Update(
             set_={"state": state, "end_date": end_date, **(extra or {})},
             # The last two tasks finishing together, or the sweeper's dagrun_timeout racing a
@@ -182,6 +187,15 @@ class RunsMixin(StoreBase):
             names={"#state": "state", "#fence": "clearing_until"},
             values={":running": "running", ":now": int(time.time()) if now is None else now},
         )
+        if counted is not None:
+            # The fence alone left a gap: a worker reads 4/4, then a whole clear lands (fence,
+            # reset, recount to 3/4 lifting the fence, the task queued again), then the worker's
+            # finish finds the run running and unfenced and finishes it with the cleared task's
+            # new try queued. Its counts must still hold when it writes. Whoever changed them
+            # (a recount, a completion) checks the finish itself afterwards.
+            finish.condition += " AND #done >= :total AND #lf = :lf"
+            finish.names.update({"#done": "tasks_done", "#lf": "leaf_failed"})
+            finish.values.update({":total": counted[0], ":lf": counted[1]})
         release = Update(add={"active_runs": -1})
         self._transact(
             [self._tx_update(d.run_pk(dag_id, run_id), RUN_SK, finish),

@@ -293,6 +293,33 @@ def test_a_run_that_finished_while_a_clear_was_resetting_is_reopened_and_runs_th
     assert t0["state"] == "success" and [x["state"] for x in t0["history"]] == ["success"]
 
 
+def test_a_worker_that_read_the_last_count_before_a_clear_does_not_finish_the_run(h, monkeypatch):
+    """Found by the concurrent chaos pass (2 runs in 60 CI passes): the last worker read the run
+    at 4/4, a whole clear of t0 landed (fence, reset, recount to 3/4 lifting the fence, t0 queued
+    again), then the worker's finish passed its condition (running, no fence): the run was success
+    with t0's new try queued and never run. The finish now also requires the counts it decided on."""
+    rid, msgs = _four_with_t3_left(h)
+    real_finish, armed = h.store.finish_run, [True]
+
+    def finish_run(*args, **kwargs):
+        if armed:
+            armed.clear()
+            assert h.engine.clear("four", rid, ["t0"]) == [("t0", -1)]
+            assert h.store.get_ti("four", rid, "t0")["state"] == "queued"
+        return real_finish(*args, **kwargs)
+
+    monkeypatch.setattr(h.store, "finish_run", finish_run)
+    h.engine.handle_task(msgs["t3"])
+    assert not armed
+    assert h.store.get_run("four", rid)["state"] == "running"
+    h.drain()
+    run = h.store.get_run("four", rid)
+    assert run["state"] == "success" and run["tasks_done"] == 4
+    t0 = h.store.get_ti("four", rid, "t0")
+    assert t0["state"] == "success" and int(t0["try_number"]) == 2
+    assert [x["state"] for x in t0["history"]] == ["success"]
+
+
 # ------------------------------------------------------------------ make chaos
 
 
