@@ -233,7 +233,8 @@ def cmd_clear(args: argparse.Namespace, view: RunsView | None = None) -> int:
         result = view.clear(dag_id, run_id, args.tasks, downstream=args.downstream, failed_only=args.failed_only)
     cleared = _cleared_names(result)
     if not cleared:
-        print(f"Nothing to clear for {what} in run '{run_id}' of DAG '{dag_id}' (queued or running tasks are left alone).")
+        print(f"Nothing to clear for {what} in run '{run_id}' of DAG '{dag_id}' (queued or running tasks, and fan-out "
+              "tasks whose outcome is still being counted, are left alone; try again when they end).")
         return 0
     print(f"Cleared {what} in run '{run_id}' of DAG '{dag_id}': {', '.join(cleared)}.")
     return 0

@@ -15,7 +15,7 @@ from collections import defaultdict
 from typing import Any
 
 from orchestrator.engine import counters as ck
-from orchestrator.engine import expansion, past
+from orchestrator.engine import expansion, lanes, past
 from orchestrator.engine.engine import FAILED, STATES, Engine, iso
 from orchestrator.engine.rules import Counts, Decision, decides_run, descendants, evaluate, setup_guard
 from orchestrator.errors import ConflictError, NotFoundError, StratusError
@@ -245,7 +245,8 @@ def clear(engine: Engine, dag_id: str, run_id: str, task_ids: list[str] | None =
 
     ``task_ids`` None clears every task; ``downstream`` adds their descendants;
     ``failed_only`` clears only failed/upstream_failed instances. Queued or running
-    instances are left alone. Returns the cleared ``(task_id, map_index)`` pairs.
+    instances are left alone, and so is a fan-out member whose outcome still rides on its lane
+    (``engine.lanes``: not on the run's counters yet). Returns the cleared ``(task_id, map_index)`` pairs.
     """
     store = engine.store
     run = store.get_run(dag_id, run_id)
@@ -277,8 +278,11 @@ def clear(engine: Engine, dag_id: str, run_id: str, task_ids: list[str] | None =
                    "log_stream": ti.get("log_stream"), "cleared_at": iso(engine.now())}
         if ti.get("rendered_fields"):
             history["rendered_fields"] = ti["rendered_fields"]
+        # A fan-out member's outcome may not be counted yet (it rides its lane): in flight, like a
+        # queued or running instance, so the reset is conditional on the run item counting it.
+        counted = int(ti["map_index"]) < 0 and lanes.can_ride(engine, plan, plan.step(ti["task_id"]))
         try:
-            store.reset_ti(dag_id, run_id, ti["task_id"], int(ti["map_index"]), history=history)
+            store.reset_ti(dag_id, run_id, ti["task_id"], int(ti["map_index"]), history=history, counted=counted)
         except ConflictError:
             continue
         cleared.append((ti["task_id"], int(ti["map_index"])))

@@ -215,7 +215,8 @@ class RunsView:
             )
             what = f"task '{task_id}'" if task_id else ("failed tasks" if _flag(params.get("failed_only")) else "all tasks")
             if not cleared:
-                return f"Nothing to clear for {what} in run '{run_id}' of DAG '{dag_id}' (queued or running tasks are left alone)."
+                return (f"Nothing to clear for {what} in run '{run_id}' of DAG '{dag_id}' (queued or running tasks, and "
+                        "fan-out tasks whose outcome is still being counted, are left alone; try again when they end).")
             return f"Cleared {what} in run '{run_id}' of DAG '{dag_id}' ({len(cleared)} task instance(s)); they run again."
         _require(params, "task_id", "state")
         task_id = str(params["task_id"])

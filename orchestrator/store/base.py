@@ -149,6 +149,15 @@ class StoreBase:
             put["ConditionExpression"] = condition
         return {"Put": put}
 
+    def _tx_check(self, pk: str, sk: str, condition: str, names: dict[str, str],
+                  values: dict[str, Any]) -> dict[str, Any]:
+        """A transaction item that writes nothing: the transaction happens only if ``condition`` holds."""
+        check: dict[str, Any] = {"TableName": self.table, "Key": self._key(pk, sk), "ConditionExpression": condition,
+                                 "ExpressionAttributeNames": names}
+        if values:
+            check["ExpressionAttributeValues"] = d.to_item(values)
+        return {"ConditionCheck": check}
+
     def _tx_delete(self, pk: str, sk: str, condition: str | None = None) -> dict[str, Any]:
         delete: dict[str, Any] = {"TableName": self.table, "Key": self._key(pk, sk)}
         if condition:

@@ -315,9 +315,13 @@ class InstancesMixin(StoreBase):
         assert item is not None
         return item
 
-    def reset_ti(self, dag_id: str, run_id: str, task_id: str, map_index: int, *, history: dict[str, Any]) -> None:
+    def reset_ti(self, dag_id: str, run_id: str, task_id: str, map_index: int, *, history: dict[str, Any],
+                 counted: bool = False) -> None:
         """Clear a task instance to "no status" (``none``), keeping its try number and history
-        (``history``: the ended try, its rendered fields included, which leave the item)."""
+        (``history``: the ended try, its rendered fields included, which leave the item).
+
+        ``counted``: reset only while the run item counts the task's outcome (ConflictError if not).
+        """
         pk, sk = self._ti_key(dag_id, run_id, task_id, map_index)
         upd = Update(
             set_={"state": NONE_STATE},
@@ -331,7 +335,16 @@ class InstancesMixin(StoreBase):
             condition="attribute_exists(pk) AND NOT (#state IN (:q, :r))",
             names={"#state": "state"}, values={":q": "queued", ":r": "running"},
         )
-        self._update(pk, sk, upd, what=f"task '{task_id}'[{map_index}] of run '{run_id}' (clear)")
+        what = f"task '{task_id}'[{map_index}] of run '{run_id}' (clear)"
+        if not counted:
+            self._update(pk, sk, upd, what=what)
+            return
+        # ``counted``: only while the run item counts this task's outcome (``steps_done``). A fan-out
+        # member's outcome may still ride on a later member of its lane (``lcarry``, engine.lanes),
+        # which will add it when it ends: resetting the task then let both that member and the
+        # task's next try count it (the run finished early, or the next try's finish was refused).
+        counted_check = self._tx_check(pk, RUN_SK, "contains(#sd, :tid)", {"#sd": "steps_done"}, {":tid": task_id})
+        self._transact([self._tx_update(pk, sk, upd), counted_check], what=what)
 
     def force_ti_state(self, dag_id: str, run_id: str, task_id: str, map_index: int, state: str) -> None:
         """Set a task instance's state unconditionally (``mark``); counters are re-derived after."""

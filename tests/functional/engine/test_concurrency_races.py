@@ -320,6 +320,52 @@ def test_a_worker_that_read_the_last_count_before_a_clear_does_not_finish_the_ru
     assert [x["state"] for x in t0["history"]] == ["success"]
 
 
+DIAMOND = """
+@dag(schedule=None, start_date=datetime(2026, 1, 1), max_active_tasks=2)
+def diamond():
+    @task
+    def top():
+        return 1
+    @task
+    def side(x, k):
+        return x * k
+    @task
+    def bottom(values):
+        return sum(values)
+    t = top()
+    bottom([side.override(task_id=f"side{k}")(t, k) for k in range(4)])
+diamond()
+"""
+
+
+def test_a_fan_out_member_whose_outcome_still_rides_its_lane_is_left_alone_by_a_clear(h):
+    """Found by the concurrent chaos pass (chaos_diamond, 3 runs in 60 CI passes): side0 ended and
+    its outcome rode on to side2 (``lcarry``, engine.lanes), not yet on the run item. A clear reset
+    side0 and queued it again; side2's end then counted side0's old outcome, and side0's new try was
+    either never counted (its finish cancelled: the run stuck with side0 running) or outran it (the
+    run success while side0's new try was queued). Like a queued or running instance, an outcome
+    that is not counted yet is still in flight: the clear leaves it alone."""
+    h.write("diamond", DIAMOND)
+    rid = h.start("diamond")["run_id"]
+    h.engine.handle_task(h.dispatcher.tasks.popleft())  # top
+    heads = {m.task_id: m for m in h.dispatcher.tasks}
+    h.dispatcher.tasks.clear()
+    assert set(heads) == {"side0", "side1"}
+    h.engine.handle_task(heads["side0"])
+    assert h.store.get_ti("diamond", rid, "side2")["lcarry"] == {"side0": "success"}
+    assert h.engine.clear("diamond", rid, ["side0"]) == []
+    assert h.store.get_ti("diamond", rid, "side0")["state"] == "success"
+    h.dispatcher.tasks.append(heads["side1"])
+    h.drain()
+    assert h.engine.clear("diamond", rid, ["side0"]) == [("side0", -1)]  # counted now: cleared and run again
+    h.drain()
+    run = h.store.get_run("diamond", rid)
+    assert run["state"] == "success" and run["tasks_done"] == 6
+    assert h.states("diamond", rid) == dict.fromkeys(["top", "side0", "side1", "side2", "side3", "bottom"], "success")
+    side0 = h.store.get_ti("diamond", rid, "side0")
+    assert int(side0["try_number"]) == 2 and [x["state"] for x in side0["history"]] == ["success"]
+
+
 # ------------------------------------------------------------------ make chaos
 
 
