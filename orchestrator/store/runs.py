@@ -193,7 +193,7 @@ class RunsMixin(StoreBase):
             # finish finds the run running and unfenced and finishes it with the cleared task's
             # new try queued. Its counts must still hold when it writes. Whoever changed them
             # (a recount, a completion) checks the finish itself afterwards.
-            finish.condition += " AND #done >= :total AND #lf = :lf"
+            finish.condition = f"{finish.condition} AND #done >= :total AND #lf = :lf"
             finish.names.update({"#done": "tasks_done", "#lf": "leaf_failed"})
             finish.values.update({":total": counted[0], ":lf": counted[1]})
         release = Update(add={"active_runs": -1})
