@@ -29,6 +29,7 @@ OUTPUT_KEYS = {
     "SchedulerGroupName": "scheduler_group",
     "SchedulerRoleArn": "scheduler_role_arn",
     "LandingBucketName": "landing_bucket",
+    "IsolationMode": "isolation",
 }
 
 
@@ -44,6 +45,7 @@ class Resources:
     scheduler_role_arn: str = ""
     landing_bucket: str = ""
     dags_root: str = "dags"
+    isolation: str = "shared"  # "dag": each DAG's tasks run in its own worker (orchestrator.plan.isolation)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Resources:
@@ -58,6 +60,7 @@ class Resources:
             scheduler_group=env.get(c.ENV_SCHEDULER_GROUP, ""),
             scheduler_role_arn=env.get(c.ENV_SCHEDULER_ROLE_ARN, ""),
             dags_root=env.get(c.ENV_DAGS_ROOT, "dags"),
+            isolation=env.get(c.ENV_ISOLATION) or "shared",
         )
 
     @classmethod
@@ -77,6 +80,7 @@ class Resources:
             c.ENV_SCHEDULER_GROUP: self.scheduler_group,
             c.ENV_SCHEDULER_ROLE_ARN: self.scheduler_role_arn,
             c.ENV_DAGS_ROOT: self.dags_root,
+            c.ENV_ISOLATION: self.isolation,
         }
 
 

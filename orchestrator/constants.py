@@ -16,6 +16,8 @@ ENV_DAGS_ROOT = "STRATUS_DAGS_ROOT"
 ENV_STACK = "STRATUS_STACK"
 ENV_ENDPOINT_URL = "STRATUS_ENDPOINT_URL"
 ENV_INLINE_XCOM_LIMIT = "STRATUS_INLINE_XCOM_LIMIT"
+# "dag" when the deploy generated one worker function per DAG (orchestrator.plan.isolation)
+ENV_ISOLATION = "STRATUS_ISOLATION"
 # Mapped-task expansion (orchestrator.engine.expansion): instances created per invocation, and
 # the seconds a conductor invocation spends on one chunk before passing the rest on.
 ENV_EXPAND_CHUNK = "STRATUS_EXPAND_CHUNK"

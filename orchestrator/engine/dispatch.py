@@ -11,6 +11,8 @@ from orchestrator import constants as c
 from orchestrator.config import Clients, Resources
 from orchestrator.engine.messages import ExpandMessage, PokeMessage, RetryMessage, TaskMessage
 from orchestrator.errors import StratusError
+from orchestrator.plan.isolation import isolation_group, worker_function_name
+from orchestrator.plan.model import StepPlan
 
 
 class Dispatcher(Protocol):
@@ -25,6 +27,16 @@ class Dispatcher(Protocol):
     # def continue_expansion(self, msg: ExpandMessage) -> None: ...
 
 
+# The engine names a DAG's worker "WorkerFunction:<isolation group>"; the dispatcher maps it to the
+# shared worker, or (Isolation=dag) to that group's own function ``{stack}-worker-{group}``.
+WORKER_OF = c.WORKER + ":"
+
+
+def worker_target(plan: StepPlan) -> str:
+    """The dispatch target of a task that runs on the worker (not on a function of its own)."""
+    return WORKER_OF + isolation_group(plan.dag_id, plan.tags)
+
+
 class DispatchError(StratusError):
     """A task message could not be handed to Lambda, SQS or the scheduler."""
 
@@ -33,8 +45,8 @@ class LambdaDispatcher:
     """The AWS implementation.
 
     ``invoke_worker``: ``lambda:Invoke`` with ``InvocationType=Event`` (payload = the
-    TaskMessage JSON, with its run snapshot) on the worker function, or on the step's own
-    function when the plan names one. ``schedule_retry``: an SQS message to the conductor's queue with
+    TaskMessage JSON, with its run snapshot) on the worker function (with per-DAG isolation,
+    the DAG's own ``{stack}-worker-{group}``), or on the step's own function when the plan names one. ``schedule_retry``: an SQS message to the conductor's queue with
     ``DelaySeconds`` (<= 900 s); longer delays become a one-time EventBridge Scheduler
     ``at()`` schedule that targets the conductor and deletes itself after firing.
     """
@@ -43,17 +55,22 @@ class LambdaDispatcher:
         self.clients = clients
         self.resources = resources
 
-    def _function(self, name: str | None) -> str:
-        if not name or name == c.WORKER:
+    def _function(self, name: str | None, dag_id: str | None = None) -> str:
+        if not name or name == c.WORKER or name.startswith(WORKER_OF):
             if not self.resources.worker_function:
                 raise DispatchError(f"No worker function configured ({c.ENV_WORKER_FUNCTION} is empty).")
-            return self.resources.worker_function
+            if self.resources.isolation != "dag":
+                return self.resources.worker_function
+            group = name[len(WORKER_OF):] if name and name.startswith(WORKER_OF) else dag_id
+            if not group:
+                raise DispatchError("Per-DAG isolation: a task message without a DAG has no worker function.")
+            return worker_function_name(self.resources.worker_function, group)
         return name
 
     def invoke_worker(self, msg: TaskMessage, function_name: str | None = None) -> None:
         payload = msg.model_dump_json().encode()
         self.clients.client("lambda").invoke(
-            FunctionName=self._function(function_name), InvocationType="Event", Payload=payload
+            FunctionName=self._function(function_name, msg.dag_id), InvocationType="Event", Payload=payload
         )
 
     def schedule_retry(self, msg: TaskMessage, delay_s: float) -> None:

@@ -17,6 +17,7 @@ from collections import deque
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from orchestrator import constants as c
 from orchestrator.engine import counters as ck
 from orchestrator.engine import callbacks, lanes, past
 from orchestrator.engine.constants import (  # noqa: F401  (re-exported: engine.engine.X still works)
@@ -28,7 +29,7 @@ from orchestrator.engine.constants import (  # noqa: F401  (re-exported: engine.
     RUN_GRACE_S,
     STATES,
 )
-from orchestrator.engine.dispatch import Dispatcher
+from orchestrator.engine.dispatch import Dispatcher, worker_target
 from orchestrator.engine.messages import RunSnapshot, TaskMessage
 from orchestrator.engine.rules import Counts, Decision, branch_skips, descendants, evaluate, run_state
 from orchestrator.engine.rules import decides_run, setup_guard, short_circuit_skips
@@ -123,6 +124,8 @@ class Engine:
 
     def invoke(self, plan: StepPlan, msg: TaskMessage) -> None:
         target = plan.step(msg.task_id).target.function
+        if target == c.WORKER:  # the dispatcher picks the DAG's own worker when the deploy isolates DAGs
+            target = worker_target(plan)
         self.dispatcher.invoke_worker(msg, target)
 
     # ------------------------------------------------------------------ runs

@@ -17,6 +17,8 @@ One local cloud runs per process at a time (moto's state is process-wide).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import logging
 import os
 import time
@@ -234,9 +236,14 @@ class LocalCloud:
         # One name per stack (a fresh moto has no bucket of that name); the translation names it,
         # so a random one would make every deploy a different one for the deploy cache.
         staging = f"{self.stack_name}-staging"[:63].lower()
+        from orchestrator.local.template import isolation_groups
+
+        # Isolation=dag (the default): one worker function and role per DAG, as `stratus deploy` makes them.
+        groups = isolation_groups(self.template_path, self.dags_root, self.parameters)
         key = None
         if self.deploy_cache:
-            key = deploycache.key_of(self.template_path, parameters=self.parameters, region=self.region,
+            shape = {"__isolation": json.dumps([dataclasses.asdict(g) for g in groups]) if groups is not None else ""}
+            key = deploycache.key_of(self.template_path, parameters={**self.parameters, **shape}, region=self.region,
                                      stack_name=self.stack_name, code_root=self.code_root,
                                      dags_root=self.dags_root, staging_bucket=staging)
             kept = deploycache.load(key)
@@ -254,6 +261,8 @@ class LocalCloud:
             parameters=self.parameters,
             region=self.region,
             code_root=self.code_root,
+            isolation_groups=groups,
+            stack_name=self.stack_name,
         )
         with MOTO_LOCK:
             self.stack = deploy_stack(
@@ -317,6 +326,8 @@ class LocalCloud:
             timeouts=self.function_timeouts,
             log_writer=self._write_logs,
             echo_logs=self.echo_logs,
+            log_groups={name: self.stack.physical_ids.get(spec.log_group_ref, "") for name, spec in specs.items()
+                        if spec.log_group_ref},
         )
         worker = self.resources.worker_function
         if worker in specs:  # a local override of the worker's timeout is what the worker must know too
@@ -413,9 +424,24 @@ class LocalCloud:
 
     @property
     def invocations(self) -> dict[str, int]:
-        """Invocations so far per logical function id (each handler run counts once)."""
+        """Invocations so far per logical function id (each handler run counts once).
+
+        The per-DAG workers (Isolation=dag) count under their own id and also under
+        ``"WorkerFunction"``, which is then every task worker's count.
+        """
         by_name = {v: k for k, v in self.stack.physical_ids.items()}
-        return {by_name.get(name, name): n for name, n in self.host.invocations.items()}
+        out = {by_name.get(name, name): n for name, n in self.host.invocations.items()}
+        family = sum(n for name, n in self.host.invocations.items() if self.host.functions[name].family == c.WORKER)
+        if family:
+            out[c.WORKER] = out.get(c.WORKER, 0) + family
+        return out
+
+    def worker_of(self, dag_id: str) -> str:
+        """The name of the worker function that runs ``dag_id``'s tasks (its own with Isolation=dag)."""
+        from orchestrator.engine.dispatch import LambdaDispatcher, worker_target
+
+        plan = self.engine().store.get_current_plan(dag_id)
+        return LambdaDispatcher(self.clients, self.resources)._function(worker_target(plan), dag_id)
 
     def wait_idle(self, timeout: float = 120.0, *, advance: bool | None = None) -> None:
         """Wait until nothing is queued or running and no message or timer is due.

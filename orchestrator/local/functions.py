@@ -156,8 +156,10 @@ class FunctionHost:
         timeouts: dict[str, int] | None = None,
         log_writer: Callable[[str, str, str, list[int] | None], None] | None = None,
         echo_logs: bool = False,
+        log_groups: dict[str, str] | None = None,
     ) -> None:
         self.functions = functions
+        self.log_groups = dict(log_groups or {})
         self.arns = arns
         self.region = region
         self.timeouts = timeouts or {}
@@ -236,9 +238,14 @@ class FunctionHost:
             self._modules[name] = module
             return module
 
+    def log_group_of(self, name: str) -> str:
+        """The function's log group: its LoggingConfig's (per-DAG workers log to the worker's), else Lambda's default."""
+        return self.log_groups.get(name) or f"/aws/lambda/{name}"
+
     def timeout_of(self, name: str) -> int:
         spec = self.functions[name]
-        return int(self.timeouts.get(spec.logical_id, self.timeouts.get(name, spec.timeout_s)))
+        default = self.timeouts.get(spec.family, spec.timeout_s) if spec.family else spec.timeout_s
+        return int(self.timeouts.get(spec.logical_id, self.timeouts.get(name, default)))
 
     def run(self, name: str, payload: str) -> Outcome:
         """Run the handler once in this thread; never raises for a handler failure."""
@@ -252,7 +259,7 @@ class FunctionHost:
             invoked_function_arn=self.arns[name],
             memory_limit_in_mb=spec.memory_mb,
             aws_request_id=request_id,
-            log_group_name=f"/aws/lambda/{name}",
+            log_group_name=self.log_group_of(name),
             log_stream_name=stream,
             timeout_s=timeout_s,
         )
@@ -324,7 +331,7 @@ class FunctionHost:
             router_passthrough().write(text)  # type: ignore[union-attr]
         if self._log_writer is not None:
             try:
-                self._log_writer(f"/aws/lambda/{name}", stream, text, stamps)
+                self._log_writer(self.log_group_of(name), stream, text, stamps)
             except Exception as exc:  # logs are best effort, as in Lambda
                 log.debug("local cloud: could not write logs of %s: %s", name, exc)
 
@@ -332,14 +339,16 @@ class FunctionHost:
         spec = self.functions[name]
         with self._fault_lock:
             for fault in self.faults:
-                if fault.function in (name, spec.logical_id) and fault.times > 0 and (fault.when is None or fault.when(event)):
+                if fault.function in (name, spec.logical_id, spec.family or name) and fault.times > 0 and (fault.when is None or fault.when(event)):
                     fault.times -= 1
                     return True
         return False
 
     def submit_event(self, name: str, payload: str, attempt: int = 1, *, duplicate: bool = True) -> None:
         """Queue an asynchronous (``Event``) invocation on the pool."""
-        if duplicate and (name in self.duplicated or self.functions[name].logical_id in self.duplicated):
+        spec = self.functions[name]
+        if duplicate and (name in self.duplicated or spec.logical_id in self.duplicated
+                          or (spec.family and spec.family in self.duplicated)):
             self.submit_event(name, payload, attempt, duplicate=False)  # at-least-once: a second delivery
         if self.closed:
             log.warning("local cloud closed: dropping async invoke of %s", name)

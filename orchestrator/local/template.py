@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from orchestrator.errors import StratusError
+from orchestrator.plan import isolation
 
 # Resource types the template uses that moto's CloudFormation does not implement (moto warns
 # and creates nothing). The local cloud deploys these through the APIs after the stack.
@@ -51,6 +52,11 @@ class FunctionSpec:
     timeout_s: int = 3
     memory_mb: int = 128
     environment: dict[str, Any] = field(default_factory=dict)
+    # A generated per-DAG worker (orchestrator.plan.isolation) is one of the "WorkerFunction" family:
+    # the local cloud's timeouts, faults and invocation counts for WorkerFunction cover it too.
+    family: str = ""
+    isolation_group: str = ""
+    log_group_ref: str = ""  # logical id of the LogGroup its LoggingConfig names, if any
 
     @property
     def module_file(self) -> Path:
@@ -142,15 +148,22 @@ def translate(
     parameters: Mapping[str, str] | None = None,
     region: str = "us-east-1",
     code_root: str | Path | None = None,
+    isolation_groups: list[isolation.IsolationGroup] | None = None,
+    stack_name: str = "stratus-local",
 ) -> TranslatedTemplate:
     """Translate a SAM template for local deployment (code pointed at ``staging_bucket``).
 
     ``parameters`` override the template's parameter defaults; ``code_root`` is the folder
-    ``CodeUri`` paths are relative to (default: the template's folder). Raises ``TemplateError`` if
+    ``CodeUri`` paths are relative to (default: the template's folder). With ``isolation_groups``
+    (``isolation.groups_in_folder`` of the DAG folder) the template gets the per-DAG worker
+    functions and roles ``stratus deploy`` adds (``Isolation=dag``, the default:
+    ``orchestrator.plan.isolation.expand_template``). Raises ``TemplateError`` if
     samtranslator rejects the template (its message lists every problem).
     """
     p = Path(path).resolve()
     sam = load_sam_template(p)
+    if isolation_groups is not None:
+        sam = isolated(sam, isolation_groups, stack_name=stack_name, parameters=parameters)
     base = Path(code_root).resolve() if code_root else p.parent
     globals_fn = sam.get("Globals", {}).get("Function", {})
     functions: dict[str, FunctionSpec] = {}
@@ -173,6 +186,9 @@ def translate(
                 timeout_s=_int_or(_param_value(merged.get("Timeout"), sam, parameters), 3),
                 memory_mb=_int_or(_param_value(merged.get("MemorySize"), sam, parameters), 128),
                 environment=copy.deepcopy(env),
+                family="WorkerFunction" if isolation.METADATA_KEY in resource.get("Metadata", {}) else "",
+                isolation_group=str(resource.get("Metadata", {}).get(isolation.METADATA_KEY, "")),
+                log_group_ref=_ref_name(merged.get("LoggingConfig", {}).get("LogGroup")),
             )
             staged[logical_id] = f"{STAGING_KEY_PREFIX}{logical_id}.zip"
             props["CodeUri"] = f"s3://{staging_bucket}/{staged[logical_id]}"
@@ -199,6 +215,30 @@ def translate(
         details = "; ".join(str(getattr(c, "message", c)) for c in causes) or str(exc)
         raise TemplateError(f"samtranslator rejected {str(p)!r}: {details}") from exc
     return TranslatedTemplate(path=p, cloudformation=cfn, functions=functions, staged_keys=staged)
+
+
+def isolation_groups(path: str | Path, dags_root: str | Path,
+                     parameters: Mapping[str, str] | None = None) -> list[isolation.IsolationGroup] | None:
+    """The isolation groups of the DAG folder when the template deploys with Isolation=dag, else None."""
+    try:
+        if isolation.mode_of(load_sam_template(path), parameters) != "dag":
+            return None
+        return isolation.groups_in_folder(str(dags_root))
+    except isolation.IsolationError as exc:
+        raise TemplateError(str(exc)) from exc
+
+
+def isolated(sam: dict[str, Any], groups: list[isolation.IsolationGroup], *, stack_name: str,
+             parameters: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """``sam`` with the per-DAG workers of ``groups`` (unchanged with Isolation=shared)."""
+    try:
+        return isolation.expand_template(sam, groups, stack_name=stack_name, parameters=parameters)
+    except isolation.IsolationError as exc:
+        raise TemplateError(str(exc)) from exc
+
+
+def _ref_name(value: Any) -> str:
+    return str(value["Ref"]) if isinstance(value, dict) and set(value) == {"Ref"} else ""
 
 
 def _param_value(value: Any, sam: Mapping[str, Any], overrides: Mapping[str, str] | None) -> Any:

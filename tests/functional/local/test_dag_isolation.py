@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from orchestrator.cli.isolation import dag_worker_policy
+from orchestrator.plan.isolation import dag_worker_policy
 from orchestrator.local import iam
 from orchestrator.local.cloud import LocalCloud
 from orchestrator.local.stack import ACCOUNT_ID
