@@ -47,7 +47,7 @@ def outlet_hook(clients: Clients, resources: Resources) -> OutletHook:
     """``Engine.on_outlets``: emit a succeeded task's asset events and start the consumer DAGs."""
 
     def on_outlets(plan: StepPlan, step: Step, run: dict[str, Any], extras: dict[str, dict[str, Any]],
-                   partitions: dict[str, list[str]] | None = None) -> None:
+                   partitions: dict[str, list[str]] | None = None, ti: dict[str, Any] | None = None) -> None:
         from orchestrator.triggers.assets import emit_outlet_events
 
         emit_outlet_events(clients, resources, step, run, extras, partitions=partitions)
@@ -57,12 +57,24 @@ def outlet_hook(clients: Clients, resources: Resources) -> OutletHook:
 
 def build_engine(clients: Clients, resources: Resources, *, store: RunStore | None = None,
                  dispatcher: Dispatcher | None = None, dags_root: str | None = None,
-                 clock: Callable[[], datetime] | None = None) -> Engine:
+                 clock: Callable[[], datetime] | None = None, isolated_worker: bool = False) -> Engine:
     """The engine every caller uses: ``store``/``dispatcher`` default to :func:`build_store` and
-    :func:`build_dispatcher`; ``dags_root`` to ``resources.dags_root``; ``clock`` to UTC now."""
+    :func:`build_dispatcher`; ``dags_root`` to ``resources.dags_root``; ``clock`` to UTC now.
+
+    ``isolated_worker``: the engine of a worker whose role reaches only its DAG (per-DAG
+    isolation): outlet events and other DAGs' runs are asked of the trigger function
+    (``orchestrator.triggers.requests``) instead of written here.
+    """
     engine = Engine(store or build_store(clients, resources), dispatcher or build_dispatcher(clients, resources),
                     dags_root=dags_root, clock=clock)
-    engine.on_outlets = outlet_hook(clients, resources)
+    if isolated_worker:
+        from orchestrator.triggers.requests import CrossDagRequests, IsolatedRunControl, outlet_request_hook
+
+        requests = CrossDagRequests(clients, resources, engine.store)
+        engine.on_outlets = outlet_request_hook(requests)
+        engine.run_control = IsolatedRunControl(requests)
+    else:
+        engine.on_outlets = outlet_hook(clients, resources)
     return engine
 
 

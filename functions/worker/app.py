@@ -17,7 +17,8 @@ from orchestrator.telemetry import logger, metrics, tracer
 # Created once per container and reused by every invocation it serves.
 RESOURCES = Resources.from_env()
 CLIENTS = Clients.from_env()
-ENGINE = build_engine(CLIENTS, RESOURCES)
+# With per-DAG isolation this function's role reaches only its DAG: what crosses DAGs is asked of the trigger.
+ENGINE = build_engine(CLIENTS, RESOURCES, isolated_worker=RESOURCES.isolation == "dag")
 
 
 @logger.inject_lambda_context(clear_state=True)

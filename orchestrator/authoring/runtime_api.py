@@ -37,10 +37,14 @@ class RunControl(Protocol):
 
 def run_control(context: dict[str, Any], task_id: str) -> RunControl:
     """The run control of the running task's worker; StratusError outside a Stratus worker."""
-    control = getattr(context.get("ti"), "engine", None)
+    ti = context.get("ti")
+    control = getattr(ti, "engine", None)
     if control is None:
         raise StratusError(f"Task '{task_id}' starts or clears runs, which works only inside a Stratus worker "
                            "(stratus run, dag.test(), the local cloud or AWS).")
+    delegated = getattr(control, "run_control", None)  # per-DAG isolation: asked of the trigger function
+    if delegated is not None:
+        return delegated.bind(ti)  # type: ignore[no-any-return]
     return control  # type: ignore[no-any-return]
 
 

@@ -63,10 +63,11 @@ def max_concurrency(plan: StepPlan) -> int:
     return found
 
 
-# Called as hook(plan, step, run, extras, partitions) after a task with outlets succeeded; extras:
-# {asset uri: the extra the task set in context["outlet_events"]}; partitions: {asset uri: the keys
-# it passed to outlet_events[asset].add_partitions()}. orchestrator.compose attaches it.
-OutletHook = Callable[[StepPlan, Step, dict[str, Any], dict[str, dict[str, Any]], dict[str, list[str]]], None]
+# Called as hook(plan, step, run, extras, partitions, ti=ti) after a task with outlets succeeded;
+# extras: {asset uri: the extra the task set in context["outlet_events"]}; partitions: {asset uri:
+# the keys it passed to outlet_events[asset].add_partitions()}; ti: the task instance item that
+# succeeded (an isolated worker's request names its try). orchestrator.compose attaches it.
+OutletHook = Callable[..., None]
 
 
 def iso(dt: datetime) -> str:
@@ -90,6 +91,9 @@ class Engine:
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         # Asset events for tasks with outlets (triggers): set by orchestrator.compose.build_engine.
         self.on_outlets: OutletHook | None = None
+        # With per-DAG isolation the worker starts, clears and reads other DAGs' runs through the
+        # trigger function (orchestrator.triggers.requests); None: this engine does it itself.
+        self.run_control: Any = None
 
     # ------------------------------------------------------------------ helpers
 

@@ -322,7 +322,7 @@ def _after_terminal(engine: Engine, plan: StepPlan, step: Step, run: dict[str, A
             extras = accessors.extras() if isinstance(accessors, OutletEventAccessors) else {}
             partitions = accessors.partition_keys() if isinstance(accessors, OutletEventAccessors) else {}
             try:
-                engine.on_outlets(plan, step, run, extras, partitions)
+                engine.on_outlets(plan, step, run, extras, partitions, ti=ti)
             except Exception:  # noqa: BLE001
                 logger.exception("emitting outlet asset events failed")
     elif state == "failed":

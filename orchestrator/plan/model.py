@@ -103,6 +103,9 @@ class Step(_Frozen):
     # short_circuit: skip every downstream task (True, Airflow's default) or only direct ones.
     ignore_downstream_trigger_rules: bool = True
     outlets: list[str] = Field(default_factory=list)  # asset URIs
+    # DAG ids a TriggerDagRunOperator starts: with per-DAG isolation the trigger function starts
+    # (and reads, clears) only these for the task (orchestrator.triggers.requests).
+    triggers: list[str] = Field(default_factory=list)
     template_fields: list[str] = Field(default_factory=list)
     callbacks: list[str] = Field(default_factory=list)  # e.g. ["on_failure_callback"]
     doc: str | None = None

@@ -71,6 +71,17 @@ class RunsMixin(StoreBase):
             raise NotFoundError(f"Run '{run_id}' of DAG '{dag_id}' does not exist.")
         return item
 
+    # -- cross-DAG requests of an isolated worker (orchestrator.triggers.requests): the item sits
+    # in the asking DAG's own partition, which only that DAG's worker role (and the platform's
+    # functions) may write, so where it is says who asked.
+    def put_request(self, dag_id: str, run_id: str, sk: str, fields: dict[str, Any]) -> None:
+        """Write request ``sk`` under run ``run_id`` of ``dag_id`` (a fresh key: nothing to race)."""
+        self._put({"pk": d.run_pk(dag_id, run_id), "sk": sk, **fields}, what=f"request of DAG '{dag_id}'")
+
+    def get_request(self, dag_id: str, run_id: str, sk: str) -> dict[str, Any] | None:
+        """Request ``sk`` of run ``run_id`` of ``dag_id``, or None."""
+        return self._get(d.run_pk(dag_id, run_id), sk)
+
     def find_runs(self, run_id: str) -> list[dict[str, Any]]:
         """Runs with this run id in any DAG (query on the ``RUNID#{run_id}`` pointers, no scan)."""
         out = []

@@ -1,0 +1,72 @@
+"""A DAG whose task tries to reach the `target` DAG's items, outputs, plan and secret.
+
+Each attempt is recorded as "allowed" or the AWS error code it got; the test reads the result.
+"""
+
+from datetime import datetime
+
+from orchestrator import dag, task
+
+
+def _attempt(call) -> str:
+    from botocore.exceptions import ClientError
+
+    try:
+        call()
+        return "allowed"
+    except ClientError as err:
+        return err.response["Error"]["Code"]
+    except Exception as exc:  # the store wraps ClientError in its own errors
+        cause = exc.__cause__
+        if cause is not None and hasattr(cause, "response"):
+            return cause.response["Error"]["Code"]
+        return type(exc).__name__ + ": " + str(exc)
+
+
+@dag(schedule=None, start_date=datetime(2026, 1, 1), tags=["stratus:isolation=intruders"],
+     params={"plan_key": ""})
+def intruder():
+    @task
+    def tamper(**context) -> dict:
+        import os
+
+        import boto3
+
+        from orchestrator.triggers.requests import CrossDagRequests
+        from orchestrator.config import Clients, Resources
+
+        table, bucket = os.environ["STRATUS_TABLE"], os.environ["STRATUS_ARTEFACT_BUCKET"]
+        ddb, s3, sm = boto3.client("dynamodb"), boto3.client("s3"), boto3.client("secretsmanager")
+        victim = {"pk": {"S": "RUN#target#from_kicker"}, "sk": {"S": "RUN"}}
+        out = {
+            "write_run_item": _attempt(lambda: ddb.update_item(
+                TableName=table, Key=victim, UpdateExpression="SET note = :n",
+                ExpressionAttributeValues={":n": {"S": "tampered"}})),
+            "read_run_item": _attempt(lambda: ddb.get_item(TableName=table, Key=victim)),
+            "write_xcom": _attempt(lambda: s3.put_object(Bucket=bucket, Key="xcom/target/forged.json", Body=b"1")),
+            "read_plan": _attempt(lambda: s3.get_object(Bucket=bucket, Key=context["params"]["plan_key"])),
+            "read_secret": _attempt(lambda: sm.get_secret_value(SecretId="stratus/dags/target/conn")),
+            "read_own_secret": _attempt(lambda: sm.get_secret_value(SecretId="stratus/dags/intruder/conn")),
+            "runid_pointer": _attempt(lambda: ddb.put_item(TableName=table, Item={
+                "pk": {"S": "RUNID#forged"}, "sk": {"S": "DAG#target"}})),
+        }
+        # A request in another DAG's name cannot be written; one in its own name is checked.
+        requests = CrossDagRequests(Clients.from_env(), Resources.from_env(), None)
+        out["request_as_target"] = _attempt(lambda: ddb.put_item(TableName=table, Item={
+            "pk": {"S": "RUN#target#from_kicker"}, "sk": {"S": "REQ#double#-1#1#x"}}))
+        ti = context["ti"]
+        from orchestrator.compose import build_store
+
+        requests.store = build_store(Clients.from_env(), Resources.from_env())
+        try:
+            requests.submit(dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id, map_index=-1,
+                            try_number=ti.try_number, op="start_run", args={"dag_id": "target", "run_id": "forged"})
+            out["trigger_undeclared"] = "allowed"
+        except Exception as exc:  # noqa: BLE001
+            out["trigger_undeclared"] = type(exc).__name__
+        return out
+
+    tamper()
+
+
+intruder()

@@ -1,0 +1,93 @@
+"""Per-DAG isolation on the local cloud: each DAG's tasks run in its own worker function and role
+(as `stratus deploy` generates them), the IAM check authorising every call against that role.
+
+- a multi-DAG run still succeeds: outlet asset events start the consumer DAG, TriggerDagRunOperator
+  starts and waits for another DAG's run (both asked of the trigger function, which checks them);
+- a task of one DAG, running in its own worker, is denied another DAG's run item, outputs, plan,
+  secret and the global RUNID# pointers, and cannot trigger a DAG its plan does not name.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from orchestrator.local.cloud import LocalCloud
+from orchestrator.local.dev import local_parameters, sync_registry
+from tests.e2e.conftest import ti_map
+
+DAGS = Path(__file__).parent / "isolation_dags"
+
+
+@pytest.fixture(scope="module")
+def cloud():
+    with LocalCloud(DAGS, auto_advance=True, parameters=local_parameters(), stack_name="iso") as c:
+        report = sync_registry(c)
+        assert not report.errors, report.errors
+        sm = c.clients.client("secretsmanager")
+        sm.create_secret(Name="stratus/dags/target/conn", SecretString="target-secret")
+        sm.create_secret(Name="stratus/dags/intruder/conn", SecretString="intruder-secret")
+        yield c
+
+
+def _ran_in(cloud, dag_id: str) -> set[str]:
+    """The functions that ran ``dag_id``'s tasks (from the invocation records' task payloads)."""
+    return {name for name, _, _, _ in cloud.host.records if name == cloud.worker_of(dag_id)}
+
+
+def test_each_dag_has_its_own_worker_function_and_role(cloud):
+    names = {d: cloud.worker_of(d) for d in ("producer", "consumer", "kicker", "target", "intruder")}
+    assert names["producer"] == "iso-worker-producer" and names["intruder"] == "iso-worker-intruders"
+    assert len(set(names.values())) == 5
+    lam = cloud.clients.client("lambda")
+    roles = {lam.get_function(FunctionName=n)["Configuration"]["Role"] for n in names.values()}
+    assert len(roles) == 5 and lam.get_function(FunctionName="iso-worker")["Configuration"]["Role"] not in roles
+
+
+def test_outlets_start_the_consumer_through_the_trigger_function(cloud):
+    before = cloud.invocations.get("TriggerFunction", 0)
+    run = cloud.run_dag("producer")
+    assert run["state"] == "success"
+    assert _ran_in(cloud, "producer")
+    store = cloud.engine().store
+    consumer_runs = store.list_runs("consumer")
+    assert consumer_runs, "the asset event started no consumer run"
+    run_c = consumer_runs[0]
+    assert run_c["state"] == "success"
+    tis = ti_map(store, "consumer", run_c["run_id"])
+    assert tis[("read", -1)]["state"] == "success"
+    assert cloud.invocations["TriggerFunction"] > before  # the worker asked; it did not write
+    assert not cloud.iam.take_denials()
+
+
+def test_trigger_dag_run_starts_and_waits_through_the_trigger_function(cloud):
+    run = cloud.run_dag("kicker")
+    assert run["state"] == "success", ti_map(cloud.engine().store, "kicker", run["run_id"])
+    target = cloud.engine().store.get_run("target", "from_kicker")
+    assert target["state"] == "success" and target["conf"] == {"n": 2}
+    assert not cloud.iam.take_denials()
+
+
+def test_a_task_cannot_reach_another_dags_items_outputs_plan_or_secret(cloud):
+    store = cloud.engine().store
+    plan_key = f"plans/target/{store.get_current_plan('target').hash}.json"
+    run = cloud.run_dag("intruder", conf={"plan_key": plan_key})
+    assert run["state"] == "success"
+    tis = ti_map(store, "intruder", run["run_id"])
+    got = json.loads(tis[("tamper", -1)]["xcom"])  # inline: small
+    # (the local check answers S3 with AccessDeniedException; S3 itself says AccessDenied)
+    got = {k: "AccessDeniedException" if v == "AccessDenied" else v for k, v in got.items()}
+    assert got == {
+        "write_run_item": "AccessDeniedException", "read_run_item": "AccessDeniedException",
+        "write_xcom": "AccessDeniedException", "read_plan": "AccessDeniedException",
+        "read_secret": "AccessDeniedException",
+        "read_own_secret": "allowed", "runid_pointer": "AccessDeniedException",
+        "request_as_target": "AccessDeniedException", "trigger_undeclared": "RequestRefused",
+    }
+    denials = cloud.iam.take_denials()
+    assert {d.function for d in denials} == {"iso-worker-intruders"}
+    assert {d.action for d in denials} >= {"dynamodb:UpdateItem", "dynamodb:GetItem", "s3:PutObject", "s3:GetObject",
+                                           "secretsmanager:GetSecretValue", "dynamodb:PutItem"}
+    assert store.get_run("target", "from_kicker").get("note") is None
