@@ -355,6 +355,29 @@ def _sam(argv: list[str], env: dict[str, str]) -> None:
         raise StratusError(f"`{' '.join(argv[:2])}` failed with exit status {status}; see its output above.")
 
 
+def isolated_template(template: Path, dags: Path, stack: str, parameters: dict[str, str]) -> Path:
+    """The template ``sam build`` gets: with Isolation=dag (the default) template.yaml plus one worker
+    function and role per DAG or isolation group (``orchestrator.plan.isolation``), written next to
+    it as ``.stratus-template.json`` (CodeUri paths stay relative); with Isolation=shared, template.yaml."""
+    from orchestrator.local.template import isolated, isolation_groups, load_sam_template
+    from orchestrator.plan import isolation
+
+    groups = isolation_groups(template, dags, parameters)
+    if groups is None:
+        print("isolation: shared (every DAG runs in the one WorkerFunction)", flush=True)
+        return template
+    sam = isolated(load_sam_template(template), groups, stack_name=stack, parameters=parameters)
+    out = template.parent / ".stratus-template.json"
+    try:
+        out.write_text(json.dumps(sam, indent=1) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise StratusError(f"Cannot write the generated template {str(out)!r}: {exc.strerror}. Deploy from a "
+                           "project folder with its own template.yaml, or pass --parameter Isolation=shared.") from exc
+    print(f"isolation: {len(groups)} worker function(s) and role(s), one per DAG or group "
+          f"(a stack holds {isolation.MAX_GROUPS}); template {out}", flush=True)
+    return out
+
+
 def cmd_deploy(args: argparse.Namespace) -> int:
     stack = args.stack or os.environ.get("STRATUS_STACK") or "stratus"
     sam = find_sam()
@@ -376,6 +399,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     for item in overrides:
         if "=" not in item:
             raise StratusError(f"--parameter {item!r} must be KEY=VALUE, e.g. LandingBucketName=my-landing.")
+    template = isolated_template(template, dags, stack, dict(item.split("=", 1) for item in overrides))
     region = ["--region", args.region] if args.region else []
     _sam([sam, "build", "--template-file", str(template), "--parameter-overrides", *overrides, *region], env)
     built = str(Path.cwd() / ".aws-sam" / "build" / "template.yaml")

@@ -115,10 +115,8 @@ def load_sam_template(path: str | Path) -> dict[str, Any]:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise TemplateError(f"Cannot read template {str(p)!r}: {exc.strerror}. Pass the path of template.yaml.") from exc
-    from samtranslator.yaml_helper import yaml_parse  # imported by the deploy that needs it (local.deploycache)
-
     try:
-        parsed = yaml_parse(text)
+        parsed = _yaml_parse(text)
     except Exception as exc:  # yaml raises several types; all mean the same to the user
         raise TemplateError(f"Template {str(p)!r} is not valid YAML/JSON: {exc}") from exc
     if not isinstance(parsed, dict) or "Resources" not in parsed:
@@ -127,6 +125,32 @@ def load_sam_template(path: str | Path) -> dict[str, Any]:
         _PARSED.clear()
     _PARSED[key] = copy.deepcopy(parsed)
     return parsed
+
+
+def _yaml_parse(text: str) -> Any:
+    """YAML/JSON with CloudFormation's short tags: samtranslator's parser, else (``stratus deploy``
+    without the local extra) PyYAML with the tags mapped the same way."""
+    try:
+        from samtranslator.yaml_helper import yaml_parse  # imported by the deploy that needs it (local.deploycache)
+    except ModuleNotFoundError:
+        import yaml
+
+        class _Loader(yaml.SafeLoader):
+            pass
+
+        def tag(loader: Any, suffix: str, node: Any) -> Any:
+            value = (loader.construct_scalar(node) if isinstance(node, yaml.ScalarNode) else
+                     loader.construct_sequence(node, deep=True) if isinstance(node, yaml.SequenceNode) else
+                     loader.construct_mapping(node, deep=True))
+            if suffix == "Ref":
+                return {"Ref": value}
+            if suffix == "GetAtt" and isinstance(value, str):
+                return {"Fn::GetAtt": value.split(".", 1)}
+            return {("Condition" if suffix == "Condition" else f"Fn::{suffix}"): value}
+
+        _Loader.add_multi_constructor("!", tag)
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    return yaml_parse(text)
 
 
 def _merged_function_props(props: Mapping[str, Any], globals_fn: Mapping[str, Any]) -> dict[str, Any]:

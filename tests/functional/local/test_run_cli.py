@@ -158,6 +158,13 @@ def test_deploy_builds_and_deploys_with_sam_then_syncs(tmp_path, monkeypatch, ca
     calls = [json.loads(line) for line in log.read_text().splitlines()]
     assert [c[0] for c in calls] == ["build", "deploy"]
     assert f"DagsPath={dags.resolve()}" in calls[0] and "LandingBucketName=my-landing" in calls[0]
+    # Isolation=dag (the default): sam builds template.yaml plus the DAG's own worker and role.
+    built = Path(calls[0][calls[0].index("--template-file") + 1])
+    assert built.name == ".stratus-template.json"
+    generated = json.loads(built.read_text())["Resources"]
+    workers = [r["Properties"]["FunctionName"] for r in generated.values()
+               if r.get("Metadata", {}).get("StratusIsolationGroup")]
+    assert workers == ["stratus-ci-worker-etl_taskflow"]
     deploy = calls[1]
     assert deploy[deploy.index("--stack-name") + 1] == "stratus-ci"
     assert "CAPABILITY_IAM" in deploy and "--resolve-s3" in deploy
