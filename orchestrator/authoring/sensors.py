@@ -422,7 +422,9 @@ class ExternalTaskSensor(BaseSensorOperator):
 
     def poke(self, context: dict[str, Any]) -> bool:
         ti = context["ti"]
-        store = ti.store
+        # With per-DAG isolation another DAG's runs are read through the trigger function.
+        delegated = getattr(getattr(ti, "engine", None), "run_control", None)
+        store = delegated.bind(ti).store if delegated is not None else ti.store
         if self.check_existence:
             from orchestrator.errors import NotFoundError
 

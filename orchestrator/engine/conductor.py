@@ -72,7 +72,10 @@ class Conductor:
     def _handle_event(self, event: dict[str, Any]) -> dict[str, Any]:
         records = event.get("Records") if isinstance(event, dict) else None
         if not records:
-            return self.handle(parse_conductor_message(event))
+            message = parse_conductor_message(event)
+            if isinstance(message, OnFailureRecord):  # not through SQS: no sender to trust
+                message = message.model_copy(update={"sender_id": None})
+            return self.handle(message)
         failures = []
         if not isinstance(records, list):
             raise EventError("A conductor SQS event's 'Records' must be a list of SQS records.")
@@ -82,7 +85,11 @@ class Conductor:
                 logger.error("dropping a conductor record that is not an object", extra={"record_type": type(record).__name__})
                 continue
             try:
-                self.handle(parse_conductor_message(record.get("body", "")))
+                message = parse_conductor_message(record.get("body", ""))
+                if isinstance(message, OnFailureRecord):  # who sent it (SQS records the sender's identity)
+                    sender = (record.get("attributes") or {}).get("SenderId")
+                    message = message.model_copy(update={"sender_id": str(sender) if sender else None})
+                self.handle(message)
             except EventError:
                 # A malformed message never gets better: log and drop it (no redelivery loop).
                 logger.exception("dropping malformed conductor message", extra={"message_id": record.get("messageId")})
@@ -154,6 +161,10 @@ class Conductor:
         """
         msg = record.task()
         logger.warning("worker invocation failed", extra={"condition": record.condition, **msg.bare().model_dump()})
+        forged = self._forged(record, msg)
+        if forged:
+            logger.warning("OnFailure record ignored: " + forged, extra=msg.bare().model_dump())
+            return "ignored"
         try:
             ti = self.store.get_ti(msg.dag_id, msg.run_id, msg.task_id, msg.map_index)
         except NotFoundError:
@@ -178,6 +189,30 @@ class Conductor:
             self.engine.invoke(self.store.get_plan(msg.dag_id, msg.plan_hash), msg)
             return "reinvoked"
         return fail_try(self.engine, msg, record.error_text(), expected=("queued",))
+
+    def _forged(self, record: OnFailureRecord, msg: TaskMessage) -> str | None:
+        """Why a record cannot be from the worker of the DAG it names, or None (per-DAG isolation).
+
+        Every DAG's worker role may send to the failure queue (Lambda delivers the OnFailure
+        records with it), so a task could forge one for another DAG's try. The record's
+        ``functionArn`` and, on AWS, the SQS ``SenderId`` (``<role id>:<session>``, the session
+        being the sending function's name) must both be the worker of the DAG the record names.
+        """
+        expected_of = getattr(self.engine.dispatcher, "worker_function_of", None)
+        if expected_of is None or not expected_of(None):
+            return None  # not isolated: one role runs every DAG, nothing to tell apart
+        try:
+            expected = expected_of(self.store.get_plan(msg.dag_id, msg.plan_hash), msg.task_id)
+        except (NotFoundError, KeyError):
+            return f"DAG '{msg.dag_id}' has no plan {msg.plan_hash}"
+        arn = str(record.requestContext.get("functionArn", ""))
+        sent_by = arn.split(":function:", 1)[1].split(":")[0] if ":function:" in arn else arn
+        if sent_by != expected:
+            return f"it names function {sent_by!r}, but DAG '{msg.dag_id}' runs in {expected!r}"
+        sender = getattr(record, "sender_id", None)
+        if sender and ":" in sender and sender.split(":", 1)[1] != expected:
+            return f"it was sent by {sender.split(':', 1)[1]!r}, not by {expected!r}, the worker of DAG '{msg.dag_id}'"
+        return None
 
     def sweep(self, now: datetime | None = None) -> dict[str, Any]:
         """Repair what lost messages left behind, from stored state alone. Returns counts."""

@@ -67,6 +67,16 @@ class LambdaDispatcher:
             return worker_function_name(self.resources.worker_function, group)
         return name
 
+    def worker_function_of(self, plan: StepPlan | None, task_id: str | None = None) -> str | None:
+        """The function that runs ``task_id`` of ``plan`` when DAGs are isolated, else None (also
+        for ``plan`` None: "are they isolated?"). The conductor checks OnFailure records with it."""
+        if self.resources.isolation != "dag":
+            return None
+        if plan is None:
+            return self.resources.worker_function or None
+        target = plan.step(task_id).target.function if task_id else c.WORKER
+        return self._function(worker_target(plan) if target == c.WORKER else target, plan.dag_id)
+
     def invoke_worker(self, msg: TaskMessage, function_name: str | None = None) -> None:
         payload = msg.model_dump_json().encode()
         self.clients.client("lambda").invoke(

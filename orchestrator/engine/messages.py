@@ -167,6 +167,9 @@ class OnFailureRecord(BaseModel):
     requestPayload: Any = None
     responseContext: dict[str, Any] | None = None
     responsePayload: Any = None
+    # Not in the record: the SQS SenderId of the message that carried it, set by the conductor
+    # from the SQS record's attributes (whatever a body says here is overwritten).
+    sender_id: str | None = None
 
     @property
     def request_id(self) -> str | None:

@@ -53,6 +53,7 @@ from orchestrator.local.clock import LocalClock
 from orchestrator.local.eventsources import EventsMixin, _function_name, _ScheduleState, _utc, _within
 from orchestrator.local.functions import MOTO_LOCK, FunctionHost, Outcome
 from orchestrator.local.iam import Access
+from orchestrator.local.iam import sender_id as iam_sender
 
 log = logging.getLogger(__name__)
 
@@ -314,15 +315,21 @@ class Emulation(EventsMixin):
 
     def _deliver_record(self, destination: str, record: dict[str, Any]) -> None:
         if ":sqs:" in destination:
-            self._send_sqs(destination, json.dumps(record))
+            # Lambda sends the record with the function's execution role: SQS records that sender.
+            function = _function_name(str(record.get("requestContext", {}).get("functionArn", "")))
+            role = self.host.iam.roles.get(function) if self.host.iam is not None else None
+            self._send_sqs(destination, json.dumps(record), sender=iam_sender(role.name if role else "?", function))
         elif ":lambda:" in destination:
             self.host.submit_event(_function_name(destination), json.dumps(record))
         else:
             log.warning("local cloud: destination %s is not emulated (SQS and Lambda are)", destination)
 
-    def _send_sqs(self, queue_arn: str, body: str, attributes: dict[str, Any] | None = None) -> None:
+    def _send_sqs(self, queue_arn: str, body: str, attributes: dict[str, Any] | None = None,
+                  sender: str | None = None) -> None:
         with MOTO_LOCK:
-            self._sqs().send_message(queue_arn.rsplit(":", 1)[1], body, message_attributes=attributes or None)
+            message = self._sqs().send_message(queue_arn.rsplit(":", 1)[1], body, message_attributes=attributes or None)
+            if sender:
+                message.sender_id = sender
 
     # -- 2. SQS event source mappings
     def _poll_queues(self) -> int:

@@ -696,10 +696,37 @@ def install() -> None:
                 denial = check.authorize(function, f"{service}.{operation_name}", accesses)
                 if denial is not None and check.enforce:
                     raise _access_denied(denial, check.account, operation_name)
+                result = original(self, operation_name, api_params)
+                if service == "sqs" and operation_name == "SendMessage":
+                    stamp_sender((api_params or {}).get("QueueUrl", ""), result.get("MessageId"),
+                                 sender_id(check.roles.get(function, RolePolicies("?", [])).name, function))
+                return result
             return original(self, operation_name, api_params)
 
         _ORIGINAL["call"] = original
         BaseClient._make_api_call = _make_api_call  # type: ignore[method-assign]
+
+
+def sender_id(role: str, function: str) -> str:
+    """SQS's ``SenderId`` of a message a Lambda function sends: its role's id and the session
+    name, which Lambda makes the function's name (moto says the account id for every sender)."""
+    import hashlib
+
+    return f"AROA{hashlib.sha1(role.encode()).hexdigest()[:17].upper()}:{function}"  # noqa: S324 - an id, not a secret
+
+
+def stamp_sender(queue_url: str, message_id: Any, sender: str) -> None:
+    """Give a message moto holds the ``SenderId`` AWS would have recorded."""
+    from moto.sqs.models import sqs_backends
+
+    name = str(queue_url).rstrip("/").rsplit("/", 1)[-1]
+    for regions in sqs_backends.values():
+        for backend in regions.values():
+            queue = backend.queues.get(name)
+            for message in getattr(queue, "_messages", []) if queue is not None else []:
+                if message.id == message_id:
+                    message.sender_id = sender
+                    return
 
 
 def uninstall() -> None:

@@ -153,7 +153,8 @@ def _step(op: BaseOperator, module: str, dag_file: str) -> dict[str, Any]:
         multiple_outputs=bool(getattr(op, "multiple_outputs", False)),
         ignore_downstream_trigger_rules=bool(getattr(op, "ignore_downstream_trigger_rules", True)),
         outlets=[a.uri for a in op.outlets],
-        triggers=[op.trigger_dag_id] if isinstance(getattr(op, "trigger_dag_id", None), str) else [],
+        other_dags=sorted({d for d in (getattr(op, "trigger_dag_id", None), getattr(op, "external_dag_id", None))
+                           if isinstance(d, str)}),
         template_fields=list(op.template_fields),
         callbacks=op.callbacks,
         doc=op.doc_md or op.doc,

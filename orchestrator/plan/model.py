@@ -103,9 +103,10 @@ class Step(_Frozen):
     # short_circuit: skip every downstream task (True, Airflow's default) or only direct ones.
     ignore_downstream_trigger_rules: bool = True
     outlets: list[str] = Field(default_factory=list)  # asset URIs
-    # DAG ids a TriggerDagRunOperator starts: with per-DAG isolation the trigger function starts
-    # (and reads, clears) only these for the task (orchestrator.triggers.requests).
-    triggers: list[str] = Field(default_factory=list)
+    # Other DAGs the task acts on: TriggerDagRunOperator's trigger_dag_id, ExternalTaskSensor's
+    # external_dag_id. With per-DAG isolation the trigger function starts, clears and reads runs
+    # of these only, for this task (orchestrator.triggers.requests).
+    other_dags: list[str] = Field(default_factory=list)
     template_fields: list[str] = Field(default_factory=list)
     callbacks: list[str] = Field(default_factory=list)  # e.g. ["on_failure_callback"]
     doc: str | None = None

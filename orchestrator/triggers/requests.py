@@ -3,7 +3,8 @@
 With per-DAG isolation (``orchestrator.plan.isolation``) a worker's role reaches only its own
 DAG's items. Three things a task does cross DAGs: the asset events of its ``outlets`` (asset
 items, and runs of the DAGs scheduled on them), ``TriggerDagRunOperator`` (another DAG's run,
-the global ``RUNID#`` pointer) and waiting for that run. The worker asks the trigger function::
+the global ``RUNID#`` pointer) and waiting for that run, ``ExternalTaskSensor`` (reading
+another DAG's runs and task states). The worker asks the trigger function::
 
     worker (DAG A's role)                             trigger function (shared role)
     1. put  RUN#A#{run} / REQ#{task}#{map}#{try}#{id}   (only A's role, or the platform, can write there)
@@ -12,7 +13,7 @@ the global ``RUNID#`` pointer) and waiting for that run. The worker asks the tri
                                                       4. the asking try is A's live try of that task
                                                       5. the plan of A's run allows it:
                                                          outlets -> only the step's outlets, after success
-                                                         runs    -> only the DAG ids the step triggers
+                                                         runs    -> only the DAGs the step names (other_dags)
                                                       6. do it; answer {"result"} or {"error"}
 
 Who asks is proved by where the request is (``dynamodb:LeadingKeys`` of the asking DAG's role),
@@ -35,7 +36,8 @@ from orchestrator.telemetry import logger
 KIND = "dag_request"
 REQUEST_PREFIX = "REQ#"
 REQUEST_TTL_S = 7 * 24 * 3600  # the table's TTL removes answered requests after a week
-OPS = ("outlets", "start_run", "clear", "get_run")
+OPS = ("outlets", "start_run", "clear", "read")
+READS = ("get_run", "get_dag", "runs_at", "list_tis")  # the run store reads a task may make of another DAG
 
 
 class RequestRefused(StratusError):
@@ -71,13 +73,25 @@ class CrossDagRequests:
 
 
 class RunStoreView:
-    """``RunControl.store`` for a bound task: reads the triggered DAG's run through the request."""
+    """``RunControl.store`` for a bound task: another DAG's runs and tasks, read through requests."""
 
     def __init__(self, control: BoundRunControl) -> None:
         self._control = control
 
+    def _read(self, method: str, dag_id: str, **args: Any) -> Any:
+        return self._control.ask("read", method=method, dag_id=dag_id, **args)
+
     def get_run(self, dag_id: str, run_id: str, **_: Any) -> dict[str, Any]:
-        return self._control.ask("get_run", dag_id=dag_id, run_id=run_id)  # type: ignore[no-any-return]
+        return self._read("get_run", dag_id, run_id=run_id)  # type: ignore[no-any-return]
+
+    def get_dag(self, dag_id: str) -> dict[str, Any]:
+        return self._read("get_dag", dag_id)  # type: ignore[no-any-return]
+
+    def runs_at(self, dag_id: str, moment: datetime) -> list[dict[str, Any]]:
+        return self._read("runs_at", dag_id, moment=moment.isoformat())  # type: ignore[no-any-return]
+
+    def list_tis(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        return self._read("list_tis", dag_id, run_id=run_id)  # type: ignore[no-any-return]
 
 
 class BoundRunControl:
@@ -181,14 +195,14 @@ def _serve(clients: Clients, resources: Resources, dag_id: str, run_id: str, sk:
     if ti.get("state") != "running":
         raise RequestRefused(f"{who} acts on other runs only while it runs (it is {ti.get('state')}).")
     target = args.get("dag_id")
-    if not isinstance(target, str) or target not in step.triggers:
-        allowed = ", ".join(repr(t) for t in step.triggers) or "no DAG"
-        raise RequestRefused(f"{who} may trigger {allowed} (its plan), not {target!r}.")
-    if "{{" in target:
-        raise RequestRefused(f"{who}: a templated trigger_dag_id cannot be checked under per-DAG isolation; "
-                             "name the DAG literally.")
-    if op == "get_run":
-        return _jsonable(store.get_run(target, str(args.get("run_id"))))
+    if isinstance(target, str) and "{{" in target:
+        raise RequestRefused(f"{who}: a templated DAG id ({target!r}) cannot be checked under per-DAG isolation; "
+                             "name the other DAG literally.")
+    if not isinstance(target, str) or target not in step.other_dags:
+        allowed = ", ".join(repr(t) for t in step.other_dags) or "no other DAG"
+        raise RequestRefused(f"{who} may act on {allowed} (its plan), not {target!r}.")
+    if op == "read":
+        return _read(store, target, args)
     if op == "clear":
         return engine.clear(target, str(args.get("run_id")))
     logical = args.get("logical_date")
@@ -196,6 +210,19 @@ def _serve(clients: Clients, resources: Resources, dag_id: str, run_id: str, sk:
                                    logical_date=datetime.fromisoformat(logical) if logical else None,
                                    run_type=str(args.get("run_type") or "manual"))
     return _jsonable(run_started)
+
+
+def _read(store: Any, dag_id: str, args: dict[str, Any]) -> Any:
+    method = args.get("method")
+    if method == "get_run":
+        return _jsonable(store.get_run(dag_id, str(args.get("run_id"))))
+    if method == "get_dag":
+        return _jsonable(store.get_dag(dag_id))
+    if method == "runs_at":
+        return _jsonable(store.runs_at(dag_id, datetime.fromisoformat(str(args.get("moment")))))
+    if method == "list_tis":
+        return _jsonable(store.list_tis(dag_id, str(args.get("run_id"))))
+    raise RequestRefused(f"Unknown read {method!r} (expected one of {', '.join(READS)}).")
 
 
 def _jsonable(value: Any) -> Any:
