@@ -133,24 +133,29 @@ def _yaml_parse(text: str) -> Any:
     try:
         from samtranslator.yaml_helper import yaml_parse  # imported by the deploy that needs it (local.deploycache)
     except ModuleNotFoundError:
-        import yaml
-
-        class _Loader(yaml.SafeLoader):
-            pass
-
-        def tag(loader: Any, suffix: str, node: Any) -> Any:
-            value = (loader.construct_scalar(node) if isinstance(node, yaml.ScalarNode) else
-                     loader.construct_sequence(node, deep=True) if isinstance(node, yaml.SequenceNode) else
-                     loader.construct_mapping(node, deep=True))
-            if suffix == "Ref":
-                return {"Ref": value}
-            if suffix == "GetAtt" and isinstance(value, str):
-                return {"Fn::GetAtt": value.split(".", 1)}
-            return {("Condition" if suffix == "Condition" else f"Fn::{suffix}"): value}
-
-        _Loader.add_multi_constructor("!", tag)
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+        return _light_parse(text)
     return yaml_parse(text)
+
+
+def _light_parse(text: str) -> Any:
+    """PyYAML with CloudFormation's short tags mapped as samtranslator maps them."""
+    import yaml
+
+    class _Loader(yaml.SafeLoader):
+        pass
+
+    def tag(loader: Any, suffix: str, node: Any) -> Any:
+        value = (loader.construct_scalar(node) if isinstance(node, yaml.ScalarNode) else
+                 loader.construct_sequence(node, deep=True) if isinstance(node, yaml.SequenceNode) else
+                 loader.construct_mapping(node, deep=True))
+        if suffix == "Ref":
+            return {"Ref": value}
+        if suffix == "GetAtt" and isinstance(value, str):
+            return {"Fn::GetAtt": value.split(".", 1)}
+        return {("Condition" if suffix == "Condition" else f"Fn::{suffix}"): value}
+
+    _Loader.add_multi_constructor("!", tag)
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
 
 
 def _merged_function_props(props: Mapping[str, Any], globals_fn: Mapping[str, Any]) -> dict[str, Any]:
@@ -245,7 +250,8 @@ def isolation_groups(path: str | Path, dags_root: str | Path,
                      parameters: Mapping[str, str] | None = None) -> list[isolation.IsolationGroup] | None:
     """The isolation groups of the DAG folder when the template deploys with Isolation=dag, else None."""
     try:
-        if isolation.mode_of(load_sam_template(path), parameters) != "dag":
+        # Only the parameters are needed: parsed without samtranslator (a restored deploy imports none).
+        if isolation.mode_of(_light_parse(Path(path).read_text(encoding="utf-8")), parameters) != "dag":
             return None
         return isolation.groups_in_folder(str(dags_root))
     except isolation.IsolationError as exc:

@@ -84,7 +84,9 @@ def test_the_handler_sees_access_denied_as_on_aws(tmp_path: Path):
         "reads_var()\n",
         encoding="utf-8",
     )
-    with LocalCloud(dags, template=no_ssm, code_root=ROOT, auto_advance=True) as cloud:
+    # the shared worker's role is the one this template spells (per-DAG roles are generated)
+    with LocalCloud(dags, template=no_ssm, code_root=ROOT, auto_advance=True,
+                    parameters={"Isolation": "shared"}) as cloud:
         run = cloud.run_dag("reads_var")
         denials = cloud.iam.take_denials()
         assert run["state"] == "failed"

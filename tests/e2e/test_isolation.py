@@ -91,3 +91,34 @@ def test_a_task_cannot_reach_another_dags_items_outputs_plan_or_secret(cloud):
     assert {d.action for d in denials} >= {"dynamodb:UpdateItem", "dynamodb:GetItem", "s3:PutObject", "s3:GetObject",
                                            "secretsmanager:GetSecretValue", "dynamodb:PutItem"}
     assert store.get_run("target", "from_kicker").get("note") is None
+
+
+def test_a_failure_record_forged_by_another_dags_task_is_ignored(cloud, caplog):
+    """Every worker role may send to the failure queue (Lambda delivers OnFailure records with it);
+    a record DAG `intruder`'s worker sends in `target`'s name is ignored, with a log line."""
+    from orchestrator.local import iam
+
+    store = cloud.engine().store
+    plan = store.get_current_plan("target")
+    run = cloud.run_dag("target", run_id="victim")
+    assert run["state"] == "success"
+    before = store.get_ti("target", "victim", "double")
+    arn = cloud.clients.client("lambda").get_function(FunctionName=cloud.worker_of("target"))["Configuration"]["FunctionArn"]
+    record = {"version": "1.0", "requestContext": {"requestId": "forged", "functionArn": f"{arn}:$LATEST",
+                                                   "condition": "RetriesExhausted", "approximateInvokeCount": 1},
+              "requestPayload": {"dag_id": "target", "run_id": "victim", "task_id": "double", "map_index": -1,
+                                 "try_number": 1, "plan_hash": plan.hash},
+              "responseContext": {"statusCode": 200, "functionError": "Unhandled"}}
+    queue = cloud.stack.outputs["FailureQueueUrl"]
+    token = iam.CALLER.set((cloud.iam, cloud.worker_of("intruder")))  # sent as the intruder's worker
+    try:
+        import json
+
+        cloud.clients.client("sqs").send_message(QueueUrl=queue, MessageBody=json.dumps(record))
+    finally:
+        iam.CALLER.reset(token)
+    with caplog.at_level("WARNING"):
+        cloud.wait_idle()
+    assert "OnFailure record ignored: it was sent by 'iso-worker-intruders', not by 'iso-worker-target'" in caplog.text
+    assert store.get_ti("target", "victim", "double") == before
+    assert not cloud.iam.take_denials()

@@ -106,3 +106,64 @@ def test_dag_a_reads_its_own_secret_but_not_dag_bs(cloud, as_dag_a_worker):
     assert secrets.connection_text("conn") == "a-secret"
     other = SecretsBackend(cloud.clients, connections_prefix="stratus/dags/b/")
     _denied(cloud, lambda: other.connection_text("conn"), "secretsmanager:GetSecretValue", "secret:stratus/dags/b/conn")
+
+
+# ---------------------------------------------------------------- the generated stack
+def _translated(groups, parameters=None):
+    from orchestrator.local.cloud import DEFAULT_TEMPLATE
+    from orchestrator.local.template import translate
+
+    return translate(DEFAULT_TEMPLATE, staging_bucket="staging", isolation_groups=groups, stack_name="s",
+                     parameters={"WidgetActions": "on", **(parameters or {})}).cloudformation["Resources"]
+
+
+def test_the_stack_size_figure_is_what_the_template_translates_to():
+    from orchestrator.plan import isolation
+
+    shared = _translated([])
+    assert len(shared) == isolation.SHARED_RESOURCES_MAX  # conditional resources included: the most it takes
+    groups = isolation.groups_of([isolation.DagIsolation("a"), isolation.DagIsolation("b", ["stratus:isolation=g"]),
+                                  isolation.DagIsolation("c", ["stratus:isolation=g"])])
+    assert [(g.name, g.dag_ids) for g in groups] == [("a", ("a",)), ("g", ("b", "c"))]
+    two = _translated(groups)
+    added = {k: v["Type"] for k, v in two.items() if k not in shared}
+    assert len(added) == 2 * isolation.RESOURCES_PER_GROUP
+    assert sorted(set(added.values())) == ["AWS::IAM::Role", "AWS::Lambda::EventInvokeConfig", "AWS::Lambda::Function"]
+    assert isolation.MAX_GROUPS == (500 - isolation.SHARED_RESOURCES_MAX) // 3 == 152
+    assert _translated(groups, {"Isolation": "shared"}).keys() == shared.keys()  # the opt-out adds nothing
+
+
+def test_past_the_stack_limit_the_deploy_says_how_many_and_what_to_do():
+    from orchestrator.local.template import TemplateError, isolated, load_sam_template
+    from orchestrator.local.cloud import DEFAULT_TEMPLATE
+    from orchestrator.plan import isolation
+
+    many = isolation.groups_of(isolation.DagIsolation(f"dag_{i}") for i in range(isolation.MAX_GROUPS + 1))
+    with pytest.raises(TemplateError, match=r"153 isolation groups need 502 CloudFormation resources; one stack holds "
+                                            r"500 \(43 shared \+ 3 per group\), so at most 152 groups\. .*Isolation=shared"):
+        isolated(load_sam_template(DEFAULT_TEMPLATE), many, stack_name="s")
+
+
+def test_a_dags_role_is_its_own_policy_plus_the_shared_paths_and_its_task_policies():
+    from orchestrator.plan import isolation
+
+    group, = isolation.groups_of([isolation.DagIsolation("a", ["stratus:task-policy=arn:aws:iam::1:policy/lake"])])
+    resources = _translated([group], {"TaskPolicyArn": "arn:aws:iam::1:policy/all"})
+    role = resources[f"{group.logical_stem}Role"]["Properties"]
+    statements = {s["Sid"]: s for s in role["Policies"][0]["PolicyDocument"]["Statement"]}
+    assert statements["OwnRunItems"]["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["DAG#a", "RUN#a#*"]}}
+    assert {"Dispatch", "CrossDagRequests", "RetryTimers", "Logs"} <= set(statements)
+    assert role["ManagedPolicyArns"]["Fn::If"][1] == [{"Ref": "TaskPolicyArn"}, "arn:aws:iam::1:policy/lake"]
+    fn = resources[f"{group.logical_stem}Function"]["Properties"]
+    assert fn["FunctionName"] == "s-worker-a"
+
+
+def test_worker_function_names_fit_lambdas_limit_and_never_collide():
+    from orchestrator.plan.isolation import worker_function_name
+
+    assert worker_function_name("st-worker", "daily_sales") == "st-worker-daily_sales"
+    dotted, dashed = worker_function_name("st-worker", "a.b"), worker_function_name("st-worker", "a-b")
+    assert dotted != dashed and dotted.startswith("st-worker-a-b-")
+    long = worker_function_name("st-worker", "x" * 200)
+    assert len(long) == 64 and long != worker_function_name("st-worker", "x" * 199)
