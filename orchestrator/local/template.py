@@ -155,7 +155,11 @@ def _light_parse(text: str) -> Any:
         return {("Condition" if suffix == "Condition" else f"Fn::{suffix}"): value}
 
     _Loader.add_multi_constructor("!", tag)
-    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    loader = _Loader(text)  # a SafeLoader with only the CloudFormation tags added
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
 
 
 def _merged_function_props(props: Mapping[str, Any], globals_fn: Mapping[str, Any]) -> dict[str, Any]:
