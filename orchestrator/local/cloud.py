@@ -152,6 +152,7 @@ class LocalCloud:
         self.restored = False  # whether the stack came from the deploy cache
         self.iam_check = iam_check
         self.iam: iam.IamCheck | None = None
+        self.deployed_groups: list[Any] | None = None  # the per-DAG worker groups the deploy made (Isolation=dag)
         self.clock = LocalClock()
         self.endpoint_url: str | None = None
         self.clients: Clients
@@ -240,6 +241,7 @@ class LocalCloud:
 
         # Isolation=dag (the default): one worker function and role per DAG, as `stratus deploy` makes them.
         groups = isolation_groups(self.template_path, self.dags_root, self.parameters)
+        self.deployed_groups = groups
         key = None
         if self.deploy_cache:
             shape = {"__isolation": json.dumps([dataclasses.asdict(g) for g in groups]) if groups is not None else ""}
@@ -436,6 +438,35 @@ class LocalCloud:
             out[c.WORKER] = out.get(c.WORKER, 0) + family
         return out
 
+    def deploy_new_workers(self) -> list[str]:
+        """Isolation=dag: give DAGs added to the folder since the deploy their worker function and
+        role, as the next `stratus deploy` would (``local.workers``); returns the functions created."""
+        from orchestrator.local.workers import deploy_new_workers
+
+        return deploy_new_workers(self)
+
+    def refresh_functions(self, created: list[str], *, changed_roles: bool = False) -> None:
+        """Host, route and authorise functions created after the deploy (``local.workers``)."""
+        lam = self.clients.client("lambda")
+        by_name = {v: k for k, v in self.stack.physical_ids.items()}
+        for name in created:
+            config = lam.get_function(FunctionName=name)["Configuration"]
+            spec = self.translated.functions[by_name[name]]
+            self.host.functions[name] = spec
+            self.host.arns[name] = config["FunctionArn"]
+            self.host.invocations.setdefault(name, 0)
+            if spec.log_group_ref:
+                self.host.log_groups[name] = self.stack.physical_ids.get(spec.log_group_ref, "")
+            self.emulation.function_names[config["FunctionArn"]] = name
+        functions.register(self.host)
+        if self.iam is not None and (created or changed_roles):
+            from orchestrator.local.workers import role_policies
+
+            workers = {n: lam.get_function(FunctionName=n)["Configuration"]["Role"]
+                       for n, spec in self.host.functions.items() if spec.family == c.WORKER}
+            self.iam.roles.update(role_policies(self, workers))
+            self.iam.forget()
+
     def worker_of(self, dag_id: str) -> str:
         """The name of the worker function that runs ``dag_id``'s tasks (its own with Isolation=dag)."""
         from orchestrator.engine.dispatch import LambdaDispatcher, worker_target
@@ -502,6 +533,7 @@ class LocalCloud:
 
     def sync_dag(self, dag_id: str) -> Any:
         """Compile one DAG from ``dags_root`` and put its plan in the registry; returns the plan."""
+        from orchestrator.local.workers import covers
         from orchestrator.plan.compiler import compile_dag
         from orchestrator.plan.loader import DagBag
 
@@ -514,6 +546,8 @@ class LocalCloud:
                 f"DAG {dag_id!r} not found in {str(self.dags_root)!r} (DAGs found: {known})."
                 + (f" Import errors: {problems}" if problems else "")
             )
+        if not covers(self, dag_id, dag):  # Isolation=dag: a DAG new since the deploy gets its worker first
+            self.deploy_new_workers()
         plan = compile_dag(dag, str(self.dags_root))
         self.engine().store.put_plan(plan)
         return plan

@@ -50,6 +50,7 @@ def sync_registry(cloud: LocalCloud) -> Any:
     """Register every DAG of the cloud's folder and create its schedules (H4's `stratus sync`)."""
     from orchestrator.triggers.sync import sync_folder
 
+    cloud.deploy_new_workers()  # Isolation=dag: a DAG added since the start gets its worker, as a deploy would
     report = sync_folder(cloud.clients, cloud.resources, str(cloud.dags_root))
     put_local_dashboard(cloud, report.plans)
     return report

@@ -556,6 +556,11 @@ class IamCheck:
             roles[function] = by_role[role_name]
         return cls(roles, account=account, hash_keys=hash_keys)
 
+    def forget(self) -> None:
+        """Drop the cached decisions (a role's policies changed)."""
+        with self._lock:
+            self._cache.clear()
+
     def decide(self, function: str, access: Access) -> str:
         role = self.roles.get(function)
         if role is None:

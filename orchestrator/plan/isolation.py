@@ -72,6 +72,7 @@ class IsolationGroup:
     name: str
     dag_ids: tuple[str, ...]
     task_policies: tuple[str, ...] = ()
+    assets: tuple[str, ...] = ()  # URIs its tasks declare as inlets or outlets (their asset state)
 
     @property
     def logical_stem(self) -> str:
@@ -87,6 +88,7 @@ class DagIsolation:
 
     dag_id: str
     tags: list[str] = field(default_factory=list)
+    assets: list[str] = field(default_factory=list)  # inlet and outlet URIs of its tasks
 
 
 def _digest(text: str) -> str:
@@ -128,11 +130,13 @@ def groups_of(dags: Iterable[DagIsolation]) -> list[IsolationGroup]:
     """The isolation groups of these DAGs, in name order; raises ``IsolationError`` on a bad id."""
     members: dict[str, list[str]] = {}
     policies: dict[str, set[str]] = {}
+    assets: dict[str, set[str]] = {}
     for dag in dags:
         _check_id(dag.dag_id)
         group = isolation_group(dag.dag_id, dag.tags)
         _check_id(group, f"Isolation group of DAG {dag.dag_id!r}")
         members.setdefault(group, []).append(dag.dag_id)
+        assets.setdefault(group, set()).update(u for u in dag.assets if "*" not in u and "?" not in u)
         for tag in dag.tags:
             if isinstance(tag, str) and tag.startswith(TASK_POLICY_TAG):
                 arn = tag[len(TASK_POLICY_TAG):].strip()
@@ -140,7 +144,8 @@ def groups_of(dags: Iterable[DagIsolation]) -> list[IsolationGroup]:
                     raise IsolationError(f"DAG {dag.dag_id!r}: tag {tag!r} must name a managed policy ARN "
                                          "(stratus:task-policy=arn:aws:iam::123456789012:policy/my-task-policy).")
                 policies.setdefault(group, set()).add(arn)
-    return [IsolationGroup(g, tuple(sorted(ids)), tuple(sorted(policies.get(g, ())))) for g, ids in sorted(members.items())]
+    return [IsolationGroup(g, tuple(sorted(ids)), tuple(sorted(policies.get(g, ()))), tuple(sorted(assets.get(g, ()))))
+            for g, ids in sorted(members.items())]
 
 
 def groups_in_folder(dags_root: str) -> list[IsolationGroup]:
@@ -148,7 +153,18 @@ def groups_in_folder(dags_root: str) -> list[IsolationGroup]:
     from orchestrator.plan.loader import DagBag
 
     bag = DagBag(str(dags_root))
-    return groups_of(DagIsolation(dag_id, list(getattr(dag, "tags", None) or [])) for dag_id, dag in bag.dags.items())
+    return groups_of(DagIsolation(dag_id, list(getattr(dag, "tags", None) or []), _declared_assets(dag))
+                     for dag_id, dag in bag.dags.items())
+
+
+def _declared_assets(dag: Any) -> list[str]:
+    uris = set()
+    for task in getattr(dag, "tasks", []) or []:
+        for asset in [*(getattr(task, "inlets", None) or []), *(getattr(task, "outlets", None) or [])]:
+            uri = getattr(asset, "uri", None)
+            if isinstance(uri, str) and uri:
+                uris.add(uri)
+    return sorted(uris)
 
 
 def leading_keys(dag_id: str) -> list[str]:
@@ -224,9 +240,13 @@ def worker_role_policy(group: IsolationGroup, function_name: str) -> dict[str, A
          "Resource": {"Fn::Sub": "${WorkerLogGroup.Arn}"}},
         {"Sid": "Tracing", "Effect": "Allow", "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
          "Resource": "*"},
-        # Asset events are read by every consumer DAG (inlet events, triggering events): read-only.
+        # Asset events are read by every consumer DAG (inlet events, triggering events): read-only;
+        # the state store of the assets its tasks declare (inlets, outlets) is writable (OwnAssetState).
         {"Sid": "ReadAssetEvents", "Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:Query"],
          "Resource": t.table(), "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["ASSET#*"]}}},
+        *([{"Sid": "OwnAssetState", "Effect": "Allow", "Action": ITEM_ACTIONS, "Resource": t.table(),
+            "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"ASSET#{u}" for u in group.assets]}}}]
+          if group.assets else []),
         {"Sid": "ReadLanding", "Effect": "Allow", "Action": ["s3:GetObject"],
          "Resource": {"Fn::Sub": "${LandingBucket.Arn}/*"}},
         # Variables are Airflow-global: readable by every DAG, written only by people (`stratus variables`).

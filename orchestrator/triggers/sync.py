@@ -424,10 +424,34 @@ def sync_folder(
             if problems:  # a try Lambda would cut short: refused like a DAG that does not compile
                 errors[plan.dag_id] = "\n".join(problems)
                 plans.remove(plan)
+    missing = missing_workers(clients, resources, plans)
+    errors.update(missing)  # their tasks could not be dispatched: refused, told to deploy
+    plans = [p for p in plans if p.dag_id not in missing]
     report = sync_plans(clients, resources, plans, dry_run=dry_run, now=now,
                         only_dags=None if not errors else {p.dag_id for p in plans})
     report.errors.update(errors)
     return report
+
+
+def missing_workers(clients: Clients, resources: Resources, plans: list[StepPlan]) -> dict[str, str]:
+    """With per-DAG isolation, the plans whose own worker function the stack does not have (a DAG
+    added since the deploy), each with what to do; empty when the stack runs every DAG in one worker."""
+    from orchestrator.engine.dispatch import LambdaDispatcher
+
+    dispatcher = LambdaDispatcher(clients, resources)
+    if dispatcher.worker_function_of(None) is None:
+        return {}
+    missing: dict[str, str] = {}
+    for plan in plans:
+        name = dispatcher.worker_function_of(plan)
+        try:
+            clients.client("lambda").get_function_configuration(FunctionName=name)
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                raise
+            missing[plan.dag_id] = (f"DAG '{plan.dag_id}' has no worker function {name!r} in this stack (per-DAG isolation: "
+                             "each DAG gets its own at deploy). Run `stratus deploy` again to create it.")
+    return missing
 
 
 def worker_function_timeout(clients: Clients, resources: Resources) -> int | None:

@@ -136,6 +136,12 @@ def test_schedules_exist_after_sync(cloud):
     """)
     from orchestrator.triggers.sync import sync_folder
 
+    # Isolation=dag: a DAG added since the deploy has no worker yet; sync refuses it until a deploy makes one.
+    report = sync_folder(cloud.clients, cloud.resources, str(cloud.dags_root), now=cloud.now())
+    assert report.errors == {"hourly": "DAG 'hourly' has no worker function 'stratus-local-worker-hourly' in this "
+                                       "stack (per-DAG isolation: each DAG gets its own at deploy). Run `stratus "
+                                       "deploy` again to create it."} and not report.changes
+    assert cloud.deploy_new_workers() == ["stratus-local-worker-hourly"]  # what that deploy adds
     report = sync_folder(cloud.clients, cloud.resources, str(cloud.dags_root), now=cloud.now())
     assert [c.action for c in report.changes] == ["create"] and not report.errors
     sched = read_existing(cloud.clients, cloud.resources.scheduler_group)["hourly"]
