@@ -273,6 +273,9 @@ class FunctionHost:
         # Lambda stops the sandbox; the closest in process is an exception in the thread.
         guard = self._deadlines.watch(timeout_s, LambdaTimeout)
         done = guard.finish
+        # A handler may invoke another function synchronously (RequestResponse) in this thread: its
+        # lines go to its own log, and this one's capture resumes when it returns.
+        outer = getattr(router.local, "buffer", None) if router is not None else None
         if router is not None:
             router.local.buffer = buffer
         print(f"START RequestId: {request_id} Version: $LATEST", file=buffer)
@@ -314,7 +317,7 @@ class FunctionHost:
             done()
             iam.CALLER.reset(caller)
             if router is not None:
-                router.local.buffer = None
+                router.local.buffer = outer
         elapsed_ms = (time.monotonic() - started) * 1000
         ended = time.time()
         self.records.append((name, request_id, ended - elapsed_ms / 1000, ended))

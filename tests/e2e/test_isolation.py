@@ -122,3 +122,4 @@ def test_a_failure_record_forged_by_another_dags_task_is_ignored(cloud, caplog):
     assert "OnFailure record ignored: it was sent by 'iso-worker-intruders', not by 'iso-worker-target'" in caplog.text
     assert store.get_ti("target", "victim", "double") == before
     assert not cloud.iam.take_denials()
+
