@@ -73,7 +73,8 @@ def test_trigger_dag_run_starts_and_waits_through_the_trigger_function(cloud):
 def test_a_task_cannot_reach_another_dags_items_outputs_plan_or_secret(cloud):
     store = cloud.engine().store
     plan_key = f"plans/target/{store.get_current_plan('target').hash}.json"
-    run = cloud.run_dag("intruder", conf={"plan_key": plan_key})
+    assert cloud.run_dag("target", run_id="intruded", conf={"n": 1})["state"] == "success"
+    run = cloud.run_dag("intruder", conf={"plan_key": plan_key, "victim_run": "intruded"})
     assert run["state"] == "success"
     tis = ti_map(store, "intruder", run["run_id"])
     got = json.loads(tis[("tamper", -1)]["xcom"])  # inline: small
@@ -90,7 +91,7 @@ def test_a_task_cannot_reach_another_dags_items_outputs_plan_or_secret(cloud):
     assert {d.function for d in denials} == {"iso-worker-intruders"}
     assert {d.action for d in denials} >= {"dynamodb:UpdateItem", "dynamodb:GetItem", "s3:PutObject", "s3:GetObject",
                                            "secretsmanager:GetSecretValue", "dynamodb:PutItem"}
-    assert store.get_run("target", "from_kicker").get("note") is None
+    assert store.get_run("target", "intruded").get("note") is None
 
 
 def test_a_failure_record_forged_by_another_dags_task_is_ignored(cloud, caplog):

@@ -24,7 +24,7 @@ def _attempt(call) -> str:
 
 
 @dag(schedule=None, start_date=datetime(2026, 1, 1), tags=["stratus:isolation=intruders"],
-     params={"plan_key": ""})
+     params={"plan_key": "", "victim_run": ""})
 def intruder():
     @task
     def tamper(**context) -> dict:
@@ -37,7 +37,8 @@ def intruder():
 
         table, bucket = os.environ["STRATUS_TABLE"], os.environ["STRATUS_ARTEFACT_BUCKET"]
         ddb, s3, sm = boto3.client("dynamodb"), boto3.client("s3"), boto3.client("secretsmanager")
-        victim = {"pk": {"S": "RUN#target#from_kicker"}, "sk": {"S": "RUN"}}
+        victim_pk = f"RUN#target#{context['params']['victim_run']}"
+        victim = {"pk": {"S": victim_pk}, "sk": {"S": "RUN"}}
         out = {
             "write_run_item": _attempt(lambda: ddb.update_item(
                 TableName=table, Key=victim, UpdateExpression="SET note = :n",
@@ -53,7 +54,7 @@ def intruder():
         # A request in another DAG's name cannot be written; one in its own name is checked.
         requests = CrossDagRequests(Clients.from_env(), Resources.from_env(), None)
         out["request_as_target"] = _attempt(lambda: ddb.put_item(TableName=table, Item={
-            "pk": {"S": "RUN#target#from_kicker"}, "sk": {"S": "REQ#double#-1#1#x"}}))
+            "pk": {"S": victim_pk}, "sk": {"S": "REQ#double#-1#1#x"}}))
         ti = context["ti"]
         from orchestrator.compose import build_store
 
