@@ -447,25 +447,9 @@ class LocalCloud:
 
     def refresh_functions(self, created: list[str], *, changed_roles: bool = False) -> None:
         """Host, route and authorise functions created after the deploy (``local.workers``)."""
-        lam = self.clients.client("lambda")
-        by_name = {v: k for k, v in self.stack.physical_ids.items()}
-        for name in created:
-            config = lam.get_function(FunctionName=name)["Configuration"]
-            spec = self.translated.functions[by_name[name]]
-            self.host.functions[name] = spec
-            self.host.arns[name] = config["FunctionArn"]
-            self.host.invocations.setdefault(name, 0)
-            if spec.log_group_ref:
-                self.host.log_groups[name] = self.stack.physical_ids.get(spec.log_group_ref, "")
-            self.emulation.function_names[config["FunctionArn"]] = name
-        functions.register(self.host)
-        if self.iam is not None and (created or changed_roles):
-            from orchestrator.local.workers import role_policies
+        from orchestrator.local.workers import register_functions
 
-            workers = {n: lam.get_function(FunctionName=n)["Configuration"]["Role"]
-                       for n, spec in self.host.functions.items() if spec.family == c.WORKER}
-            self.iam.roles.update(role_policies(self, workers))
-            self.iam.forget()
+        register_functions(self, created, changed_roles=changed_roles)
 
     def worker_of(self, dag_id: str) -> str:
         """The name of the worker function that runs ``dag_id``'s tasks (its own with Isolation=dag)."""

@@ -16,7 +16,8 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.local import iam
+from orchestrator import constants as c
+from orchestrator.local import functions, iam
 from orchestrator.local.functions import MOTO_LOCK
 from orchestrator.local.intrinsics import NO_VALUE, Resolver
 from orchestrator.local.stack import ACCOUNT_ID, _getatt_factory, _parameter_values, _ref, pseudo_parameters
@@ -115,11 +116,32 @@ def _create(cloud: LocalCloud, translated: Any, resolver: Resolver, stem: str) -
     return str(fn["FunctionName"])
 
 
-def role_policies(cloud: LocalCloud, functions: dict[str, str]) -> dict[str, iam.RolePolicies]:
+def register_functions(cloud: LocalCloud, created: list[str], *, changed_roles: bool = False) -> None:
+    """Host, route and authorise functions created after the deploy; re-read the workers' roles."""
+    lam = cloud.clients.client("lambda")
+    by_name = {v: k for k, v in cloud.stack.physical_ids.items()}
+    for name in created:
+        config = lam.get_function(FunctionName=name)["Configuration"]
+        spec = cloud.translated.functions[by_name[name]]
+        cloud.host.functions[name] = spec
+        cloud.host.arns[name] = config["FunctionArn"]
+        cloud.host.invocations.setdefault(name, 0)
+        if spec.log_group_ref:
+            cloud.host.log_groups[name] = cloud.stack.physical_ids.get(spec.log_group_ref, "")
+        cloud.emulation.function_names[config["FunctionArn"]] = name
+    functions.register(cloud.host)
+    if cloud.iam is not None and (created or changed_roles):
+        workers = {n: lam.get_function(FunctionName=n)["Configuration"]["Role"]
+                   for n, spec in cloud.host.functions.items() if spec.family == c.WORKER}
+        cloud.iam.roles.update(role_policies(cloud, workers))
+        cloud.iam.forget()
+
+
+def role_policies(cloud: LocalCloud, roles: dict[str, str]) -> dict[str, iam.RolePolicies]:
     """The IAM check's view of these functions' roles (name -> role ARN), read back from moto."""
     from orchestrator.local.cloud import _table_hash_keys
 
-    check = iam.IamCheck.from_stack(cloud.clients, functions, account=ACCOUNT_ID,
+    check = iam.IamCheck.from_stack(cloud.clients, roles, account=ACCOUNT_ID,
                                     hash_keys=_table_hash_keys(cloud.translated, cloud.stack),
                                     managed=cloud.stack.managed_policies)
     return check.roles
