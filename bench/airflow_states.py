@@ -35,9 +35,11 @@ run = bag.dags[sys.argv[2]].test()
 from airflow.models.taskinstance import TaskInstance
 from airflow.utils.session import create_session
 with create_session() as session:
-    rows = session.query(TaskInstance.task_id, TaskInstance.state).filter(
+    rows = session.query(TaskInstance.task_id, TaskInstance.map_index, TaskInstance.state).filter(
         TaskInstance.dag_id == sys.argv[2], TaskInstance.run_id == run.run_id).all()
-print("STATES " + json.dumps({"state": str(run.state), "tasks": {t: str(s) for t, s in sorted(rows)}}))
+# A mapped instance is named "task[i]" (Stratus's tests name them the same way).
+print("STATES " + json.dumps({"state": str(run.state), "tasks": {
+    (t if i < 0 else f"{t}[{i}]"): str(s) for t, i, s in sorted(rows)}}))
 '''
 
 

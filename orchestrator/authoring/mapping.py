@@ -35,9 +35,10 @@ MAPPED = _MappedArgument()
 
 
 def iter_xcom_args(value: Any) -> Iterator[XComArg]:
-    """Every ``XComArg`` inside ``value`` (walking lists, tuples, sets and dict values)."""
+    """Every plain ``XComArg`` inside ``value`` (walking lists, tuples, sets and dict values; a
+    ``zip``/``concat`` gives each output it combines)."""
     if isinstance(value, XComArg):
-        yield value
+        yield from value.parts()
     elif isinstance(value, (list, tuple, set, frozenset)):
         for item in value:
             yield from iter_xcom_args(item)

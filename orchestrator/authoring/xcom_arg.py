@@ -7,12 +7,21 @@ task (``output["key"]`` indexes that value).
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.authoring.dependencies import DependencyMixin
 
 if TYPE_CHECKING:
     from orchestrator.authoring.baseoperator import BaseOperator
+
+
+class _NotSet:
+    def __repr__(self) -> str:
+        return "NOTSET"
+
+
+NOTSET: Any = _NotSet()
 
 
 class XComArg(DependencyMixin):
@@ -79,13 +88,18 @@ class XComArg(DependencyMixin):
         """
         return MapXComArg(self, [_callable(self, f)])
 
-    def zip(self, *others: Any, fillvalue: Any = None) -> Any:
-        """Airflow's ``XComArg.zip``: not built yet."""
-        raise _not_built(self, "zip", "zip the lists inside a @task and expand over its result")
+    def zip(self, *others: XComArg, fillvalue: Any = NOTSET) -> ZipXComArg:
+        """Airflow's ``XComArg.zip``: the outputs' items paired by position, as tuples.
 
-    def concat(self, *others: Any) -> Any:
-        """Airflow's ``XComArg.concat``: not built yet."""
-        raise _not_built(self, "concat", "join the lists inside a @task and expand over its result")
+        Stops at the shortest list, or runs to the longest with ``fillvalue`` filling the gaps
+        when one is given. ``process.expand(pair=a.zip(b))`` maps over the pairs; a plain
+        argument receives the list of tuples.
+        """
+        return ZipXComArg([self, *_outputs(self, "zip", others)], fillvalue=fillvalue)
+
+    def concat(self, *others: XComArg) -> ConcatXComArg:
+        """Airflow's ``XComArg.concat``: the outputs' lists one after another (dicts as their items)."""
+        return ConcatXComArg([self, *_outputs(self, "concat", others)])
 
     def __repr__(self) -> str:
         suffix = f"[{self.key!r}]" if self.key is not None else ""
@@ -98,6 +112,10 @@ class XComArg(DependencyMixin):
     @property
     def leaves(self) -> list[BaseOperator]:
         return [self.operator]
+
+    def parts(self) -> list[XComArg]:
+        """The plain outputs this value is made of (each a dependency)."""
+        return [self]
 
     def resolve(self, context: dict[str, Any]) -> Any:
         """The referenced value, pulled through ``context["ti"].xcom_pull``."""
@@ -126,11 +144,14 @@ class XComArg(DependencyMixin):
 class MapXComArg(XComArg):
     """``output.map(f)``: the output's items, each passed through ``f`` (then the next ``.map``)."""
 
-    __slots__ = ("functions",)
+    __slots__ = ("functions", "inner")
 
     def __init__(self, arg: XComArg, functions: list[Any]) -> None:
         super().__init__(arg.operator, arg.key)
         self.functions = list(functions)
+        # What is mapped: a task's output, or a zip / concat of outputs.
+        self.inner: XComArg | None = arg.inner if isinstance(arg, MapXComArg) else (
+            arg if isinstance(arg, _Combined) else None)
 
     def map(self, f: Any) -> MapXComArg:
         return MapXComArg(self, [*self.functions, _callable(self, f)])
@@ -149,8 +170,23 @@ class MapXComArg(XComArg):
             item = fn(item)
         return item
 
+    @property
+    def roots(self) -> list[BaseOperator]:
+        return self.inner.roots if self.inner is not None else [self.operator]
+
+    @property
+    def leaves(self) -> list[BaseOperator]:
+        return self.roots
+
+    def parts(self) -> list[XComArg]:
+        """The plain outputs this value is made of (each a dependency)."""
+        return self.inner.parts() if self.inner is not None else [self]
+
+    def to_ref(self) -> dict[str, Any]:
+        return self.inner.to_ref() if self.inner is not None else super().to_ref()
+
     def resolve(self, context: dict[str, Any]) -> Any:
-        value = super().resolve(context)
+        value = self.inner.resolve(context) if self.inner is not None else super().resolve(context)
         if isinstance(value, dict):
             value = list(value.items())
         if not isinstance(value, (list, tuple)):
@@ -165,18 +201,120 @@ class MapXComArg(XComArg):
         return f"{super().__repr__()}.map(...)"
 
 
+class _Combined(XComArg):
+    """Several outputs seen as one list (``zip``, ``concat``): each output is a dependency."""
+
+    __slots__ = ("args",)
+    how = ""
+
+    def __init__(self, args: list[XComArg]) -> None:
+        super().__init__(args[0].operator, None)
+        self.args = list(args)
+
+    def parts(self) -> list[XComArg]:
+        return [p for a in self.args for p in a.parts()]
+
+    @property
+    def roots(self) -> list[BaseOperator]:
+        seen: dict[str, BaseOperator] = {}
+        for p in self.parts():
+            seen.setdefault(p.operator.task_id, p.operator)
+        return list(seen.values())
+
+    @property
+    def leaves(self) -> list[BaseOperator]:
+        return self.roots
+
+    def __getitem__(self, key: str) -> XComArg:
+        from orchestrator.errors import DagDefinitionError
+
+        raise DagDefinitionError(
+            f"{self!r}: a {self.how}() result cannot be indexed; pick the value inside the mapped task, or "
+            "use .map(lambda item: item[...]).")
+
+    def lists(self, context: dict[str, Any]) -> list[list[Any]]:
+        out = []
+        for arg in self.args:
+            value = arg.resolve(context)
+            if isinstance(value, dict):
+                value = list(value.items())
+            if not isinstance(value, (list, tuple)):
+                from orchestrator.errors import TaskExecutionError
+
+                raise TaskExecutionError(
+                    f"{self!r}: the output of task '{arg.operator.task_id}' is {type(value).__name__}; "
+                    f"{self.how}() needs lists (or dicts).")
+            out.append(list(value))
+        return out
+
+    def __repr__(self) -> str:
+        first, rest = self.args[0], self.args[1:]
+        return f"{first!r}.{self.how}({', '.join(repr(a) for a in rest)})"
+
+
+class ZipXComArg(_Combined):
+    """``a.zip(b, ...)``: tuples of the items at each position (Airflow's ``ZipXComArg``)."""
+
+    __slots__ = ("fillvalue",)
+    how = "zip"
+
+    def __init__(self, args: list[XComArg], fillvalue: Any = NOTSET) -> None:
+        super().__init__(args)
+        self.fillvalue = fillvalue
+
+    def resolve(self, context: dict[str, Any]) -> Any:
+        return combine_zip(self.lists(context), self.fillvalue)
+
+    def to_ref(self) -> dict[str, Any]:
+        ref: dict[str, Any] = {"$zip": [a.to_ref() for a in self.args]}
+        if self.fillvalue is not NOTSET:
+            from orchestrator.plan.compiler import encode
+
+            ref["fillvalue"] = encode(self.fillvalue)
+        return ref
+
+
+class ConcatXComArg(_Combined):
+    """``a.concat(b, ...)``: the lists one after another (Airflow's ``ConcatXComArg``)."""
+
+    __slots__ = ()
+    how = "concat"
+
+    def resolve(self, context: dict[str, Any]) -> Any:
+        return [item for part in self.lists(context) for item in part]
+
+    def to_ref(self) -> dict[str, Any]:
+        return {"$concat": [a.to_ref() for a in self.args]}
+
+
+def combine_zip(lists: list[list[Any]], fillvalue: Any = NOTSET) -> list[tuple[Any, ...]]:
+    """Airflow's zip: to the shortest list, or to the longest with ``fillvalue`` when one is given."""
+    if fillvalue is NOTSET:
+        return list(zip(*lists))
+    return list(itertools.zip_longest(*lists, fillvalue=fillvalue))
+
+
+def zip_length(lengths: list[int], fill: bool) -> int:
+    """How many tuples a zip of lists of these lengths has."""
+    if not lengths:
+        return 0
+    return max(lengths) if fill else min(lengths)
+
+
+def _outputs(arg: XComArg, how: str, others: tuple[Any, ...]) -> list[XComArg]:
+    for other in others:
+        if not isinstance(other, XComArg):
+            from orchestrator.errors import DagDefinitionError
+
+            raise DagDefinitionError(
+                f"The output of task '{arg.operator.task_id}': .{how}() takes other tasks' outputs, got {other!r}; "
+                "return the list from a @task to use it here.")
+    return list(others)
+
+
 def _callable(arg: XComArg, f: Any) -> Any:
     if not callable(f):
         from orchestrator.errors import DagDefinitionError
 
         raise DagDefinitionError(f"The output of task '{arg.operator.task_id}': .map() takes a function, got {f!r}.")
     return f
-
-
-def _not_built(arg: XComArg, name: str, instead: str) -> Exception:
-    from orchestrator.authoring.unserved import UnservedFeatureError
-
-    return UnservedFeatureError(
-        f"The output of task '{arg.operator.task_id}': XComArg.{name}() is not supported by Stratus yet; "
-        f"{instead}."
-    )

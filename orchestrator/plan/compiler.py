@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from orchestrator.authoring.dag import DAG
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
-_TAGS = ("$xcom", "$repr")
+_TAGS = ("$xcom", "$repr", "$zip", "$concat")
 
 
 def relative_fileloc(dag: DAG, dags_root: str | None = None) -> str:
