@@ -435,7 +435,14 @@ class BaseOperator(DependencyMixin):
 
     @property
     def is_mapped(self) -> bool:
-        return self.expand_input is not None
+        return self.expand_input is not None or self.mapped_group is not None
+
+    @property
+    def mapped_group(self) -> TaskGroup | None:
+        """The mapped task group this task lies in (each of its tasks is mapped with the group), or None."""
+        from orchestrator.authoring.mapped_group import mapped_group_of
+
+        return mapped_group_of(self.task_group)
 
     @property
     def upstream_list(self) -> list[BaseOperator]:
@@ -475,6 +482,13 @@ class BaseOperator(DependencyMixin):
         templates. Raises whatever ``execute`` raises (including the skip/fail signals).
         """
         late: dict[str, Any] | None = None
+        group_values: dict[str, Any] | None = None
+        if expanded_kwargs is not None and self.expand_input is None and self.mapped_group is not None:
+            # An instance of a task in a mapped task group: the values are the group function's
+            # arguments, which reach the task through the MappedArgument objects it was given.
+            from orchestrator.authoring.mapped_group import group_values as _group_values
+
+            group_values, expanded_kwargs = _group_values(self, expanded_kwargs), None
         if expanded_kwargs and self.expand_input is not None and self.expand_input.kind == "expand":
             expanded_kwargs = self._mapped_items(expanded_kwargs)
         if expanded_kwargs and self._partial_kwargs is not None:
@@ -482,6 +496,7 @@ class BaseOperator(DependencyMixin):
         else:
             op = copy.copy(self)
             late = expanded_kwargs or None
+        op._group_values = group_values
         op.render_template_fields(context)
         if late:
             op.apply_mapped_kwargs(late)
@@ -531,8 +546,12 @@ class BaseOperator(DependencyMixin):
     def render_template_fields(self, context: dict[str, Any]) -> None:
         """Resolve upstream outputs and render Jinja in every field named in ``template_fields``."""
 
+        from orchestrator.authoring.mapped_group import MappedArgument
+
         def leaf(value: Any) -> Any:
             # XComArg (upstream output) and DagParam (an @dag function argument) resolve here.
+            if isinstance(value, MappedArgument):
+                return value.pick(getattr(self, "_group_values", None))
             resolve = getattr(value, "resolve", None)
             if isinstance(value, XComArg) or getattr(value, "_is_dag_param", False):
                 return resolve(context)  # type: ignore[misc]

@@ -54,6 +54,7 @@ class TaskGroup(DependencyMixin):
         self.ui_color = ui_color
         self.ui_fgcolor = ui_fgcolor
         self.prefix_group_id = prefix_group_id
+        self.expand_input: Any = None  # a mapped task group's ExpandInput (authoring.mapped_group)
         self.fileloc, self.lineno = _stack.caller_site()
         if _root:
             self._group_id: str | None = None
@@ -166,17 +167,9 @@ def task_group(group_id: Any = None, **kwargs: Any) -> Any:
                 return result
             return group
 
-        def unsupported(*_: Any, **__: Any) -> Any:
-            from orchestrator.authoring.unserved import UnservedFeatureError
+        from orchestrator.authoring.mapped_group import attach
 
-            raise UnservedFeatureError(
-                f"Task group '{kwargs.get('group_id') or fn.__name__}': mapped task groups (.expand/.partial on "
-                "a @task_group) are not supported; map the tasks inside the group with .expand() instead."
-            )
-
-        build.expand = unsupported  # type: ignore[attr-defined]
-        build.partial = unsupported  # type: ignore[attr-defined]
-        build.expand_kwargs = unsupported  # type: ignore[attr-defined]
+        attach(build, fn, kwargs)  # .expand / .partial / .expand_kwargs: a mapped task group
         return build
 
     if callable(group_id):

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from orchestrator import constants as c
 from orchestrator.engine import counters as ck
-from orchestrator.engine import callbacks, lanes, past
+from orchestrator.engine import callbacks, groupmap, lanes, past
 from orchestrator.engine.constants import (  # noqa: F401  (re-exported: engine.engine.X still works)
     CARRY_LIMIT,
     EARLY_RULES,
@@ -484,6 +484,8 @@ class Engine:
                 d = steps[d_id]
                 if d_id in acted:
                     continue
+                if d.map_group is not None and groupmap.per_index(plan, latest or run, step, d):
+                    continue  # decided instance by instance (engine.groupmap)
                 if d_id in forced:
                     decision = Decision.SKIP
                 elif len(d.upstream) == 1:
@@ -577,6 +579,8 @@ class Engine:
             passed = lanes.finish_and_pass(self, plan, run, step, msg, state, lane_next, counts, fields=fields,
                                            expected=expected)
             if passed is not None:
+                if passed and step.map_group is not None:
+                    groupmap.settle(self, plan, run, step, msg.map_index, state)
                 return passed
         add = lanes.flush_add(t, counts)
         if from_slot:
@@ -586,6 +590,8 @@ class Engine:
                                  run_upd=Update(add=add), expected=expected, owner=msg.owner)
         except ConflictError:
             return False
+        if step.map_group is not None:
+            groupmap.settle(self, plan, run, step, msg.map_index, state)
         latest = self.store.get_run(d, r)
         self.early_fire(plan, latest, step, state)
         if int(latest.get(ck.mapped_done(t), 0)) < int(latest.get(ck.map_count(t), 0) or 1 << 62):
@@ -594,15 +600,21 @@ class Engine:
             self.promote(plan, latest)
             self.maybe_finish(plan, latest)
             return True
+        self.close_mapped(plan, step, latest)
+        return True
+
+    def close_mapped(self, plan: StepPlan, step: Step, latest: dict[str, Any]) -> None:
+        """Every instance of mapped ``step`` has ended (``latest``: the run item read after the last
+        one's write): count the step done and decide its downstream tasks."""
+        t = step.task_id
         counts = {st: int(latest.get(ck.mapped(t, st), 0) or 0) for st in STATES}
         try:
-            after = self.store.update_run(d, r, self.step_update(plan, step, counts, from_worker=False),
-                                          returns="ALL_NEW")
+            after = self.store.update_run(plan.dag_id, latest["run_id"],
+                                          self.step_update(plan, step, counts, from_worker=False), returns="ALL_NEW")
         except ConflictError:
-            return True
+            return  # the other last instance counted it
         assert after is not None
         self.propagate(plan, after, [(t, counts, frozenset())], fresh=after)
-        return True
 
     def chained_next(self, plan: StepPlan, step: Step, state: str, forced: frozenset[str]) -> Step | None:
         """The one downstream task this outcome makes ready, when it is the step's only downstream.
@@ -662,6 +674,8 @@ class Engine:
         steps = plan.step_map()
         for d_id in step.downstream:
             d = steps[d_id]
+            if d.map_group is not None and groupmap.per_index(plan, run, step, d):
+                continue
             wanted = EARLY_RULES.get(d.trigger_rule)
             if not wanted or state not in wanted:
                 continue

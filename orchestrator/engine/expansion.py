@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.engine import counters as ck
 from orchestrator import constants as c
-from orchestrator.engine import lanes, mapping
+from orchestrator.engine import groupmap, lanes, mapping
 from orchestrator.engine.messages import ExpandMessage
 from orchestrator.errors import ConflictError, NotFoundError, StratusError
 from orchestrator.telemetry import logger
@@ -112,9 +112,12 @@ def begin(engine: Engine, plan: StepPlan, run: dict[str, Any], step: Step) -> tu
         # Two completers expanding the same mapped task: only the first records the count and
         # starts the relay (the marker at 0: nothing created yet).
         # ALL_NEW: the run as the first chunk starts (its free slots), at no extra call.
+        attrs = {ck.map_count(t): n, ck.map_lens(t): lens, ck.map_queued(t): 0, ck.map_at(t): engine.epoch(),
+                 ck.map_gen(t): uuid.uuid4().hex[:12]}
+        # A head of a mapped task group: the group's followers get the same count (engine.groupmap).
+        attrs.update(groupmap.expansion_attrs(plan, step, attrs))
         fresh = engine.store.update_run(plan.dag_id, run["run_id"], Update(
-            set_={ck.map_count(t): n, ck.map_lens(t): lens, ck.map_queued(t): 0, ck.map_at(t): engine.epoch(),
-                  ck.map_gen(t): uuid.uuid4().hex[:12]},
+            set_=attrs,
             condition="attribute_not_exists(#mc)", names={"#mc": ck.map_count(t)}), returns="ALL_NEW")
     except ConflictError:
         return [], False

@@ -55,10 +55,17 @@ def next_index(engine: Engine, plan: StepPlan, run: dict[str, Any], step: Step, 
     """The instance after ``map_index`` in its lane, or None at the lane's end (or no count known)."""
     lanes = width(engine, plan)
     n = run.get(ck.map_count(step.task_id))
-    if lanes is None or n is None:
+    if lanes is None or n is None or _follows(plan, step):
         return None
     nxt = map_index + lanes
     return nxt if nxt < int(n) else None
+
+
+def _follows(plan: StepPlan, step: Step) -> bool:
+    # A follower in a mapped task group has no lanes: instance i is made by its upstreams' instance i.
+    from orchestrator.engine.groupmap import is_follower
+
+    return step.map_group is not None and is_follower(plan, step)
 
 
 def tally(mcarry: dict[str, Any] | None, state: str) -> dict[str, int]:
@@ -154,7 +161,7 @@ def should_steal(plan: StepPlan, run: dict[str, Any], step: Step) -> bool:
 
     t = step.task_id
     n = run.get(ck.map_count(t))
-    if n is None or run.get("state") != "running":
+    if n is None or run.get("state") != "running" or _follows(plan, step):
         return False
     uncounted = int(n) - int(run.get(ck.mapped_done(t), 0) or 0)
     return uncounted > int(run.get("active_tasks", 0) or 0) * CARRY_LIMIT
@@ -203,7 +210,7 @@ def lost(engine: Engine, plan: StepPlan, run: dict[str, Any], step: Step, states
     """
     lanes = width(engine, plan)
     n = run.get(ck.map_count(step.task_id))
-    if lanes is None or n is None:
+    if lanes is None or n is None or _follows(plan, step):
         return []
     return [j for j in range(heads(engine, plan, int(n)), int(n))
             if states.get(j) in (None, "none") and states.get(j - lanes) in TERMINAL]

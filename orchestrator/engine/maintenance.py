@@ -15,7 +15,7 @@ from collections import defaultdict
 from typing import Any
 
 from orchestrator.engine import counters as ck
-from orchestrator.engine import expansion, lanes, past
+from orchestrator.engine import expansion, groupmap, lanes, past
 from orchestrator.engine.engine import FAILED, STATES, Engine, iso
 from orchestrator.engine.rules import Counts, Decision, decides_run, descendants, evaluate, setup_guard
 from orchestrator.errors import ConflictError, NotFoundError, StratusError
@@ -166,6 +166,9 @@ def reconcile(engine: Engine, dag_id: str, run_id: str) -> dict[str, Any]:
         if outcomes.get(t) is not None:
             continue
         n = run.get(ck.map_count(t))
+        if step.map_group is not None and n is not None and groupmap.is_follower(plan, step):
+            groupmap.repair(engine, plan, run, step, tis)  # decided per map index (engine.groupmap)
+            continue
         if step.mapping is not None and n is not None:
             # Instances lost between expansion and queueing; those above the marker are the relay's.
             expansion.repair(engine, plan, run, step, _map_states(tis, t))

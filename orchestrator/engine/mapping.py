@@ -86,6 +86,9 @@ def _part(arg: Any) -> Source:
 def sources(step: Step, task: Any = None) -> tuple[str, list[Source]]:
     """The mapping kind and its inputs, preferring the loaded operator's values over the plan's."""
     expand_input = getattr(task, "expand_input", None) if task is not None else None
+    if expand_input is None and task is not None and step.map_group is not None:
+        group = getattr(task, "mapped_group", None)  # a task in a mapped task group: the group's input
+        expand_input = getattr(group, "expand_input", None)
     if expand_input is not None:
         kind, value = expand_input.kind, expand_input.value
     else:

@@ -117,13 +117,17 @@ def _step(op: BaseOperator, module: str, dag_file: str) -> dict[str, Any]:
                 args[name] = encode(value)
         callable_name = None
     mapping: dict[str, Any] | None = None
-    if op.expand_input is not None:
-        sources = sorted({ref.operator.task_id for ref in op.expand_input.references()})
-        if op.expand_input.kind == "expand":
-            mapping = {"kind": "expand", "expand": {k: encode(v) for k, v in op.expand_input.value.items()},
+    mgroup = op.mapped_group
+    # A task in a mapped task group is mapped with the group's expansion (engine.groupmap).
+    expand_input = op.expand_input or (mgroup.expand_input if mgroup is not None else None)
+    if expand_input is not None:
+        refs = {ref.operator.task_id for ref in expand_input.references()}
+        sources = sorted(refs if op.expand_input is not None else refs & op.upstream_task_ids)
+        if expand_input.kind == "expand":
+            mapping = {"kind": "expand", "expand": {k: encode(v) for k, v in expand_input.value.items()},
                        "sources": sources}
         else:
-            mapping = {"kind": "expand_kwargs", "expand_kwargs": encode(op.expand_input.value), "sources": sources}
+            mapping = {"kind": "expand_kwargs", "expand_kwargs": encode(expand_input.value), "sources": sources}
     group = op.task_group.group_id if op.task_group is not None else None
     # Plain dicts: the whole plan is validated in one pydantic call (much faster than one
     # model per step for 10,000 steps).
@@ -158,6 +162,7 @@ def _step(op: BaseOperator, module: str, dag_file: str) -> dict[str, Any]:
         template_fields=list(op.template_fields),
         callbacks=op.callbacks,
         doc=op.doc_md or op.doc,
+        map_group=mgroup.group_id if mgroup is not None else None,
         past={"wait_for_downstream": bool(getattr(op, "wait_for_downstream", False)),
               "ignore_first": bool(getattr(op, "ignore_first_depends_on_past", False))}
         if getattr(op, "depends_on_past", False) else None,

@@ -118,6 +118,9 @@ class Step(_Frozen):
     indirect_setups: list[str] = Field(default_factory=list)
     decides_run: bool | None = None
     past: PastDeps | None = None  # depends_on_past / wait_for_downstream (None: the task does not wait)
+    # The mapped task group the task lies in (``mapping`` is then the group's): its instance i follows
+    # instance i of the tasks of the same group upstream of it (engine.groupmap).
+    map_group: str | None = None
 
 
 class AssetCondition(_Frozen):
@@ -197,6 +200,9 @@ class StepPlan(_Frozen):
         body = self.model_dump(mode="json", by_alias=True, exclude={"hash"})
         if body["schedule"].get("partitioning") is None:  # plans from before partitions keep their hash
             body["schedule"].pop("partitioning", None)
+        for step in body["steps"]:  # ... and those from before mapped task groups
+            if step.get("map_group") is None:
+                step.pop("map_group", None)
         return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
     def with_hash(self) -> StepPlan:

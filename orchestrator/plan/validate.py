@@ -77,6 +77,35 @@ def validate_dag(dag: DAG) -> list[str]:
     from orchestrator.plan.setup_teardown import problems as setup_teardown_problems
 
     problems.extend(setup_teardown_problems(dag, lambda op: task_where(dag, op)))
+    problems.extend(_mapped_group_problems(dag))
+    return problems
+
+
+def _mapped_group_problems(dag: DAG) -> list[str]:
+    """What the engine's per-index rules for mapped task groups need (engine.groupmap): a task of the
+    group that follows another task of the group depends on nothing outside the group but what the
+    group maps over, and it is no setup, teardown or depends_on_past task."""
+    problems: list[str] = []
+    for op in dag.task_dict.values():
+        group = op.mapped_group
+        if group is None:
+            continue
+        where = task_where(dag, op)
+        if op.is_setup or op.is_teardown or op.depends_on_past:
+            what = "setup" if op.is_setup else "teardown" if op.is_teardown else "depends_on_past"
+            problems.append(f"{where}: a {what} task inside mapped task group '{group.group_id}' is not supported "
+                            "by Stratus; move it outside the group.")
+        members = {t.task_id for t in group.iter_tasks()}
+        inner = op.upstream_task_ids & members
+        if not inner:
+            continue  # a root of the group: a mapped task like any other
+        sources = {ref.operator.task_id for ref in group.expand_input.references()}
+        outside = sorted(op.upstream_task_ids - members - sources)
+        if outside:
+            problems.append(
+                f"{where}: depends on '{outside[0]}', outside mapped task group '{group.group_id}', but also on "
+                "tasks inside it; Stratus decides such a task per map index from the group's tasks only. Make "
+                f"'{outside[0]}' upstream of the whole group (`{outside[0]} >> group`) instead.")
     return problems
 
 

@@ -1,0 +1,165 @@
+"""Mapped task groups, written as an Airflow 3 user writes them.
+
+Expected states: tests/e2e/test_mapped_groups.py (checked with Airflow 3.3.2's dag.test()).
+"""
+
+from __future__ import annotations
+
+import pendulum
+
+from airflow.sdk import DAG, dag, task, task_group
+from airflow.sdk.bases.operator import BaseOperator
+from airflow.providers.standard.operators.empty import EmptyOperator
+from airflow.providers.standard.operators.bash import BashOperator
+
+START = pendulum.datetime(2026, 1, 1, tz="UTC")
+
+
+@dag(schedule=None, start_date=START, catchup=False)
+def mg_basic():
+    """Airflow's documented example: each index runs double then plus_one; the sum sees all."""
+
+    @task
+    def double(x):
+        return 2 * x
+
+    @task
+    def plus_one(y):
+        return y + 1
+
+    @task
+    def total(values):
+        if sorted(values) != [3, 5, 7]:
+            raise ValueError(f"got {values}")
+        return sum(values)
+
+    @task_group
+    def tg(x):
+        return plus_one(double(x))
+
+    total(tg.expand(x=[1, 2, 3]))
+
+
+mg_basic()
+
+
+@dag(schedule=None, start_date=START, catchup=False)
+def mg_fail_index():
+    """double[1] fails: plus_one[1] is upstream_failed, the others run; total waits and fails upstream."""
+
+    @task
+    def double(x):
+        if x == 2:
+            raise ValueError("two is not allowed")
+        return 2 * x
+
+    @task
+    def plus_one(y):
+        return y + 1
+
+    @task(trigger_rule="all_done")
+    def cleanup(y):
+        return y
+
+    @task
+    def total(values):
+        return sum(values)
+
+    @task_group
+    def tg(x):
+        d = double(x)
+        p = plus_one(d)
+        c = cleanup(d)
+        p >> c
+        return p
+
+    total(tg.expand(x=[1, 2, 3]))
+
+
+mg_fail_index()
+
+
+@dag(schedule=None, start_date=START, catchup=False)
+def mg_upstream_list():
+    """The group maps over an upstream task's list, with a partial argument and an operator inside."""
+
+    @task
+    def make_files():
+        return ["a.csv", "b.csv"]
+
+    @task
+    def load(name, prefix):
+        return f"{prefix}/{name}"
+
+    @task
+    def check(path, name):
+        assert path.endswith(name), (path, name)
+        return len(path)
+
+    @task_group
+    def per_file(name, prefix):
+        done = EmptyOperator(task_id="done")
+        echo = BashOperator(task_id="echo", bash_command="echo {{ ti.map_index }}")
+        path = load(name, prefix)
+        check(path, name) >> echo >> done
+
+    start = EmptyOperator(task_id="start")
+    end = EmptyOperator(task_id="end")
+    start >> per_file.partial(prefix="s3://b").expand(name=make_files()) >> end
+
+
+mg_upstream_list()
+
+
+@dag(schedule=None, start_date=START, catchup=False)
+def mg_expand_kwargs():
+    @task
+    def add(a, b):
+        return a + b
+
+    @task
+    def square(v):
+        return v * v
+
+    @task_group
+    def calc(a, b):
+        return square(add(a, b))
+
+    @task
+    def collect(values):
+        assert list(values) == [9, 49], values
+
+    collect(calc.expand_kwargs([{"a": 1, "b": 2}, {"a": 3, "b": 4}]))
+
+
+mg_expand_kwargs()
+
+
+@dag(schedule=None, start_date=START, catchup=False)
+def mg_empty():
+    """A group mapped over nothing: every task in it is skipped, and so is what follows."""
+
+    @task
+    def nothing():
+        return []
+
+    @task
+    def one(x):
+        return x
+
+    @task
+    def two(x):
+        return x
+
+    @task
+    def after(values):
+        return values
+
+    @task_group
+    def g(x):
+        return two(one(x))
+
+    after(g.expand(x=nothing()))
+
+
+mg_empty()
