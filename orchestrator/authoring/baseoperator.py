@@ -203,6 +203,8 @@ class BaseOperator(DependencyMixin):
     is_setup: bool = False
     is_teardown: bool = False
     on_failure_fail_dagrun: bool = False
+    # An instance of a task in a mapped task group: the group function's arguments (run time only).
+    _group_values: dict[str, Any] | None = None
     _init_kwargs: dict[str, Any]
     fileloc: str
     lineno: int

@@ -128,8 +128,9 @@ class GroupPartial:
 
         dag = _stack.current_dag()
         if mapped_group_of(_stack.current_group(dag)) is not None:
-            raise UnservedFeatureError(
-                f"{where}: a mapped task group inside another mapped task group is not supported by Stratus; "
+            in_dag = f" in DAG '{dag.dag_id}'" if dag is not None else ""
+            raise UnservedFeatureError(  # the loader names the file and line
+                f"Task group '{self._name}'{in_dag}: a mapped task group inside another mapped task group is not supported by Stratus; "
                 "map the outer group only and loop inside a task, or flatten the two expansions with "
                 "XComArg.zip() / a @task that builds the combined list.")
         gid = self._name

@@ -123,7 +123,7 @@ def begin(engine: Engine, plan: StepPlan, run: dict[str, Any], step: Step) -> tu
         return [], False
     # Only the lane heads are created here; each instance creates the next of its lane (engine.lanes).
     run_chunk(engine, plan, fresh or {**run, ck.map_count(t): n, ck.map_lens(t): lens}, step,
-              lanes.heads(engine, plan, n), 0)
+              lanes.heads(engine, plan, n, step), 0)
     return [], True
 
 
@@ -219,7 +219,7 @@ def continue_from(engine: Engine, msg: ExpandMessage, *, stop_at: float | None =
     if run.get("state") != "running" or marker is None or n is None or int(marker) != msg.start:
         return "noop"
     plan = engine.store.get_plan(msg.dag_id, run["plan_hash"])
-    return run_chunk(engine, plan, run, plan.step(t), lanes.heads(engine, plan, int(n)), msg.start, stop_at=stop_at)
+    return run_chunk(engine, plan, run, plan.step(t), lanes.heads(engine, plan, int(n), plan.step(t)), msg.start, stop_at=stop_at)
 
 
 def pending(engine: Engine, plan: StepPlan, run: dict[str, Any]) -> list[tuple[Step, int, int, int]]:
@@ -229,7 +229,7 @@ def pending(engine: Engine, plan: StepPlan, run: dict[str, Any]) -> list[tuple[S
         t = step.task_id
         if step.mapping is None or run.get(ck.map_queued(t)) is None or run.get(ck.map_count(t)) is None:
             continue
-        marker, n = int(run[ck.map_queued(t)]), lanes.heads(engine, plan, int(run[ck.map_count(t)]))
+        marker, n = int(run[ck.map_queued(t)]), lanes.heads(engine, plan, int(run[ck.map_count(t)]), step)
         if marker < n:
             out.append((step, marker, n, int(run.get(ck.map_at(t), 0) or 0)))
     return out
@@ -276,7 +276,7 @@ def repair(engine: Engine, plan: StepPlan, run: dict[str, Any], step: Step, stat
     n = int(run[ck.map_count(t)])
     marker = run.get(ck.map_queued(t))
     # No marker: expanded whole by an engine older than the relay (and than lanes).
-    below = n if marker is None else min(lanes.heads(engine, plan, n), int(marker))
+    below = n if marker is None else min(lanes.heads(engine, plan, n, step), int(marker))
     missing = [i for i in range(below) if states.get(i) in (None, "none")]
     missing = sorted(set(missing) | set(lanes.lost(engine, plan, run, step, states)))[:chunk_size()]
     for i in missing:

@@ -90,6 +90,14 @@ def expansion_attrs(plan: StepPlan, step: Step, attrs: dict[str, Any]) -> dict[s
     return out
 
 
+def keeps_count(plan: StepPlan, run: dict[str, Any], step: Step, cleared: set[str]) -> bool:
+    """Whether a cleared follower keeps its count: a head of its group that is not cleared holds one."""
+    if step.map_group is None or not is_follower(plan, step):
+        return False
+    return any(s.map_group == step.map_group and not is_follower(plan, s) and s.task_id not in cleared
+               and run.get(ck.map_count(s.task_id)) for s in plan.steps)
+
+
 def _run_for(run: dict[str, Any], src: Step, dst: Step) -> dict[str, Any]:
     """``run`` with ``dst``'s count and lengths (those of its group, as ``src`` has them) for its message."""
     out = dict(run)

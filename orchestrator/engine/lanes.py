@@ -45,10 +45,11 @@ def width(engine: Engine, plan: StepPlan) -> int | None:
     return engine.throttle(plan)
 
 
-def heads(engine: Engine, plan: StepPlan, n: int) -> int:
-    """How many of ``n`` instances the expansion creates: the heads of the lanes."""
+def heads(engine: Engine, plan: StepPlan, n: int, step: Step | None = None) -> int:
+    """How many of ``n`` instances the expansion creates: the heads of the lanes (all of them for a
+    follower in a mapped task group, which has no lanes: the run's slots bound it, as parked instances)."""
     lanes = width(engine, plan)
-    return n if lanes is None else min(n, lanes)
+    return n if lanes is None or (step is not None and _follows(plan, step)) else min(n, lanes)
 
 
 def next_index(engine: Engine, plan: StepPlan, run: dict[str, Any], step: Step, map_index: int) -> int | None:

@@ -289,7 +289,10 @@ def clear(engine: Engine, dag_id: str, run_id: str, task_ids: list[str] | None =
         except ConflictError:
             continue
         cleared.append((ti["task_id"], int(ti["map_index"])))
-    mapped = {t for t, _ in cleared if plan.step(t).mapping is not None}
+    # A follower in a mapped task group keeps its count while a head of its group keeps its own: its
+    # cleared instances are decided again per map index (engine.groupmap.repair).
+    mapped = {t for t, _ in cleared if plan.step(t).mapping is not None
+              and not groupmap.keeps_count(plan, run, plan.step(t), {c for c, _ in cleared})}
     if mapped:
         remove = [a for t in mapped for a in ck.expansion_attrs(t)]
         store.update_run(dag_id, run_id, Update(remove=remove))

@@ -98,11 +98,36 @@ def test_task_id_cannot_equal_a_group_id():
             EmptyOperator(task_id="name")
 
 
-def test_mapped_task_groups_are_rejected_clearly():
+def test_a_mapped_task_group_maps_every_task_in_it_and_its_inputs_run_before_its_roots():
+    from orchestrator.authoring.mapped_group import MappedArgument
+
+    seen = {}
+
     @task_group
-    def per_item(x):
+    def per_item(x, label):
+        seen.update(x=x, label=label)
         work()
 
+    with DAG("g") as dag:
+        start = EmptyOperator(task_id="start")
+        group = per_item.partial(label="L").expand(x=start.output)
+    assert isinstance(seen["x"], MappedArgument) and seen["label"] == "L"
+    op = dag.task_dict["per_item.work"]
+    assert op.mapped_group is group and op.is_mapped and op.expand_input is None
+    assert op.upstream_task_ids == {"start"}  # Airflow: what the group maps over is upstream of its roots
+
+
+def test_a_mapped_task_inside_a_mapped_task_group_is_refused_clearly():
+    from orchestrator.authoring.unserved import UnservedFeatureError
+
+    @task
+    def each(v):
+        return v
+
+    @task_group
+    def per_item(x):
+        each.expand(v=[1, 2])
+
     with DAG("g"):
-        with pytest.raises(DagDefinitionError, match="mapped task groups .* are not supported"):
+        with pytest.raises(UnservedFeatureError, match="a mapped task .* inside a mapped task group is not supported"):
             per_item.expand(x=[1, 2])

@@ -365,11 +365,12 @@ def test_validate_and_dags_honour_the_dags_option_and_label_any_of_assets(tmp_pa
 
 
 @pytest.mark.parametrize("body, expected", [
-    ("from airflow.sdk import dag, task\n@dag(schedule=None, start_date=datetime(2026, 1, 1))\ndef d():\n"
-     "    @task\n    def nums():\n        return [1]\n    @task\n    def show(x):\n        return x\n"
-     "    show.expand(x=nums().zip(nums()))\nd()\n",
-     r"broken\.py:11: The output of task 'nums': XComArg\.zip\(\) is not supported by Stratus yet; zip the "
-     r"lists inside a @task"),
+    ("from airflow.sdk import dag, task, task_group\n@dag(schedule=None, start_date=datetime(2026, 1, 1))\n"
+     "def d():\n    @task\n    def show(x):\n        return x\n    @task_group\n    def inner(y):\n"
+     "        show(y)\n    @task_group\n    def outer(x):\n        inner.expand(y=[x])\n"
+     "    outer.expand(x=[1, 2])\nd()\n",
+     r"broken\.py:13: Task group 'inner' in DAG 'd': a mapped task group inside another mapped "
+     r"task group is not supported by Stratus; map the outer group only"),
     ("from airflow.sdk import dag, task\n@dag(schedule=None, start_date=datetime(2026, 1, 1))\ndef d():\n"
      "    @task\n    def nums():\n        return [1]\n    @task\n    def show(x):\n        return x\n"
      "    show.expand_kwargs(nums().map(lambda v: {'x': v}))\nd()\n",
