@@ -16,7 +16,7 @@ from pathlib import Path
 HEADER = '''\
 from __future__ import annotations
 from datetime import datetime, timedelta
-from orchestrator import dag, task, Asset, AirflowSkipException, TriggerRule, get_current_context
+from orchestrator import dag, task, task_group, Asset, AirflowSkipException, TriggerRule, get_current_context
 from chaos.probe import body as _probe
 
 START = datetime(2026, 1, 1)
@@ -84,6 +84,41 @@ def _mapped(name: str, n: int, bad: int | None) -> str:
         def total(values) -> int:
             return sum(v for v in values if v is not None)
         total(double.expand(x=source()))
+    {name}()
+    """)
+
+
+def _mapped_group(name: str, n: int, bad: int | None) -> str:
+    # A mapped task group with a diamond inside: join[i] follows left[i] and right[i] (engine.groupmap).
+    return textwrap.dedent(f"""
+    @dag(dag_id={name!r}, schedule=None, start_date=START, default_args=spare(), max_active_tasks=3)
+    def {name}():
+        @task
+        def source() -> list:
+            return list(range({n}))
+        @task
+        def left(x: int) -> int:
+            if x == {bad!r}:
+                raise ValueError(f"item {{x}} is bad")
+            return x + 1
+        @task
+        def right(x: int) -> int:
+            return 10 * x
+        @task
+        def join(a: int, b: int) -> int:
+            return a + b
+        @task(trigger_rule=TriggerRule.ALL_DONE)
+        def tidy(v) -> int:
+            return -1 if v is None else v
+        @task(trigger_rule=TriggerRule.ALL_DONE)
+        def total(values) -> int:
+            return sum(v for v in values if v is not None)
+        @task_group
+        def each(x):
+            j = join(left(x), right(x))
+            tidy(j)
+            return j
+        total(each.expand(x=source()))
     {name}()
     """)
 
@@ -216,7 +251,8 @@ def probed(source: str) -> str:
         line = lines[i]
         out.append(line)
         stripped = line.lstrip()
-        if stripped.startswith("def ") and out[-2:-1] and out[-2].lstrip().startswith("@task"):
+        decorator = out[-2].lstrip() if out[-2:-1] else ""
+        if stripped.startswith("def ") and decorator.startswith("@task") and not decorator.startswith("@task_group"):
             indent = len(line) - len(stripped)
             out.append(" " * (indent + 4) + "with _probe():")
             i += 1
@@ -242,6 +278,7 @@ def write_dags(root: Path, seed: int) -> list[str]:
         "chaos_rules": _rules("chaos_rules"),
         "chaos_retries": _retries("chaos_retries", rng.randint(1, 2)),
         "chaos_short": _short_circuit("chaos_short", rng.random() < 0.5),
+        "chaos_map_group": _mapped_group("chaos_map_group", rng.randint(3, 8), rng.choice([None, 2])),
     }
     root.mkdir(parents=True, exist_ok=True)
     for dag_id, body in sources.items():
