@@ -62,7 +62,8 @@ def main(argv: list[str]) -> int:
         if not ids:
             from orchestrator.plan.loader import DagBag
 
-            ids = sorted(DagBag(str(source.parent)).dags)
+            bag = DagBag(str(source.parent))  # the DAGs of this file only, not of its neighbours
+            ids = sorted(i for i, d in bag.dags.items() if Path(d.fileloc).resolve() == source)
         for dag_id in ids:
             for extra in dags.iterdir():  # each DAG from a fresh copy (its marks files, counters)
                 shutil.rmtree(extra) if extra.is_dir() else extra.unlink()
