@@ -56,19 +56,23 @@ def register(subparsers: Any) -> None:
     p = vsub.add_parser("get", help="print a Variable's value")
     p.add_argument("key")
     _target_opts(p)
+    _dag_opt(p)
     p.set_defaults(func=cmd_variables_get)
     p = vsub.add_parser("set", help="create or replace a Variable")
     p.add_argument("key")
     p.add_argument("value")
     p.add_argument("--secure", action="store_true", help="store a SecureString (masked in task logs)")
     _target_opts(p)
+    _dag_opt(p)
     p.set_defaults(func=cmd_variables_set)
     p = vsub.add_parser("list", help="list the Variables")
     _target_opts(p)
+    _dag_opt(p)
     p.set_defaults(func=cmd_variables_list)
     p = vsub.add_parser("delete", help="delete a Variable")
     p.add_argument("key")
     _target_opts(p)
+    _dag_opt(p)
     p.set_defaults(func=cmd_variables_delete)
     variables.set_defaults(func=lambda args: _usage(variables))
 
@@ -78,6 +82,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("conn_id")
     p.add_argument("--show-password", action="store_true", help="print the password too")
     _target_opts(p)
+    _dag_opt(p)
     p.set_defaults(func=cmd_connections_get)
     p = csub.add_parser("add", help="create or replace a Connection")
     p.add_argument("conn_id")
@@ -87,13 +92,16 @@ def register(subparsers: Any) -> None:
         p.add_argument(f"--{field}", default=None)
     p.add_argument("--conn-port", type=int, default=None)
     _target_opts(p)
+    _dag_opt(p)
     p.set_defaults(func=cmd_connections_add)
     p = csub.add_parser("list", help="list the Connections (ids, types, hosts)")
     _target_opts(p)
+    _dag_opt(p)
     p.set_defaults(func=cmd_connections_list)
     p = csub.add_parser("delete", help="delete a Connection")
     p.add_argument("conn_id")
     _target_opts(p)
+    _dag_opt(p)
     p.set_defaults(func=cmd_connections_delete)
     conns.set_defaults(func=lambda args: _usage(conns))
 
@@ -112,11 +120,22 @@ def _check_name(kind: str, name: str) -> str:
     return name
 
 
+def _dag_opt(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dag", default=None, metavar="DAG_ID",
+                   help="one DAG's own Variables/Connections (stratus/dags/DAG_ID/): with per-DAG isolation "
+                        "a DAG's tasks read only these (and the global Variables)")
+
+
 def _backend(args: argparse.Namespace) -> Any:
     from orchestrator.local.target import resolve_target
     from orchestrator.secrets import SecretsBackend
+    from orchestrator.secrets.backend import dag_prefixes
 
     clients, _ = resolve_target(args)
+    dag_id = getattr(args, "dag", None)
+    if dag_id:
+        variables, connections = dag_prefixes(_check_name("DAG", dag_id))
+        return SecretsBackend(clients, variables_prefix=variables, connections_prefix=connections)
     return SecretsBackend(clients)
 
 

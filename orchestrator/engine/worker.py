@@ -21,6 +21,7 @@ from orchestrator.engine.runtime import parse_dt, run_with_timeout
 from orchestrator.errors import ConflictError, EventError, NotFoundError
 from orchestrator import telemetry
 from orchestrator.secrets import printmask
+from orchestrator.secrets.backend import dag_scope
 from orchestrator.telemetry import logger, task_log_context
 from orchestrator.plan.model import Step, StepPlan
 from orchestrator.store import rendered
@@ -84,7 +85,8 @@ def run_try(engine: Engine, msg: TaskMessage, *, invocation_id: str | None = Non
             return {"status": "ignored"}
         if run.get("state") != "running":
             return {"status": "ignored", "run_state": run.get("state")}
-    with task_log_context(msg.dag_id, msg.run_id, msg.task_id, msg.map_index, msg.try_number) as log:
+    with task_log_context(msg.dag_id, msg.run_id, msg.task_id, msg.map_index, msg.try_number) as log, \
+            dag_scope(msg.dag_id):  # per-DAG isolation: Variables and Connections from the DAG's own prefix
         try:
             # At-least-once delivery: the conditional claim lets exactly one delivery run the try.
             ti = store.claim_ti(msg.dag_id, msg.run_id, msg.task_id, msg.map_index, msg.try_number,

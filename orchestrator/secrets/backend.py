@@ -8,11 +8,14 @@ environment on first use).
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import os
 import threading
 from collections.abc import Iterator
 from typing import Any
+
+from orchestrator.constants import ENV_ISOLATION
 
 ENV_VARIABLES_PREFIX = "STRATUS_VARIABLES_PREFIX"
 ENV_CONNECTIONS_PREFIX = "STRATUS_CONNECTIONS_PREFIX"
@@ -35,6 +38,31 @@ def _quiet_sdk() -> Iterator[None]:
             lg.setLevel(level)
 
 
+# With per-DAG isolation (STRATUS_ISOLATION=dag) a worker's role reads only its own DAG's prefix:
+# Connections come from stratus/dags/{dag_id}/{conn_id}, Variables from /stratus/dags/{dag_id}/{key}
+# first, then the global (read-only) /stratus/variables/{key}. The worker names the DAG of the try.
+_DAG: contextvars.ContextVar[str | None] = contextvars.ContextVar("stratus_secrets_dag", default=None)
+
+
+def dag_prefixes(dag_id: str) -> tuple[str, str]:
+    """(variables prefix, connections prefix) of one DAG's own secrets."""
+    return f"/stratus/dags/{dag_id}/", f"stratus/dags/{dag_id}/"
+
+
+@contextlib.contextmanager
+def dag_scope(dag_id: str) -> Iterator[None]:
+    """Within it, Variable.get/Connection.get of an isolated worker read ``dag_id``'s own secrets."""
+    token = _DAG.set(dag_id)
+    try:
+        yield
+    finally:
+        _DAG.reset(token)
+
+
+def _scoped_dag() -> str | None:
+    return _DAG.get() if os.environ.get(ENV_ISOLATION) == "dag" else None
+
+
 class SecretsBackend:
     """Reads Variables (SSM) and Connections (Secrets Manager, then SSM) with ``clients``."""
 
@@ -46,13 +74,23 @@ class SecretsBackend:
                                    or DEFAULT_CONNECTIONS_PREFIX)
 
     def variable(self, key: str) -> tuple[str, bool] | None:
-        """``(value, secure)`` of SSM parameter ``{prefix}{key}``; None if there is none."""
+        """``(value, secure)`` of SSM parameter ``{prefix}{key}``; None if there is none.
+
+        In an isolated worker's task (``dag_scope``) the DAG's own ``/stratus/dags/{dag_id}/{key}``
+        comes first."""
+        dag_id = _scoped_dag()
+        if dag_id is not None:
+            own = self._parameter(f"{dag_prefixes(dag_id)[0]}{key}")
+            if own is not None:
+                return own
+        return self._parameter(f"{self.variables_prefix}{key}")
+
+    def _parameter(self, name: str) -> tuple[str, bool] | None:
         from botocore.exceptions import ClientError
 
         try:
             with _quiet_sdk():
-                got = self.clients.client("ssm").get_parameter(Name=f"{self.variables_prefix}{key}",
-                                                               WithDecryption=True)
+                got = self.clients.client("ssm").get_parameter(Name=name, WithDecryption=True)
         except ClientError as err:
             if err.response.get("Error", {}).get("Code") == "ParameterNotFound":
                 return None
@@ -83,7 +121,8 @@ class SecretsBackend:
         """The stored text of a connection: Secrets Manager first, then SSM; None if neither has it."""
         from botocore.exceptions import ClientError
 
-        name = f"{self.connections_prefix}{conn_id}"
+        dag_id = _scoped_dag()  # an isolated worker reads only its DAG's own connections
+        name = f"{dag_prefixes(dag_id)[1] if dag_id is not None else self.connections_prefix}{conn_id}"
         try:
             with _quiet_sdk():
                 got = self.clients.client("secretsmanager").get_secret_value(SecretId=name)
@@ -123,4 +162,4 @@ def get_backend() -> SecretsBackend:
         return _backend
 
 
-__all__ = ["SecretsBackend", "set_backend", "get_backend"]
+__all__ = ["SecretsBackend", "set_backend", "get_backend", "dag_scope", "dag_prefixes"]

@@ -124,3 +124,17 @@ def test_a_failure_record_forged_by_another_dags_task_is_ignored(cloud, caplog):
     assert store.get_ti("target", "victim", "double") == before
     assert not cloud.iam.take_denials()
 
+
+
+def test_a_task_reads_its_dags_own_variables_and_connections(cloud):
+    ssm, sm = cloud.clients.client("ssm"), cloud.clients.client("secretsmanager")
+    ssm.put_parameter(Name="/stratus/dags/reader/colour", Value="blue", Type="String")
+    ssm.put_parameter(Name="/stratus/variables/colour", Value="red", Type="String")
+    ssm.put_parameter(Name="/stratus/variables/shared_only", Value="yes", Type="String")
+    sm.create_secret(Name="stratus/dags/reader/db", SecretString='{"conn_type": "postgres", "host": "own.host"}')
+    sm.create_secret(Name="stratus/connections/db", SecretString='{"conn_type": "postgres", "host": "global.host"}')
+    run = cloud.run_dag("reader")
+    assert run["state"] == "success"
+    got = json.loads(ti_map(cloud.engine().store, "reader", run["run_id"])[("read", -1)]["xcom"])
+    assert got == {"colour": "blue", "shared": "yes", "host": "own.host"}
+    assert not cloud.iam.take_denials()

@@ -123,3 +123,29 @@ def test_tasks_test_names_what_is_missing(stack, tmp_path, capsys):
 def _table(clients: Clients) -> str:
     outputs = clients.client("cloudformation").describe_stacks(StackName="ops")["Stacks"][0]["Outputs"]
     return next(o["OutputValue"] for o in outputs if "Table" in o["OutputKey"])
+
+
+def test_a_dags_own_connections_and_variables_with_dag(stack, capsys, monkeypatch):
+    """Per-DAG isolation: `--dag D` writes D's own prefix, which D's tasks read (Variables: before the global one)."""
+    from orchestrator.secrets import Connection, SecretsBackend, Variable, set_backend
+    from orchestrator.secrets.backend import dag_scope
+
+    assert main(["connections", "add", "db", "--conn-uri", "postgres://own@own.host/x", "--dag", "sales"]) == 0
+    assert main(["connections", "add", "db", "--conn-uri", "postgres://all@global.host/x"]) == 0
+    assert main(["variables", "set", "colour", "blue", "--dag", "sales"]) == 0
+    assert main(["variables", "set", "colour", "red"]) == 0
+    assert main(["variables", "set", "only_global", "yes"]) == 0
+    capsys.readouterr()
+    assert stack.client("secretsmanager").get_secret_value(SecretId="stratus/dags/sales/db")["SecretString"]
+    assert stack.client("ssm").get_parameter(Name="/stratus/dags/sales/colour")["Parameter"]["Value"] == "blue"
+    set_backend(SecretsBackend(stack))
+    monkeypatch.setenv("STRATUS_ISOLATION", "dag")
+    with dag_scope("sales"):  # what an isolated worker sets around a try of DAG sales
+        assert Connection.get("db").host == "own.host"
+        assert Variable.get("colour") == "blue" and Variable.get("only_global") == "yes"
+    with dag_scope("other"):
+        assert Variable.get("colour") == "red"
+    assert Connection.get("db").host == "global.host"  # outside a DAG's task: the global prefix
+    assert main(["connections", "list", "--dag", "sales"]) == 0
+    listed = capsys.readouterr().out
+    assert "db       postgres  own.host" in listed and "global.host" not in listed
