@@ -43,7 +43,7 @@ def test_printed_secrets_are_masked_in_the_stored_log(tmp_path):
             cloud.clients.client("ssm").put_parameter(Name="/stratus/variables/vendor_token", Value=TOKEN,
                                                       Type="SecureString")
             cloud.clients.client("secretsmanager").create_secret(
-                Name="stratus/connections/warehouse",
+                Name="stratus/dags/prints_secrets/warehouse",  # per-DAG isolation: the DAG's own connection
                 SecretString=json.dumps({"conn_type": "postgres", "host": "db.internal", "login": "etl",
                                          "password": PASSWORD}))
             run = cloud.run_dag("prints_secrets")
