@@ -268,9 +268,7 @@ class ZipXComArg(_Combined):
     def to_ref(self) -> dict[str, Any]:
         ref: dict[str, Any] = {"$zip": [a.to_ref() for a in self.args]}
         if self.fillvalue is not NOTSET:
-            from orchestrator.plan.compiler import encode
-
-            ref["fillvalue"] = encode(self.fillvalue)
+            ref["fillvalue"] = self.fillvalue  # as written: the compiler encodes it (plan.compiler.encode)
         return ref
 
 

@@ -61,7 +61,7 @@ def encode(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else {"$repr": repr(value)}
     if isinstance(value, XComArg):
-        return value.to_ref()
+        return _encoded_ref(value.to_ref())
     if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
         return [encode(v) for v in value]
     if isinstance(value, dict) and all(isinstance(k, str) for k in value) and not any(t in value for t in _TAGS):
@@ -69,6 +69,18 @@ def encode(value: Any) -> Any:
     if isinstance(value, (datetime, date, timedelta)):
         return {"$repr": repr(value)}
     return {"$repr": stable_repr(value)}
+
+
+def _encoded_ref(ref: dict[str, Any]) -> dict[str, Any]:
+    """An upstream-output reference with a zip's ``fillvalue`` (the one value it carries as
+    written) in JSON form, at any depth of ``$zip``/``$concat``."""
+    out = dict(ref)
+    for tag in ("$zip", "$concat"):
+        if tag in out:
+            out[tag] = [_encoded_ref(part) for part in out[tag]]
+    if "fillvalue" in out:
+        out["fillvalue"] = encode(out["fillvalue"])
+    return out
 
 
 def _iso(value: Any) -> str | None:
