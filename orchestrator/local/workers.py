@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator import constants as c
 from orchestrator.local import functions, iam
-from orchestrator.local.functions import MOTO_LOCK
 from orchestrator.local.intrinsics import NO_VALUE, Resolver
 from orchestrator.local.stack import ACCOUNT_ID, _getatt_factory, _parameter_values, _ref, pseudo_parameters
 
@@ -51,15 +50,16 @@ def deploy_new_workers(cloud: LocalCloud) -> list[str]:
                         getatt=_getatt_factory(cloud.clients, cloud.stack, {}, cloud.region),
                         conditions=cfn.get("Conditions"))
     created = []
-    with MOTO_LOCK:
-        for group in changed:
-            stem = group.logical_stem
-            if group.name in known:
-                _put_policies(cloud, resolver.resolve(cfn["Resources"][f"{stem}Role"]["Properties"]),
-                              cloud.stack.physical_ids[f"{stem}Role"])
-            else:
-                created.append(_create(cloud, translated, resolver, stem))
-            deployed[group.name] = group
+    # No MOTO_LOCK around these calls: under `stratus dev` they go over HTTP to the moto server's
+    # own thread, which takes that lock for each request (held here, every call waited to its timeout).
+    for group in changed:
+        stem = group.logical_stem
+        if group.name in known:
+            _put_policies(cloud, resolver.resolve(cfn["Resources"][f"{stem}Role"]["Properties"]),
+                          cloud.stack.physical_ids[f"{stem}Role"])
+        else:
+            created.append(_create(cloud, translated, resolver, stem))
+        deployed[group.name] = group
     cloud.refresh_functions(created, changed_roles=True)
     return created
 

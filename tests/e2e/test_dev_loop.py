@@ -95,25 +95,25 @@ class DevServer:
         assert self.proc.returncode == 0, "\n".join(self.lines)
 
 
-def _trigger_and_wait(capsys) -> tuple[str, dict[str, str], dict[str, object]]:
-    """Trigger edit_me, wait for the run to end; (run id, task states, return values)."""
+def _trigger_and_wait(capsys, dag_id: str = "edit_me") -> tuple[str, dict[str, str], dict[str, object]]:
+    """Trigger ``dag_id``, wait for the run to end; (run id, task states, return values)."""
     from orchestrator.local.target import dev_target
     from orchestrator.store import RunStore
 
     # A fresh process, as a user's terminal: nothing this test process imported can help it.
-    done = subprocess.run([sys.executable, "-m", "orchestrator.cli.main", "trigger", "edit_me", "--json"],
+    done = subprocess.run([sys.executable, "-m", "orchestrator.cli.main", "trigger", dag_id, "--json"],
                           capture_output=True, text=True, timeout=120,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, done.stdout + done.stderr
     run_id = json.loads(done.stdout)["run_id"]
     store = RunStore(*dev_target())
     deadline = time.monotonic() + 120
-    while store.get_run("edit_me", run_id)["state"] not in ("success", "failed"):
+    while store.get_run(dag_id, run_id)["state"] not in ("success", "failed"):
         assert time.monotonic() < deadline, "run did not finish"
         time.sleep(0.2)
-    tis = store.list_tis("edit_me", run_id)
+    tis = store.list_tis(dag_id, run_id)
     return run_id, {t["task_id"]: t["state"] for t in tis}, {
-        t["task_id"]: store.get_xcom("edit_me", run_id, t["task_id"]) for t in tis}
+        t["task_id"]: store.get_xcom(dag_id, run_id, t["task_id"]) for t in tis}
 
 
 @pytest.mark.slow
@@ -145,6 +145,13 @@ def test_dev_picks_up_edits_and_keeps_its_state_across_restarts(tmp_path, monkey
         run3, states, values = _trigger_and_wait(capsys)
         assert states == {"first": "success", "third": "success"}
         assert values == {"first": "v3", "third": "third got v3"}
+
+        # 2b. a DAG file added while it runs: registered, given its own worker (Isolation=dag), runs
+        mark = len(server.lines)
+        (dags / "added_later.py").write_text(V1.replace("edit_me", "added_later"))
+        server.wait_for("+ added_later: registered", start=mark)
+        _, states, values = _trigger_and_wait(capsys, "added_later")
+        assert states == {"first": "success"} and values == {"first": "v1"}
 
         # state to keep: a paused DAG and a variable
         assert main(["pause", "edit_me"]) == 0
