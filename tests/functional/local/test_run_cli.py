@@ -222,6 +222,24 @@ def test_deploy_checks_the_landing_bucket_against_the_dags_assets(tmp_path, monk
     assert "LandingBucketName=stratus-landing" in calls[0]
 
 
+def test_deploy_with_isolation_shared_builds_template_yaml_as_it_is(tmp_path, monkeypatch, capsys):
+    from moto import mock_aws
+
+    log = _fake_sam(tmp_path)
+    monkeypatch.setenv("STRATUS_SAM", str(tmp_path / "sam"))
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.chdir(tmp_path)  # no samconfig.toml, no template.yaml here: the package's template
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    shutil.copy(ROOT / "dags" / "etl_taskflow.py", dags / "etl_taskflow.py")
+    with mock_aws():
+        assert main(["deploy", "--stack", "new", "--dags", str(dags), "--no-sync", "--parameter", "Isolation=shared",
+                     "--parameter", "LandingBucketName=my-landing"]) == 0
+    assert "isolation: shared (every DAG runs in the one WorkerFunction)" in capsys.readouterr().out
+    build = [json.loads(line) for line in log.read_text().splitlines()][0]
+    assert build[build.index("--template-file") + 1] == str(ROOT / "template.yaml") and "Isolation=shared" in build
+
+
 def test_destroy_deletes_the_stack_and_says_what_is_kept(tmp_path, monkeypatch, capsys):
     from moto import mock_aws
 

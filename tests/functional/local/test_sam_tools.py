@@ -88,3 +88,29 @@ def test_sam_build_without_docker_packages_library_dags_and_functions(tmp_path):
     for fn in ("WorkerFunction", "ConductorFunction", "TriggerFunction", "WidgetFunction", "ApiFunction"):
         assert (build / fn).is_dir()
         assert f"CodeUri: {fn}" in built
+
+
+def test_the_deploys_per_dag_template_passes_cfn_lint(tmp_path):
+    """What `stratus deploy` builds with Isolation=dag: template.yaml plus a worker and role per DAG
+    or group (a DAG tagged into a group, a task policy, declared assets), as cfn-lint sees it."""
+    import json
+
+    from orchestrator.local.template import isolated, load_sam_template
+    from orchestrator.plan import isolation
+
+    groups = isolation.groups_of([
+        isolation.DagIsolation("daily_sales", ["stratus:task-policy=arn:aws:iam::123456789012:policy/lake"],
+                               ["s3://lake/sales/"]),
+        isolation.DagIsolation("a.b", ["stratus:isolation=shared_group"]),
+        isolation.DagIsolation("c", ["stratus:isolation=shared_group"]),
+    ])
+    generated = ROOT / f".stratus-lint-{os.getpid()}.template.json"  # next to template.yaml: CodeUri paths resolve
+    generated.write_text(json.dumps(isolated(load_sam_template(ROOT / "template.yaml"), groups, stack_name="stratus")))
+    try:
+        cfn_lint = Path(sys.executable).parent / "cfn-lint"
+        exe = str(cfn_lint) if cfn_lint.exists() else shutil.which("cfn-lint")
+        assert exe, "cfn-lint is not installed (it is in the dev extras: pip install -e '.[dev]')"
+        proc = subprocess.run([exe, str(generated)], capture_output=True, text=True, cwd=ROOT)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    finally:
+        generated.unlink()
