@@ -118,8 +118,14 @@ class XComArg(DependencyMixin):
         return [self]
 
     def resolve(self, context: dict[str, Any]) -> Any:
-        """The referenced value, pulled through ``context["ti"].xcom_pull``."""
-        value = context["ti"].xcom_pull(task_ids=self.operator.task_id, key="return_value")
+        """The referenced value, pulled through ``context["ti"].xcom_pull``.
+
+        In a mapped task group, the output of another task of the same group is that task's value
+        at this instance's map index (Airflow 3.3; an explicit ``ti.xcom_pull`` still gets them all).
+        """
+        ti = context["ti"]
+        value = ti.xcom_pull(task_ids=self.operator.task_id, key="return_value",
+                             map_indexes=self._same_index(context))
         if self.key is None:
             if isinstance(value, list) and getattr(self.operator, "expand_input", None) is not None:
                 # A mapped task's values as Airflow's lazy sequence holds them: only the XComs that
@@ -135,6 +141,15 @@ class XComArg(DependencyMixin):
                 f"Task '{self.operator.task_id}' returned {type(value).__name__}, which has no key "
                 f"{self.key!r}; a downstream task asked for output[{self.key!r}]. Return a dict with that key."
             ) from exc
+
+    def _same_index(self, context: dict[str, Any]) -> int | None:
+        group = self.operator.mapped_group
+        task = context.get("task")
+        index = getattr(context.get("ti"), "map_index", -1)
+        if group is None or task is None or index is None or index < 0:
+            return None
+        mine = getattr(task, "mapped_group", None)
+        return int(index) if mine is not None and mine.group_id == group.group_id else None
 
     def to_ref(self) -> dict[str, Any]:
         """The plan's JSON form: ``{"$xcom": task_id, "key": key}``."""

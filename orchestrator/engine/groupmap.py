@@ -107,10 +107,15 @@ def _run_for(run: dict[str, Any], src: Step, dst: Step) -> dict[str, Any]:
     return out
 
 
-def settle(engine: Engine, plan: StepPlan, run: dict[str, Any], step: Step, map_index: int, state: str) -> None:
+def settle(engine: Engine, plan: StepPlan, run: dict[str, Any], step: Step, map_index: int, state: str,
+           forced: frozenset[str] = frozenset()) -> None:
     """Instance ``map_index`` of ``step`` ended in ``state`` (its terminal write is committed):
-    decide that instance of each follower whose other upstreams in the group have ended too."""
+    decide that instance of each follower whose other upstreams in the group have ended too.
+    ``forced``: the followers a branch instance did not follow, skipped at this index at once."""
     for down in followers(plan, step):
+        if down.task_id in forced:
+            _write(engine, plan, _run_for(run, step, down), down, map_index, "skipped")
+            continue
         states = {step.task_id: state}
         for u in inner_upstream(plan, down):
             if u == step.task_id:
@@ -136,7 +141,13 @@ def decide(engine: Engine, plan: StepPlan, run: dict[str, Any], step: Step, map_
     if decision is Decision.READY:
         engine.queue(plan, run["run_id"], step, map_index, run=run)
         return
-    t, state = step.task_id, decision.value
+    _write(engine, plan, run, step, map_index, decision.value)
+
+
+def _write(engine: Engine, plan: StepPlan, run: dict[str, Any], step: Step, map_index: int, state: str) -> None:
+    """Write instance ``map_index`` of follower ``step`` in ``state`` (skipped / upstream_failed), then
+    decide its followers at that index and, after the last instance, the step."""
+    t = step.task_id
     add: dict[str, Any] = {ck.mapped_done(t): 1, ck.mapped(t, state): 1}
     try:
         # Two upstream instances ending together may both decide it: the creation is conditional,

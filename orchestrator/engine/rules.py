@@ -181,20 +181,23 @@ def branch_skips(plan: StepPlan, branch_id: str, followed: Iterable[str] | str |
     """Direct downstreams of a branch task to skip when it follows ``followed`` (Airflow's rule).
 
     A direct downstream is kept if it is followed or is itself downstream of a followed task.
-    ``followed`` may be a task id, a list of ids or None (skip every direct downstream).
-    Raises ValueError naming a followed id that is not a direct downstream.
+    ``followed`` may be a task id, a task group id (its tasks), a list of them or None (skip every
+    direct downstream). As in Airflow, a followed task that is not a direct downstream only keeps
+    what lies below it. Raises ValueError naming a followed id that is no task of the DAG.
     """
     step = plan.step(branch_id)
+    steps = plan.step_map()
     chosen = {followed} if isinstance(followed, str) else set(followed or [])
-    for group in [c for c in chosen if c not in step.downstream]:
-        members = {d for d in step.downstream if d.startswith(f"{group}.")}
-        if members:  # a task group id follows the group's tasks directly downstream (Airflow)
+    for group in [c for c in chosen if c not in steps]:
+        members = {t for t in steps if t.startswith(f"{group}.")}
+        if members:  # a task group id follows the group's tasks (Airflow: its roots)
             chosen = (chosen - {group}) | members
-    unknown = sorted(chosen - set(step.downstream))
+    unknown = sorted(chosen - set(steps))
     if unknown:
         raise ValueError(
-            f"Branch task '{branch_id}' returned {', '.join(repr(u) for u in unknown)}, which is not a direct "
-            f"downstream task (choose from {', '.join(repr(d) for d in step.downstream) or 'nothing'})."
+            f"Branch task '{branch_id}' returned {', '.join(repr(u) for u in unknown)}, which is not a task of "
+            f"DAG '{plan.dag_id}' (its direct downstream tasks: "
+            f"{', '.join(repr(d) for d in step.downstream) or 'none'})."
         )
     keep = set(chosen)
     for t in chosen:

@@ -121,11 +121,6 @@ class RuntimeTaskInstance:
             mapped = self.plan.step(task_id).mapping is not None if dag_id == self.dag_id else False
         except KeyError:
             mapped = False
-        if map_indexes is None and mapped and self.map_index >= 0 and dag_id == self.dag_id and run_id == self.run_id:
-            group = self.plan.step(task_id).map_group
-            if group is not None and self.task_id in self.plan.step_map() \
-                    and self.plan.step(self.task_id).map_group == group:
-                map_indexes = self.map_index  # Airflow: a task of the same mapped group, at this map index
         if isinstance(map_indexes, list):
             return [self._value(dag_id, run_id, task_id, i, key, default) for i in map_indexes]
         if map_indexes is not None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pendulum
 
-from airflow.sdk import DAG, dag, task, task_group
+from airflow.sdk import dag, task, task_group
 from airflow.sdk.bases.operator import BaseOperator
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.bash import BashOperator
@@ -163,3 +163,4 @@ def mg_empty():
 
 
 mg_empty()
+

@@ -285,7 +285,7 @@ def test_branch_to_unknown_task_fails_without_retry(h):
     run = h.run("brbad")
     ti = h.store.get_ti("brbad", run["run_id"], "route")
     assert ti["state"] == "failed" and ti["try_number"] == 1
-    assert "Branch task 'route' returned 'nowhere', which is not a direct downstream task" in ti["error"]
+    assert "Branch task 'route' returned 'nowhere', which is not a task of DAG 'brbad'" in ti["error"]
     assert h.states("brbad", run["run_id"])["a"] == "upstream_failed"
 
 

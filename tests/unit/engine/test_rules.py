@@ -116,8 +116,11 @@ def test_branch_skip_sets_follow_airflows_rule():
     assert branch_skips(plan, "br", ["a", "b"]) == set()
     assert branch_skips(plan, "br", None) == {"a", "b", "join"}
     assert branch_skips(plan, "br", []) == {"a", "b", "join"}
-    with pytest.raises(ValueError, match="Branch task 'br' returned 'zz', which is not a direct downstream"):
+    with pytest.raises(ValueError, match="Branch task 'br' returned 'zz', which is not a task of DAG 'd'"):
         branch_skips(plan, "br", "zz")
+    # Airflow 3.3 (SkipMixin.skip_all_except): a task of the DAG that is not a direct downstream is
+    # accepted; every direct downstream not above it is skipped.
+    assert branch_skips(plan, "br", "c") == {"a", "b"}
 
 
 def test_branch_to_a_task_group_follows_its_tasks():
