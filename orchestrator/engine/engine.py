@@ -580,7 +580,7 @@ class Engine:
                                            expected=expected)
             if passed is not None:
                 if passed and step.map_group is not None:
-                    groupmap.settle(self, plan, run, step, msg.map_index, state, forced)
+                    groupmap.settle(self, plan, run, step, msg.map_index, state)
                 return passed
         add = lanes.flush_add(t, counts)
         if from_slot:
@@ -591,7 +591,7 @@ class Engine:
         except ConflictError:
             return False
         if step.map_group is not None:
-            groupmap.settle(self, plan, run, step, msg.map_index, state, forced)
+            groupmap.settle(self, plan, run, step, msg.map_index, state)
         latest = self.store.get_run(d, r)
         self.early_fire(plan, latest, step, state)
         if int(latest.get(ck.mapped_done(t), 0)) < int(latest.get(ck.map_count(t), 0) or 1 << 62):

@@ -107,15 +107,10 @@ def _run_for(run: dict[str, Any], src: Step, dst: Step) -> dict[str, Any]:
     return out
 
 
-def settle(engine: Engine, plan: StepPlan, run: dict[str, Any], step: Step, map_index: int, state: str,
-           forced: frozenset[str] = frozenset()) -> None:
+def settle(engine: Engine, plan: StepPlan, run: dict[str, Any], step: Step, map_index: int, state: str) -> None:
     """Instance ``map_index`` of ``step`` ended in ``state`` (its terminal write is committed):
-    decide that instance of each follower whose other upstreams in the group have ended too.
-    ``forced``: the followers a branch instance did not follow, skipped at this index at once."""
+    decide that instance of each follower whose other upstreams in the group have ended too."""
     for down in followers(plan, step):
-        if down.task_id in forced:
-            _write(engine, plan, _run_for(run, step, down), down, map_index, "skipped")
-            continue
         states = {step.task_id: state}
         for u in inner_upstream(plan, down):
             if u == step.task_id:

@@ -229,7 +229,7 @@ def _run_body(engine: Engine, plan: StepPlan, step: Step, run: dict[str, Any], m
         return "failed", _end_fields(engine, started, err, rti.pushed, msg), frozenset(), err, task, ctx
     try:
         forced = engine.skips_after_success(plan, step, value)
-        if step.kind == "branch":  # a mapped one (in a mapped task group) too, per instance as in Airflow
+        if step.kind == "branch" and msg.map_index < 0:
             value = _branch_xcom(step, forced, value, rti.pushed)
         fields = _output_fields(engine, msg, step, value, rti.pushed, started)
     except (ValueError, TypeError) as exc:
@@ -240,7 +240,7 @@ def _run_body(engine: Engine, plan: StepPlan, step: Step, run: dict[str, Any], m
 
 
 def _branch_xcom(step: Step, forced: frozenset[str], value: Any, pushed: dict[str, Any]) -> Any:
-    """What a branch task (instance) leaves in XCom, as in Airflow 3.3: ``skipmixin_key`` with the
+    """What an (unmapped) branch task leaves in XCom, as in Airflow 3.3: ``skipmixin_key`` with the
     direct downstream tasks it follows; its ``return_value`` only when it skipped nothing (Airflow's
     skip ends the try through DownstreamTasksSkipped before the return value is pushed)."""
     if step.downstream:

@@ -135,11 +135,11 @@ def test_a_decision_lost_with_its_worker_is_made_by_reconcile(h, monkeypatch):
     run = h.start("gm")
     real, lost = groupmap.settle, []
 
-    def flaky(engine, plan, run_, step, map_index, state, forced=frozenset()):
+    def flaky(engine, plan, run_, step, map_index, state):
         if step.task_id == "g.b" and map_index == 5 and not lost:
             lost.append(map_index)  # the worker died right after b[5]'s terminal write
             return
-        real(engine, plan, run_, step, map_index, state, forced)
+        real(engine, plan, run_, step, map_index, state)
 
     monkeypatch.setattr(groupmap, "settle", flaky)
     h.drain()
