@@ -81,6 +81,11 @@ def validate_dag(dag: DAG) -> list[str]:
     return problems
 
 
+# Rules Airflow 3.3 evaluates over every upstream instance before a mapped group's task is expanded
+# (TriggerRuleDep._get_relevant_upstream_map_indexes, "fast-triggered").
+_FAST_RULES = frozenset({"one_success", "one_failed", "one_done", "none_failed_min_one_success"})
+
+
 def _mapped_group_problems(dag: DAG) -> list[str]:
     """What the engine's per-index rules for mapped task groups need (engine.groupmap): a task of the
     group that follows another task of the group depends on nothing outside the group but what the
@@ -105,6 +110,13 @@ def _mapped_group_problems(dag: DAG) -> list[str]:
         inner = op.upstream_task_ids & members
         if not inner:
             continue  # a root of the group: a mapped task like any other
+        rule = op.trigger_rule.value
+        if rule in _FAST_RULES:
+            problems.append(
+                f"{where}: trigger_rule '{rule}' on a task that follows another task of mapped task group "
+                f"'{group.group_id}' is not supported by Stratus yet (Airflow 3.3 first decides it once over every "
+                "instance of its upstream tasks, then per map index); give it a rule decided per index "
+                "(all_success, all_done, all_failed, none_failed, none_skipped, always) or move it after the group.")
         sources = {ref.operator.task_id for ref in group.expand_input.references()}
         outside = sorted(op.upstream_task_ids - members - sources)
         if outside:

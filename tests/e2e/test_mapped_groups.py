@@ -41,6 +41,12 @@ AIRFLOW = {
         "per_file.done[0]": "success", "per_file.done[1]": "success",
         "per_file.echo[0]": "success", "per_file.echo[1]": "success",
         "per_file.load[0]": "success", "per_file.load[1]": "success", "start": "success"}),
+    "mg_pull": ("success", {
+        "grp.echo[0]": "success", "grp.echo[1]": "success", "grp.echo[2]": "success",
+        "grp.first[0]": "success", "grp.first[1]": "success", "grp.first[2]": "success",
+        "grp.second[0]": "success", "grp.second[1]": "success", "grp.second[2]": "success",
+        "grp.tidy[0]": "success", "grp.tidy[1]": "success", "grp.tidy[2]": "success",
+        "nums": "success", "summary": "success"}),
     "xz_concat": ("success", {
         "bang[0]": "success", "bang[1]": "success", "bang[2]": "success", "check": "success",
         "check_mapped": "success", "first": "success", "more[0]": "success", "more[1]": "success",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pendulum
 
-from airflow.sdk import dag, task, task_group
+from airflow.sdk import dag, get_current_context, task, task_group
 from airflow.sdk.bases.operator import BaseOperator
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.bash import BashOperator
@@ -164,3 +164,46 @@ def mg_empty():
 
 mg_empty()
 
+
+
+@dag(schedule=None, start_date=START, catchup=False)
+def mg_pull():
+    """An argument is the same index's value, an explicit xcom_pull every instance's; an operator
+    inside the group; the group maps over an output's .map()."""
+
+    @task
+    def nums():
+        return [1, 2, 3]
+
+    @task
+    def first(n):
+        return n * 100
+
+    @task
+    def second(v):
+        ti = get_current_context()["ti"]
+        every = ti.xcom_pull(task_ids="grp.first")
+        mine = ti.xcom_pull(task_ids="grp.first", map_indexes=ti.map_index)
+        if list(every) != [100, 200, 300] or mine != v or v != (ti.map_index + 1) * 100:
+            raise ValueError(f"pulled {every!r}, {mine!r}, got {v!r}")
+        return v
+
+    @task(trigger_rule="all_done")
+    def tidy():
+        return "tidy"
+
+    @task_group
+    def grp(n):
+        s = second(first(n))
+        echo = BashOperator(task_id="echo", bash_command="echo value {{ ti.map_index }}")
+        s >> echo >> tidy()
+        return s
+
+    @task
+    def summary(values):
+        assert sorted(values) == [100, 200, 300], values
+
+    summary(grp.expand(n=nums().map(lambda v: v)))
+
+
+mg_pull()

@@ -380,6 +380,12 @@ def test_validate_and_dags_honour_the_dags_option_and_label_any_of_assets(tmp_pa
      "        return 1\n    @task_group\n    def g(x):\n        pick(x) >> a()\n    g.expand(x=[1, 2])\nd()\n",
      r"Task 'g\.pick' in DAG 'd' \(.*broken\.py:13\): a mapped @task\.branch \(by \.expand\(\) or in a mapped task "
      r"group\) is not supported by Stratus"),
+    ("from airflow.sdk import dag, task, task_group\n@dag(schedule=None, start_date=datetime(2026, 1, 1))\n"
+     "def d():\n    @task\n    def work(x):\n        return x\n    @task(trigger_rule='one_failed')\n"
+     "    def alarm():\n        return 1\n    @task_group\n    def g(x):\n        work(x) >> alarm()\n"
+     "    g.expand(x=[1, 2])\nd()\n",
+     r"Task 'g\.alarm' in DAG 'd' \(.*broken\.py:13\): trigger_rule 'one_failed' on a task that follows another task "
+     r"of mapped task group 'g' is not supported by Stratus yet"),
     ("from airflow.sdk import dag, task\n@dag(schedule=None, start_date=datetime(2026, 1, 1))\ndef d():\n"
      "    @task.virtualenv(requirements=['pandas'])\n    def calc():\n        return 1\n    calc()\nd()\n",
      r"broken\.py:8: Task 'calc' in DAG 'd' uses virtualenv tasks \(@task\.virtualenv\), which Stratus does "
