@@ -331,12 +331,40 @@ def mark(engine: Engine, dag_id: str, run_id: str, task_id: str, state: str) -> 
         # Instances not created yet (waiting in their lane, engine.lanes) are marked too.
         indexes |= set(range(int(run[ck.map_count(task_id)])))
     store.fence_run(dag_id, run_id, until=engine.epoch() + FENCE_S)  # as in clear: no completion finishes the run on stale counters
+    member = lanes.can_ride(engine, plan, plan.step(task_id))
     for i in sorted(indexes) or [-1]:
-        store.force_ti_state(dag_id, run_id, task_id, i, state)
+        if i < 0 and member and not _mark_member(store, dag_id, run_id, task_id, state):
+            reconcile(engine, dag_id, run_id)  # lifts the fence; nothing was marked
+            raise StratusError(
+                f"Task '{task_id}' of run '{run_id}' (DAG '{dag_id}') ended, but its outcome is still being counted "
+                "(it rides on the next task of its fan-out lane, max_active_tasks): mark it once that task ends.")
+        if i >= 0 or not member:
+            store.force_ti_state(dag_id, run_id, task_id, i, state)
     _reopen(engine, dag_id, run_id, run)
     reconcile(engine, dag_id, run_id)
     if state in past.OK and task_id in past.watched(plan):
         past.wake(engine, plan, run, task_id)  # a later run's instance waiting on this one goes on
+
+
+def _mark_member(store: Any, dag_id: str, run_id: str, task_id: str, state: str) -> bool:
+    """Mark a fan-out member; False when it ended but its outcome still rides its lane (``lcarry``):
+    the carrier would count the old outcome over the mark, as with a clear."""
+    for _ in range(5):
+        try:
+            was = str(store.get_ti(dag_id, run_id, task_id, -1).get("state") or "")
+        except NotFoundError:
+            was = ""
+        try:
+            store.force_ti_state(dag_id, run_id, task_id, -1, state, was=was, counted=was in lanes.TERMINAL)
+            return True
+        except ConflictError:
+            try:
+                now = str(store.get_ti(dag_id, run_id, task_id, -1).get("state") or "")
+            except NotFoundError:
+                now = ""
+            if now == was:
+                return False  # not moved: the run item does not count its outcome yet
+    return False
 
 
 def _reopen(engine: Engine, dag_id: str, run_id: str, run: dict[str, Any]) -> None:

@@ -346,16 +346,36 @@ class InstancesMixin(StoreBase):
         counted_check = self._tx_check(pk, RUN_SK, "contains(#sd, :tid)", {"#sd": "steps_done"}, {":tid": task_id})
         self._transact([self._tx_update(pk, sk, upd), counted_check], what=what)
 
-    def force_ti_state(self, dag_id: str, run_id: str, task_id: str, map_index: int, state: str) -> None:
-        """Set a task instance's state unconditionally (``mark``); counters are re-derived after."""
+    def force_ti_state(self, dag_id: str, run_id: str, task_id: str, map_index: int, state: str, *,
+                       was: str | None = None, counted: bool = False) -> None:
+        """Set a task instance's state (``mark``); counters are re-derived after.
+
+        Unconditional unless ``was`` is given: then only while the instance is still in that
+        state (``""``: it has no item yet), and with ``counted`` only while the run item counts
+        its outcome (``steps_done``, as for ``reset_ti``). ConflictError otherwise.
+        """
         pk, sk = self._ti_key(dag_id, run_id, task_id, map_index)
         now = d.now_iso()
-        # Deliberately unconditional: a user's mark wins over whatever state the TI is in; the
-        # run's counters are then re-derived from the stored states (reconcile), not adjusted.
+        # A user's mark wins over whatever state the TI is in; the run's counters are then
+        # re-derived from the stored states (reconcile), not adjusted.
         upd = Update(set_={"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "map_index": map_index,
                            "state": state, "end_date": now, "note": f"marked {state}"},
                      keep={"try_number": 0, "max_tries": 0, "start_date": now}, remove=["past_wait"])
-        self._update(pk, sk, upd, what=f"task '{task_id}'[{map_index}] of run '{run_id}' (mark)")
+        what = f"task '{task_id}'[{map_index}] of run '{run_id}' (mark)"
+        if was is None:
+            self._update(pk, sk, upd, what=what)
+            return
+        # The state the caller decided on (a fan-out member: whether its outcome may ride its lane).
+        if was:
+            upd.condition, upd.names, upd.values = "#state = :was", {**upd.names, "#state": "state"}, \
+                {**upd.values, ":was": was}
+        else:
+            upd.condition = "attribute_not_exists(pk)"
+        if not counted:
+            self._update(pk, sk, upd, what=what)
+            return
+        check = self._tx_check(pk, RUN_SK, "contains(#sd, :tid)", {"#sd": "steps_done"}, {":tid": task_id})
+        self._transact([self._tx_update(pk, sk, upd), check], what=what)
 
     def get_ti(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> dict[str, Any]:
         """One task instance. Raises NotFoundError naming the task."""

@@ -366,6 +366,32 @@ def test_a_fan_out_member_whose_outcome_still_rides_its_lane_is_left_alone_by_a_
     assert int(side0["try_number"]) == 2 and [x["state"] for x in side0["history"]] == ["success"]
 
 
+def test_a_fan_out_member_whose_outcome_still_rides_its_lane_is_not_marked(h):
+    """As with the clear above: side2 would count side0's old outcome over the mark (a side0 marked
+    failed counted as a success for bottom). The mark says why and changes nothing; once side0's
+    outcome is on the run's counters, it is marked and the run re-derived from it."""
+    from orchestrator.errors import StratusError
+
+    h.write("diamond", DIAMOND)
+    rid = h.start("diamond")["run_id"]
+    h.engine.handle_task(h.dispatcher.tasks.popleft())  # top
+    heads = {m.task_id: m for m in h.dispatcher.tasks}
+    h.dispatcher.tasks.clear()
+    h.engine.handle_task(heads["side0"])
+    assert h.store.get_ti("diamond", rid, "side2")["lcarry"] == {"side0": "success"}
+    with pytest.raises(StratusError, match=r"Task 'side0' of run .* ended, but its outcome is still being counted"):
+        h.engine.mark("diamond", rid, "side0", "failed")
+    run = h.store.get_run("diamond", rid)
+    assert h.store.get_ti("diamond", rid, "side0")["state"] == "success" and "clearing_until" not in run
+    h.dispatcher.tasks.append(heads["side1"])
+    h.drain()
+    assert h.store.get_run("diamond", rid)["state"] == "success"
+    h.engine.mark("diamond", rid, "side0", "failed")  # counted now
+    h.drain()
+    assert h.store.get_ti("diamond", rid, "side0")["state"] == "failed"
+    assert h.store.get_run("diamond", rid)["tasks_done"] == 6
+
+
 # ------------------------------------------------------------------ make chaos
 
 
