@@ -73,6 +73,9 @@ _BY_NAME: dict[str, tuple[str, str]] = {
                            "policy (template.yaml)"),
     "EmailOperator": ("email operators", "send the mail from a @task (Amazon SES through boto3)"),
     "SmoothOperator": ("SmoothOperator", "use EmptyOperator"),
+    "ObjectStoragePath": ("object storage paths (ObjectStoragePath)", "read and write the objects with boto3 in "
+                          "the @task (s3.get_object / put_object) and pass their keys between tasks as strings; a "
+                          "file:// path would live in one invocation's /tmp only"),
 }
 _BY_MODULE: tuple[tuple[str, tuple[str, str]], ...] = (
     ("airflow.providers.standard.operators.hitl", ("the human-in-the-loop operators", "ask for the decision outside "

@@ -386,6 +386,11 @@ def test_validate_and_dags_honour_the_dags_option_and_label_any_of_assets(tmp_pa
      "    g.expand(x=[1, 2])\nd()\n",
      r"Task 'g\.alarm' in DAG 'd' \(.*broken\.py:13\): trigger_rule 'one_failed' on a task that follows another task "
      r"of mapped task group 'g' is not supported by Stratus yet"),
+    ("from airflow.sdk import dag, task, ObjectStoragePath\n@dag(schedule=None, start_date=datetime(2026, 1, 1))\n"
+     "def d():\n    base = ObjectStoragePath('s3://bucket/data/')\n    @task\n    def write():\n"
+     "        (base / 'x.txt').write_text('hi')\n    write()\nd()\n",
+     r"broken\.py:5: DAG 'd' uses object storage paths \(ObjectStoragePath\) \(airflow\.sdk\.ObjectStoragePath\), "
+     r"which Stratus does not serve: read and write the objects with boto3"),
     ("from airflow.sdk import dag, task\n@dag(schedule=None, start_date=datetime(2026, 1, 1))\ndef d():\n"
      "    @task.virtualenv(requirements=['pandas'])\n    def calc():\n        return 1\n    calc()\nd()\n",
      r"broken\.py:8: Task 'calc' in DAG 'd' uses virtualenv tasks \(@task\.virtualenv\), which Stratus does "
