@@ -89,7 +89,8 @@ def _mapped(name: str, n: int, bad: int | None) -> str:
 
 
 def _mapped_group(name: str, n: int, bad: int | None) -> str:
-    # A mapped task group with a diamond inside: join[i] follows left[i] and right[i] (engine.groupmap).
+    # A mapped task group with a diamond inside: join[i] follows left[i] and right[i] (engine.groupmap); alarm
+    # (one_failed) is decided over every left instance first.
     return textwrap.dedent(f"""
     @dag(dag_id={name!r}, schedule=None, start_date=START, default_args=spare(), max_active_tasks=3)
     def {name}():
@@ -110,13 +111,18 @@ def _mapped_group(name: str, n: int, bad: int | None) -> str:
         @task(trigger_rule=TriggerRule.ALL_DONE)
         def tidy(v) -> int:
             return -1 if v is None else v
+        @task(trigger_rule=TriggerRule.ONE_FAILED)
+        def alarm() -> str:
+            return "raised"
         @task(trigger_rule=TriggerRule.ALL_DONE)
         def total(values) -> int:
             return sum(v for v in values if v is not None)
         @task_group
         def each(x):
-            j = join(left(x), right(x))
+            lhs = left(x)
+            j = join(lhs, right(x))
             tidy(j)
+            lhs >> alarm()
             return j
         total(each.expand(x=source()))
     {name}()

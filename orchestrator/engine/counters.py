@@ -12,6 +12,7 @@ bookkeeping there too. Every module reads and writes them through these names::
     map_count#{task}, map_lens#{task}    its instance count and per-argument lengths
     map_queued#{task}, map_at#{task}     the expansion's marker and the time it last moved
     map_gen#{task}                       the expansion token (removed by a clear)
+    gopen#{task}                         a mapped group's follower with a fast rule was opened (engine.groupmap)
 """
 
 from __future__ import annotations
@@ -70,6 +71,12 @@ def map_at(task_id: str) -> str:
 def map_gen(task_id: str) -> str:
     """The mapped task's expansion token."""
     return f"map_gen#{task_id}"
+
+
+def group_open(task_id: str) -> str:
+    """Set once a follower in a mapped task group whose rule is first decided over every upstream
+    instance (``one_failed`` & co., engine.groupmap) was found ready: its instances are decided per index."""
+    return f"gopen#{task_id}"
 
 
 def expansion_attrs(task_id: str) -> list[str]:

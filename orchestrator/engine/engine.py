@@ -311,6 +311,9 @@ class Engine:
         if step.past is not None and not past.admit(self, plan, run, step):
             return [], False
         if step.mapping is not None:
+            if step.map_group is not None and run.get(ck.map_count(step.task_id)) and groupmap.gated(plan, step):
+                # Ready over every upstream instance (Airflow's fast rules): now decided per map index.
+                return [], groupmap.open_follower(self, plan, run, step)
             return self.expand(plan, run, step)
         if step.kind == "empty" and not step.callbacks and not step.outlets:
             # Like Airflow's scheduler: an EmptyOperator without callbacks never reaches a worker.

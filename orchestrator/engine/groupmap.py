@@ -65,15 +65,34 @@ def followers(plan: StepPlan, step: Step) -> list[Step]:
     return [steps[d] for d in step.downstream if steps[d].map_group == step.map_group]
 
 
+# Rules Airflow 3.3 first evaluates once over every upstream instance, before the task is expanded
+# (TriggerRuleDep: "fast-triggered"): ready -> expanded, then decided per map index; skipped or
+# upstream_failed -> one instance (map index -1) in that state. Checked with Airflow 3.3.2's
+# dag.test() (tests/e2e/test_mapped_groups.py: mg_fast_rules, mg_fast_runtime).
+FAST_RULES = frozenset({"one_success", "one_failed", "one_done", "none_failed_min_one_success"})
+
+
+def gated(plan: StepPlan, step: Step) -> bool:
+    """A follower whose rule is first decided over every upstream instance (``FAST_RULES``), in a
+    group whose size is known only at run time: Airflow creates the instances of a group mapped
+    over literal lists with the run, so there every rule is decided per map index."""
+    if step.trigger_rule not in FAST_RULES or not is_follower(plan, step):
+        return False
+    return any(s.map_group == step.map_group and s.mapping is not None and s.mapping.sources for s in plan.steps)
+
+
 def per_index(plan: StepPlan, run: dict[str, Any], step: Step, down: Step) -> bool:
     """Whether ``down`` is decided per map index rather than by ``step``'s step-level outcome:
-    ``down`` follows ``step`` in their group and ``step`` was expanded, or ``down`` is a follower and
-    ``step`` lies outside its group (what the group maps over: the heads decide for it)."""
+    ``down`` follows ``step`` in their group and ``step``'s instances ran (not decided whole, at map
+    index -1), or ``down`` is a follower and ``step`` lies outside its group (what the group maps
+    over: the heads decide for it). A gated follower is decided by ``step``'s outcome until opened."""
     if down.map_group is None or not is_follower(plan, down):
+        return False
+    if gated(plan, down) and not run.get(ck.group_open(down.task_id)):
         return False
     if step.map_group != down.map_group:
         return True
-    return bool(run.get(ck.map_count(step.task_id)))
+    return bool(run.get(ck.mapped_done(step.task_id)))
 
 
 def expansion_attrs(plan: StepPlan, step: Step, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -110,7 +129,13 @@ def _run_for(run: dict[str, Any], src: Step, dst: Step) -> dict[str, Any]:
 def settle(engine: Engine, plan: StepPlan, run: dict[str, Any], step: Step, map_index: int, state: str) -> None:
     """Instance ``map_index`` of ``step`` ended in ``state`` (its terminal write is committed):
     decide that instance of each follower whose other upstreams in the group have ended too."""
+    latest: dict[str, Any] | None = None
     for down in followers(plan, step):
+        if gated(plan, down):
+            latest = latest or engine.store.get_run(plan.dag_id, run["run_id"])
+            if not latest.get(ck.group_open(down.task_id)):
+                summary(engine, plan, latest, down)
+                continue
         states = {step.task_id: state}
         for u in inner_upstream(plan, down):
             if u == step.task_id:
@@ -124,6 +149,46 @@ def settle(engine: Engine, plan: StepPlan, run: dict[str, Any], step: Step, map_
             states[u] = str(got)
         else:
             decide(engine, plan, _run_for(run, step, down), down, map_index, states)
+
+
+def summary(engine: Engine, plan: StepPlan, run: dict[str, Any], step: Step) -> None:
+    """A gated follower not opened yet: decide it over every instance of its upstreams in the group
+    (their ``m#`` counters on ``run``, read after the terminal write that called this). Ready: open
+    it; skipped / upstream_failed: one instance at map index -1, as Airflow leaves it."""
+    if step.task_id in (run.get("steps_done") or ()):
+        return  # decided whole already
+    states: Counter[str] = Counter()
+    pending = 0
+    for u in inner_upstream(plan, step):
+        done = int(run.get(ck.mapped_done(u), 0) or 0)
+        pending += max(0, int(run.get(ck.map_count(u), 0) or 0) - done)
+        for st in TERMINAL:
+            states[st] += int(run.get(ck.mapped(u, st), 0) or 0)
+    decision = evaluate(step.trigger_rule, Counts.of(states, pending))
+    if decision is Decision.READY:
+        open_follower(engine, plan, run, step)
+    elif decision is not Decision.WAIT:
+        work = engine.decide(plan, run, step, decision.value, frozenset())
+        if work:
+            engine.propagate(plan, run, work)
+
+
+def open_follower(engine: Engine, plan: StepPlan, run: dict[str, Any], step: Step) -> bool:
+    """Mark gated follower ``step`` ready over every upstream instance and decide each of its instances
+    whose upstream instances have ended (those ending later are decided by their own ``settle``).
+
+    Timeline: an upstream instance that read the run before this write did not see the mark; its
+    terminal write came before that read, so the listing below (after the write) sees it ended."""
+    t = step.task_id
+    try:
+        # Two upstream instances (or a completer and reconcile) finding it ready: one opens it.
+        engine.store.update_run(plan.dag_id, run["run_id"], Update(
+            set_={ck.group_open(t): 1}, condition="attribute_not_exists(#go)", names={"#go": ck.group_open(t)}))
+    except ConflictError:
+        return False
+    tis = [ti for u in [*inner_upstream(plan, step), t] for ti in engine.store.list_tis(plan.dag_id, run["run_id"], u)]
+    repair(engine, plan, run, step, tis)
+    return True
 
 
 def decide(engine: Engine, plan: StepPlan, run: dict[str, Any], step: Step, map_index: int,

@@ -166,10 +166,11 @@ def reconcile(engine: Engine, dag_id: str, run_id: str) -> dict[str, Any]:
         if outcomes.get(t) is not None:
             continue
         n = run.get(ck.map_count(t))
-        if step.map_group is not None and n is not None and groupmap.is_follower(plan, step):
+        follower = step.map_group is not None and n is not None and groupmap.is_follower(plan, step)
+        if follower and (not groupmap.gated(plan, step) or run.get(ck.group_open(t))):
             groupmap.repair(engine, plan, run, step, tis)  # decided per map index (engine.groupmap)
             continue
-        if step.mapping is not None and n is not None:
+        if step.mapping is not None and n is not None and not follower:
             # Instances lost between expansion and queueing; those above the marker are the relay's.
             expansion.repair(engine, plan, run, step, _map_states(tis, t))
             continue
@@ -198,7 +199,7 @@ def reconcile(engine: Engine, dag_id: str, run_id: str) -> dict[str, Any]:
                                                   for s in step.indirect_setups])
         if decision is Decision.READY:
             work += engine.make_ready(plan, run, step)[0]
-            if step.mapping is not None:
+            if step.mapping is not None and not follower:  # an opened follower decided its instances
                 # Expanded again after a clear: the lane heads are queued; cleared instances past
                 # them whose lane predecessor is not cleared are queued here (engine.lanes).
                 again = store.get_run(dag_id, run_id)

@@ -110,14 +110,14 @@ def _mapped_group_problems(dag: DAG) -> list[str]:
         inner = op.upstream_task_ids & members
         if not inner:
             continue  # a root of the group: a mapped task like any other
+        sources = {ref.operator.task_id for ref in group.expand_input.references()}
         rule = op.trigger_rule.value
-        if rule in _FAST_RULES:
+        if rule in _FAST_RULES and op.upstream_task_ids - members:
             problems.append(
                 f"{where}: trigger_rule '{rule}' on a task that follows another task of mapped task group "
-                f"'{group.group_id}' is not supported by Stratus yet (Airflow 3.3 first decides it once over every "
-                "instance of its upstream tasks, then per map index); give it a rule decided per index "
-                "(all_success, all_done, all_failed, none_failed, none_skipped, always) or move it after the group.")
-        sources = {ref.operator.task_id for ref in group.expand_input.references()}
+                f"'{group.group_id}' and also depends on a task outside the group is not supported by Stratus yet "
+                "(Airflow 3.3 first decides it over every upstream instance); pass the value through a task of "
+                "the group, or give it a rule decided per index (all_success, all_done, none_failed, ...).")
         outside = sorted(op.upstream_task_ids - members - sources)
         if outside:
             problems.append(

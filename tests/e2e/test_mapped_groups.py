@@ -41,6 +41,19 @@ AIRFLOW = {
         "per_file.done[0]": "success", "per_file.done[1]": "success",
         "per_file.echo[0]": "success", "per_file.echo[1]": "success",
         "per_file.load[0]": "success", "per_file.load[1]": "success", "start": "success"}),
+    "mg_fast_rules": ("failed", {
+        "calm.fine[0]": "success", "calm.fine[1]": "success", "calm.quiet[0]": "skipped", "calm.quiet[1]": "skipped",
+        "g.alarm[0]": "skipped", "g.alarm[1]": "success", "g.alarm[2]": "skipped",
+        "g.any_ok[0]": "success", "g.any_ok[1]": "upstream_failed", "g.any_ok[2]": "success",
+        "g.join[0]": "success", "g.join[1]": "upstream_failed", "g.join[2]": "success",
+        "g.work[0]": "success", "g.work[1]": "failed", "g.work[2]": "success"}),
+    "mg_fast_runtime": ("failed", {
+        "calm.fine[0]": "success", "calm.fine[1]": "success", "calm.quiet": "skipped",
+        "g.alarm[0]": "skipped", "g.alarm[1]": "success", "g.alarm[2]": "skipped",
+        "g.any_ok[0]": "success", "g.any_ok[1]": "upstream_failed", "g.any_ok[2]": "success",
+        "g.join": "upstream_failed",
+        "g.plus_one[0]": "success", "g.plus_one[1]": "upstream_failed", "g.plus_one[2]": "success",
+        "g.work[0]": "success", "g.work[1]": "failed", "g.work[2]": "success", "nums": "success", "odd": "success"}),
     "mg_pull": ("success", {
         "grp.echo[0]": "success", "grp.echo[1]": "success", "grp.echo[2]": "success",
         "grp.first[0]": "success", "grp.first[1]": "success", "grp.first[2]": "success",

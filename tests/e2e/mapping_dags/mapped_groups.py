@@ -207,3 +207,93 @@ def mg_pull():
 
 
 mg_pull()
+
+
+@dag(schedule=None, start_date=START, catchup=False)
+def mg_fast_rules():
+    """Fast trigger rules in a mapped group: decided over every instance first (Airflow 3.3)."""
+
+    @task
+    def work(x):
+        if x == 2:
+            raise ValueError("two")
+        return x
+
+    @task(trigger_rule="one_failed")
+    def alarm():
+        return "alarm"
+
+    @task(trigger_rule="none_failed_min_one_success")
+    def join():
+        return "join"
+
+    @task(trigger_rule="one_success")
+    def any_ok():
+        return "ok"
+
+    @task_group
+    def g(x):
+        work(x) >> [alarm(), join(), any_ok()]
+
+    g.expand(x=[1, 2, 3])
+
+    @task_group
+    def calm(x):
+        work.override(task_id="fine")(x) >> alarm.override(task_id="quiet")()
+
+    calm.expand(x=[1, 3])
+
+
+mg_fast_rules()
+
+
+@dag(schedule=None, start_date=START, catchup=False)
+def mg_fast_runtime():
+    """The same rules in groups sized at run time: decided over every instance first (one instance
+    at map index -1 when that says skipped or upstream_failed)."""
+    @task
+    def nums():
+        return [1, 2, 3]
+
+    @task
+    def work(x):
+        if x == 2:
+            raise ValueError("two")
+        return x
+
+    @task
+    def plus_one(y):
+        return y + 1
+
+    @task(trigger_rule="one_failed")
+    def alarm():
+        return "alarm"
+
+    @task(trigger_rule="none_failed_min_one_success")
+    def join():
+        return "join"
+
+    @task(trigger_rule="one_success")
+    def any_ok():
+        return "ok"
+
+    @task_group
+    def g(x):
+        w = work(x)
+        plus_one(w)
+        w >> [alarm(), join(), any_ok()]
+
+    g.expand(x=nums())
+
+    @task
+    def odd():
+        return [1, 3]
+
+    @task_group
+    def calm(x):
+        work.override(task_id="fine")(x) >> alarm.override(task_id="quiet")()
+
+    calm.expand(x=odd())
+
+
+mg_fast_runtime()

@@ -382,10 +382,10 @@ def test_validate_and_dags_honour_the_dags_option_and_label_any_of_assets(tmp_pa
      r"group\) is not supported by Stratus"),
     ("from airflow.sdk import dag, task, task_group\n@dag(schedule=None, start_date=datetime(2026, 1, 1))\n"
      "def d():\n    @task\n    def work(x):\n        return x\n    @task(trigger_rule='one_failed')\n"
-     "    def alarm():\n        return 1\n    @task_group\n    def g(x):\n        work(x) >> alarm()\n"
-     "    g.expand(x=[1, 2])\nd()\n",
+     "    def alarm(v):\n        return v\n    @task_group\n    def g(x, v):\n        work(x) >> alarm(v)\n"
+     "    g.partial(v=work.override(task_id='outside')(0)).expand(x=[1, 2])\nd()\n",
      r"Task 'g\.alarm' in DAG 'd' \(.*broken\.py:13\): trigger_rule 'one_failed' on a task that follows another task "
-     r"of mapped task group 'g' is not supported by Stratus yet"),
+     r"of mapped task group 'g' and also depends on a task outside the group is not supported by Stratus yet"),
     ("from airflow.sdk import dag, task, ObjectStoragePath\n@dag(schedule=None, start_date=datetime(2026, 1, 1))\n"
      "def d():\n    base = ObjectStoragePath('s3://bucket/data/')\n    @task\n    def write():\n"
      "        (base / 'x.txt').write_text('hi')\n    write()\nd()\n",

@@ -173,3 +173,71 @@ def test_clearing_the_whole_group_runs_it_again(h):
     h.drain()
     assert h.states("gm", rid) == EXPECTED
     assert h.store.get_run("gm", rid)["state"] == "failed"
+
+
+FAST = """
+from orchestrator import task_group
+
+@dag(schedule=None, start_date=datetime(2026, 1, 1), max_active_tasks=2)
+def gf():
+    @task
+    def work(x):
+        if x == 2:
+            raise ValueError("two")
+        return x
+    @task(trigger_rule="one_failed")
+    def alarm():
+        return "alarm"
+    @task(trigger_rule="none_failed_min_one_success")
+    def join():
+        return "join"
+    @task(trigger_rule="one_success")
+    def any_ok():
+        return "ok"
+    @task
+    def after_alarm():
+        return 1
+    @task
+    def items(n):
+        return list(range(1, n + 1))
+    @task_group
+    def g(x):
+        w = work(x)
+        w >> [join(), any_ok()]
+        w >> alarm() >> after_alarm()
+    g.expand(x=items(5))  # sized at run time: Airflow decides the fast rules over every instance first
+    @task_group
+    def calm(x):
+        work.override(task_id="fine")(x) >> alarm.override(task_id="quiet")() >> after_alarm.override(task_id="next")()
+    calm.expand(x=items.override(task_id="odd")(1))
+gf()
+"""
+
+# Airflow 3.3's rule (TriggerRuleDep, "fast-triggered"): first decided over every upstream instance;
+# ready -> per map index, else one instance (-1) in that state (tests/e2e/test_mapped_groups.py).
+FAST_EXPECTED = {
+    **{f"g.work[{i}]": "failed" if i == 1 else "success" for i in range(5)},
+    **{f"g.alarm[{i}]": "success" if i == 1 else "skipped" for i in range(5)},
+    **{f"g.after_alarm[{i}]": "success" if i == 1 else "skipped" for i in range(5)},
+    "g.join": "upstream_failed",
+    **{f"g.any_ok[{i}]": "upstream_failed" if i == 1 else "success" for i in range(5)},
+    "items": "success", "odd": "success", "calm.fine[0]": "success", "calm.quiet": "skipped", "calm.next": "skipped",
+}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_fast_rules_are_decided_over_every_instance_first_whatever_the_order(h, seed):
+    h.write("gf", FAST)
+    run = h.start("gf")
+    rng = random.Random(seed)
+    while h.dispatcher.tasks:
+        tasks = h.dispatcher.tasks
+        tasks.rotate(-rng.randrange(len(tasks)))
+        msg = tasks.popleft()
+        h.engine.handle_task(msg)
+        if rng.random() < 0.4:
+            h.engine.handle_task(msg)
+    final = h.store.get_run("gf", run["run_id"])
+    assert h.states("gf", run["run_id"]) == FAST_EXPECTED
+    assert final["state"] == "failed" and int(final["tasks_done"]) == int(final["tasks_total"])
+    assert int(final.get("active_tasks", 0)) == 0
