@@ -76,7 +76,7 @@ class PythonOperator(BaseOperator):
         self.op_kwargs: Any = op_kwargs if op_kwargs is MAPPED else dict(op_kwargs or {})
         self.templates_dict: Any = templates_dict
         if templates_exts:  # as in Airflow: a templated value ending so names a template file
-            self.template_ext = tuple(templates_exts)
+            self.template_ext = tuple(templates_exts)  # type: ignore[misc]  # per instance, as Airflow sets it
         self.show_return_value_in_logs = show_return_value_in_logs
 
     def apply_mapped_kwargs(self, expanded_kwargs: dict[str, Any]) -> None:

@@ -181,7 +181,7 @@ def _account_backends(account_id: str) -> dict[str, Any]:
     from moto.core.base_backend import BackendDict
 
     state: dict[str, Any] = {}
-    for backend_dict in list(BackendDict._instances):  # type: ignore[attr-defined]
+    for backend_dict in list(BackendDict._instances):  # type: ignore[attr-defined, misc]
         if backend_dict.service_name in _SKIPPED_SERVICES or account_id not in dict.keys(backend_dict):
             continue
         account = dict.__getitem__(backend_dict, account_id)  # region -> backend, and the region list
@@ -325,5 +325,5 @@ def restore(data: dict[str, Any], account_id: str) -> None:
         backend_dict = _backend_dict(module_name, service_name)
         with backend_lock:
             dict.__setitem__(backend_dict, account_id, account)
-            if backend_dict not in BackendDict._instances:  # type: ignore[attr-defined]
-                BackendDict._instances.append(backend_dict)  # type: ignore[attr-defined]  # moto's reset clears it
+            if backend_dict not in BackendDict._instances:  # type: ignore[attr-defined, misc]
+                BackendDict._instances.append(backend_dict)  # type: ignore[attr-defined, misc]  # moto's reset clears it

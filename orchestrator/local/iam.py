@@ -698,9 +698,9 @@ def install() -> None:
                     with check._lock:
                         check.denials.append(denial)
                     raise
-                denial = check.authorize(function, f"{service}.{operation_name}", accesses)
-                if denial is not None and check.enforce:
-                    raise _access_denied(denial, check.account, operation_name)
+                found = check.authorize(function, f"{service}.{operation_name}", accesses)
+                if found is not None and check.enforce:
+                    raise _access_denied(found, check.account, operation_name)
                 result = original(self, operation_name, api_params)
                 if service == "sqs" and operation_name == "SendMessage":
                     stamp_sender((api_params or {}).get("QueueUrl", ""), result.get("MessageId"),

@@ -96,8 +96,9 @@ def _package_folders() -> list[tuple[str, str]]:
     for name in ("botocore", "boto3", "moto"):
         module = sys.modules.get(name)
         version = getattr(module, "__version__", None)
-        if module is not None and version and getattr(module, "__file__", None):
-            found.append((os.path.dirname(os.path.abspath(module.__file__)), f"{name}=={version}"))
+        file = getattr(module, "__file__", None)
+        if version and file:
+            found.append((os.path.dirname(os.path.abspath(file)), f"{name}=={version}"))
     return found
 
 
