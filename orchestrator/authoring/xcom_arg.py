@@ -124,8 +124,10 @@ class XComArg(DependencyMixin):
         at this instance's map index (Airflow 3.3; an explicit ``ti.xcom_pull`` still gets them all).
         """
         ti = context["ti"]
-        value = ti.xcom_pull(task_ids=self.operator.task_id, key="return_value",
-                             map_indexes=self._same_index(context))
+        same = self._same_index(context)
+        # map_indexes only when it narrows the pull: a plain ti (a test's stand-in) needs no such parameter
+        value = (ti.xcom_pull(task_ids=self.operator.task_id, key="return_value") if same is None else
+                 ti.xcom_pull(task_ids=self.operator.task_id, key="return_value", map_indexes=same))
         if self.key is None:
             if isinstance(value, list) and getattr(self.operator, "expand_input", None) is not None:
                 # A mapped task's values as Airflow's lazy sequence holds them: only the XComs that
