@@ -25,6 +25,7 @@ OUTPUT_KEYS = {
     "WorkerFunctionName": "worker_function",
     "ConductorFunctionName": "conductor_function",
     "TriggerFunctionName": "trigger_function",
+    "RequestsFunctionName": "requests_function",
     "RetryQueueUrl": "retry_queue_url",
     "SchedulerGroupName": "scheduler_group",
     "SchedulerRoleArn": "scheduler_role_arn",
@@ -40,6 +41,7 @@ class Resources:
     worker_function: str = ""
     conductor_function: str = ""
     trigger_function: str = ""
+    requests_function: str = ""  # a DAG's worker asks it what crosses DAGs (Isolation=dag)
     retry_queue_url: str = ""
     scheduler_group: str = ""
     scheduler_role_arn: str = ""
@@ -56,6 +58,7 @@ class Resources:
             worker_function=env.get(c.ENV_WORKER_FUNCTION, ""),
             conductor_function=env.get(c.ENV_CONDUCTOR_FUNCTION, ""),
             trigger_function=env.get(c.ENV_TRIGGER_FUNCTION, ""),
+            requests_function=env.get(c.ENV_REQUESTS_FUNCTION, ""),
             retry_queue_url=env.get(c.ENV_RETRY_QUEUE_URL, ""),
             scheduler_group=env.get(c.ENV_SCHEDULER_GROUP, ""),
             scheduler_role_arn=env.get(c.ENV_SCHEDULER_ROLE_ARN, ""),
@@ -76,6 +79,7 @@ class Resources:
             c.ENV_WORKER_FUNCTION: self.worker_function,
             c.ENV_CONDUCTOR_FUNCTION: self.conductor_function,
             c.ENV_TRIGGER_FUNCTION: self.trigger_function,
+            c.ENV_REQUESTS_FUNCTION: self.requests_function,
             c.ENV_RETRY_QUEUE_URL: self.retry_queue_url,
             c.ENV_SCHEDULER_GROUP: self.scheduler_group,
             c.ENV_SCHEDULER_ROLE_ARN: self.scheduler_role_arn,

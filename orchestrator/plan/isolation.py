@@ -12,7 +12,7 @@ reaches only its DAGs' items of the run table, their S3 prefixes and their secre
 
 plus what a worker needs of the shared orchestration (its own function for dispatch, the retry
 queue and timers, the failure queue Lambda sends its OnFailure records to with this role, the
-trigger function for what crosses DAGs: ``orchestrator.triggers.requests``), the stack's
+requests function for what crosses DAGs: ``orchestrator.triggers.requests``), the stack's
 ``TaskPolicyArn`` and the managed policies the DAG names with ``stratus:task-policy=<arn>``.
 
 Dag ids contain no ``#`` (Airflow's dag_id alphabet: letters, digits, ``-``, ``.``, ``_``), so
@@ -56,7 +56,7 @@ OUTPUT_KEY = "IsolationMode"  # present (value "dag") when the deploy generated 
 CFN_MAX_RESOURCES = 500
 RESOURCES_PER_GROUP = 3  # AWS::Lambda::Function, AWS::IAM::Role, AWS::Lambda::EventInvokeConfig
 # The translated template.yaml, conditional resources included; a test measures it.
-SHARED_RESOURCES_MAX = 43
+SHARED_RESOURCES_MAX = 46
 MAX_GROUPS = (CFN_MAX_RESOURCES - SHARED_RESOURCES_MAX) // RESOURCES_PER_GROUP
 FUNCTION_NAME_MAX = 64
 
@@ -255,10 +255,12 @@ def worker_role_policy(group: IsolationGroup, function_name: str) -> dict[str, A
         # Dispatch of this DAG's next tasks: only its own function.
         {"Sid": "Dispatch", "Effect": "Allow", "Action": ["lambda:InvokeFunction"],
          "Resource": t.arn("lambda", f"function:{function_name}")},
-        # What crosses DAGs (outlet asset events, TriggerDagRunOperator) is asked of the trigger
-        # function, which checks each request against this DAG's plan.
+        # What crosses DAGs (outlet asset events, TriggerDagRunOperator) is asked of the requests
+        # function, which serves nothing else and checks each request against this DAG's plan. Not
+        # the trigger function: a worker invoking it could send schedule fires or asset events
+        # in another DAG's name.
         {"Sid": "CrossDagRequests", "Effect": "Allow", "Action": ["lambda:InvokeFunction"],
-         "Resource": t.arn("lambda", "function:${AWS::StackName}-trigger")},
+         "Resource": t.arn("lambda", "function:${AWS::StackName}-requests")},
         # Lambda sends this function's OnFailure records with this role; the conductor checks
         # each record's sender is the worker of the DAG it names.
         {"Sid": "RetryTimers", "Effect": "Allow", "Action": ["sqs:SendMessage"],

@@ -6,8 +6,10 @@
   :func:`orchestrator.triggers.assets.handle_asset_events`;
 - ``{"kind": "asset_event", "uri": "s3://...", ...}``: an asset event sent directly (an
   outlet emitted elsewhere, or a test) -> the same asset handling;
-- ``{"kind": "dag_request", "dag_id", "run_id", "request"}``: an isolated worker's cross-DAG
-  request (outlet events, TriggerDagRunOperator) -> :func:`orchestrator.triggers.requests.handle_request`.
+
+An isolated worker's cross-DAG request (``dag_request``) is not taken here: it goes to the
+requests function (:func:`orchestrator.triggers.requests.handle_request_only`), the only one a
+DAG's role may invoke.
 
 Anything else raises EventError (nothing is started); the function's dead-letter queue
 keeps the event for inspection.
@@ -21,7 +23,6 @@ from orchestrator.config import Clients, Resources
 from orchestrator.errors import EventError
 from orchestrator.triggers.assets import handle_asset_events
 from orchestrator.triggers.fire import handle_fire_event, is_fire_event
-from orchestrator.triggers.requests import handle_request, is_request
 from orchestrator.triggers.s3events import is_s3_event, outlet_event, parse_s3_event
 
 
@@ -41,8 +42,6 @@ def handle_event(clients: Clients, resources: Resources, event: Any) -> dict[str
         events = parse_s3_event(event)
         started = handle_asset_events(clients, resources, events)
         return {"kind": "s3", "events": len(events), "started": [_run_ref(r) for r in started]}
-    if is_request(event):
-        return {"kind": "dag_request", **handle_request(clients, resources, event)}
     if isinstance(event, dict) and event.get("kind") == "asset_event":
         started = handle_asset_events(clients, resources, _asset_event(event))
         return {"kind": "asset_event", "started": [_run_ref(r) for r in started]}

@@ -1,12 +1,12 @@
-"""What an isolated DAG's worker cannot do itself, asked of the trigger function and checked there.
+"""What an isolated DAG's worker cannot do itself, asked of the requests function and checked there.
 
 With per-DAG isolation (``orchestrator.plan.isolation``) a worker's role reaches only its own
 DAG's items. Three things a task does cross DAGs: the asset events of its ``outlets`` (asset
 items, and runs of the DAGs scheduled on them), ``TriggerDagRunOperator`` (another DAG's run,
 the global ``RUNID#`` pointer) and waiting for that run, ``ExternalTaskSensor`` (reading
-another DAG's runs and task states). The worker asks the trigger function::
+another DAG's runs and task states). The worker asks the requests function (the trigger code, deployed apart so a DAG role may invoke it and nothing else)::
 
-    worker (DAG A's role)                             trigger function (shared role)
+    worker (DAG A's role)                             requests function (shared role)
     1. put  RUN#A#{run} / REQ#{task}#{map}#{try}#{id}   (only A's role, or the platform, can write there)
     2. invoke {"kind": "dag_request", "dag_id": A, "run_id", "request": sk}  (RequestResponse)
                                                       3. read the request from A's partition: A asked
@@ -41,12 +41,12 @@ READS = ("get_run", "get_dag", "runs_at", "list_tis")  # the run store reads a t
 
 
 class RequestRefused(StratusError):
-    """The trigger function refused a worker's cross-DAG request (the message says why)."""
+    """The requests function refused a worker's cross-DAG request (the message says why)."""
 
 
 # ---------------------------------------------------------------- worker side
 class CrossDagRequests:
-    """The worker's side: write the request in its own partition, invoke the trigger function."""
+    """The worker's side: write the request in its own partition, invoke the requests function."""
 
     def __init__(self, clients: Clients, resources: Resources, store: Any) -> None:
         self.clients, self.resources, self.store = clients, resources, store
@@ -54,18 +54,19 @@ class CrossDagRequests:
     def submit(self, *, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int,
                op: str, args: dict[str, Any]) -> Any:
         """Ask for ``op``; returns its result. RequestRefused or NotFoundError as the answer says."""
-        if not self.resources.trigger_function:
-            raise RequestRefused("Per-DAG isolation needs the trigger function (STRATUS_TRIGGER_FUNCTION is empty).")
+        if not self.resources.requests_function:
+            raise RequestRefused("Per-DAG isolation needs the requests function (STRATUS_REQUESTS_FUNCTION is "
+                                 "empty): deploy the current template.yaml.")
         sk = f"{REQUEST_PREFIX}{task_id}#{map_index}#{try_number}#{uuid.uuid4().hex}"
         self.store.put_request(dag_id, run_id, sk, {
             "op": op, "args": json.dumps(args, default=str), "task_id": task_id, "map_index": map_index,
             "try_number": try_number, "expires_at": int(time.time()) + REQUEST_TTL_S})
         resp = self.clients.client("lambda").invoke(
-            FunctionName=self.resources.trigger_function, InvocationType="RequestResponse",
+            FunctionName=self.resources.requests_function, InvocationType="RequestResponse",
             Payload=json.dumps({"kind": KIND, "dag_id": dag_id, "run_id": run_id, "request": sk}).encode())
         body = json.loads(resp["Payload"].read() or b"null")
         if resp.get("FunctionError"):
-            raise RequestRefused(f"The trigger function failed on {op!r}: {(body or {}).get('errorMessage', body)}")
+            raise RequestRefused(f"The requests function failed on {op!r}: {(body or {}).get('errorMessage', body)}")
         error = (body or {}).get("error")
         if error:
             raise (NotFoundError if error.get("type") == "not_found" else RequestRefused)(error.get("message", ""))
@@ -127,7 +128,7 @@ class IsolatedRunControl:
 
 
 def outlet_request_hook(requests: CrossDagRequests) -> Any:
-    """``Engine.on_outlets`` of an isolated worker: the trigger function emits the events."""
+    """``Engine.on_outlets`` of an isolated worker: the requests function emits the events."""
 
     def on_outlets(plan: Any, step: Any, run: dict[str, Any], extras: dict[str, dict[str, Any]],
                    partitions: dict[str, list[str]] | None = None, ti: dict[str, Any] | None = None) -> None:
@@ -139,9 +140,18 @@ def outlet_request_hook(requests: CrossDagRequests) -> Any:
     return on_outlets
 
 
-# ---------------------------------------------------------------- trigger function side
+# ---------------------------------------------------------------- requests function side
 def is_request(event: Any) -> bool:
     return isinstance(event, dict) and event.get("kind") == KIND
+
+
+def handle_request_only(clients: Clients, resources: Resources, event: Any) -> dict[str, Any]:
+    """The requests function's whole job: a ``dag_request`` event, or EventError for anything else
+    (a worker may invoke this function, so it must not take the trigger function's events)."""
+    if not is_request(event):
+        kind = event.get("kind") if isinstance(event, dict) else type(event).__name__
+        raise EventError(f"The requests function serves only {KIND!r} events, got {str(kind)[:60]!r}.")
+    return {"kind": KIND, **handle_request(clients, resources, event)}
 
 
 def handle_request(clients: Clients, resources: Resources, event: dict[str, Any]) -> dict[str, Any]:

@@ -46,8 +46,8 @@ def test_each_dag_has_its_own_worker_function_and_role(cloud):
     assert len(roles) == 5 and lam.get_function(FunctionName="iso-worker")["Configuration"]["Role"] not in roles
 
 
-def test_outlets_start_the_consumer_through_the_trigger_function(cloud):
-    before = cloud.invocations.get("TriggerFunction", 0)
+def test_outlets_start_the_consumer_through_the_requests_function(cloud):
+    before = cloud.invocations.get("RequestsFunction", 0)
     run = cloud.run_dag("producer")
     assert run["state"] == "success"
     assert _ran_in(cloud, "producer")
@@ -58,11 +58,11 @@ def test_outlets_start_the_consumer_through_the_trigger_function(cloud):
     assert run_c["state"] == "success"
     tis = ti_map(store, "consumer", run_c["run_id"])
     assert tis[("read", -1)]["state"] == "success"
-    assert cloud.invocations["TriggerFunction"] > before  # the worker asked; it did not write
+    assert cloud.invocations["RequestsFunction"] > before  # the worker asked; it did not write
     assert not cloud.iam.take_denials()
 
 
-def test_trigger_dag_run_starts_and_waits_through_the_trigger_function(cloud):
+def test_trigger_dag_run_starts_and_waits_through_the_requests_function(cloud):
     run = cloud.run_dag("kicker")
     assert run["state"] == "success", ti_map(cloud.engine().store, "kicker", run["run_id"])
     target = cloud.engine().store.get_run("target", "from_kicker")
@@ -86,11 +86,12 @@ def test_a_task_cannot_reach_another_dags_items_outputs_plan_or_secret(cloud):
         "read_secret": "AccessDeniedException",
         "read_own_secret": "allowed", "runid_pointer": "AccessDeniedException",
         "request_as_target": "AccessDeniedException", "trigger_undeclared": "RequestRefused",
+        "invoke_trigger_function": "AccessDeniedException", "asset_event_to_requests": "EventError",
     }
     denials = cloud.iam.take_denials()
     assert {d.function for d in denials} == {"iso-worker-intruders"}
     assert {d.action for d in denials} >= {"dynamodb:UpdateItem", "dynamodb:GetItem", "s3:PutObject", "s3:GetObject",
-                                           "secretsmanager:GetSecretValue", "dynamodb:PutItem"}
+                                           "secretsmanager:GetSecretValue", "dynamodb:PutItem", "lambda:InvokeFunction"}
     assert store.get_run("target", "intruded").get("note") is None
 
 

@@ -28,6 +28,7 @@ def _attempt(call) -> str:
 def intruder():
     @task
     def tamper(**context) -> dict:
+        import json
         import os
 
         import boto3
@@ -51,6 +52,17 @@ def intruder():
             "runid_pointer": _attempt(lambda: ddb.put_item(TableName=table, Item={
                 "pk": {"S": "RUNID#forged"}, "sk": {"S": "DAG#target"}})),
         }
+        # Events only the trigger function takes (schedule fires, asset events) cannot be sent in
+        # another DAG's name: a DAG's role may not invoke the trigger function, and the requests
+        # function it may invoke serves nothing but requests.
+        lam = boto3.client("lambda")
+        forged = json.dumps({"kind": "asset_event", "uri": "s3://stratus-landing/anything/", "source_dag_id": "target",
+                             "source_run_id": "forged", "source_task_id": "double"}).encode()
+        out["invoke_trigger_function"] = _attempt(lambda: lam.invoke(
+            FunctionName=os.environ["STRATUS_TRIGGER_FUNCTION"], Payload=forged))
+        answer = lam.invoke(FunctionName=os.environ["STRATUS_REQUESTS_FUNCTION"], Payload=forged)
+        out["asset_event_to_requests"] = answer.get("FunctionError") and json.loads(answer["Payload"].read()).get(
+            "errorType", "error")
         # A request in another DAG's name cannot be written; one in its own name is checked.
         requests = CrossDagRequests(Clients.from_env(), Resources.from_env(), None)
         out["request_as_target"] = _attempt(lambda: ddb.put_item(TableName=table, Item={

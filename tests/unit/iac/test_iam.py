@@ -33,7 +33,7 @@ def _as_list(value: Any) -> list[Any]:
 
 def test_every_function_has_its_own_role(cfn):
     roles = [r["Properties"]["Role"]["Fn::GetAtt"][0] for r in cfn["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
-    assert len(roles) == len(set(roles)) == 6  # WidgetActionsFunction only with WidgetActions=on
+    assert len(roles) == len(set(roles)) == 7  # WidgetActionsFunction only with WidgetActions=on
 
 
 def test_no_statement_allows_wildcard_actions(cfn):
