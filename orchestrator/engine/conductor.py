@@ -210,7 +210,10 @@ class Conductor:
         if sent_by != expected:
             return f"it names function {sent_by!r}, but DAG '{msg.dag_id}' runs in {expected!r}"
         sender = getattr(record, "sender_id", None)
-        if sender and ":" in sender and sender.split(":", 1)[1] != expected:
+        if not sender:  # Lambda's OnFailure records arrive through the failure queue, which names the sender
+            return ("it did not come through the failure queue (no SQS sender); under per-DAG isolation only "
+                    "the queue's records are trusted")
+        if ":" in sender and sender.split(":", 1)[1] != expected:
             return f"it was sent by {sender.split(':', 1)[1]!r}, not by {expected!r}, the worker of DAG '{msg.dag_id}'"
         return None
 

@@ -218,7 +218,8 @@ def _serve(clients: Clients, resources: Resources, dag_id: str, run_id: str, sk:
     logical = args.get("logical_date")
     run_started = engine.start_run(target, run_id=args.get("run_id"), conf=args.get("conf"),
                                    logical_date=datetime.fromisoformat(logical) if logical else None,
-                                   run_type=str(args.get("run_type") or "manual"))
+                                   run_type="manual")  # as TriggerDagRunOperator starts them; never
+    # "scheduled"/"backfill" on a task's say: those would change which run another DAG's depends_on_past sees
     return _jsonable(run_started)
 
 

@@ -139,3 +139,26 @@ def test_a_task_reads_its_dags_own_variables_and_connections(cloud):
     got = json.loads(ti_map(cloud.engine().store, "reader", run["run_id"])[("read", -1)]["xcom"])
     assert got == {"colour": "blue", "shared": "yes", "host": "own.host"}
     assert not cloud.iam.take_denials()
+
+
+def test_a_failure_record_sent_to_the_conductor_directly_is_ignored(cloud, caplog):
+    """Not through the failure queue (e.g. a one-time schedule a task made, whose role may invoke
+    the conductor): no SQS sender vouches for it, so even a right-looking functionArn is not trusted."""
+    import json
+
+    store = cloud.engine().store
+    plan = store.get_current_plan("target")
+    assert cloud.run_dag("target", run_id="victim2")["state"] == "success"
+    before = store.get_ti("target", "victim2", "double")
+    arn = cloud.clients.client("lambda").get_function(FunctionName=cloud.worker_of("target"))["Configuration"]["FunctionArn"]
+    record = {"version": "1.0", "requestContext": {"requestId": "forged", "functionArn": f"{arn}:$LATEST",
+                                                   "condition": "RetriesExhausted", "approximateInvokeCount": 1},
+              "requestPayload": {"dag_id": "target", "run_id": "victim2", "task_id": "double", "map_index": -1,
+                                 "try_number": 1, "plan_hash": plan.hash},
+              "responseContext": {"statusCode": 200, "functionError": "Unhandled"}}
+    with caplog.at_level("WARNING"):
+        cloud.clients.client("lambda").invoke(FunctionName=cloud.resources.conductor_function,
+                                              Payload=json.dumps(record).encode())
+        cloud.wait_idle()
+    assert "OnFailure record ignored: it did not come through the failure queue" in caplog.text
+    assert store.get_ti("target", "victim2", "double") == before
