@@ -95,22 +95,29 @@ def test_a_task_cannot_reach_another_dags_items_outputs_plan_or_secret(cloud):
     assert store.get_run("target", "intruded").get("note") is None
 
 
+def _forged_failure_of_target(cloud, run_id: str) -> tuple[dict, dict]:
+    """A finished run ``run_id`` of DAG `target`, and an OnFailure record naming its task `double`
+    as if `target`'s own worker sent it; also that task instance as it was."""
+    store = cloud.engine().store
+    plan = store.get_current_plan("target")
+    assert cloud.run_dag("target", run_id=run_id)["state"] == "success"
+    before = store.get_ti("target", run_id, "double")
+    arn = cloud.clients.client("lambda").get_function(FunctionName=cloud.worker_of("target"))["Configuration"]["FunctionArn"]
+    record = {"version": "1.0", "requestContext": {"requestId": "forged", "functionArn": f"{arn}:$LATEST",
+                                                   "condition": "RetriesExhausted", "approximateInvokeCount": 1},
+              "requestPayload": {"dag_id": "target", "run_id": run_id, "task_id": "double", "map_index": -1,
+                                 "try_number": 1, "plan_hash": plan.hash},
+              "responseContext": {"statusCode": 200, "functionError": "Unhandled"}}
+    return record, before
+
+
 def test_a_failure_record_forged_by_another_dags_task_is_ignored(cloud, caplog):
     """Every worker role may send to the failure queue (Lambda delivers OnFailure records with it);
     a record DAG `intruder`'s worker sends in `target`'s name is ignored, with a log line."""
     from orchestrator.local import iam
 
     store = cloud.engine().store
-    plan = store.get_current_plan("target")
-    run = cloud.run_dag("target", run_id="victim")
-    assert run["state"] == "success"
-    before = store.get_ti("target", "victim", "double")
-    arn = cloud.clients.client("lambda").get_function(FunctionName=cloud.worker_of("target"))["Configuration"]["FunctionArn"]
-    record = {"version": "1.0", "requestContext": {"requestId": "forged", "functionArn": f"{arn}:$LATEST",
-                                                   "condition": "RetriesExhausted", "approximateInvokeCount": 1},
-              "requestPayload": {"dag_id": "target", "run_id": "victim", "task_id": "double", "map_index": -1,
-                                 "try_number": 1, "plan_hash": plan.hash},
-              "responseContext": {"statusCode": 200, "functionError": "Unhandled"}}
+    record, before = _forged_failure_of_target(cloud, "victim")
     queue = cloud.stack.outputs["FailureQueueUrl"]
     token = iam.CALLER.set((cloud.iam, cloud.worker_of("intruder")))  # sent as the intruder's worker
     try:
@@ -147,15 +154,7 @@ def test_a_failure_record_sent_to_the_conductor_directly_is_ignored(cloud, caplo
     import json
 
     store = cloud.engine().store
-    plan = store.get_current_plan("target")
-    assert cloud.run_dag("target", run_id="victim2")["state"] == "success"
-    before = store.get_ti("target", "victim2", "double")
-    arn = cloud.clients.client("lambda").get_function(FunctionName=cloud.worker_of("target"))["Configuration"]["FunctionArn"]
-    record = {"version": "1.0", "requestContext": {"requestId": "forged", "functionArn": f"{arn}:$LATEST",
-                                                   "condition": "RetriesExhausted", "approximateInvokeCount": 1},
-              "requestPayload": {"dag_id": "target", "run_id": "victim2", "task_id": "double", "map_index": -1,
-                                 "try_number": 1, "plan_hash": plan.hash},
-              "responseContext": {"statusCode": 200, "functionError": "Unhandled"}}
+    record, before = _forged_failure_of_target(cloud, "victim2")
     with caplog.at_level("WARNING"):
         cloud.clients.client("lambda").invoke(FunctionName=cloud.resources.conductor_function,
                                               Payload=json.dumps(record).encode())
