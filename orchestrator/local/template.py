@@ -141,7 +141,9 @@ def _light_parse(text: str) -> Any:
     """PyYAML with CloudFormation's short tags mapped as samtranslator maps them."""
     import yaml
 
-    class _Loader(yaml.SafeLoader):
+    # libyaml's parser when PyYAML has it (the same documents, several times faster than the
+    # pure-Python one: a fresh ``stratus run`` reads the template before every run).
+    class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
         pass
 
     def tag(loader: Any, suffix: str, node: Any) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from botocore.exceptions import ClientError
 
@@ -236,8 +236,12 @@ class StoreBase:
     def _query(self, pk: str, *, prefix: str | None = None, index: str | None = None,
                forward: bool = True, limit: int | None = None, filter_: str | None = None,
                names: dict[str, str] | None = None, vals: dict[str, Any] | None = None,
-               consistent: bool = True) -> Iterator[dict[str, Any]]:
-        """Yield items of one partition (optionally a sort-key prefix), following pagination."""
+               consistent: bool = True, attributes: Iterable[str] = ()) -> Iterator[dict[str, Any]]:
+        """Yield items of one partition (optionally a sort-key prefix), following pagination.
+
+        ``attributes``: only these of each item (a ProjectionExpression), for a reader that needs
+        a few fields of many items (the whole items are still read: the same read units).
+        """
         pk_name, sk_name = ("gsi1pk", "gsi1sk") if index else ("pk", "sk")
         expr_names = {"#pk": pk_name, **(names or {})}
         expr_vals = {":pk": d.serialize(pk), **{k: d.serialize(v) for k, v in (vals or {}).items()}}
@@ -259,6 +263,10 @@ class StoreBase:
             kwargs["ConsistentRead"] = consistent
         if filter_:
             kwargs["FilterExpression"] = filter_
+        if attributes:
+            projected = {f"#p{i}": name for i, name in enumerate(attributes)}
+            kwargs["ProjectionExpression"] = ", ".join(projected)
+            expr_names.update(projected)
         yielded = 0
         while True:
             if limit is not None and not filter_:

@@ -392,6 +392,11 @@ class InstancesMixin(StoreBase):
         prefix = d.ti_prefix(task_id) if task_id else "TI#"
         return list(self._query(d.run_pk(dag_id, run_id), prefix=prefix))
 
+    def ti_states(self, dag_id: str, run_id: str) -> list[str]:
+        """The state of each task instance of a run (a progress line's counts), nothing else of them."""
+        return [str(ti.get("state")) for ti in self._query(d.run_pk(dag_id, run_id), prefix="TI#",
+                                                          attributes=("state",))]
+
     def delete_sched_markers(self, dag_id: str, run_id: str) -> None:
         """Remove waiting markers (re-derived by reconcile)."""
         pk = d.run_pk(dag_id, run_id)

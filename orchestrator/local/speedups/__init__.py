@@ -99,6 +99,9 @@ TARGETS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
     ("moto.dynamodb.models.table", "Table.query",
      ("self", "hash_key", "range_comparison", "range_objs", "limit", "exclusive_start_key", "scan_index_forward",
       "projection_expressions", "index_name")),
+    ("moto.dynamodb.models", "DynamoDBBackend.update_item", ("self", "table_name")),
+    ("moto.dynamodb.models.dynamo_type", "LimitedSizeDict.__setitem__", ("self", "key", "value")),
+    ("moto.dynamodb.models.utilities", "bytesize", ("val",)),
 )
 
 # Methods the speed-ups replace: saved before installing, put back if installing fails half-way.
@@ -127,6 +130,9 @@ _REPLACED: tuple[tuple[str, str], ...] = (
     ("moto.dynamodb.comparisons", "ConditionExpressionParser.parse"),
     ("moto.core.base_backend", "BackendDict._create_account_specific_backend"),
     ("moto.dynamodb.models.table", "Table.query"),
+    ("moto.dynamodb.models.table", "copy"),
+    ("moto.dynamodb.models", "copy"),
+    ("moto.dynamodb.models", "DynamoDBBackend.update_item"),
     ("moto.core.responses", "BaseResponse._enrich_response"),
 )
 

@@ -35,7 +35,12 @@ same requests) and only removes work moto repeats for nothing:
 - queries: a table ``Query`` (no index) starts from every item of the table, sorted by
   (hash key, range key) with moto's comparison objects, and keeps those of the queried hash
   key; it starts from that hash key's items, sorted by their range key's value (the order
-  those objects give), instead;
+  those objects give), instead. Nor are the results deep-copied before the response is built
+  from them (into new dicts: nothing could change a stored item through them);
+- updates: ``UpdateItem`` deep-copies the item before changing it, for the table's stream;
+  on a table without one the copy is not made. moto measures the whole item again before
+  each attribute an update sets (its 405,000-byte check); the simple updates of
+  ``speedups.motoupdate`` make the same check from the item's size measured once;
 - response ids: moto draws each response's 52-character request id one character at a
   time and searches the whole body for an XML ``<RequestId>`` to put it in, JSON bodies
   included; the id is drawn in one call from the same generator and alphabet, and only a
@@ -55,6 +60,7 @@ import copy
 import json
 import re
 import string
+import threading
 from typing import Any
 
 from orchestrator.local.speedups import botofast, motorequest, motoupdate
@@ -85,6 +91,7 @@ def install() -> None:
     _fast_dispatch()
     _fast_backend_lookups()
     _fast_queries()
+    _fast_update_copies()
     _fast_response_ids()
 
 
@@ -477,7 +484,59 @@ class _Partition:
         return sorted(items.values(), key=lambda item: item.range_key.cast_value)
 
 
+class _CopySkipped:
+    """``copy`` as one moto module sees it, where one deep copy is known to be needless: while
+    this thread's ``_SKIP.copy`` names the module (set by the speed-up that wraps the method
+    making that copy), the module's next ``copy.deepcopy`` returns its argument and clears the mark. Every other use of
+    ``copy`` in that module (backups, restores) is moto's own.
+
+    - ``Table.query`` deep-copies the items it found before projecting and filtering them,
+      neither of which changes an item (each makes new ones); the response is built from them
+      into new dicts (``dynamo_to_dict``) under the local cloud's moto lock;
+    - ``DynamoDBBackend.update_item`` deep-copies the item before updating it, for the table's
+      stream only (``stream_shard.add(old, new)``): on a table without a stream the copy is
+      never read.
+    """
+
+    def __init__(self, module: str) -> None:
+        self.module = module
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+    def deepcopy(self, value: Any, memo: Any = None) -> Any:
+        if memo is None and getattr(_SKIP, "copy", None) == self.module:
+            _SKIP.copy = None
+            return value
+        return copy.deepcopy(value, memo)
+
+
+_SKIP = threading.local()
+
+
+def _fast_update_copies() -> None:
+    from moto.dynamodb import models
+
+    original = models.DynamoDBBackend.update_item
+    if getattr(original, _FLAG, False):
+        return
+
+    def update_item(self: Any, table_name: str, *args: Any, **kwargs: Any) -> Any:
+        streamless = getattr(self.tables.get(table_name), "stream_shard", True) is None
+        _SKIP.copy = models.__name__ if streamless else None
+        try:
+            return original(self, table_name, *args, **kwargs)
+        finally:
+            _SKIP.copy = None
+
+    setattr(update_item, _FLAG, True)
+    update_item.__wrapped__ = original  # type: ignore[attr-defined]
+    models.DynamoDBBackend.update_item = update_item  # type: ignore[method-assign]
+    models.copy = _CopySkipped(models.__name__)  # type: ignore[assignment]
+
+
 def _fast_queries() -> None:
+    from moto.dynamodb.models import table as table_module
     from moto.dynamodb.models.table import Table
 
     original = Table.query
@@ -486,9 +545,15 @@ def _fast_queries() -> None:
 
     def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
         index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
-        if index_name or hash_key is None or not self.range_key_attr:
-            return original(self, hash_key, *args, **kwargs)
-        return original(_Partition(self, hash_key), hash_key, *args, **kwargs)  # type: ignore[arg-type]
+        _SKIP.copy = table_module.__name__
+        try:
+            if index_name or hash_key is None or not self.range_key_attr:
+                return original(self, hash_key, *args, **kwargs)
+            return original(_Partition(self, hash_key), hash_key, *args, **kwargs)  # type: ignore[arg-type]
+        finally:
+            _SKIP.copy = None
+
+    table_module.copy = _CopySkipped(table_module.__name__)  # type: ignore[assignment]
 
     setattr(query, _FLAG, True)
     query.__wrapped__ = original  # type: ignore[attr-defined]  # moto's own, for tests comparing the two

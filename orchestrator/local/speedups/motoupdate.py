@@ -100,15 +100,60 @@ class SimpleUpdate:
     def apply(self, item: Any) -> None:
         from moto.dynamodb.models.dynamo_type import DynamoType
 
+        attrs = item.attrs
+        sized = _SizedAttributes(attrs)
         for kind, name, value in self.actions:
             if kind == "SET":
-                item.attrs[name] = value
+                sized.set(name, value)
             elif kind == "ADD":
-                current = item.attrs.get(name)
-                item.attrs[name] = (current if current is not None else DynamoType({"N": "0"})) + value
+                current = attrs.get(name)
+                sized.set(name, (current if current is not None else DynamoType({"N": "0"})) + value)
         for kind, name, _ in self.actions:
             if kind == "REMOVE":
-                item.attrs.pop(name, None)
+                attrs.pop(name, None)
+
+
+class _SizedAttributes:
+    """Sets on an item's attributes with moto's size check (``LimitedSizeDict.__setitem__``),
+    the item's size counted once instead of at every set.
+
+    moto re-measures the whole item (every name and value, recursively) before each attribute it
+    sets: a 30-attribute write measures the item 30 times. The same check is made here, on the
+    same numbers (the item as it stands, the replaced value included, plus the new name and
+    value, against moto's 405,000), from a running total.
+    """
+
+    def __init__(self, attrs: Any) -> None:
+        from moto.dynamodb.models.dynamo_type import LimitedSizeDict
+
+        self.attrs = attrs
+        self.checked = isinstance(attrs, LimitedSizeDict)
+        self.total = sum(_size(k) + _size(v) for k, v in attrs.items()) if self.checked else 0
+
+    def set(self, name: str, value: Any) -> None:
+        if not self.checked:
+            self.attrs[name] = value
+            return
+        from moto.dynamodb.exceptions import ItemSizeTooLarge
+
+        new = _size(name) + _size(value)
+        if self.total + new > _MOTO_ITEM_LIMIT:
+            raise ItemSizeTooLarge
+        old = self.attrs.get(name, _ABSENT)
+        dict.__setitem__(self.attrs, name, value)
+        self.total += new if old is _ABSENT else _size(value) - _size(old)
+
+
+_MOTO_ITEM_LIMIT = 405000  # LimitedSizeDict's own
+_ABSENT = object()
+
+
+def _size(value: Any) -> int:
+    """One key or value as ``LimitedSizeDict.__setitem__`` measures it."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.utilities import bytesize
+
+    return value.size() if type(value) is DynamoType else bytesize(str(value))
 
 
 def simple_update(expression: str, validator: Any) -> SimpleUpdate | None:

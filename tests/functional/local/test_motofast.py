@@ -92,6 +92,28 @@ def test_update_expressions_match_moto(table: Any, label: str, expression: str, 
     assert _run(UpdateExpressionParser.make(expression), table, names, values) == expected
 
 
+@pytest.mark.parametrize("attribute,size", [("big", 210_000), ("new", 210_000), ("new", 100_000), ("big", 100_000),
+                                            ("new", 204_900), ("new", 204_980)],
+                         ids=["replace over", "add over", "add under", "replace under", "add at", "add past"])
+def test_item_size_checks_match_moto(table: Any, attribute: str, size: int) -> None:
+    # moto measures the item before each set (the replaced value still in it) against 405,000
+    # bytes; the fast path keeps a running total and must raise, or not, exactly where moto does.
+    from moto.dynamodb.parsing.expressions import ExpressionTokenizer, UpdateExpressionParser
+
+    global ITEM
+    saved = ITEM
+    ITEM = {**saved, "big": {"S": "b" * 200_000}}
+    try:
+        expression, names = "SET #s = :s, #x = :x", {"#s": "state", "#x": attribute}
+        values = {":s": {"S": "running"}, ":x": {"S": "x" * size}}
+        walked = UpdateExpressionParser(ExpressionTokenizer.make_list(expression)).parse()
+        expected = _run(walked, table, names, values)
+        assert _run(UpdateExpressionParser.make(expression), table, names, values) == expected
+    finally:
+        ITEM = saved
+    assert expected[0] == ("error" if size >= 210_000 or size == 204_980 else "item"), expected[1] if expected[0] == "error" else ""
+
+
 def test_simple_shapes_take_the_fast_path() -> None:
     assert motoupdate.plan_of("SET #a = :a, #b = :b ADD #n :one REMOVE #r") == (
         ("SET", "#a", ":a"), ("SET", "#b", ":b"), ("ADD", "#n", ":one"), ("REMOVE", "#r", None))
@@ -184,3 +206,28 @@ def test_backends_found_at_once_are_still_reset_between_mocks(monkeypatch: pytes
             create_table(clients, "t")
             assert dynamodb_backends in BackendDict._instances  # listed, so moto's reset clears it
             assert clients.client("dynamodb").list_tables()["TableNames"] == ["t"]
+
+
+def test_a_table_with_a_stream_still_records_the_old_image(monkeypatch: pytest.MonkeyPatch) -> None:
+    # UpdateItem's copy of the item is skipped only where no stream reads it.
+    for k, v in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
+                 "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(k, v)
+    assert speedups.install()
+    with mock_aws():
+        clients = Clients(region_name="us-east-1")
+        ddb = clients.client("dynamodb")
+        desc = ddb.create_table(TableName="s", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                                BillingMode="PAY_PER_REQUEST",
+                                StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+        ddb.put_item(TableName="s", Item={"pk": {"S": "a"}, "state": {"S": "queued"}})
+        ddb.update_item(TableName="s", Key={"pk": {"S": "a"}}, UpdateExpression="SET #s = :s",
+                        ExpressionAttributeNames={"#s": "state"}, ExpressionAttributeValues={":s": {"S": "running"}})
+        from moto.dynamodb.models import dynamodb_backends
+
+        shard = dynamodb_backends["123456789012"]["us-east-1"].get_table("s").stream_shard
+        assert desc["TableDescription"]["LatestStreamArn"] and shard is not None
+        modify = [r.to_json() for r in shard.items if r.to_json()["eventName"] == "MODIFY"]
+        assert modify[0]["dynamodb"]["OldImage"]["state"] == {"S": "queued"}
+        assert modify[0]["dynamodb"]["NewImage"]["state"] == {"S": "running"}
