@@ -28,6 +28,14 @@ Stack size: CloudFormation allows 500 resources per stack. Each group adds
 ``SHARED_RESOURCES_MAX``, so one stack holds ``MAX_GROUPS`` groups; past that the deploy stops
 with ``IsolationError`` saying so (group DAGs with the tag, or deploy with
 ``Isolation=shared``, the opt-out: every DAG in the one shared worker, as before).
+
+Role policy size: IAM allows 10,240 characters (white space not counted) of inline policy per
+role, and a group's policy grows with its DAGs (five resources each) and the assets its tasks
+declare (about 15 DAGs with short ids in one group, or one DAG declaring some 130 assets of
+50-character URIs). moto does not check; the translation does (``policy_chars_bound``: the
+size once CloudFormation resolves the policy, at its longest on any account, region and
+partition) and stops the deploy with ``IsolationError`` naming the group, before
+CloudFormation would fail it with ``LimitExceeded``.
 """
 
 from __future__ import annotations
@@ -59,6 +67,8 @@ RESOURCES_PER_GROUP = 3  # AWS::Lambda::Function, AWS::IAM::Role, AWS::Lambda::E
 SHARED_RESOURCES_MAX = 46
 MAX_GROUPS = (CFN_MAX_RESOURCES - SHARED_RESOURCES_MAX) // RESOURCES_PER_GROUP
 FUNCTION_NAME_MAX = 64
+# IAM: a role's inline policies together, in characters, white space not counted (LimitExceeded past it).
+ROLE_POLICY_MAX_CHARS = 10_240
 
 
 class IsolationError(StratusError):
@@ -325,13 +335,15 @@ def expand_template(sam: dict[str, Any], groups: list[IsolationGroup], *, stack_
         if group.task_policies:
             managed = {"Fn::If": ["HasTaskPolicy", [{"Ref": "TaskPolicyArn"}, *group.task_policies],
                                   list(group.task_policies)]}
+        policy = worker_role_policy(group, name)
+        _check_policy_size(group, policy, stack_name)
         resources[f"{stem}Role"] = {
             "Type": "AWS::IAM::Role",
             "Properties": {
                 "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
                     {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
                 "ManagedPolicyArns": managed,
-                "Policies": [{"PolicyName": "stratus-dag-worker", "PolicyDocument": worker_role_policy(group, name)}],
+                "Policies": [{"PolicyName": "stratus-dag-worker", "PolicyDocument": policy}],
             },
         }
     env = out.setdefault("Globals", {}).setdefault("Function", {}).setdefault("Environment", {})
@@ -341,3 +353,63 @@ def expand_template(sam: dict[str, Any], groups: list[IsolationGroup], *, stack_
         "Value": "dag",
     }
     return out
+
+
+# ---------------------------------------------------------------- policy size
+# The longest value each pseudo parameter can take on AWS (a region of the isolated partitions
+# is 15 characters, ``us-isof-south-1``): a policy within the bound fits on any account.
+_LONGEST = {"AWS::Partition": "aws-iso-b", "AWS::Region": "x" * 15, "AWS::AccountId": "0" * 12,
+            "AWS::URLSuffix": "amazonaws.com"}
+_GENERATED_SUFFIX = 14  # CloudFormation's "-<13 random characters>" after "<stack>-<logical id>"
+
+
+def policy_chars_bound(document: Any, stack_name: str) -> int:
+    """The most characters (white space not counted, as IAM counts) ``document`` can take once
+    CloudFormation resolves its intrinsics, on any account, region and partition."""
+    import json
+
+    text = json.dumps(_longest(document, stack_name), separators=(",", ":"))
+    return len(re.sub(r"\s", "", text))
+
+
+def _arn_bound(logical_id: str, stack_name: str) -> str:
+    # arn:<partition>:<service>:<region>:<account>:<type>/<generated name> (services and types
+    # here are at most "dynamodb" and "log-group:/aws/lambda/"); names at most 255 characters.
+    name = min(255, len(stack_name) + 1 + len(logical_id) + _GENERATED_SUFFIX)
+    return "x" * (len("arn:aws-iso-b:dynamodb:") + 15 + 1 + 12 + 1 + len("log-group:/aws/lambda/") + name + 2)
+
+
+def _longest(value: Any, stack_name: str) -> Any:
+    if isinstance(value, list):
+        return [_longest(v, stack_name) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) == 1:
+        (key, arg), = value.items()
+        if key == "Fn::GetAtt":
+            return _arn_bound(str(arg[0] if isinstance(arg, list) else str(arg).split(".")[0]), stack_name)
+        if key == "Ref":
+            return _LONGEST.get(arg, stack_name if arg == "AWS::StackName" else _arn_bound(str(arg), stack_name))
+        if key == "Fn::Sub" and isinstance(arg, str):
+            def sub(m: re.Match[str]) -> str:
+                ref = m.group(1)
+                if ref == "AWS::StackName":
+                    return stack_name
+                if ref in _LONGEST:
+                    return _LONGEST[ref]
+                return _arn_bound(ref.split(".")[0], stack_name)
+            return re.sub(r"\$\{([^}!][^}]*)\}", sub, arg)
+    return {k: _longest(v, stack_name) for k, v in value.items()}
+
+
+def _check_policy_size(group: IsolationGroup, policy: dict[str, Any], stack_name: str) -> None:
+    size = policy_chars_bound(policy, stack_name)
+    if size <= ROLE_POLICY_MAX_CHARS:
+        return
+    what = f"DAG '{group.dag_ids[0]}'" if len(group.dag_ids) == 1 else f"isolation group '{group.name}' ({len(group.dag_ids)} DAGs)"
+    raise IsolationError(
+        f"The worker role of {what} needs an inline policy of up to {size:,} characters (its DAGs' run items, "
+        f"outputs, plans, secrets and parameters, and the {len(group.assets)} asset(s) its tasks declare as "
+        f"inlets or outlets); IAM allows {ROLE_POLICY_MAX_CHARS:,} per role, so CloudFormation would fail the "
+        f"deploy with LimitExceeded. Split the group (fewer DAGs under one '{GROUP_TAG}<group>' tag), declare "
+        f"fewer distinct assets on its tasks, or deploy with --parameter {PARAMETER}=shared (one shared worker).")

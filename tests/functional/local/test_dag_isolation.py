@@ -167,3 +167,36 @@ def test_worker_function_names_fit_lambdas_limit_and_never_collide():
     assert dotted != dashed and dotted.startswith("st-worker-a-b-")
     long = worker_function_name("st-worker", "x" * 200)
     assert len(long) == 64 and long != worker_function_name("st-worker", "x" * 199)
+
+
+def test_a_role_policy_past_iams_size_limit_is_refused_before_the_deploy():
+    # IAM refuses a role whose inline policies exceed 10,240 characters (LimitExceeded): moto does
+    # not, so the translation checks the bound itself, for AWS's deploy and the local one alike.
+    from orchestrator.local.cloud import DEFAULT_TEMPLATE
+    from orchestrator.local.template import TemplateError, isolated, load_sam_template
+    from orchestrator.plan import isolation
+
+    def group_of(n):
+        return isolation.groups_of(isolation.DagIsolation(f"team_dag_{i:02d}", ["stratus:isolation=team"])
+                                   for i in range(n))
+
+    isolated(load_sam_template(DEFAULT_TEMPLATE), group_of(10), stack_name="stratus")
+    with pytest.raises(TemplateError, match=r"isolation group 'team' \(20 DAGs\) needs an inline policy of up to "
+                                            r"[\d,]+ characters.*IAM allows 10,240 per role.*LimitExceeded.*Split the group"):
+        isolated(load_sam_template(DEFAULT_TEMPLATE), group_of(20), stack_name="stratus")
+
+
+def test_the_policy_size_bound_covers_the_deployed_roles_policy(cloud):
+    import json
+    import re
+
+    from orchestrator.plan import isolation
+
+    group = next(g for g in cloud.deployed_groups if g.name == "a")
+    role = cloud.stack.physical_ids[f"{group.logical_stem}Role"]
+    client = cloud.clients.client("iam")
+    names = client.list_role_policies(RoleName=role)["PolicyNames"]
+    deployed = sum(len(re.sub(r"\s", "", json.dumps(client.get_role_policy(RoleName=role, PolicyName=n)["PolicyDocument"])))
+                   for n in names)
+    template = isolation.worker_role_policy(group, isolation.worker_function_name(f"{cloud.stack_name}-worker", "a"))
+    assert 2000 < deployed <= isolation.policy_chars_bound(template, cloud.stack_name)
