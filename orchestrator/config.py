@@ -29,6 +29,8 @@ OUTPUT_KEYS = {
     "RetryQueueUrl": "retry_queue_url",
     "SchedulerGroupName": "scheduler_group",
     "SchedulerRoleArn": "scheduler_role_arn",
+    "TimerGroupName": "timer_group",
+    "TimerRoleArn": "timer_role_arn",
     "LandingBucketName": "landing_bucket",
     "IsolationMode": "isolation",
 }
@@ -45,6 +47,8 @@ class Resources:
     retry_queue_url: str = ""
     scheduler_group: str = ""
     scheduler_role_arn: str = ""
+    timer_group: str = ""  # retry timers (delays past SQS's 15 minutes); empty: in scheduler_group
+    timer_role_arn: str = ""  # the role they run with (invokes the conductor only); empty: scheduler_role_arn
     landing_bucket: str = ""
     dags_root: str = "dags"
     isolation: str = "shared"  # "dag": each DAG's tasks run in its own worker (orchestrator.plan.isolation)
@@ -62,6 +66,8 @@ class Resources:
             retry_queue_url=env.get(c.ENV_RETRY_QUEUE_URL, ""),
             scheduler_group=env.get(c.ENV_SCHEDULER_GROUP, ""),
             scheduler_role_arn=env.get(c.ENV_SCHEDULER_ROLE_ARN, ""),
+            timer_group=env.get(c.ENV_TIMER_GROUP, ""),
+            timer_role_arn=env.get(c.ENV_TIMER_ROLE_ARN, ""),
             dags_root=env.get(c.ENV_DAGS_ROOT, "dags"),
             isolation=env.get(c.ENV_ISOLATION) or "shared",
         )
@@ -83,6 +89,8 @@ class Resources:
             c.ENV_RETRY_QUEUE_URL: self.retry_queue_url,
             c.ENV_SCHEDULER_GROUP: self.scheduler_group,
             c.ENV_SCHEDULER_ROLE_ARN: self.scheduler_role_arn,
+            c.ENV_TIMER_GROUP: self.timer_group,
+            c.ENV_TIMER_ROLE_ARN: self.timer_role_arn,
             c.ENV_DAGS_ROOT: self.dags_root,
             c.ENV_ISOLATION: self.isolation,
         }

@@ -115,10 +115,13 @@ class LambdaDispatcher:
                                                 MessageBody=msg.model_dump_json())
 
     def _schedule_at(self, body: str, when: datetime, msg: TaskMessage, kind: str = "retry") -> None:
-        if not (self.resources.conductor_function and self.resources.scheduler_role_arn):
+        # A stack deployed before retry timers had their own group and role keeps them with the DAG schedules.
+        role = self.resources.timer_role_arn or self.resources.scheduler_role_arn
+        group = self.resources.timer_group or self.resources.scheduler_group
+        if not (self.resources.conductor_function and role):
             raise DispatchError(
-                "Retry delays above 900 s need the conductor function and the scheduler role "
-                f"({c.ENV_CONDUCTOR_FUNCTION}, {c.ENV_SCHEDULER_ROLE_ARN})."
+                "Retry delays above 900 s need the conductor function and the timer role "
+                f"({c.ENV_CONDUCTOR_FUNCTION}, {c.ENV_TIMER_ROLE_ARN})."
             )
         fn = self.resources.conductor_function
         arn = fn if fn.startswith("arn:") else self._function_arn(fn)
@@ -129,11 +132,11 @@ class LambdaDispatcher:
             ScheduleExpression=f"at({when.strftime('%Y-%m-%dT%H:%M:%S')})",
             ScheduleExpressionTimezone="UTC",
             FlexibleTimeWindow={"Mode": "OFF"},
-            Target={"Arn": arn, "RoleArn": self.resources.scheduler_role_arn, "Input": body},
+            Target={"Arn": arn, "RoleArn": role, "Input": body},
             ActionAfterCompletion="DELETE",
         )
-        if self.resources.scheduler_group:
-            kwargs["GroupName"] = self.resources.scheduler_group
+        if group:
+            kwargs["GroupName"] = group
         self.clients.client("scheduler").create_schedule(**kwargs)
 
     def _function_arn(self, name: str) -> str:

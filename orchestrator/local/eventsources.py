@@ -207,12 +207,47 @@ class EventsMixin:
             .replace("<aws.scheduler.attempt-number>", "1")
         )
         arn = target.get("Arn", "")
+        if not self._target_allowed(sched, arn, target.get("RoleArn")):
+            return
         if ":lambda:" in arn and ":function:" in arn:
             self.host.submit_event(_function_name(arn), text)
         elif ":sqs:" in arn:
             self._send_sqs(arn, text)
         else:
             log.warning("local cloud: schedule %s targets %s, which is not emulated", sched.arn, arn)
+
+
+    def _target_allowed(self, sched: Any, target_arn: str, role_arn: str | None) -> bool:
+        """Whether the schedule's role may reach its target, as the service checks when it assumes
+        the role to invoke it. A denied invocation is recorded and dropped (on AWS it fails, is
+        retried by the schedule's retry policy, then dropped or sent to its dead-letter queue)."""
+        check = getattr(self.host, "iam", None)
+        if check is None or not role_arn:
+            return True
+        from orchestrator.local import iam
+
+        action = "lambda:InvokeFunction" if ":lambda:" in target_arn else "sqs:SendMessage"
+        denial = check.authorize_role(role_arn, "Scheduler.InvokeTarget", iam.Access(action, target_arn),
+                                      caller=f"schedule {sched.group_name}/{sched.name}", documents=self._role_documents)
+        if denial is None:
+            return True
+        log.warning("local cloud: %s fired but its role may not reach its target (%s); not invoked", sched.arn, denial)
+        return False
+
+    def _role_documents(self, role_arn: str) -> list[dict[str, Any]]:
+        """The role's identity policies as moto's IAM holds them (inline and attached managed)."""
+        from moto.iam.models import iam_backends
+
+        account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else ""
+        with MOTO_LOCK:
+            backend = next(iter(iam_backends[account].values())) if account in iam_backends else None
+            role = backend.roles.get(next((k for k, r in backend.roles.items() if r.arn == role_arn), ""), None) \
+                if backend is not None else None
+            if role is None:
+                return []  # an unknown role: the service cannot assume it, nothing is allowed
+            texts = [*role.policies.values(),
+                     *(v.document for p in role.managed_policies.values() for v in p.versions if v.is_default)]
+        return [json.loads(t) if isinstance(t, str) else t for t in texts]
 
 
 def _function_name(arn_or_name: str) -> str:

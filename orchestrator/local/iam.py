@@ -40,7 +40,7 @@ import re
 import threading
 import weakref
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -523,6 +523,7 @@ class IamCheck:
         self.denials: list[Denial] = []
         self.calls: Counter[str] = Counter()  # calls authorised per function (tests show coverage)
         self._cache: dict[tuple[str, str, str, Any], str] = {}
+        self._other_roles: dict[str, RolePolicies] = {}  # roles no function runs as (authorize_role)
         self._lock = threading.Lock()
         _LIVE.add(self)
 
@@ -556,10 +557,32 @@ class IamCheck:
             roles[function] = by_role[role_name]
         return cls(roles, account=account, hash_keys=hash_keys)
 
+    def authorize_role(self, role_arn: str, operation: str, access: Access, *, caller: str,
+                       documents: Callable[[str], list[dict[str, Any]]]) -> Denial | None:
+        """Evaluate one request made *with a role* no function runs as (the role a schedule's
+        target runs with): record and return the denial, None when allowed. ``documents``
+        reads a role's policies by name (once per role; moto's IAM, in the local cloud)."""
+        name = role_arn.rsplit("/", 1)[-1]
+        with self._lock:
+            role = self._other_roles.get(name)
+        if role is None:
+            role = RolePolicies(name, documents(role_arn))
+            with self._lock:
+                self._other_roles[name] = role
+        decision = role.decide(access.action, access.resource, access.context_dict())
+        if decision == "allow":
+            return None
+        denial = Denial(caller, name, access.action, access.resource, operation,
+                        "an explicit Deny applies" if decision == "deny" else "no identity-based policy allows it")
+        with self._lock:
+            self.denials.append(denial)
+        return denial
+
     def forget(self) -> None:
         """Drop the cached decisions (a role's policies changed)."""
         with self._lock:
             self._cache.clear()
+            self._other_roles.clear()
 
     def decide(self, function: str, access: Access) -> str:
         role = self.roles.get(function)

@@ -64,7 +64,7 @@ OUTPUT_KEY = "IsolationMode"  # present (value "dag") when the deploy generated 
 CFN_MAX_RESOURCES = 500
 RESOURCES_PER_GROUP = 3  # AWS::Lambda::Function, AWS::IAM::Role, AWS::Lambda::EventInvokeConfig
 # The translated template.yaml, conditional resources included; a test measures it.
-SHARED_RESOURCES_MAX = 46
+SHARED_RESOURCES_MAX = 48
 MAX_GROUPS = (CFN_MAX_RESOURCES - SHARED_RESOURCES_MAX) // RESOURCES_PER_GROUP
 FUNCTION_NAME_MAX = 64
 # IAM: a role's inline policies together, in characters, white space not counted (LimitExceeded past it).
@@ -275,12 +275,14 @@ def worker_role_policy(group: IsolationGroup, function_name: str) -> dict[str, A
         # each record's sender is the worker of the DAG it names.
         {"Sid": "RetryTimers", "Effect": "Allow", "Action": ["sqs:SendMessage"],
          "Resource": [{"Fn::GetAtt": ["RetryQueue", "Arn"]}, {"Fn::GetAtt": ["FailureQueue", "Arn"]}]},
+        # Retry timers: their own group and role (TimerRole invokes the conductor only), so that
+        # a task cannot make a schedule fire the trigger in another DAG's name, or drop DAG schedules.
         {"Sid": "LongRetryTimers", "Effect": "Allow", "Action": ["scheduler:CreateSchedule", "scheduler:DeleteSchedule"],
-         "Resource": t.arn("scheduler", "schedule/${AWS::StackName}-schedules/*")},
+         "Resource": t.arn("scheduler", "schedule/${AWS::StackName}-timers/*")},
         {"Sid": "ConductorArn", "Effect": "Allow", "Action": ["lambda:GetFunction"],
          "Resource": t.arn("lambda", "function:${AWS::StackName}-conductor")},
-        {"Sid": "PassSchedulerRole", "Effect": "Allow", "Action": ["iam:PassRole"],
-         "Resource": {"Fn::GetAtt": ["SchedulerRole", "Arn"]}},
+        {"Sid": "PassTimerRole", "Effect": "Allow", "Action": ["iam:PassRole"],
+         "Resource": {"Fn::GetAtt": ["TimerRole", "Arn"]}},
     ]
     return {"Version": "2012-10-17", "Statement": _own_statements(group.dag_ids, t) + shared}
 

@@ -72,6 +72,7 @@ def test_trigger_dag_run_starts_and_waits_through_the_requests_function(cloud):
 
 def test_a_task_cannot_reach_another_dags_items_outputs_plan_or_secret(cloud):
     store = cloud.engine().store
+    triggers = cloud.invocations.get("TriggerFunction", 0)
     plan_key = f"plans/target/{store.get_current_plan('target').hash}.json"
     assert cloud.run_dag("target", run_id="intruded", conf={"n": 1})["state"] == "success"
     run = cloud.run_dag("intruder", conf={"plan_key": plan_key, "victim_run": "intruded"})
@@ -87,11 +88,19 @@ def test_a_task_cannot_reach_another_dags_items_outputs_plan_or_secret(cloud):
         "read_own_secret": "allowed", "runid_pointer": "AccessDeniedException",
         "request_as_target": "AccessDeniedException", "trigger_undeclared": "RequestRefused",
         "invoke_trigger_function": "AccessDeniedException", "asset_event_to_requests": "EventError",
+        "schedule_in_dag_schedules": "AccessDeniedException", "schedule_with_scheduler_role": "AccessDeniedException",
+        "timer_to_trigger": "allowed",
     }
     denials = cloud.iam.take_denials()
+    # The timer it could make fired (the cloud's clock moves to it) and its role could not reach the trigger.
+    fired = [d for d in denials if d.function == "schedule iso-timers/forged-c"]
+    assert [(d.action, d.resource.rsplit(":", 1)[-1]) for d in fired] == [("lambda:InvokeFunction", "iso-trigger")]
+    assert cloud.invocations.get("TriggerFunction", 0) == triggers
+    denials = [d for d in denials if d not in fired]
     assert {d.function for d in denials} == {"iso-worker-intruders"}
     assert {d.action for d in denials} >= {"dynamodb:UpdateItem", "dynamodb:GetItem", "s3:PutObject", "s3:GetObject",
-                                           "secretsmanager:GetSecretValue", "dynamodb:PutItem", "lambda:InvokeFunction"}
+                                           "secretsmanager:GetSecretValue", "dynamodb:PutItem", "lambda:InvokeFunction",
+                                           "scheduler:CreateSchedule", "iam:PassRole"}
     assert store.get_run("target", "intruded").get("note") is None
 
 

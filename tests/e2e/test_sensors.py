@@ -206,9 +206,8 @@ def test_a_time_sensor_waiting_an_hour_pokes_twice_through_a_one_time_schedule(d
         cloud.wait_idle(advance=False)
         ti = engine.store.get_ti("sensor_hour", rid, "an_hour_later")
         scheduler = cloud.clients.client("scheduler")
-        group = cloud.resources.scheduler_group
-        pending = [s["Name"] for s in scheduler.list_schedules(**({"GroupName": group} if group else {}))["Schedules"]
-                   if s["Name"].startswith("poke1-")]
+        group = cloud.resources.timer_group  # retry and poke timers: their own group, apart from DAG schedules
+        pending = [s["Name"] for s in scheduler.list_schedules(GroupName=group)["Schedules"] if s["Name"].startswith("poke1-")]
         cloud.clock.advance(timedelta(minutes=59))
         cloud.wait_idle(advance=False)
         still = engine.store.get_ti("sensor_hour", rid, "an_hour_later")["state"]

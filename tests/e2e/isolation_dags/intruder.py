@@ -63,6 +63,21 @@ def intruder():
         answer = lam.invoke(FunctionName=os.environ["STRATUS_REQUESTS_FUNCTION"], Payload=forged)
         out["asset_event_to_requests"] = answer.get("FunctionError") and json.loads(answer["Payload"].read()).get(
             "errorType", "error")
+        # Nor through EventBridge Scheduler: a DAG's role may create schedules only in the retry
+        # timers' group, passing only the timers' role, which invokes the conductor alone.
+        sched = boto3.client("scheduler")
+        account = os.environ["STRATUS_TIMER_ROLE_ARN"].split(":")[4]
+        trigger_arn = f"arn:aws:lambda:{os.environ['AWS_REGION']}:{account}:function:{os.environ['STRATUS_TRIGGER_FUNCTION']}"
+
+        def schedule(group: str, name: str, role: str):
+            return lambda: sched.create_schedule(
+                GroupName=os.environ[group], Name=name, ScheduleExpression="at(2026-01-01T00:00:00)",
+                FlexibleTimeWindow={"Mode": "OFF"}, ActionAfterCompletion="DELETE",
+                Target={"Arn": trigger_arn, "RoleArn": os.environ[role], "Input": forged.decode()})
+
+        out["schedule_in_dag_schedules"] = _attempt(schedule("STRATUS_SCHEDULER_GROUP", "forged-a", "STRATUS_TIMER_ROLE_ARN"))
+        out["schedule_with_scheduler_role"] = _attempt(schedule("STRATUS_TIMER_GROUP", "forged-b", "STRATUS_SCHEDULER_ROLE_ARN"))
+        out["timer_to_trigger"] = _attempt(schedule("STRATUS_TIMER_GROUP", "forged-c", "STRATUS_TIMER_ROLE_ARN"))
         # A request in another DAG's name cannot be written; one in its own name is checked.
         requests = CrossDagRequests(Clients.from_env(), Resources.from_env(), None)
         out["request_as_target"] = _attempt(lambda: ddb.put_item(TableName=table, Item={

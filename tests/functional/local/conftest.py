@@ -128,6 +128,14 @@ Resources:
           - Effect: Allow
             Principal: {Service: scheduler.amazonaws.com}
             Action: sts:AssumeRole
+      Policies:  # the schedule's target is invoked with this role (the local cloud checks it, as AWS)
+        - PolicyName: invoke-echo
+          PolicyDocument:
+            Version: "2012-10-17"
+            Statement:
+              - Effect: Allow
+                Action: [lambda:InvokeFunction]
+                Resource: !GetAtt EchoFunction.Arn
   Group:
     Type: AWS::Scheduler::ScheduleGroup
     Properties:

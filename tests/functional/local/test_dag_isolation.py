@@ -129,7 +129,7 @@ def test_the_stack_size_figure_is_what_the_template_translates_to():
     added = {k: v["Type"] for k, v in two.items() if k not in shared}
     assert len(added) == 2 * isolation.RESOURCES_PER_GROUP
     assert sorted(set(added.values())) == ["AWS::IAM::Role", "AWS::Lambda::EventInvokeConfig", "AWS::Lambda::Function"]
-    assert isolation.MAX_GROUPS == (500 - isolation.SHARED_RESOURCES_MAX) // 3 == 151
+    assert isolation.MAX_GROUPS == (500 - isolation.SHARED_RESOURCES_MAX) // 3 == 150
     assert _translated(groups, {"Isolation": "shared"}).keys() == shared.keys()  # the opt-out adds nothing
 
 
@@ -139,8 +139,8 @@ def test_past_the_stack_limit_the_deploy_says_how_many_and_what_to_do():
     from orchestrator.plan import isolation
 
     many = isolation.groups_of(isolation.DagIsolation(f"dag_{i}") for i in range(isolation.MAX_GROUPS + 1))
-    with pytest.raises(TemplateError, match=r"152 isolation groups need 502 CloudFormation resources; one stack holds "
-                                            r"500 \(46 shared \+ 3 per group\), so at most 151 groups\. .*Isolation=shared"):
+    with pytest.raises(TemplateError, match=r"151 isolation groups need 501 CloudFormation resources; one stack holds "
+                                            r"500 \(48 shared \+ 3 per group\), so at most 150 groups\. .*Isolation=shared"):
         isolated(load_sam_template(DEFAULT_TEMPLATE), many, stack_name="s")
 
 
