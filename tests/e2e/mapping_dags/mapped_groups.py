@@ -182,9 +182,12 @@ def mg_pull():
     @task
     def second(v):
         ti = get_current_context()["ti"]
-        every = ti.xcom_pull(task_ids="grp.first")
+        # Every instance's value that exists by now: each index of a mapped group goes on as its own
+        # upstream finishes, so other indexes' `first` may still be running (Airflow's too, bar
+        # dag.test()'s one-at-a-time order): this index's own value is always among them.
+        every = [x for x in ti.xcom_pull(task_ids="grp.first") if x is not None]
         mine = ti.xcom_pull(task_ids="grp.first", map_indexes=ti.map_index)
-        if list(every) != [100, 200, 300] or mine != v or v != (ti.map_index + 1) * 100:
+        if v not in every or not set(every) <= {100, 200, 300} or mine != v or v != (ti.map_index + 1) * 100:
             raise ValueError(f"pulled {every!r}, {mine!r}, got {v!r}")
         return v
 
