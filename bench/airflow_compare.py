@@ -115,32 +115,29 @@ def prepare_airflow(python: Path, workdir: Path) -> dict[str, str]:
     return env
 
 
-def run_airflow(specs: list[BenchDag], workdir: Path, python: Path, timeout_s: float = 1800) -> dict[str, AirflowResult]:
-    """Run each DAG with ``dag.test()`` in its own Airflow process; results by DAG id."""
-    env = prepare_airflow(python, workdir)
-    paths = write_dags(workdir / "dags", specs, flavor="airflow")
-    results: dict[str, AirflowResult] = {}
-    for spec in specs:
-        out = workdir / f"{spec.dag_id}.json"
-        log = workdir / f"{spec.dag_id}.airflow.log"
-        with log.open("w") as fh:
-            from bench.whole_process import child_cpu
+def run_airflow_one(spec: BenchDag, workdir: Path, python: Path, env: dict[str, str], paths: dict[str, Path],
+                    timeout_s: float = 1800) -> AirflowResult:
+    """One DAG through ``dag.test()`` in a fresh Airflow process (``env`` from ``prepare_airflow``, ``paths``
+    from ``write_dags``)."""
+    out = workdir / f"{spec.dag_id}.json"
+    log = workdir / f"{spec.dag_id}.airflow.log"
+    with log.open("w") as fh:
+        from bench.whole_process import child_cpu
 
-            c0, t0 = child_cpu(), time.perf_counter()
-            done = subprocess.run(
-                [str(python), str(RUNNER), str(paths[spec.dag_id]), spec.dag_id, str(out)],
-                env=env, stdout=fh, stderr=subprocess.STDOUT, timeout=timeout_s,
-            )
-            whole_s, whole_cpu_s = time.perf_counter() - t0, child_cpu() - c0
-        if done.returncode != 0 or not out.exists():
-            raise RuntimeError(f"Airflow's dag.test() failed for {spec.dag_id}; see {log}")
-        data: dict[str, Any] = json.loads(out.read_text())
-        results[spec.dag_id] = AirflowResult(
-            dag_id=spec.dag_id, state=data["state"], test_s=data["test_s"], median_gap_s=data["median_gap_s"],
-            median_task_s=data["median_task_s"], first_task_s=data["first_task_s"],
-            task_instances=data["task_instances"], log=log, whole_s=whole_s, whole_cpu_s=whole_cpu_s,
+        c0, t0 = child_cpu(), time.perf_counter()
+        done = subprocess.run(
+            [str(python), str(RUNNER), str(paths[spec.dag_id]), spec.dag_id, str(out)],
+            env=env, stdout=fh, stderr=subprocess.STDOUT, timeout=timeout_s,
         )
-    return results
+        whole_s, whole_cpu_s = time.perf_counter() - t0, child_cpu() - c0
+    if done.returncode != 0 or not out.exists():
+        raise RuntimeError(f"Airflow's dag.test() failed for {spec.dag_id}; see {log}")
+    data: dict[str, Any] = json.loads(out.read_text())
+    return AirflowResult(
+        dag_id=spec.dag_id, state=data["state"], test_s=data["test_s"], median_gap_s=data["median_gap_s"],
+        median_task_s=data["median_task_s"], first_task_s=data["first_task_s"],
+        task_instances=data["task_instances"], log=log, whole_s=whole_s, whole_cpu_s=whole_cpu_s,
+    )
 
 
 # Issue #17: whole process, Stratus at least this many times faster than Airflow's dag.test() process.
@@ -175,7 +172,8 @@ def whole_process_table(specs: list[BenchDag], airflow: dict[str, AirflowResult]
             "restored from the deploy cache that the first run on a machine fills"
             + (f" (that first run: {first:.2f} s)." if first else "."),
             f"Machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end; "
-            "both sides ran in the same sitting, one after the other, so a changing load shifts the wall ratios.",
+            "both sides ran in the same sitting, DAG by DAG (Stratus's processes, then Airflow's), so a machine "
+            "whose speed drifts shifts both sides of a row alike.",
             "CPU s: user + system CPU of each process (children included), which the machine's load barely changes.",
         ],
     )
@@ -241,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def compare(specs: list[BenchDag], python: Path, stratus_json: str | None = None, repeats: int = 3) -> str:
-    """Run both sides (Stratus first, or from ``stratus_json``) and return the two comparison tables."""
+    """Run both sides (Stratus's warm figures first, or from ``stratus_json``; then the whole processes, DAG
+    by DAG) and return the two comparison tables."""
     from bench import whole_process
 
     if stratus_json:
@@ -258,10 +257,19 @@ def compare(specs: list[BenchDag], python: Path, stratus_json: str | None = None
         stratus_s = {r.dag_id: r.total_s for r in measured.runs}
         gaps = {r.dag_id: r.median_gap_ms for r in measured.runs}
     with tempfile.TemporaryDirectory(prefix="stratus-bench-airflow-") as tmp:
-        whole = whole_process.measure(specs, Path(tmp) / "stratus", repeats=repeats)
+        # DAG by DAG, Stratus's processes then Airflow's: a machine whose speed drifts over the
+        # minutes a sitting takes shifts both sides of a row alike.
+        prepared = whole_process.prepare(specs, Path(tmp) / "stratus")
         t0 = time.perf_counter()
-        airflow = run_airflow(specs, Path(tmp), python)
+        env = prepare_airflow(python, Path(tmp))
+        paths = write_dags(Path(tmp) / "dags", specs, flavor="airflow")
         elapsed = time.perf_counter() - t0
+        whole, airflow = {}, {}
+        for spec in specs:
+            whole[spec.dag_id] = whole_process.measure_one(spec, prepared, repeats)
+            t0 = time.perf_counter()
+            airflow[spec.dag_id] = run_airflow_one(spec, Path(tmp), python, env, paths)
+            elapsed += time.perf_counter() - t0
         version = airflow_version(python)
         table = whole_process_table(specs, airflow, whole, version=version) + "\n\n" + comparison_table(
             specs, airflow, stratus_s, gaps, version=version, backend=backend)

@@ -71,8 +71,17 @@ def _one(dag_id: str, dags: Path, env: dict[str, str], timeout_s: float, cpu: li
     return elapsed
 
 
-def measure(specs: list[BenchDag], workdir: Path, repeats: int = 3, timeout_s: float = 1800) -> dict[str, WholeProcess]:
-    """Whole-process ``stratus run`` times per DAG id (a fresh deploy cache under ``workdir``)."""
+@dataclass
+class Prepared:
+    """The DAG folder and environment of the runs, and the very first run's time (deploy cache empty)."""
+
+    dags: Path
+    env: dict[str, str]
+    first_s: float
+
+
+def prepare(specs: list[BenchDag], workdir: Path, timeout_s: float = 1800) -> Prepared:
+    """Write the DAG files and fill a fresh deploy cache under ``workdir`` (the first run, timed)."""
     dags = workdir / "dags"
     write_dags(dags, specs, flavor="stratus")
     env = {**os.environ, "STRATUS_CACHE_DIR": str(workdir / "cache"), "PYTHONPATH": str(REPO)}
@@ -81,12 +90,20 @@ def measure(specs: list[BenchDag], workdir: Path, repeats: int = 3, timeout_s: f
     # PYTHONDONTWRITEBYTECODE would make every process compile Stratus's own modules again).
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     first_s = _one(specs[0].dag_id, dags, env, timeout_s)  # empty deploy cache: deploys and keeps it
-    results: dict[str, WholeProcess] = {}
-    for spec in specs:
-        cpu: list[float] = []
-        runs = [_one(spec.dag_id, dags, env, timeout_s, cpu) for _ in range(repeats)]
-        results[spec.dag_id] = WholeProcess(spec.dag_id, first_s, runs, cpu)
-    return results
+    return Prepared(dags, env, first_s)
+
+
+def measure_one(spec: BenchDag, prepared: Prepared, repeats: int = 3, timeout_s: float = 1800) -> WholeProcess:
+    """``repeats`` fresh ``stratus run`` processes of one DAG."""
+    cpu: list[float] = []
+    runs = [_one(spec.dag_id, prepared.dags, prepared.env, timeout_s, cpu) for _ in range(repeats)]
+    return WholeProcess(spec.dag_id, prepared.first_s, runs, cpu)
+
+
+def measure(specs: list[BenchDag], workdir: Path, repeats: int = 3, timeout_s: float = 1800) -> dict[str, WholeProcess]:
+    """Whole-process ``stratus run`` times per DAG id (a fresh deploy cache under ``workdir``)."""
+    prepared = prepare(specs, workdir, timeout_s)
+    return {spec.dag_id: measure_one(spec, prepared, repeats, timeout_s) for spec in specs}
 
 
 def table(specs: list[BenchDag], results: dict[str, WholeProcess]) -> str:
