@@ -240,9 +240,8 @@ class EventsMixin:
 
         account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else ""
         with MOTO_LOCK:
-            backend = next(iter(iam_backends[account].values())) if account in iam_backends else None
-            role = backend.roles.get(next((k for k, r in backend.roles.items() if r.arn == role_arn), ""), None) \
-                if backend is not None else None
+            backends = iam_backends[account].values() if account in iam_backends else []
+            role = next((r for backend in backends for r in backend.roles.values() if r.arn == role_arn), None)
             if role is None:
                 return []  # an unknown role: the service cannot assume it, nothing is allowed
             texts = [*role.policies.values(),
