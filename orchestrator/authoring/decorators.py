@@ -16,7 +16,8 @@ from typing import Any, ClassVar
 from orchestrator.authoring import _stack
 from orchestrator.authoring.baseoperator import describe
 from orchestrator.authoring.context import KNOWN_CONTEXT_KEYS
-from orchestrator.authoring.mapping import ExpandInput, check_expand_kwargs_value, check_expand_values
+from orchestrator.authoring.mapping import (ExpandInput, check_expand_kwargs_value, check_expand_values,
+                                            check_not_partial)
 from orchestrator.authoring.operators import PythonOperator, signature_of
 from orchestrator.authoring.xcom_arg import XComArg
 from orchestrator.errors import DagDefinitionError
@@ -189,9 +190,7 @@ class _TaskPartial:
     def expand(self, **mapped: Any) -> XComArg:
         where = self._where()
         check_expand_values(mapped, where)
-        both = sorted(set(mapped) & set(self.kwargs))
-        if both:
-            raise DagDefinitionError(f"{where}: {both} given to both partial() and expand(); give each once.")
+        check_not_partial(mapped, self.kwargs, where)
         op = self._create(tuple(mapped))
         op._set_expand_input(ExpandInput("expand", dict(mapped)))
         return XComArg(op)

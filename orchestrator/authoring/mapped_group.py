@@ -17,7 +17,8 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.authoring.mapping import ExpandInput, check_expand_kwargs_value, check_expand_values
+from orchestrator.authoring.mapping import (ExpandInput, check_expand_kwargs_value, check_expand_values,
+                                            check_not_partial)
 from orchestrator.authoring.xcom_arg import MapXComArg, XComArg
 from orchestrator.errors import DagDefinitionError
 
@@ -95,9 +96,7 @@ class GroupPartial:
         """One instance of every task in the group per item (cross product over several arguments)."""
         where = self._where()
         check_expand_values(mapped, where)
-        both = sorted(set(mapped) & set(self.partial))
-        if both:
-            raise DagDefinitionError(f"{where}: {both} given to both partial() and expand(); give each once.")
+        check_not_partial(mapped, self.partial, where)
         self._check_names(set(mapped), where)
         return self._build(ExpandInput("expand", dict(mapped)), list(mapped), where)
 

@@ -7,7 +7,7 @@ time into one task instance per item and passes each instance's values to
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.authoring import _stack
@@ -74,6 +74,13 @@ def check_expand_values(mapped: dict[str, Any], where: str) -> None:
         )
 
 
+def check_not_partial(mapped: Iterable[str], partial: Iterable[str], where: str) -> None:
+    """An argument is either mapped or given to ``partial()``, not both."""
+    both = sorted(set(mapped) & set(partial))
+    if both:
+        raise DagDefinitionError(f"{where}: {both} given to both partial() and expand(); give each once.")
+
+
 def check_expand_kwargs_value(value: Any, where: str) -> None:
     """``expand_kwargs`` takes a list of dicts or an upstream output."""
     if isinstance(value, MapXComArg):
@@ -129,9 +136,7 @@ class OperatorPartial:
         return op
 
     def _check_names(self, mapped: dict[str, Any], where: str) -> None:
-        both = sorted(set(mapped) & set(self.kwargs))
-        if both:
-            raise DagDefinitionError(f"{where}: {both} given to both partial() and expand(); give each once.")
+        check_not_partial(mapped, self.kwargs, where)
         from orchestrator.authoring.baseoperator import accepted_params
 
         unknown = sorted(set(mapped) - accepted_params(self.operator_class))
