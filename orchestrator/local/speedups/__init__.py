@@ -1,6 +1,6 @@
 """moto and botocore made fast for the local cloud, guarded so that they can never change an answer.
 
-The speed-ups (``motofast``, ``motorequest``, ``motoupdate``, ``botofast``) replace methods
+The speed-ups (``motofast``, ``motorequest``, ``motoparams``, ``motoupdate``, ``botofast``) replace methods
 inside moto and botocore. They are written against one moto: ``TESTED_MOTO`` is the range
 ``pyproject.toml`` pins and the range the suite ran them on. ``install()`` is the only door:
 
@@ -94,6 +94,10 @@ TARGETS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
     ("moto.core.responses", "method_names_from_class", ("clazz",)),
     ("moto.core.responses", "BaseResponse._enrich_response", ("headers", "body")),
     ("moto.dynamodb.comparisons", "ConditionExpressionParser.parse", ("self",)),
+    ("moto.dynamodb.comparisons", "ConditionExpressionParser._lex_condition_expression", ("self",)),
+    ("moto.core.responses", "BaseResponse.parse_parameters", ("self", "request")),
+    ("moto.core.responses", "BaseResponse._get_action", ("self",)),
+    ("moto.core.responses", "get_service_model", ("service_name",)),
     ("moto.dynamodb.comparisons", "get_filter_expression", ("expr", "names", "values")),
     ("moto.core.base_backend", "BackendDict._create_account_specific_backend", ("self", "account_id")),
     ("moto.dynamodb.models.table", "Table.query",
@@ -128,6 +132,8 @@ _REPLACED: tuple[tuple[str, str], ...] = (
     ("moto.dynamodb.parsing.ast_nodes", "Node.find_clauses"),
     ("moto.core.responses", "method_names_from_class"),
     ("moto.dynamodb.comparisons", "ConditionExpressionParser.parse"),
+    ("moto.dynamodb.comparisons", "ConditionExpressionParser._lex_condition_expression"),
+    ("moto.dynamodb.responses", "DynamoHandler.parse_parameters"),
     ("moto.core.base_backend", "BackendDict._create_account_specific_backend"),
     ("moto.dynamodb.models.table", "Table.query"),
     ("moto.dynamodb.models.table", "copy"),

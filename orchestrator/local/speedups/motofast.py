@@ -25,6 +25,8 @@ same requests) and only removes work moto repeats for nothing:
 - conditions: a ``ConditionExpression`` is parsed into a tree of comparison objects that
   hold the values it names and never change after parsing; the tree is kept per
   (expression, names, the values the expression names), with the placeholders it found;
+  a tree that names a value of one call (an invocation id) is parsed again each time, from
+  the string's tokens, kept per string;
 - dispatch: moto lists a response class's methods with ``inspect.getmembers`` on every
   request; the list is kept per class;
 - backends: every lookup of a service's backend for an account (several per request) takes
@@ -63,7 +65,7 @@ import string
 import threading
 from typing import Any
 
-from orchestrator.local.speedups import botofast, motorequest, motoupdate
+from orchestrator.local.speedups import botofast, motoparams, motorequest, motoupdate
 
 _FLAG = "_stratus_fast"
 _EXPRESSION_CACHE_MAX = 2048
@@ -84,6 +86,7 @@ def install() -> None:
     """Patch moto in this process (no-op for the parts already patched); also ``speedups.botofast``."""
     botofast.install()
     motorequest.install()
+    motoparams.install()
     _fast_transactions()
     _fast_responses()
     _fast_update_expressions()
@@ -451,6 +454,39 @@ def _fast_conditions() -> None:
 
     setattr(parse, _FLAG, True)
     ConditionExpressionParser.parse = parse  # type: ignore[method-assign]
+    _kept_tokens(ConditionExpressionParser)
+
+
+def _kept_tokens(parser_cls: Any) -> None:
+    """The tokens of a condition expression, kept per expression string.
+
+    A tree holding the values of one call (an invocation id, a time) is parsed again for the
+    next call; its first step, cutting the string into tokens, reads nothing but the string
+    (moto compiles its six patterns again at every token). The tokens are immutable
+    ``Node`` tuples whose (empty) ``children`` lists moto never changes; each parse gets a new
+    deque of them. A string that does not lex raises as before and is not kept.
+    """
+    from collections import deque
+
+    original = parser_cls._lex_condition_expression
+    if getattr(original, _FLAG, False):
+        return
+    tokens: dict[str, tuple[Any, ...]] = {}
+
+    def lex(self: Any) -> Any:
+        expr = self.condition_expression
+        hit = tokens.get(expr)
+        if hit is None:
+            nodes = original(self)
+            if len(tokens) >= _EXPRESSION_CACHE_MAX:
+                tokens.clear()
+            tokens[expr] = tuple(nodes)
+            return nodes
+        return deque(hit)
+
+    setattr(lex, _FLAG, True)
+    lex.__wrapped__ = original  # type: ignore[attr-defined]
+    parser_cls._lex_condition_expression = lex
 
 
 def _fast_backend_lookups() -> None:
