@@ -25,8 +25,10 @@ same requests) and only removes work moto repeats for nothing:
 - conditions: a ``ConditionExpression`` is parsed into a tree of comparison objects that
   hold the values it names and never change after parsing; the tree is kept per
   (expression, names, the values the expression names), with the placeholders it found;
-  a tree that names a value of one call (an invocation id) is parsed again each time, from
-  the string's tokens, kept per string;
+  a tree naming a value of one call (an invocation id) is not parsed again: moto's tree
+  before it becomes comparison objects is kept per (expression, names) and given this
+  call's values at its value leaves (moto's steps up to there read no value), then turned
+  into comparison objects by moto; the string's tokens are kept per string too;
 - dispatch: moto lists a response class's methods with ``inspect.getmembers`` on every
   request; the list is kept per class;
 - backends: every lookup of a service's backend for an account (several per request) takes
@@ -435,26 +437,69 @@ def _fast_conditions() -> None:
         except (TypeError, ValueError):
             return None
 
+    trees: dict[tuple[str, str], tuple[Any, list[str], list[str]]] = {}
+    value_kind = ConditionExpressionParser.Kind.EXPRESSION_ATTRIBUTE_VALUE
+
     def parse(self: Any) -> Any:
         key = key_of(self)
         if key is None:
             return original(self)
         hit = parsed.get(key)
-        if hit is None:
-            names_before, values_before = len(self.expr_attr_names_found), len(self.expr_attr_values_found)
-            op = original(self)  # an invalid expression raises here, as before, and is not kept
-            if len(parsed) >= _EXPRESSION_CACHE_MAX:
-                parsed.clear()
-            parsed[key] = (op, self.expr_attr_names_found[names_before:], self.expr_attr_values_found[values_before:])
+        if hit is not None:
+            op, names_found, values_found = hit
+            self.expr_attr_names_found.extend(names_found)
+            self.expr_attr_values_found.extend(values_found)
             return op
-        op, names_found, values_found = hit
+        values = self.expression_attribute_values or {}
+        shape = trees.get(key[:2])
+        if shape is not None and all(text in values for text in shape[2]):
+            # The same expression and names with other values: moto's tree for them is the
+            # kept one with each value leaf holding this call's value (no step before the
+            # leaves become operands reads a value).
+            node = _with_values(shape[0], values, value_kind)
+            names_found, values_found = shape[1], shape[2]
+        else:
+            node = _condition_tree(self)  # an invalid expression raises here, as before, and is not kept
+            names_found, values_found = self._find_literals(node), self._find_expr_attr_values(node)
+            if len(trees) >= _EXPRESSION_CACHE_MAX:
+                trees.clear()
+            trees[key[:2]] = (node, names_found, values_found)
         self.expr_attr_names_found.extend(names_found)
         self.expr_attr_values_found.extend(values_found)
+        op = self._make_op_condition(node)
+        if len(parsed) >= _EXPRESSION_CACHE_MAX:
+            parsed.clear()
+        parsed[key] = (op, names_found, values_found)
         return op
 
     setattr(parse, _FLAG, True)
+    parse.__wrapped__ = original  # type: ignore[attr-defined]  # moto's own, for the tests
     ConditionExpressionParser.parse = parse  # type: ignore[method-assign]
     _kept_tokens(ConditionExpressionParser)
+
+
+def _condition_tree(parser: Any) -> Any:
+    """moto's ``ConditionExpressionParser.parse`` up to the tree it turns into comparison objects,
+    step for step (moto 5.2)."""
+    nodes = parser._lex_condition_expression()
+    nodes = parser._parse_paths(nodes)
+    nodes = parser._apply_functions(nodes)
+    nodes = parser._apply_comparator(nodes)
+    nodes = parser._apply_in(nodes)
+    nodes = parser._apply_between(nodes)
+    nodes = parser._apply_parens_and_booleans(nodes)
+    node = nodes[0]
+    parser._assert_no_redundant_parentheses(node)
+    return node
+
+
+def _with_values(node: Any, values: dict[str, Any], value_kind: str) -> Any:
+    """``node`` (a condition tree) with each value leaf holding ``values[its placeholder]``."""
+    if node.kind == value_kind:
+        return node._replace(value=values[node.text])
+    if not node.children:
+        return node
+    return node._replace(children=[_with_values(child, values, value_kind) for child in node.children])
 
 
 def _kept_tokens(parser_cls: Any) -> None:

@@ -137,6 +137,46 @@ def test_kept_conditions_evaluate_like_fresh_ones(table: Any) -> None:
         assert sorted(parser.expr_attr_values_found) == [":n", ":queued"]
 
 
+CONDITIONS = [
+    "#state = :a AND #try = :n",
+    "(#state IN (:a, :b) AND #try = :n) AND #label = :c",
+    "attribute_not_exists(pk) OR (#state = :a AND #try = :n)",
+    "NOT (#try BETWEEN :n AND :m) OR size(#label) > :n",
+    "begins_with(#label, :c) AND attribute_type(#state, :t) AND contains(#history, :a)",
+    "#try <> :n OR #state >= :a",
+]
+VALUE_SETS = [
+    {":a": {"S": "queued"}, ":b": {"S": "x"}, ":c": {"S": "x"}, ":n": {"N": "1"}, ":m": {"N": "3"}, ":t": {"S": "S"}},
+    {":a": {"S": "running"}, ":b": {"S": "queued"}, ":c": {"S": "y"}, ":n": {"N": "2"}, ":m": {"N": "2"},
+     ":t": {"S": "N"}},
+    {":a": {"S": "a"}, ":b": {"N": "1"}, ":c": {"S": ""}, ":n": {"N": "0"}, ":m": {"N": "9"}, ":t": {"S": "L"}},
+]
+
+
+@pytest.mark.parametrize("expression", CONDITIONS)
+def test_conditions_parsed_with_other_values_evaluate_like_moto(table: Any, expression: str) -> None:
+    """A tree kept for (expression, names) and given another call's values is moto's own parse of them."""
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+    from moto.dynamodb.models.dynamo_type import Item
+
+    moto_parse = ConditionExpressionParser.parse.__wrapped__
+    item = Item({"S": ITEM["pk"]["S"]}, {"S": ITEM["sk"]["S"]}, copy.deepcopy(ITEM))
+    names = {"#state": "state", "#try": "try_number", "#label": "label", "#history": "history"}
+    for round_ in range(2):  # the second round finds every tree kept
+        for values in VALUE_SETS:
+            ours = ConditionExpressionParser(expression, names, values)
+            theirs = ConditionExpressionParser(expression, names, values)
+            assert ours.parse().expr(item) is moto_parse(theirs).expr(item), (round_, values)
+            assert ours.expr_attr_names_found == theirs.expr_attr_names_found
+            assert ours.expr_attr_values_found == theirs.expr_attr_values_found
+    gone = expression[expression.index(":"):].split()[0].strip("(),")
+    missing = {k: v for k, v in VALUE_SETS[0].items() if k != gone}  # moto's own error for a missing value
+    with pytest.raises(KeyError, match=gone):
+        ConditionExpressionParser(expression, names, missing).parse()
+    with pytest.raises(KeyError, match=gone):
+        moto_parse(ConditionExpressionParser(expression, names, missing))
+
+
 def test_response_ids_are_moto_shaped_and_reach_xml_bodies(monkeypatch: pytest.MonkeyPatch) -> None:
     for k, v in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
                  "AWS_SECRET_ACCESS_KEY": "testing"}.items():
