@@ -423,21 +423,32 @@ def _fast_conditions() -> None:
     original = ConditionExpressionParser.parse
     if getattr(original, _FLAG, False):
         return
-    parsed: dict[tuple[str, str, str], tuple[Any, list[str], list[str]]] = {}
+    parsed: dict[tuple[str, Any, str], tuple[Any, list[str], list[str]]] = {}
 
-    def key_of(parser: Any) -> tuple[str, str, str] | None:
+    placeholders: dict[str, tuple[str, ...]] = {}
+
+    def key_of(parser: Any) -> tuple[str, Any, str] | None:
+        # Equal keys mean equal expressions, names and named values (a ``repr`` of the plain
+        # JSON values DynamoDB's parameters are; the same values in another key order only
+        # miss the cache).
         expr = parser.condition_expression
         if not expr:
             return None
+        named = placeholders.get(expr)
+        if named is None:
+            if len(placeholders) >= _EXPRESSION_CACHE_MAX:
+                placeholders.clear()
+            named = placeholders[expr] = tuple(sorted(set(_PLACEHOLDER.findall(expr))))
         values = parser.expression_attribute_values or {}
-        named = sorted(set(_PLACEHOLDER.findall(expr)))
+        names = parser.expression_attribute_names
         try:
-            return (expr, json.dumps(parser.expression_attribute_names, sort_keys=True),
-                    json.dumps([(p, values.get(p)) for p in named], sort_keys=True))
-        except (TypeError, ValueError):
+            names_key = tuple(names.items()) if names else ()
+            hash(names_key)
+        except (AttributeError, TypeError):
             return None
+        return (expr, names_key, repr([(p, values.get(p)) for p in named]))
 
-    trees: dict[tuple[str, str], tuple[Any, list[str], list[str]]] = {}
+    trees: dict[tuple[str, Any], tuple[Any, list[str], list[str]]] = {}
     value_kind = ConditionExpressionParser.Kind.EXPRESSION_ATTRIBUTE_VALUE
 
     def parse(self: Any) -> Any:
