@@ -163,3 +163,25 @@ def test_outside_lambda_metrics_can_go_by_put_metric_data_instead_of_the_termina
             assert len(_emf_lines(capsys.readouterr().out)) == 1
         finally:
             t.send_metrics_with(None)
+
+
+@pytest.mark.parametrize(("value", "unit", "props"), [
+    (1, "Count", {"task_id": "load", "run_id": "manual__2026-01-01T00:00:00+00:00"}),
+    (1234.5, "Milliseconds", {"task_id": "t", "run_id": None}),
+    (0, "Count", {}),
+])
+def test_the_line_is_powertools_single_metric_line(capsys, monkeypatch, value, unit, props):
+    """``emf_line`` writes what Powertools' ``single_metric`` prints for the same metric, byte for byte
+    (but the timestamp), so CloudWatch, the dashboard and anything parsing the logs see no change."""
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    with single_metric(name="TaskDuration", unit=MetricUnit(unit), value=float(value), namespace=METRICS_NAMESPACE,
+                       default_dimensions=t.dimensions("sales")) as metric:
+        for key, val in props.items():
+            if val is not None:
+                metric.add_metadata(key=key, value=val)
+    theirs = json.loads(capsys.readouterr().out)
+    ours = json.loads(t.emf_line("TaskDuration", float(value), MetricUnit(unit), "sales", props))
+    assert abs(ours["_aws"].pop("Timestamp") - theirs["_aws"].pop("Timestamp")) < 5000
+    assert json.dumps(ours, separators=(",", ":")) == json.dumps(theirs, separators=(",", ":"))
