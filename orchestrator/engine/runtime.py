@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from orchestrator.engine import counters as ck
+from orchestrator.engine.deadlines import Deadlines
 from orchestrator.authoring.macros import MACROS, ConnAccessor, VarAccessor
 from orchestrator.plan.model import Step, StepPlan
 from orchestrator.store import xcom as codec
@@ -347,11 +348,11 @@ _PREV_SUCCESS = ("prev_data_interval_start_success", "prev_data_interval_end_suc
 def _asks_for(task: Any, names: tuple[str, ...]) -> bool:
     """Does the task name one of ``names`` (a parameter of its function, or in a templated field)?
     Only then is the run table read for them (one query), so other tasks cost nothing more."""
-    import inspect
+    from orchestrator.authoring.operators import signature_of  # kept per function
 
     fn = getattr(task, "python_callable", None)
     try:
-        params = set(inspect.signature(fn).parameters) if callable(fn) else set()
+        params = set(signature_of(fn).parameters) if callable(fn) else set()
     except (TypeError, ValueError):
         params = set()
     if params & set(names):
@@ -488,27 +489,17 @@ def run_with_timeout(fn: Callable[[], Any], timeout_s: float | None, *, what: st
     return box.get("value")
 
 
+_WATCHDOG = Deadlines("stratus-task-timeouts")
+
+
 def _run_with_watchdog(fn: Callable[[], Any], timeout_s: float, message: str) -> Any:
-    caller = threading.get_ident()
-    done = threading.Event()
-    lock = threading.Lock()
-    fired: list[bool] = []
-
-    def watchdog() -> None:
-        if not done.wait(timeout_s):
-            with lock:
-                if not done.is_set():  # the body still runs: stop it at its next bytecode
-                    fired.append(True)
-                    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(caller), ctypes.py_object(TaskTimeout))
-
-    threading.Thread(target=watchdog, name="stratus-task-watchdog", daemon=True).start()
+    guard = _WATCHDOG.watch(timeout_s, TaskTimeout)
     try:
         try:
             value = fn()
         finally:
-            with lock:
-                done.set()
-        if fired:  # it fired as the body returned: the exception may still be pending here
+            guard.finish()
+        if guard.timed_out:  # it fired as the body returned: the exception may still be pending here
             raise TaskTimeout(message)
         return value
     except TaskTimeout:

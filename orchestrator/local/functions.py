@@ -38,7 +38,7 @@ from typing import Any
 from orchestrator.constants import ASYNC_INVOKE_MAX_BYTES
 from orchestrator.local import iam
 from orchestrator.observe.logs import BufferSlot
-from orchestrator.local.deadlines import Deadlines
+from orchestrator.engine.deadlines import Deadlines
 from orchestrator.local.template import FunctionSpec
 
 log = logging.getLogger(__name__)

@@ -1,10 +1,12 @@
-"""Lambda's timeout for in-process invocations: one watcher thread for all of them.
+"""Time limits on code running in threads other than the main one: one watcher thread for all of them.
 
 Lambda stops an invocation that outlives its function's timeout. The local cloud runs each
 invocation in a pool thread; the closest it can come to stopping one is an asynchronous
-``LambdaTimeout`` raised in that thread. ``Deadlines`` keeps every running invocation's
-deadline in a heap, watched by a single daemon thread (started on first use): a thread per
-invocation, as before, cost a thread start and a second thread switching per task.
+``LambdaTimeout`` raised in that thread. A task body that runs outside the main thread (there
+SIGALRM stops it; ``engine.runtime.run_with_timeout``) gets its ``TaskTimeout`` the same way.
+``Deadlines`` keeps every running invocation's deadline in a heap, watched by a single daemon
+thread (started on first use): a thread per invocation or task body, as before, cost a thread
+start and a second thread switching per task.
 
     guard = deadlines.watch(timeout_s, LambdaTimeout)   # in the invocation's thread
     try:

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from orchestrator.local.deadlines import Deadlines
+from orchestrator.engine.deadlines import Deadlines
 
 
 class Stopped(BaseException):
