@@ -271,3 +271,13 @@ def test_whole_process_table_puts_both_processes_side_by_side():
     assert "CPU ratio" in text and "8.00" in text and "1.00" in text  # the 1-task DAG: 8 s CPU / 1.0 (median)
     warm = airflow_compare.comparison_table(specs, fake, {s.dag_id: 0.5 for s in specs})
     assert "| 1 task" in warm and warm.splitlines()[4].count(">=") == 0  # no #8 target for the 1-task DAG
+
+
+def test_instructions_reads_valgrind_and_says_when_it_is_missing(monkeypatch, capsys) -> None:
+    from bench import instructions
+
+    summary = "==1== \n==1== I   refs:      3,488,361,041\n"
+    assert int(instructions._REFS.search(summary).group(1).replace(",", "")) == 3_488_361_041
+    monkeypatch.setattr(instructions.shutil, "which", lambda name: None)
+    assert instructions.main([]) == 0
+    assert "valgrind is not installed: skipped" in capsys.readouterr().out
