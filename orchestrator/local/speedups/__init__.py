@@ -58,6 +58,7 @@ TARGETS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
     ("moto.backend_index", "backend_url_patterns", None),
     ("moto.settings", "INITIAL_NO_AUTH_ACTION_COUNT", None),
     ("moto.dynamodb.responses", "DynamoHandler.dispatch", None),
+    ("moto.awslambda.responses", "LambdaResponse.dispatch", None),
     ("moto.dynamodb.responses", "DynamoHandler.serialized", ("self", "action_result")),
     ("moto.dynamodb.models", "DynamoDBBackend.transact_write_items", ("self", "transact_items")),
     ("moto.dynamodb.models", "DynamoDBBackend.put_item",

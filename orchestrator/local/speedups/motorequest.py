@@ -14,6 +14,9 @@ A DynamoDB request is a JSON document POSTed to ``/`` with an ``X-Amz-Target`` h
 query string and no form. ``install()`` routes such requests, when moto's own routing would
 send them to ``DynamoHandler.dispatch``, straight to it with ``JsonRequest``: the attributes
 moto reads from a request (method, URL, path, headers, body, an empty form), built directly.
+Lambda's ``Invoke`` (a POST of the payload to ``/2015-03-31/functions/NAME/invocations``, every
+task's hand-over to the next) goes to ``LambdaResponse.dispatch`` the same way with
+``InvokeRequest``, which adds what moto's REST router reads (the host, the path, no query).
 moto then runs exactly as before (``setup_class``, the parameter parser, the action, the
 response), so results and errors are unchanged. Anything else (another service, a query
 string, a streamed body, moto's request recorder, IAM authorisation turned on) gets moto's
@@ -41,6 +44,7 @@ Never used on AWS.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -87,36 +91,83 @@ def json_request(request: Any) -> JsonRequest | None:
     parts = urlsplit(request.url)
     if parts.path != "/" or parts.query or parts.fragment:
         return None
+    body = _body_bytes(request)
+    headers = None if body is None else _plain_headers(request.headers, len(body))
+    if body is None or headers is None:
+        return None
+    named = {key.lower(): value for key, value in headers}
+    if named.get("content-type") not in _JSON_TYPES or not named.get("x-amz-target"):
+        return None
+    headers.append(("Host", parts.netloc))  # werkzeug's request has the Host its URL names
+    return JsonRequest(request.url, parts.netloc, headers, body)
+
+
+class InvokeRequest(JsonRequest):
+    """What moto's ``BaseResponse`` and its REST router read from a request, for Lambda's ``Invoke``:
+    a POST to ``/2015-03-31/functions/NAME/invocations`` with no query string, whose ``NAME``
+    needs no percent-decoding (so the path and the raw path are the same string). As
+    ``moto.core.request.Request`` would have it: the host its URL names, no query arguments, no
+    form, and ``content_type`` empty when the request has none (botocore sends none here).
+    """
+
+    args: ImmutableMultiDict[str, Any] = ImmutableMultiDict()
+
+    def __init__(self, url: str, netloc: str, path: str, headers: list[tuple[str, str]], body: bytes) -> None:
+        super().__init__(url, netloc, headers, body)
+        self.path = self.raw_path = path
+        self.host = netloc
+        self.content_type = self.headers.get("Content-Type", "")
+
+
+_INVOKE_PATH = re.compile(r"^/2015-03-31/functions/[A-Za-z0-9_-]+/invocations$")
+
+
+def invoke_request(request: Any) -> InvokeRequest | None:
+    """An ``InvokeRequest`` for botocore's prepared ``request``, or None if it is not a plain ``Invoke``."""
+    if request.method != "POST":
+        return None
+    parts = urlsplit(request.url)
+    if parts.query or parts.fragment or not _INVOKE_PATH.match(parts.path):
+        return None
+    body = _body_bytes(request)
+    headers = None if body is None else _plain_headers(request.headers, len(body))
+    if body is None or headers is None:
+        return None
+    headers.append(("Host", parts.netloc))  # werkzeug's request has the Host its URL names
+    return InvokeRequest(request.url, parts.netloc, parts.path, headers, body)
+
+
+def _body_bytes(request: Any) -> bytes | None:
+    """The prepared request's body as bytes; None for a stream (moto's own path reads it)."""
     body = request.body
     if body is None:
-        body = b""
-    elif isinstance(body, str):
-        body = body.encode("utf-8")
-    elif not isinstance(body, bytes):
-        return None  # a stream: moto's own path reads it
+        return b""
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    return body if isinstance(body, bytes) else None
+
+
+def _plain_headers(raw: Any, length: int) -> list[tuple[str, str]] | None:
+    """The headers as moto's werkzeug request would list them, with ``Content-Length``; None when
+    one of them (a ``Host``, a ``Content-Encoding``, a length that is not the body's) needs moto's own handling."""
     headers: list[tuple[str, str]] = []
-    content_type = target = length = None
-    for key, value in request.headers.items():
+    seen_length = None
+    for key, value in raw.items():
         if isinstance(value, bytes):
             value = value.decode("utf-8")
         lower = key.lower()
         if lower == "transfer-encoding":
             continue
-        if lower == "content-type":
-            content_type = value
-        elif lower == "x-amz-target":
-            target = value
-        elif lower == "content-length":
-            length = value
-        elif lower in ("host", "content-encoding"):
-            return None  # botocore sets neither here; a request that has one gets moto's own handling
+        if lower in ("host", "content-encoding"):
+            return None
+        if lower == "content-length":
+            seen_length = value
         headers.append((key, value))
-    if content_type not in _JSON_TYPES or not target or length not in (None, str(len(body))):
+    if seen_length is None:
+        headers.append(("Content-Length", str(length)))
+    elif seen_length != str(length):
         return None
-    if length is None:
-        headers.append(("Content-Length", str(len(body))))
-    headers.append(("Host", parts.netloc))  # werkzeug's request has the Host its URL names
-    return JsonRequest(request.url, parts.netloc, headers, body)
+    return headers
 
 
 NOT_COMPUTED = "NOT_COMPUTED"  # the Signature of a request moto answers in process (it never checks it)
@@ -140,7 +191,10 @@ def install() -> None:
     from moto.dynamodb.responses import DynamoHandler
     from moto.moto_api import recorder
 
+    from moto.awslambda.responses import LambdaResponse
+
     dynamodb_dispatch = DynamoHandler.dispatch
+    lambda_dispatch = LambdaResponse.dispatch
     routes: dict[str, Any] = {}  # clean URL -> the dispatch moto's routing picks for it (None: none)
 
     def route(clean_url: str) -> Any:
@@ -160,9 +214,11 @@ def install() -> None:
         if dispatch is None:
             return original(self, request)  # moto's answer for an unknown URL
         light: Any = None
-        if (dispatch == dynamodb_dispatch and not getattr(recorder, "_user_enabled", True)
-                and settings.INITIAL_NO_AUTH_ACTION_COUNT == float("inf")):
-            light = json_request(request)
+        if not getattr(recorder, "_user_enabled", True) and settings.INITIAL_NO_AUTH_ACTION_COUNT == float("inf"):
+            if dispatch == dynamodb_dispatch:
+                light = json_request(request)
+            elif dispatch == lambda_dispatch:
+                light = invoke_request(request)
         try:
             if light is None:
                 light = normalize_request(request)
@@ -181,8 +237,6 @@ def _moto_route(clean_url: str) -> Any:
 
     As moto: the first service whose URL pattern matches and which has a path for the URL.
     """
-    import re
-
     import moto.backend_index as backend_index
     import moto.backends as backends
     from moto.core import DEFAULT_ACCOUNT_ID

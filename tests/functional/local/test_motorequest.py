@@ -187,6 +187,67 @@ def test_other_requests_keep_moto_own_path(url: str, headers: dict[str, str], me
     assert motorequest.json_request(_prepared(url, headers, method=method)) is None
 
 
+def test_an_invoke_becomes_an_invoke_request() -> None:
+    url = "https://lambda.us-east-1.amazonaws.com/2015-03-31/functions/stratus-local-worker/invocations"
+    request = motorequest.invoke_request(_prepared(url, {"X-Amz-Invocation-Type": "Event"}, b'{"a": 1}'))
+    assert isinstance(request, motorequest.InvokeRequest)
+    assert request.path == request.raw_path == "/2015-03-31/functions/stratus-local-worker/invocations"
+    assert request.host == "lambda.us-east-1.amazonaws.com" and request.content_type == ""
+    assert request.headers["X-Amz-Invocation-Type"] == "Event" and request.headers["Content-Length"] == "8"
+    assert not request.args and not request.form and request.data == b'{"a": 1}'
+
+
+@pytest.mark.parametrize("url,method", [
+    ("https://lambda.us-east-1.amazonaws.com/2015-03-31/functions/f/invocations?Qualifier=1", "POST"),
+    ("https://lambda.us-east-1.amazonaws.com/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A1%3Afunction%3Af"
+     "/invocations", "POST"),
+    ("https://lambda.us-east-1.amazonaws.com/2015-03-31/functions/f/invocations", "GET"),
+    ("https://lambda.us-east-1.amazonaws.com/2015-03-31/functions/f", "POST"),
+], ids=["qualifier", "percent-encoded ARN", "GET", "another path"])
+def test_other_lambda_requests_keep_moto_own_path(url: str, method: str) -> None:
+    assert motorequest.invoke_request(_prepared(url, {}, method=method)) is None
+
+
+def _payload_read(response: dict[str, Any]) -> dict[str, Any]:
+    return {**response, "Payload": response["Payload"].read()}
+
+
+def test_invokes_answer_as_through_moto_own_request(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto's Lambda responses to an ``InvokeRequest`` and to its own werkzeug request are the same,
+    and the function gets the same payload and headers (a stand-in for the local cloud's host)."""
+    from moto.awslambda.models import LambdaFunction
+
+    received: list[Any] = []
+
+    def invoke(self: Any, body: Any, request_headers: Any, response_headers: Any) -> Any:
+        received.append((self.function_name, body, request_headers.get("X-Amz-Invocation-Type")))
+        return '{"ok": true}' if request_headers.get("X-Amz-Invocation-Type") != "Event" else ""
+
+    monkeypatch.setattr(LambdaFunction, "invoke", invoke)
+    taken: list[Any] = []
+    real_build = motorequest.invoke_request
+    monkeypatch.setattr(motorequest, "invoke_request", lambda request: taken.append(real_build(request)) or taken[-1])
+
+    def calls() -> list[Any]:
+        with mock_aws():
+            iam = boto3.client("iam", region_name="us-east-1")
+            role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+            fn = boto3.client("lambda", region_name="us-east-1")
+            fn.create_function(FunctionName="f", Runtime="python3.12", Role=role, Handler="app.handler",
+                               Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18})
+            cases = [("f", "Event", b'{"task": 1}'), ("f", "RequestResponse", b"{}"), ("f", "DryRun", b"{}"),
+                     ("missing", "RequestResponse", b"{}")]
+            return [_outcome(lambda c: _payload_read(c.invoke(FunctionName=name, InvocationType=kind, Payload=payload)),
+                             fn) for name, kind, payload in cases]
+
+    fast, fast_received = calls(), list(received)
+    assert len([t for t in taken if isinstance(t, motorequest.InvokeRequest)]) == 4  # every invoke, nothing else
+    received.clear()
+    monkeypatch.setattr(BotocoreStubber, "process_request", BotocoreStubber.process_request.__wrapped__)
+    assert fast == calls()
+    assert fast_received == received and fast_received[0] == ("f", '{"task": 1}', "Event")
+
+
 def _signed(url: str = "https://dynamodb.us-east-1.amazonaws.com/") -> str:
     from botocore.auth import SigV4Auth
     from botocore.credentials import Credentials
