@@ -144,7 +144,6 @@ _REPLACED: tuple[tuple[str, str], ...] = (
     ("moto.dynamodb.parsing.ast_nodes", "Node.find_clauses"),
     ("moto.core.responses", "method_names_from_class"),
     ("moto.dynamodb.comparisons", "ConditionExpressionParser.parse"),
-    ("moto.dynamodb.comparisons", "ConditionExpressionParser._lex_condition_expression"),
     ("moto.dynamodb.responses", "DynamoHandler.parse_parameters"),
     ("moto.core.base_backend", "BackendDict._create_account_specific_backend"),
     ("moto.dynamodb.models.table", "Table.query"),

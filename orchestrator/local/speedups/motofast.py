@@ -28,7 +28,7 @@ same requests) and only removes work moto repeats for nothing:
   a tree naming a value of one call (an invocation id) is not parsed again: moto's tree
   before it becomes comparison objects is kept per (expression, names) and given this
   call's values at its value leaves (moto's steps up to there read no value), then turned
-  into comparison objects by moto; the string's tokens are kept per string too;
+  into comparison objects by moto;
 - dispatch: moto lists a response class's methods with ``inspect.getmembers`` on every
   request; the list is kept per class;
 - backends: every lookup of a service's backend for an account (several per request) takes
@@ -486,7 +486,6 @@ def _fast_conditions() -> None:
     setattr(parse, _FLAG, True)
     parse.__wrapped__ = original  # type: ignore[attr-defined]  # moto's own, for the tests
     ConditionExpressionParser.parse = parse  # type: ignore[method-assign]
-    _kept_tokens(ConditionExpressionParser)
 
 
 def _condition_tree(parser: Any) -> Any:
@@ -511,38 +510,6 @@ def _with_values(node: Any, values: dict[str, Any], value_kind: str) -> Any:
     if not node.children:
         return node
     return node._replace(children=[_with_values(child, values, value_kind) for child in node.children])
-
-
-def _kept_tokens(parser_cls: Any) -> None:
-    """The tokens of a condition expression, kept per expression string.
-
-    A tree holding the values of one call (an invocation id, a time) is parsed again for the
-    next call; its first step, cutting the string into tokens, reads nothing but the string
-    (moto compiles its six patterns again at every token). The tokens are immutable
-    ``Node`` tuples whose (empty) ``children`` lists moto never changes; each parse gets a new
-    deque of them. A string that does not lex raises as before and is not kept.
-    """
-    from collections import deque
-
-    original = parser_cls._lex_condition_expression
-    if getattr(original, _FLAG, False):
-        return
-    tokens: dict[str, tuple[Any, ...]] = {}
-
-    def lex(self: Any) -> Any:
-        expr = self.condition_expression
-        hit = tokens.get(expr)
-        if hit is None:
-            nodes = original(self)
-            if len(tokens) >= _EXPRESSION_CACHE_MAX:
-                tokens.clear()
-            tokens[expr] = tuple(nodes)
-            return nodes
-        return deque(hit)
-
-    setattr(lex, _FLAG, True)
-    lex.__wrapped__ = original  # type: ignore[attr-defined]
-    parser_cls._lex_condition_expression = lex
 
 
 def _fast_backend_lookups() -> None:

@@ -1,4 +1,4 @@
-"""DynamoDB parameters read by ``json.loads`` are what moto's shape walk reads; condition tokens kept per string.
+"""DynamoDB parameters read by ``json.loads`` are what moto's shape walk reads.
 
 Every request a case sends is read twice: by the fast path the local cloud installs and by moto's
 own walk (``parse_parameters.__wrapped__``) on the same request. The two must be equal, including
@@ -84,20 +84,3 @@ def test_shapes_with_conversions_keep_moto_walk() -> None:
     # Timestamps (a restore's point in time, an export's time) are parsed by the walk only.
     assert not motoparams.plain_json(model.operation_model("RestoreTableToPointInTime").input_shape)
     assert not motoparams.plain_json(model.operation_model("ExportTableToPointInTime").input_shape)
-
-
-def test_condition_tokens_are_kept_and_bad_expressions_still_raise(seen: Any) -> None:
-    from moto.dynamodb.comparisons import ConditionExpressionParser
-
-    lex = ConditionExpressionParser._lex_condition_expression
-    assert getattr(lex, "_stratus_fast", False)
-    expr = "(#s IN (:a, :b) AND attribute_not_exists(x)) OR size(#s) > :n"
-    names, values = {"#s": "state"}, {":a": {"S": "a"}, ":b": {"S": "b"}, ":n": {"N": "1"}}
-    first = ConditionExpressionParser(expr, names, values)._lex_condition_expression()
-    again = ConditionExpressionParser(expr, names, values)._lex_condition_expression()
-    assert list(first) == list(again) == list(lex.__wrapped__(ConditionExpressionParser(expr, names, values)))
-    again.popleft()  # each parse gets its own deque: the kept tokens are not consumed
-    assert len(ConditionExpressionParser(expr, names, values)._lex_condition_expression()) == len(first)
-    for _ in range(2):  # a string that does not lex raises each time (nothing kept for it)
-        with pytest.raises(ValueError, match="Cannot parse condition starting at:;"):
-            ConditionExpressionParser("#s = :a ;", names, {":a": {"S": "a"}}).parse()
