@@ -184,14 +184,13 @@ def install() -> None:
     if getattr(original, _FLAG, False):
         return
     from moto import settings
+    from moto.awslambda.responses import LambdaResponse
     from moto.core.config import default_user_config
     from moto.core.exceptions import HTTPException
     from moto.core.request import normalize_request
     from moto.core.utils import get_equivalent_url_in_aws_domain
     from moto.dynamodb.responses import DynamoHandler
     from moto.moto_api import recorder
-
-    from moto.awslambda.responses import LambdaResponse
 
     dynamodb_dispatch = DynamoHandler.dispatch
     lambda_dispatch = LambdaResponse.dispatch
