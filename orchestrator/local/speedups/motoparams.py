@@ -35,15 +35,16 @@ _JSON_PROTOCOL = ("application/x-amz-json-1.0", "application/x-amz-json-1.1")  #
 def plain_json(shape: Any) -> bool:
     """Whether moto's walk of a JSON body along ``shape`` returns ``json.loads`` of it unchanged,
     given no ``"B"``/``"BS"`` key in the body (the blobs of an ``AttributeValue``)."""
-    seen: set[str] = set()
+    seen: set[tuple[str, str | None]] = set()
 
     def walk(node: Any, member: str | None) -> bool:
         kind = node.type_name
         if kind in _CONVERTED:
             return kind == "blob" and member in _ATTRIBUTE_BLOBS
-        if node.name in seen:
+        key = (node.name, member if kind == "list" else None)  # a list of blobs is plain only as ``BS``
+        if key in seen:
             return True
-        seen.add(node.name)
+        seen.add(key)
         if kind == "structure":
             if getattr(node, "is_document_type", False):
                 return True
