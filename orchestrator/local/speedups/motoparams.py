@@ -13,9 +13,10 @@ An operation whose input shapes (followed to the leaves, once per operation) hol
 timestamp, float, double or renamed member, and whose only blobs are the ``B``/``BS`` members
 of an ``AttributeValue``, is read with ``json.loads`` when the body holds neither ``"B"`` nor
 ``"BS"``: every attribute value in it is then one of the kinds the walk leaves as they are.
-Members outside the model, or ``null``, cannot be in such a body: botocore's parameter
-validation refuses them before the request is sent (a client made with validation turned
-off gets moto's walk). Anything else, another service included, gets moto's walk.
+Members outside the model, or ``null``, are not in a body botocore sent: its parameter
+validation refuses them first. A client made with validation turned off (Stratus makes none)
+could send them, and moto's handlers would then see them where the walk drops them. Anything
+else, another service included, gets moto's walk.
 
 Never used on AWS.
 """
