@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from orchestrator.local import speedups
 from orchestrator.local.cloud import LocalCloud
 
 TEMPLATE = """\
@@ -265,3 +266,13 @@ def make_mini(tmp_path: Path):
     yield build
     for m in made:
         m.cloud.close()
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Test credentials and region in the environment, and the local cloud's moto speed-ups (the
+    code the speed-up tests check) installed."""
+    for k, v in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
+                 "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(k, v)
+    assert speedups.install(), "the speed-ups under test are not installed (STRATUS_MOTO_FAST=0 or an untested moto)"

@@ -16,7 +16,6 @@ import pytest
 from moto import mock_aws
 
 from orchestrator.config import Clients
-from orchestrator.local import speedups
 from orchestrator.local.speedups import motoupdate
 from orchestrator.store import create_table
 
@@ -51,11 +50,7 @@ CASES: list[tuple[str, str, dict[str, str], dict[str, Any]]] = [
 
 
 @pytest.fixture
-def table(monkeypatch: pytest.MonkeyPatch) -> Any:
-    for k, v in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
-                 "AWS_SECRET_ACCESS_KEY": "testing"}.items():
-        monkeypatch.setenv(k, v)
-    assert speedups.install(), "the speed-ups under test are not installed (STRATUS_MOTO_FAST=0 or an untested moto)"
+def table(aws_env: None) -> Any:
     with mock_aws():
         from moto.dynamodb.models import dynamodb_backends
 
@@ -177,11 +172,7 @@ def test_conditions_parsed_with_other_values_evaluate_like_moto(table: Any, expr
         moto_parse(ConditionExpressionParser(expression, names, missing))
 
 
-def test_response_ids_are_moto_shaped_and_reach_xml_bodies(monkeypatch: pytest.MonkeyPatch) -> None:
-    for k, v in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
-                 "AWS_SECRET_ACCESS_KEY": "testing"}.items():
-        monkeypatch.setenv(k, v)
-    assert speedups.install(), "the speed-ups under test are not installed (STRATUS_MOTO_FAST=0 or an untested moto)"
+def test_response_ids_are_moto_shaped_and_reach_xml_bodies(aws_env: None) -> None:
     with mock_aws():
         clients = Clients(region_name="us-east-1")
         ids = [clients.client("dynamodb").list_tables()["ResponseMetadata"] for _ in range(2)]
@@ -231,11 +222,7 @@ def test_queries_answer_as_moto_own(table: Any, monkeypatch: pytest.MonkeyPatch)
     assert [item["sk"]["S"] for item in fast[0][0]][:3] == ["RUN", "TI#Z", "TI#t#00000"]
 
 
-def test_backends_found_at_once_are_still_reset_between_mocks(monkeypatch: pytest.MonkeyPatch) -> None:
-    for k, v in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
-                 "AWS_SECRET_ACCESS_KEY": "testing"}.items():
-        monkeypatch.setenv(k, v)
-    assert speedups.install(), "the speed-ups under test are not installed (STRATUS_MOTO_FAST=0 or an untested moto)"
+def test_backends_found_at_once_are_still_reset_between_mocks(aws_env: None) -> None:
     from moto.core.base_backend import BackendDict
     from moto.dynamodb.models import dynamodb_backends
 
@@ -248,12 +235,8 @@ def test_backends_found_at_once_are_still_reset_between_mocks(monkeypatch: pytes
             assert clients.client("dynamodb").list_tables()["TableNames"] == ["t"]
 
 
-def test_a_table_with_a_stream_still_records_the_old_image(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_table_with_a_stream_still_records_the_old_image(aws_env: None) -> None:
     # UpdateItem's copy of the item is skipped only where no stream reads it.
-    for k, v in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
-                 "AWS_SECRET_ACCESS_KEY": "testing"}.items():
-        monkeypatch.setenv(k, v)
-    assert speedups.install()
     with mock_aws():
         clients = Clients(region_name="us-east-1")
         ddb = clients.client("dynamodb")

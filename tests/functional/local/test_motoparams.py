@@ -11,23 +11,19 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 
-from orchestrator.local import speedups
+from orchestrator.config import Clients
 from orchestrator.local.speedups import motoparams
+from orchestrator.store import create_table
 
 KEY = {"pk": {"S": "RUN#d#r"}, "sk": {"S": "TI#t#-00001"}}
 
 
 @pytest.fixture
-def seen(monkeypatch: pytest.MonkeyPatch) -> Any:
+def seen(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Any:
     """Every (operation, fast params, moto's params) of the requests DynamoDB answers in the test."""
-    for k, v in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
-                 "AWS_SECRET_ACCESS_KEY": "testing"}.items():
-        monkeypatch.setenv(k, v)
-    assert speedups.install(), "the speed-ups under test are not installed (STRATUS_MOTO_FAST=0 or an untested moto)"
     from moto.dynamodb.responses import DynamoHandler
 
     fast = DynamoHandler.__dict__["parse_parameters"]
@@ -42,13 +38,9 @@ def seen(monkeypatch: pytest.MonkeyPatch) -> Any:
 
     monkeypatch.setattr(DynamoHandler, "parse_parameters", both)
     with mock_aws():
-        ddb = boto3.client("dynamodb", region_name="us-east-1")
-        ddb.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
-                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                                    {"AttributeName": "sk", "KeyType": "RANGE"}],
-                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                               {"AttributeName": "sk", "AttributeType": "S"}])
-        yield ddb, records
+        clients = Clients(region_name="us-east-1")
+        create_table(clients, "t")  # the run table's own schema
+        yield clients.client("dynamodb"), records
 
 
 def test_the_fast_read_equals_moto_walk(seen: Any) -> None:

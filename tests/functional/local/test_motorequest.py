@@ -10,7 +10,7 @@ in process goes unsigned.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -20,7 +20,6 @@ from botocore.awsrequest import AWSRequest
 from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
 
-from orchestrator.local import speedups
 from orchestrator.local.speedups import motorequest
 
 KEY = {"pk": {"S": "RUN#d#r"}, "sk": {"S": "TI#t#00001"}}
@@ -120,15 +119,6 @@ def _run(calls: list[Call], service: str = "dynamodb") -> list[Any]:
                                   {"AttributeName": "sk", "AttributeType": "S"}],
         )
         return [_outcome(call, ddb) for call in calls]
-
-
-@pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for k, v in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
-                 "AWS_SECRET_ACCESS_KEY": "testing"}.items():
-        monkeypatch.setenv(k, v)
-    assert speedups.install(), "the speed-ups under test are not installed (STRATUS_MOTO_FAST=0 or an untested moto)"
-    yield
 
 
 @pytest.mark.parametrize("label,calls", CASES, ids=[c[0] for c in CASES])
