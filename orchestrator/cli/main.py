@@ -14,6 +14,7 @@ import sys
 
 from orchestrator.errors import StratusError
 from orchestrator.local import heap
+from orchestrator.local.speedups import compiled
 
 # Modules that contribute subcommands, in help order.
 COMMAND_MODULES = (
@@ -61,6 +62,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one ``stratus`` command (``argv`` defaults to the process's); returns the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    compiled.install()  # before a command's imports compile their patterns (local.speedups.compiled)
     with heap.paused():  # the command's imports live as long as the process (orchestrator.local.heap)
         parser = build_parser(argv)
     args = parser.parse_args(argv)

@@ -27,6 +27,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from orchestrator.local.speedups import compiled
+
+compiled.install()  # before moto's imports compile their few hundred patterns
+
 try:  # the local cloud is the package's `local` extra (moto, the SAM translator); Lambda never has it
     import importlib.util as _util
 

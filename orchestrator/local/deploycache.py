@@ -28,7 +28,8 @@ Where: ``$STRATUS_CACHE_DIR`` or ``~/.cache/stratus/deploy/``; ``STRATUS_DEPLOY_
 turns it off. Local cloud only; never used on AWS.
 
 Why a pickle, where the library otherwise never deserialises one: moto's state is Python
-objects with no other serialised form. The file is never trusted on its own: it is read only
+objects with no other serialised form (the same holds for the compiled dataclass methods
+``local.speedups.compiled`` keeps here: code objects, written in ``marshal``'s form). The file is never trusted on its own: it is read only
 from a folder this user owns that nobody else may write (mode 0700, checked), and only when
 its HMAC-SHA256, under a random key kept in that folder (mode 0600), matches: a file this
 user's own runs did not write is ignored. An attacker who could write there could as well
@@ -43,10 +44,12 @@ import hmac
 import io
 import json
 import logging
+import marshal
 import os
 import pickle
 import sys
 import threading
+import types
 import weakref
 from collections import defaultdict
 from pathlib import Path
@@ -153,12 +156,18 @@ def _private_key_pem(key: Any) -> bytes | None:
         return None
 
 
+def _code(data: bytes) -> Any:
+    return marshal.loads(data)  # noqa: S302 - inside an authenticated file (read_private)
+
+
 _RLOCK_TYPE = type(threading.RLock())
 _LOCK_TYPE = type(threading.Lock())
 
 
 class _Pickler(pickle.Pickler):
     def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, types.CodeType):  # compiled dataclass methods (local.speedups.compiled)
+            return (_code, (marshal.dumps(obj),))
         if isinstance(obj, _RLOCK_TYPE):
             return (_rlock, ())
         if isinstance(obj, _LOCK_TYPE):
@@ -261,10 +270,12 @@ def write_private(name: str, payload: bytes) -> Path | None:
 
 
 def write_private_value(name: str, value: Any) -> Path | None:
-    """``write_private`` of ``value`` pickled (this module is the one place that pickles); None
-    when it cannot be pickled or written."""
+    """``write_private`` of ``value`` pickled (this module is the one place that pickles; code objects
+    go as ``marshal`` makes them); None when it cannot be pickled or written."""
     try:
-        payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        buf = io.BytesIO()
+        _Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+        payload = buf.getvalue()
     except Exception:  # noqa: BLE001 - not picklable: the caller computes it every time
         return None
     return write_private(name, payload)
