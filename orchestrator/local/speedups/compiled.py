@@ -1,4 +1,4 @@
-"""What every fresh process compiles, kept between processes: regular expressions and dataclass methods.
+"""What every fresh process compiles, kept between processes: regular expressions and code made from text.
 
 The CLI and the local cloud only. A fresh ``stratus run`` of a one-task DAG spent about a fifth of
 its CPU compiling the same things as the process before it:
@@ -9,26 +9,31 @@ its CPU compiling the same things as the process before it:
   pattern object from that list, which depends only on the pattern, the flags and Python's ``re``.
   In place of ``re._compiler.compile`` goes the same steps (Python 3.11 to 3.13's function, step
   for step) keeping each pattern's list; a later process hands a kept list to ``_sre.compile``.
-- **Dataclass methods** (~410 functions of ~95 dataclasses, ~95 ms: pydantic, annotated_types,
-  botocore, moto, Stratus): ``dataclasses`` writes each ``__init__``, ``__eq__``, ``__repr__``...
-  as source text and ``exec``\\ s it, compiling it every time. The module's ``exec`` is given the code
-  object kept for the same text (compiled as ``exec`` would: filename ``<string>``, no inherited
-  ``__future__`` flags, this interpreter's optimisation level), and ``exec``\\ s that.
+- **Code made from text** (~130 ms): ``dataclasses`` writes each ``__init__``, ``__eq__``,
+  ``__repr__``... as source and runs it with ``exec`` (~410 functions of ~95 dataclasses: pydantic,
+  annotated_types, botocore, moto, Stratus); ``typing.ForwardRef`` compiles each string annotation
+  (~1,050: pydantic reads every model's); ``collections.namedtuple`` makes its ``__new__`` with ``eval``.
+  Those three modules' ``exec``, ``compile`` and ``eval`` (looked up as globals, so a module global
+  of the same name takes their place there only) get the code object kept for the same text,
+  compiled as they compile it (filename ``<string>``, no inherited ``__future__`` flags: the
+  modules have none, checked at install; this interpreter's optimisation level).
 
 What stays exactly as before:
 
 - a kept pattern equals the one Python makes (CPython compares a pattern's string, flags and
-  code); a kept function's code is the code ``exec`` compiles. ``install()`` checks both on probes
-  and installs nothing when one differs; the tests compare every item a local cloud keeps;
+  code); kept code equals what ``exec``/``eval``/``compile`` compile from the text. ``install()``
+  checks patterns on probes and the three modules for ``__future__`` flags and installs nothing
+  when one differs; the tests compare every item a local cloud keeps both ways;
 - errors: a pattern or text that does not compile raises the same error at the same place and is not kept;
 - warnings: a pattern ``re``'s parser might warn about (a ``[`` right after ``[``, ``--``, ``&&``,
   ``~~`` or ``||``, a conditional group ``(?(``) is never kept, so its FutureWarning or
   DeprecationWarning comes as before, from the same frame;
-- ``re.DEBUG``, compiled-pattern arguments and ``str``/``bytes`` subclasses go to Python's own function.
+- ``re.DEBUG``, compiled-pattern arguments, ``str``/``bytes`` subclasses, ``compile`` with flags
+  or another filename, ``eval`` of text with leading blanks go to Python's own functions.
 
 On disk: one file in the deploy cache's folder, authenticated the same way
-(``local.deploycache.write_private_value``, which writes code objects in ``marshal``'s form), named by Python's version, ``_sre``'s format and the
-optimisation level; written at exit by a process that compiled something it did not find there
+(``local.deploycache.write_private_value``, which writes code objects in ``marshal``'s form),
+named by Python's version, ``_sre``'s format and the optimisation level; written at exit by a process that compiled something it did not find there
 (at most ``MAX_KEPT`` of each kind, this process's first). ``STRATUS_DEPLOY_CACHE=0`` turns it off
 with the deploy cache. Never installed on AWS (a Lambda handler never imports this module).
 """
@@ -39,11 +44,13 @@ import __future__
 import _sre
 import atexit
 import builtins
+import collections
 import dataclasses
 import hashlib
 import re
 import sys
 import threading
+import typing
 from re import _compiler, _parser  # type: ignore[attr-defined]
 from types import CodeType
 from typing import Any
@@ -111,35 +118,66 @@ def compile_kept(p: Any, flags: int = 0) -> Any:
     return _make(p, entry)
 
 
-# -- dataclass methods
-def _compile_text(text: str) -> CodeType:
-    """``text`` compiled as ``exec(text, ...)`` inside ``dataclasses`` compiles it (it has no ``__future__`` imports)."""
-    return compile(text, "<string>", "exec", dont_inherit=True)
+# -- code compiled from text: dataclass methods, forward references, namedtuple constructors
+def _code_for(source: str, mode: str) -> CodeType:
+    """``source``'s code object as ``exec``/``eval``/``compile`` compile it inside a module without
+    ``__future__`` imports (checked at install), from the kept ones when it can."""
+    key = (mode, source)
+    code = _state["code"].get(key)
+    if code is not None:
+        _state["used_code"].add(key)
+        return code  # type: ignore[no-any-return]
+    code = compile(source, "<string>", mode, dont_inherit=True)  # a SyntaxError propagates, nothing kept
+    _state["fresh_code"][key] = code
+    return code
+
+
+def _callers(globals: Any, locals: Any) -> tuple[Any, Any]:
+    if globals is None:  # exec's and eval's defaults: the namespaces of the frame that called them
+        caller = sys._getframe(2)
+        return caller.f_globals, caller.f_locals if locals is None else locals
+    return globals, locals
 
 
 def exec_kept(source: Any, globals: Any = None, locals: Any = None, /) -> None:
-    """``exec`` for ``dataclasses``: a text's code object comes from the kept ones when it can."""
-    if globals is None:  # exec's defaults: the caller's namespaces
-        caller = sys._getframe(1)
-        globals, locals = caller.f_globals, caller.f_locals if locals is None else locals
+    """``exec`` for ``dataclasses`` (each generated method is a text ``exec``'d)."""
+    globals, locals = _callers(globals, locals)
     if type(source) is not str:
         return builtins.exec(source, globals, locals)  # type: ignore[no-any-return]
-    code = _state["code"].get(source)
-    if code is not None:
-        _state["used_code"].add(source)
-    else:
-        code = _compile_text(source)
-        _state["fresh_code"][source] = code
-    return builtins.exec(code, globals, locals)  # type: ignore[no-any-return]
+    return builtins.exec(_code_for(source, "exec"), globals, locals)  # type: ignore[no-any-return]
+
+
+def eval_kept(source: Any, globals: Any = None, locals: Any = None, /) -> Any:
+    """``eval`` for ``collections`` (``namedtuple``'s ``__new__`` is a lambda ``eval``'d)."""
+    globals, locals = _callers(globals, locals)
+    if type(source) is not str or source[:1] in (" ", "\t"):  # eval strips those; compile would not
+        return builtins.eval(source, globals, locals)
+    return builtins.eval(_code_for(source, "eval"), globals, locals)
+
+
+def compile_kept_text(source: Any, filename: Any, mode: str, *args: Any, **kwargs: Any) -> Any:
+    """``compile`` for ``typing`` (each ``ForwardRef`` compiles its annotation string)."""
+    if args or kwargs or type(source) is not str or filename != "<string>":
+        return builtins.compile(source, filename, mode, *args, **kwargs)
+    return _code_for(source, mode)
+
+
+# Where a module compiles text by the builtin's global name, and what takes its place.
+_TEXT_SITES: tuple[tuple[Any, str, Any], ...] = (
+    (dataclasses, "exec", exec_kept),
+    (typing, "compile", compile_kept_text),
+    (collections, "eval", eval_kept),
+)
 
 
 # -- install, keep
-def _dataclasses_compiles_plainly() -> bool:
-    """``dataclasses`` calls ``exec`` by its global name and has no ``__future__`` flags for ``exec`` to inherit."""
-    future = __future__.annotations.compiler_flag | __future__.barry_as_FLUFL.compiler_flag  # what changes compiling
-    functions = [f for f in _functions_of(dataclasses) if "exec" in f.__code__.co_names]
-    return bool(functions) and "exec" not in vars(dataclasses) and not any(
-        f.__code__.co_flags & future for f in _functions_of(dataclasses))
+def _compiles_plainly(module: Any, name: str) -> bool:
+    """``module`` calls builtin ``name`` by its global name and has no ``__future__`` flags that
+    change what it compiles (what ``_code_for`` compiles without)."""
+    future = __future__.annotations.compiler_flag | __future__.barry_as_FLUFL.compiler_flag
+    functions = _functions_of(module)
+    return (name not in vars(module) and any(name in f.__code__.co_names for f in functions)
+            and not any(f.__code__.co_flags & future for f in functions))
 
 
 def _functions_of(module: Any) -> list[Any]:
@@ -156,7 +194,7 @@ def _probes_ok() -> bool:
     original = _state["original"]
     if not all(_make(p, _code_of(p, 0)) == original(p, 0) for p in _PROBES):
         return False
-    return _dataclasses_compiles_plainly()
+    return all(_compiles_plainly(module, name) for module, name, _ in _TEXT_SITES)
 
 
 def _load() -> None:
@@ -191,7 +229,8 @@ def install() -> bool:
             return False
         _load()
         _compiler.compile = compile_kept
-        dataclasses.exec = exec_kept  # type: ignore[attr-defined]  # the module's global shadows the builtin
+        for module, name, replacement in _TEXT_SITES:
+            setattr(module, name, replacement)  # the module's global shadows the builtin
         atexit.register(save)
         return True
 
@@ -223,5 +262,6 @@ def uninstall() -> None:
         if _state["original"] is not None:
             _compiler.compile = _state["original"]
             _state["original"] = None
-            vars(dataclasses).pop("exec", None)
+            for module, name, _ in _TEXT_SITES:
+                vars(module).pop(name, None)
             atexit.unregister(save)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import dataclasses
 import os
 import pickle
 import re
 import subprocess
 import sys
+import typing
 import warnings
 from pathlib import Path
 from typing import Any
@@ -103,8 +106,9 @@ def test_a_second_process_compiles_nothing_it_kept_and_every_kept_pattern_is_pyt
         assert compiled._make(pattern, entry) == _python(pattern, flags), pattern
     code = kept["code"]
     assert code
-    for text, kept_code in code.items():
-        assert kept_code == compile(text, "<string>", "exec", dont_inherit=True), text
+    assert {mode for mode, _ in code} == {"exec", "eval"}  # dataclass methods; forward references, namedtuples
+    for (mode, text), kept_code in code.items():
+        assert kept_code == compile(text, "<string>", mode, dont_inherit=True), text
 
 
 def _kept_on_disk(cache: Path) -> dict[Any, Any]:
@@ -191,11 +195,8 @@ def test_dataclass_methods_are_the_ones_exec_compiles(frozen: bool, monkeypatch:
     compiled._state["code"] = fresh
     compiled._state["fresh_code"] = {}
     again = _shapes(frozen)  # the same texts: the kept code objects
-    vars(dataclasses)["exec"] = exec  # Python's own, for the comparison
-    try:
+    with _plain_python():
         plain = _shapes(frozen)
-    finally:
-        dataclasses.exec = compiled.exec_kept  # type: ignore[attr-defined]
     assert len(fresh) >= 10 and not compiled._state["fresh_code"] and set(fresh) <= compiled._state["used_code"]
     for a, b, c in zip(kept, again, plain, strict=True):
         assert _methods(a) and _methods(a) == _methods(b) == _methods(c)
@@ -213,4 +214,55 @@ def test_a_text_that_does_not_compile_raises_and_is_not_kept() -> None:
     assert compiled.install()
     with pytest.raises(SyntaxError):
         compiled.exec_kept("def f(:\n pass", {}, {})
-    assert "def f(:\n pass" not in compiled._state["fresh_code"]
+    with pytest.raises(SyntaxError, match="Forward reference must be an expression"):
+        typing.ForwardRef("not valid(")
+    assert not {("exec", "def f(:\n pass"), ("eval", "not valid(")} & set(compiled._state["fresh_code"])
+
+
+@contextlib.contextmanager
+def _plain_python() -> Any:
+    """Python's own exec/compile/eval in the modules the speed-up serves, for a comparison."""
+    saved = [(module, name, vars(module).pop(name)) for module, name, _ in compiled._TEXT_SITES]
+    try:
+        yield
+    finally:
+        for module, name, replacement in saved:
+            setattr(module, name, replacement)
+
+
+def test_forward_references_and_namedtuples_get_the_code_python_compiles(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert compiled.install()
+    for name in ("code", "fresh_code"):
+        monkeypatch.setitem(compiled._state, name, {})
+    texts = ["dict[str, 'Point']", "*tuple[int, str]", "Callable[[int], Awaitable[None]]"]
+
+    def made() -> tuple[list[Any], Any]:
+        refs = [typing.ForwardRef(t).__forward_code__ for t in texts]
+        point = collections.namedtuple("Point", ["x", "y"], defaults=[0])
+        return refs, point
+
+    first_refs, first_point = made()
+    assert {("eval", t) for t in ["dict[str, 'Point']", "(*tuple[int, str],)[0]"]} <= set(compiled._state["fresh_code"])
+    compiled._state["code"], compiled._state["fresh_code"] = dict(compiled._state["fresh_code"]), {}
+    kept_refs, kept_point = made()
+    assert not compiled._state["fresh_code"]  # all from the kept ones
+    with _plain_python():
+        plain_refs, plain_point = made()
+    assert first_refs == kept_refs == plain_refs
+    assert first_point.__new__.__code__ == kept_point.__new__.__code__ == plain_point.__new__.__code__
+    assert kept_point(1) == (1, 0) and kept_point(y=2, x=1)._asdict() == {"x": 1, "y": 2}
+    assert typing.get_type_hints(_Annotated, localns={"Point": kept_point}) == {"p": dict[str, kept_point]}
+
+
+class _Annotated:
+    p: dict[str, Point]  # type: ignore[name-defined]  # noqa: F821 - resolved by the test
+
+
+def test_eval_and_compile_keep_their_own_rules_outside_the_plain_case() -> None:
+    assert compiled.install()
+    assert compiled.eval_kept("  1 + 1", {}) == 2  # eval strips leading blanks; compile would not
+    x = 5  # noqa: F841 - read by eval through the caller's namespace
+    assert compiled.eval_kept("x * 2") == 10
+    code = compiled.compile_kept_text("y = 1", "my_file.py", "exec")
+    assert code.co_filename == "my_file.py"
+    assert compiled.compile_kept_text("1", "<string>", "eval", 0, True).co_filename == "<string>"
