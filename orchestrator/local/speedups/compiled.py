@@ -252,7 +252,8 @@ def save() -> None:
         return
     regex = _merged(_state["regex"], _state["used_regex"], fresh_regex)
     code = _merged(_state["code"], _state["used_code"], fresh_code)
-    deploycache.write_private_value(_file_name(), {"regex": regex, "code": code})
+    deploycache.write_private_value(_file_name(), {"regex": deploycache.Marshalled(regex),
+                                                   "code": deploycache.Marshalled(code)})
     _state.update(regex=regex, code=code, fresh_regex={}, fresh_code={})
 
 
