@@ -115,9 +115,11 @@ def run_once(dags: str, dag_id: str, *, conf: dict[str, Any] | None = None, logi
         cloud = LocalCloud(dags, auto_advance=True, parameters=local_parameters()).start()
     out = out or sys.stdout
     with cloud:
-        plan = cloud.sync_dag(dag_id)
-        sync_trigger_targets(cloud, plan)
-        engine = cloud.engine()
+        with heap.paused():  # the plan and the clients (their service models) live as long as the run
+            plan = cloud.sync_dag(dag_id)
+            sync_trigger_targets(cloud, plan)
+            engine = cloud.engine()
+        heap.settle()
         with quiet_stdout():
             run = start_run(engine, dag_id, plan=plan, conf=conf, logical_date=logical_date,
                             partition_key=partition_key).run

@@ -9,11 +9,13 @@ that found next to nothing, and a further 0.3 s to the one the interpreter runs 
 
 So, in this order:
 
-- ``paused()`` around the start (imports, restore, deploy): no collection while long-lived
-  objects are being made (the collector's state is restored after, whatever it was);
-- ``settle()`` once the cloud is up: what exists now moves to the collector's permanent
-  generation (``gc.freeze``) and is not scanned again; what the run makes is collected
-  as usual, so a long run's garbage is still freed;
+- ``paused()`` around what makes long-lived objects (a command's imports, the cloud's start:
+  restore or deploy; a run's plan and its clients with their service models): no collection
+  meanwhile (the collector's state is restored after, whatever it was);
+- ``settle()`` after each: what exists now moves to the collector's permanent generation
+  (``gc.freeze``) and is not scanned again (else the next young collection scans everything
+  the paused block made: 20-40 ms each); what the run makes is collected as usual, so a long
+  run's garbage is still freed;
 - ``release()`` when the cloud closes (``gc.unfreeze``): its objects are ordinary again
   and are freed when nothing refers to them (a test process starts many clouds);
 - ``settle()`` again just before a ``stratus`` process exits: the interpreter's last
