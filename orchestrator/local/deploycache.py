@@ -28,8 +28,8 @@ Where: ``$STRATUS_CACHE_DIR`` or ``~/.cache/stratus/deploy/``; ``STRATUS_DEPLOY_
 turns it off. Local cloud only; never used on AWS.
 
 Why a pickle, where the library otherwise never deserialises one: moto's state is Python
-objects with no other serialised form (the same holds for the compiled dataclass methods
-``local.speedups.compiled`` keeps here: code objects, written in ``marshal``'s form). The file is never trusted on its own: it is read only
+objects with no other serialised form (as are the code objects ``local.speedups.compiled``
+keeps here, written in ``marshal``'s form). The file is never trusted on its own: it is read only
 from a folder this user owns that nobody else may write (mode 0700, checked), and only when
 its HMAC-SHA256, under a random key kept in that folder (mode 0600), matches: a file this
 user's own runs did not write is ignored. An attacker who could write there could as well
@@ -178,7 +178,7 @@ _LOCK_TYPE = type(threading.Lock())
 
 class _Pickler(pickle.Pickler):
     def reducer_override(self, obj: Any) -> Any:
-        if isinstance(obj, types.CodeType):  # code objects outside a CodeTable
+        if isinstance(obj, types.CodeType):  # code objects outside a Marshalled
             return (_code, (marshal.dumps(obj),))
         if isinstance(obj, _RLOCK_TYPE):
             return (_rlock, ())

@@ -33,9 +33,11 @@ What stays exactly as before:
 
 On disk: one file in the deploy cache's folder, authenticated the same way
 (``local.deploycache.write_private_value``, which writes code objects in ``marshal``'s form),
-named by Python's version, ``_sre``'s format and the optimisation level; written at exit by a process that compiled something it did not find there
-(at most ``MAX_KEPT`` of each kind, this process's first). ``STRATUS_DEPLOY_CACHE=0`` turns it off
-with the deploy cache. Never installed on AWS (a Lambda handler never imports this module).
+named by Python's version, ``_sre``'s format and the optimisation level; written at exit by a
+process that compiled something it did not find there (at most ``MAX_KEPT`` of each kind, this
+process's first). What a DAG's own code compiles is kept too, in that folder only this user can
+read. ``STRATUS_DEPLOY_CACHE=0`` turns it off with the deploy cache. Never installed on AWS (a
+Lambda handler never imports this module).
 """
 
 from __future__ import annotations
@@ -63,7 +65,6 @@ _PROBES = (r"(?P<year>\d{4})-(?P<m>\d\d)|x+?", r"^(?:[a-z0-9-]+\.)*amazonaws\.co
            b"[^\\x00-\\x7f]+|(a)(?(1)b|c)")
 
 Entry = tuple[int, list[int], int, dict[str, int], tuple[str | None, ...]]
-RegexKey = tuple[bool, "str | bytes", int]
 
 _state: dict[str, Any] = {"original": None, "regex": {}, "code": {}, "fresh_regex": {}, "fresh_code": {},
                           "used_regex": set(), "used_code": set()}
@@ -247,11 +248,13 @@ def save() -> None:
     """Write the kept items with the ones this process compiled afresh (nothing when there are none)."""
     from orchestrator.local import deploycache
 
+    # Copies (each one C call under the GIL): a daemon thread may still be compiling at exit.
     fresh_regex, fresh_code = dict(_state["fresh_regex"]), dict(_state["fresh_code"])
+    used_regex, used_code = set(_state["used_regex"]), set(_state["used_code"])
     if not (fresh_regex or fresh_code) or not deploycache.enabled():
         return
-    regex = _merged(_state["regex"], _state["used_regex"], fresh_regex)
-    code = _merged(_state["code"], _state["used_code"], fresh_code)
+    regex = _merged(_state["regex"], used_regex, fresh_regex)
+    code = _merged(_state["code"], used_code, fresh_code)
     deploycache.write_private_value(_file_name(), {"regex": deploycache.Marshalled(regex),
                                                    "code": deploycache.Marshalled(code)})
     _state.update(regex=regex, code=code, fresh_regex={}, fresh_code={})
