@@ -1,4 +1,4 @@
-"""``local.speedups.compiled``: a kept pattern or dataclass method is what Python compiles, warnings and errors included."""
+"""``local.speedups.compiled``: a kept pattern or code object is what Python compiles, warnings and errors included."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from orchestrator.local import deploycache
 from orchestrator.local.speedups import compiled
 
 REPO = Path(__file__).resolve().parents[3]
@@ -37,12 +38,15 @@ PATTERNS: list[tuple[Any, int]] = [
 
 
 def _python(pattern: Any, flags: int) -> re.Pattern[Any]:
-    return compiled._state["original"](pattern, flags) if compiled._state["original"] else re._compiler.compile(pattern, flags)  # type: ignore[attr-defined, no-any-return]
+    """Python's own compile, whether or not the speed-up is installed in this process."""
+    original = compiled._state["original"] or re._compiler.compile  # type: ignore[attr-defined]
+    return original(pattern, flags)  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize(("pattern", "flags"), PATTERNS)
 def test_kept_code_makes_the_pattern_python_makes(pattern: Any, flags: int) -> None:
-    entry = pickle.loads(pickle.dumps(compiled._code_of(pattern, flags)))  # as it comes back from disk
+    kept = deploycache.Marshalled({"entry": compiled._code_of(pattern, flags)})
+    entry = pickle.loads(pickle.dumps(kept))["entry"]  # as it comes back from disk (one marshal blob)
     made = compiled._make(pattern, entry)
     python = _python(pattern, flags)
     assert made == python  # CPython: same pattern string, flags and code
@@ -112,17 +116,9 @@ def test_a_second_process_compiles_nothing_it_kept_and_every_kept_pattern_is_pyt
 
 
 def _kept_on_disk(cache: Path) -> dict[Any, Any]:
-    old = os.environ.get("STRATUS_CACHE_DIR")
-    os.environ["STRATUS_CACHE_DIR"] = str(cache)
-    try:
-        from orchestrator.local import deploycache
-
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STRATUS_CACHE_DIR", str(cache))
         kept = deploycache.read_private(compiled._file_name())
-    finally:
-        if old is None:
-            del os.environ["STRATUS_CACHE_DIR"]
-        else:
-            os.environ["STRATUS_CACHE_DIR"] = old
     assert isinstance(kept, dict) and kept
     return kept
 
