@@ -27,7 +27,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 ENV_FAST = "STRATUS_MOTO_FAST"
-TESTED_MOTO = ((5, 2, 5), (5, 3, 0))  # lowest tested, first untested (pyproject: moto>=5.2.5,<5.3)
+TESTED_MOTO = ((5, 2, 5), (5, 2, 6))  # lowest tested, first untested (pyproject: moto==5.2.5)
 
 # (module, attribute path, the parameters the speed-up relies on; None: only that it exists).
 # Everything a speed-up replaces, wraps or calls inside moto/botocore is listed here.
