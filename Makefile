@@ -15,10 +15,10 @@ PYDIR := $(abspath $(dir $(PY)))
 
 .PHONY: install sam demo test chromium bench bench-airflow chaos lint clean requirements
 
-$(STAMP): pyproject.toml setup.py
+$(STAMP): pyproject.toml setup.py constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[local,dev]'
+	$(BIN)/python -m pip install -q -e '.[local,dev]' -c constraints.txt
 	touch $(STAMP)
 
 $(SAM_STAMP):
