@@ -49,7 +49,6 @@ import os
 import pickle
 import sys
 import threading
-import types
 import weakref
 from collections import defaultdict
 from pathlib import Path
@@ -178,8 +177,6 @@ _LOCK_TYPE = type(threading.Lock())
 
 class _Pickler(pickle.Pickler):
     def reducer_override(self, obj: Any) -> Any:
-        if isinstance(obj, types.CodeType):  # code objects outside a Marshalled
-            return (_code, (marshal.dumps(obj),))
         if isinstance(obj, _RLOCK_TYPE):
             return (_rlock, ())
         if isinstance(obj, _LOCK_TYPE):
@@ -283,11 +280,9 @@ def write_private(name: str, payload: bytes) -> Path | None:
 
 def write_private_value(name: str, value: Any) -> Path | None:
     """``write_private`` of ``value`` pickled (this module is the one place that pickles; code objects
-    go as ``marshal`` makes them); None when it cannot be pickled or written."""
+    go inside a ``Marshalled``); None when it cannot be pickled or written."""
     try:
-        buf = io.BytesIO()
-        _Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
-        payload = buf.getvalue()
+        payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:  # noqa: BLE001 - not picklable: the caller computes it every time
         return None
     return write_private(name, payload)

@@ -91,14 +91,13 @@ def json_request(request: Any) -> JsonRequest | None:
     parts = urlsplit(request.url)
     if parts.path != "/" or parts.query or parts.fragment:
         return None
-    body = _body_bytes(request)
-    headers = None if body is None else _plain_headers(request.headers, len(body))
-    if body is None or headers is None:
+    plain = _plain_body_and_headers(request, parts.netloc)
+    if plain is None:
         return None
+    body, headers = plain
     named = {key.lower(): value for key, value in headers}
     if named.get("content-type") not in _JSON_TYPES or not named.get("x-amz-target"):
         return None
-    headers.append(("Host", parts.netloc))  # werkzeug's request has the Host its URL names
     return JsonRequest(request.url, parts.netloc, headers, body)
 
 
@@ -129,12 +128,22 @@ def invoke_request(request: Any) -> InvokeRequest | None:
     parts = urlsplit(request.url)
     if parts.query or parts.fragment or not _INVOKE_PATH.match(parts.path):
         return None
+    plain = _plain_body_and_headers(request, parts.netloc)
+    if plain is None:
+        return None
+    body, headers = plain
+    return InvokeRequest(request.url, parts.netloc, parts.path, headers, body)
+
+
+def _plain_body_and_headers(request: Any, netloc: str) -> tuple[bytes, list[tuple[str, str]]] | None:
+    """The body as bytes and the headers as moto's werkzeug request lists them (with the ``Host``
+    its URL names); None when either needs moto's own handling."""
     body = _body_bytes(request)
     headers = None if body is None else _plain_headers(request.headers, len(body))
     if body is None or headers is None:
         return None
-    headers.append(("Host", parts.netloc))  # werkzeug's request has the Host its URL names
-    return InvokeRequest(request.url, parts.netloc, parts.path, headers, body)
+    headers.append(("Host", netloc))
+    return body, headers
 
 
 def _body_bytes(request: Any) -> bytes | None:
