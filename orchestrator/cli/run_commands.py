@@ -78,6 +78,22 @@ def _parse_date(text: str | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
+def _follow_to_result(cloud: Any, store: Any, plan: Any, run_id: str, out: Any,
+                      timeout: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Show the run's progress until the cloud is idle, then ``_result``: its last progress line
+    counts the task instances read for the result (one read of them, not two)."""
+    from orchestrator.local.progress import follow
+
+    got: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+
+    def result_tis() -> list[dict[str, Any]]:
+        got.append(_result(cloud, plan, plan.dag_id, run_id))
+        return got[-1][1]
+
+    follow(cloud, store, plan, run_id, out, timeout, final=result_tis)
+    return got[-1]
+
+
 def _result(cloud: Any, plan: Any, dag_id: str, run_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     from orchestrator.local.report import plain
 
@@ -110,7 +126,6 @@ def run_once(dags: str, dag_id: str, *, conf: dict[str, Any] | None = None, logi
         from orchestrator.local.cloud import LocalCloud
         from orchestrator.local.dev import local_parameters
         from orchestrator.local.functions import quiet_stdout
-        from orchestrator.local.progress import follow
 
         cloud = LocalCloud(dags, auto_advance=True, parameters=local_parameters()).start()
     out = out or sys.stdout
@@ -124,8 +139,7 @@ def run_once(dags: str, dag_id: str, *, conf: dict[str, Any] | None = None, logi
             run = start_run(engine, dag_id, plan=plan, conf=conf, logical_date=logical_date,
                             partition_key=partition_key).run
         print(f"{dag_id}: run {run['run_id']} started on the local cloud", file=out, flush=True)
-        follow(cloud, engine.store, plan, run["run_id"], out, timeout)
-        final, tis = _result(cloud, plan, dag_id, run["run_id"])
+        final, tis = _follow_to_result(cloud, engine.store, plan, run["run_id"], out, timeout)
         _add_output_tails(cloud, dag_id, final["run_id"], tis)
     skipped = _skipped_delays(plan, tis)
     if skipped:
@@ -169,7 +183,6 @@ def run_on_dev(dags: str, dag_id: str, *, conf: dict[str, Any] | None = None,
     """
     from orchestrator.errors import TargetError
     from orchestrator.local.functions import quiet_stdout
-    from orchestrator.local.progress import follow
     from orchestrator.local.target import dev_target
     from orchestrator.triggers.api import trigger_dag
 
@@ -190,8 +203,7 @@ def run_on_dev(dags: str, dag_id: str, *, conf: dict[str, Any] | None = None,
     cloud.run_id = str(run["run_id"])
     print(f"{dag_id}: run {cloud.run_id} started on `stratus dev` ({clients.endpoint_url})", file=out, flush=True)
     plan = cloud.engine().store.get_plan(dag_id, str(run["plan_hash"]))  # the plan the run pinned
-    follow(cloud, cloud.engine().store, plan, cloud.run_id, out, timeout)
-    final, tis = _result(cloud, plan, dag_id, cloud.run_id)
+    final, tis = _follow_to_result(cloud, cloud.engine().store, plan, cloud.run_id, out, timeout)
     _add_output_tails(cloud, dag_id, cloud.run_id, tis)
     return final, tis, [s.task_id for s in plan.steps]
 

@@ -155,9 +155,11 @@ def should_steal(plan: StepPlan, run: dict[str, Any], step: Step) -> bool:
 
     Called where a lane ended (its slot just given back; ``run`` read after that write). Every
     instance not counted in ``m#{t}#done`` is running, carried (less than ``CARRY_LIMIT`` per
-    running lane, and a lane holds a slot) or waiting; more than ``active_tasks * CARRY_LIMIT``
-    uncounted instances means some wait. A uniform map's lanes end together, which this never
-    mistakes for waiting work, so only uneven maps pay ``steal``'s query.
+    running lane, and a lane holds a slot) or waiting, so at least ``uncounted - active_tasks *
+    CARRY_LIMIT`` wait, all in running lanes. Only more waiting instances than running lanes
+    means some lane surely holds two or more, which a steal splits: lanes a map's tail leaves at
+    most one apart (``n`` not a multiple of the lane count, lanes served unevenly) end without
+    paying ``steal``'s query for a gain of one instance at most.
     """
 
     t = step.task_id
@@ -165,7 +167,8 @@ def should_steal(plan: StepPlan, run: dict[str, Any], step: Step) -> bool:
     if n is None or run.get("state") != "running" or _follows(plan, step):
         return False
     uncounted = int(n) - int(run.get(ck.mapped_done(t), 0) or 0)
-    return uncounted > int(run.get("active_tasks", 0) or 0) * CARRY_LIMIT
+    active = int(run.get("active_tasks", 0) or 0)
+    return uncounted - active * CARRY_LIMIT > active
 
 
 def steal(engine: Engine, plan: StepPlan, run: dict[str, Any], step: Step) -> int | None:
@@ -182,8 +185,7 @@ def steal(engine: Engine, plan: StepPlan, run: dict[str, Any], step: Step) -> in
     n = int(run.get(ck.map_count(t)) or 0)
     if lanes is None or n <= lanes:
         return None
-    created = {int(ti["map_index"]) for ti in engine.store.list_tis(plan.dag_id, run["run_id"], t)
-               if int(ti.get("map_index", -1)) >= 0 and ti.get("state") != "none"}
+    created = {i for i, state in engine.store.map_states(plan.dag_id, run["run_id"], t).items() if state != "none"}
     best_start, best_len = -1, 0  # the longest run of waiting instances along one lane
     for head in range(lanes):
         start, length = -1, 0

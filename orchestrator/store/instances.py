@@ -397,6 +397,11 @@ class InstancesMixin(StoreBase):
         return [str(ti.get("state")) for ti in self._query(d.run_pk(dag_id, run_id), prefix="TI#",
                                                           attributes=("state",))]
 
+    def map_states(self, dag_id: str, run_id: str, task_id: str) -> dict[int, str]:
+        """Map index -> state of each stored instance of mapped task ``task_id``, nothing else of them."""
+        found = self._query(d.run_pk(dag_id, run_id), prefix=d.ti_prefix(task_id), attributes=("map_index", "state"))
+        return {int(ti["map_index"]): str(ti.get("state")) for ti in found if int(ti.get("map_index", -1)) >= 0}
+
     def delete_sched_markers(self, dag_id: str, run_id: str) -> None:
         """Remove waiting markers (re-derived by reconcile)."""
         pk = d.run_pk(dag_id, run_id)

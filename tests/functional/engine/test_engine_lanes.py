@@ -258,3 +258,31 @@ def test_a_lane_held_back_by_a_long_instance_has_its_waiting_instances_stolen(h)
     assert run["state"] == "success" and run["m#work#done"] == 60 and run["active_tasks"] == 0
     assert h.store.get_xcom("lane_steal", rid, "total") == list(range(60))
     assert {int(t["try_number"]) for t in h.store.list_tis("lane_steal", rid, "work")} == {1}
+
+
+def test_a_lane_end_steals_only_where_some_lane_surely_holds_two_waiting_instances(h):
+    # At least uncounted - active * CARRY_LIMIT instances wait, all in the busy lanes: one each
+    # (a map's tail, lanes at most one apart) is no reason to query the task's instances.
+    from orchestrator.engine import lanes
+    from orchestrator.engine.constants import CARRY_LIMIT
+
+    _write(h, "lane_tail", n=100)
+    plan = h.plan("lane_tail")
+    step = plan.step("work")
+
+    def run(done: int, active: int) -> dict:
+        return {"state": "running", "map_count#work": 100, "m#work#done": done, "active_tasks": active}
+
+    assert not lanes.should_steal(plan, run(100 - 3 * CARRY_LIMIT - 3, 3), step)  # 3 waiting, 3 busy lanes
+    assert lanes.should_steal(plan, run(100 - 3 * CARRY_LIMIT - 4, 3), step)  # 4 waiting: one lane holds two
+    assert lanes.should_steal(plan, run(100 - 30, 0), step)  # every lane ended, 30 still wait
+    assert not lanes.should_steal(plan, {**run(50, 1), "state": "failed"}, step)
+
+
+def test_map_states_reads_each_stored_instance_s_map_index_and_state(h):
+    _write(h, "lane_states", n=6)
+    run = h.start("lane_states")
+    h.engine.handle_task(h.dispatcher.tasks.popleft())
+    states = h.store.map_states("lane_states", run["run_id"], "work")
+    assert states == {int(t["map_index"]): t["state"] for t in h.store.list_tis("lane_states", run["run_id"], "work")}
+    assert set(states.values()) >= {"success", "queued"} and len(states) == 3  # 0 done, 1 queued, 2 created by 0
