@@ -1,8 +1,8 @@
 """moto and botocore made fast for the local cloud, guarded so that they can never change an answer.
 
-The speed-ups (``motofast``, ``motorequest``, ``motoparams``, ``motoupdate``, ``botofast``) replace methods
-inside moto and botocore. They are written against one moto: ``TESTED_MOTO`` is the range
-``pyproject.toml`` pins and the range the suite ran them on. ``install()`` is the only door:
+The speed-ups (``motofast``, ``motorequest``, ``motoparams``, ``motoupdate``, ``botofast``,
+``botovalidate``) replace methods inside moto and botocore. They are written against one moto:
+``TESTED_MOTO`` is the range ``pyproject.toml`` pins and the range the suite ran them on. ``install()`` is the only door:
 
 - ``STRATUS_MOTO_FAST=0`` in the environment: nothing is patched (plain moto and botocore);
 - otherwise every patch target is checked first (it exists, and is callable with the
@@ -40,6 +40,11 @@ TARGETS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
     ("botocore.useragent", "UserAgentString.to_string", ("self",)),
     ("botocore.hooks", "EventAliaser._alias_event_name", ("self", "event_name")),
     ("botocore.hooks", "EVENT_ALIASES", None),
+    ("botocore.validate", "ParamValidator.validate", ("self", "params", "shape")),
+    ("botocore.validate", "ParamValidator.SCALAR_TYPES", None),
+    ("botocore.validate", "ParamValidator.CONTAINER_TYPES", None),
+    ("botocore.validate", "ValidationErrors", None),
+    ("botocore.utils", "is_json_value_header", ("shape",)),
     ("botocore.useragent", "get_context", ()),
     ("botocore.auth", "SigV4Auth.add_auth", ("self", "request")),
     ("botocore.auth", "SigV4Auth._modify_request_before_signing", ("self", "request")),
@@ -129,6 +134,7 @@ _REPLACED: tuple[tuple[str, str], ...] = (
     ("botocore.loaders", "Loader.list_api_versions"),
     ("botocore.useragent", "UserAgentString.to_string"),
     ("botocore.hooks", "EventAliaser._alias_event_name"),
+    ("botocore.validate", "ParamValidator.validate"),
     ("botocore.auth", "SigV4Auth.add_auth"),
     ("moto.core.botocore_stubber", "BotocoreStubber.process_request"),
     ("werkzeug.routing.rules", "Rule._compile_builder"),

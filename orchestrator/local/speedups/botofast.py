@@ -29,7 +29,10 @@
   depends only on the name and the alias table: with botocore's own table it is kept for the
   whole process.
 
-``install()`` does all four. Never used on AWS (a Lambda container loads each model once anyway).
+- Parameter validation: answered by a checker built once per input shape when the
+  parameters are valid, by botocore's validator otherwise (``speedups.botovalidate``).
+
+``install()`` does all five. Never used on AWS (a Lambda container loads each model once anyway).
 """
 
 from __future__ import annotations
@@ -50,8 +53,11 @@ def install() -> None:
     """Share botocore loader results across sessions and keep User-Agent strings, in this process (idempotent)."""
     from botocore import loaders
 
+    from orchestrator.local.speedups import botovalidate
+
     _keep_user_agents()
     _keep_event_aliases()
+    botovalidate.install()
     lock = threading.RLock()  # load_service_model calls load_data_with_path
     kept: dict[tuple[Any, ...], Any] = {}
     for name in _CACHED:
