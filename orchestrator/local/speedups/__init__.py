@@ -1,7 +1,7 @@
 """moto and botocore made fast for the local cloud, guarded so that they can never change an answer.
 
 The speed-ups (``motofast``, ``motorequest``, ``motoparams``, ``motoupdate``, ``botofast``,
-``botovalidate``) replace methods inside moto and botocore. They are written against one moto:
+``botovalidate``, ``botoparse``) replace methods inside moto and botocore. They are written against one moto:
 ``TESTED_MOTO`` is the range ``pyproject.toml`` pins and the range the suite ran them on. ``install()`` is the only door:
 
 - ``STRATUS_MOTO_FAST=0`` in the environment: nothing is patched (plain moto and botocore);
@@ -45,6 +45,9 @@ TARGETS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
     ("botocore.validate", "ParamValidator.CONTAINER_TYPES", None),
     ("botocore.validate", "ValidationErrors", None),
     ("botocore.utils", "is_json_value_header", ("shape",)),
+    ("botocore.parsers", "JSONParser._handle_json_body", ("self", "raw_body", "shape")),
+    ("botocore.parsers", "JSONParser._parse_body_as_json", ("self", "body_contents")),
+    ("botocore.parsers", "ResponseParser._parse_shape", ("self", "shape", "node")),
     ("botocore.useragent", "get_context", ()),
     ("botocore.auth", "SigV4Auth.add_auth", ("self", "request")),
     ("botocore.auth", "SigV4Auth._modify_request_before_signing", ("self", "request")),
@@ -135,6 +138,7 @@ _REPLACED: tuple[tuple[str, str], ...] = (
     ("botocore.useragent", "UserAgentString.to_string"),
     ("botocore.hooks", "EventAliaser._alias_event_name"),
     ("botocore.validate", "ParamValidator.validate"),
+    ("botocore.parsers", "JSONParser._handle_json_body"),
     ("botocore.auth", "SigV4Auth.add_auth"),
     ("moto.core.botocore_stubber", "BotocoreStubber.process_request"),
     ("werkzeug.routing.rules", "Rule._compile_builder"),

@@ -5,7 +5,7 @@ Before every request botocore checks the parameters against the operation's inpu
 wraps a type check around it at every node. A DynamoDB transaction of two items is some 70
 nodes: about a tenth of an in-process moto call's CPU.
 
-Here each shape gets a checker built once (kept per shape object, weakly) that answers one
+Here each shape gets a checker built once (``speedups.shapetable``) that answers one
 question: would botocore find no error in these parameters? Only a certain "yes" is taken
 (``validate`` returns botocore's empty report); anything else goes to botocore's own
 validator, which writes its report as before. So an invalid call fails with botocore's
@@ -20,10 +20,10 @@ another set of constraints than this module knows (``VALIDATED_METADATA_ATTRS``)
 
 from __future__ import annotations
 
-import threading
-import weakref
 from datetime import datetime
 from typing import Any, Callable
+
+from orchestrator.local.speedups.shapetable import ShapeTable
 
 Checker = Callable[[Any], bool]
 
@@ -62,55 +62,21 @@ def _never(value: Any) -> bool:
 
 
 class Checkers:
-    """Shape -> its checker (see the module docstring), built on first use.
-
-    botocore makes a new ``Shape`` object each time it resolves a reference, so a recursive
-    shape (DynamoDB's ``AttributeValue`` holds maps and lists of itself) never meets the same
-    object twice: checkers are kept by service model (its shape resolver) and shape name, with
-    the member traits validation reads, and by shape object for the lookup per request.
-    """
+    """Shape -> its checker (see the module docstring), built on first use (``shapetable``)."""
 
     def __init__(self, scalar_types: dict[str, Any], container_types: dict[str, Any]) -> None:
-        self.scalar = scalar_types
-        self.container = container_types
-        self._kept: weakref.WeakKeyDictionary[Any, Checker] = weakref.WeakKeyDictionary()
-        self._named: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], Checker]] = weakref.WeakKeyDictionary()
-        self._lock = threading.RLock()
-
-    def of(self, shape: Any) -> Checker:
-        try:
-            found = self._kept.get(shape)
-        except TypeError:  # not weakly referable: botocore's validator every time
-            return _never
-        if found is None:
-            with self._lock:
-                found = self._kept.get(shape)
-                if found is None:
-                    found = self._kept[shape] = self._child(shape)
-        return found
-
-    def _child(self, shape: Any) -> Checker:
         from botocore.utils import is_json_value_header
 
-        resolver = getattr(shape, "_shape_resolver", None)
-        if resolver is None or not getattr(shape, "name", None):
-            return _never  # no name to meet it again by: botocore decides
-        table = self._named.get(resolver)
-        if table is None:
-            table = self._named[resolver] = {}
-        key = (shape.name, _min_allowed(shape), is_json_value_header(shape))
-        found = table.get(key)
-        if found is not None:
-            return found
-        # Met again while being built (recursion): refer to the checker through this cell.
-        cell: list[Checker] = [_never]
-        table[key] = lambda value: cell[0](value)
-        try:
-            built = self._build(shape)
-        except Exception:  # noqa: BLE001 - a shape this module does not understand: botocore decides
-            built = _never
-        cell[0] = table[key] = built
-        return built
+        self.scalar = scalar_types
+        self.container = container_types
+        self._table = ShapeTable(self._build, lambda shape: _never,
+                                 lambda shape: (shape.name, _min_allowed(shape), is_json_value_header(shape)))
+
+    def of(self, shape: Any) -> Checker:
+        return self._table.of(shape)
+
+    def _child(self, shape: Any) -> Checker:
+        return self._table.child(shape)
 
     def _build(self, shape: Any) -> Checker:
         from botocore.utils import is_json_value_header
