@@ -1,8 +1,9 @@
 """moto and botocore made fast for the local cloud, guarded so that they can never change an answer.
 
 The speed-ups (``motofast``, ``motorequest``, ``motoparams``, ``motoupdate``, ``botofast``,
-``botovalidate``, ``botoparse``) replace methods inside moto and botocore. They are written against one moto:
-``TESTED_MOTO`` is the range ``pyproject.toml`` pins and the range the suite ran them on. ``install()`` is the only door:
+``botovalidate``, ``botoparse``, ``botoserialize``) replace methods inside moto and botocore.
+They are written against one moto: ``TESTED_MOTO`` is the range ``pyproject.toml`` pins and the
+range the suite ran them on. ``install()`` is the only door:
 
 - ``STRATUS_MOTO_FAST=0`` in the environment: nothing is patched (plain moto and botocore);
 - otherwise every patch target is checked first (it exists, and is callable with the
@@ -48,6 +49,10 @@ TARGETS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
     ("botocore.parsers", "JSONParser._handle_json_body", ("self", "raw_body", "shape")),
     ("botocore.parsers", "JSONParser._parse_body_as_json", ("self", "body_contents")),
     ("botocore.parsers", "ResponseParser._parse_shape", ("self", "shape", "node")),
+    ("botocore.serialize", "JSONSerializer._serialize", ("self", "serialized", "value", "shape", "key")),
+    ("botocore.serialize", "JSONSerializer._convert_timestamp_to_str", ("self", "value", "timestamp_format")),
+    ("botocore.serialize", "JSONSerializer._get_base64", ("self", "value")),
+    ("botocore.serialize", "JSONSerializer._handle_float", ("self", "value")),
     ("botocore.useragent", "get_context", ()),
     ("botocore.auth", "SigV4Auth.add_auth", ("self", "request")),
     ("botocore.auth", "SigV4Auth._modify_request_before_signing", ("self", "request")),
@@ -139,6 +144,7 @@ _REPLACED: tuple[tuple[str, str], ...] = (
     ("botocore.hooks", "EventAliaser._alias_event_name"),
     ("botocore.validate", "ParamValidator.validate"),
     ("botocore.parsers", "JSONParser._handle_json_body"),
+    ("botocore.serialize", "JSONSerializer._serialize"),
     ("botocore.auth", "SigV4Auth.add_auth"),
     ("moto.core.botocore_stubber", "BotocoreStubber.process_request"),
     ("werkzeug.routing.rules", "Rule._compile_builder"),

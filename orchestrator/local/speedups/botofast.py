@@ -31,10 +31,10 @@
 
 - Parameter validation: answered by a checker built once per input shape when the
   parameters are valid, by botocore's validator otherwise (``speedups.botovalidate``).
-- JSON responses: walked by a function built once per output shape, the same steps as
-  botocore's walk (``speedups.botoparse``).
+- JSON requests and responses: written and read by functions built once per shape, the
+  same steps as botocore's walks (``speedups.botoserialize``, ``speedups.botoparse``).
 
-``install()`` does all six. Never used on AWS (a Lambda container loads each model once anyway).
+``install()`` does all of these. Never used on AWS (a Lambda container loads each model once anyway).
 """
 
 from __future__ import annotations
@@ -55,12 +55,13 @@ def install() -> None:
     """Share botocore loader results across sessions and keep User-Agent strings, in this process (idempotent)."""
     from botocore import loaders
 
-    from orchestrator.local.speedups import botoparse, botovalidate
+    from orchestrator.local.speedups import botoparse, botoserialize, botovalidate
 
     _keep_user_agents()
     _keep_event_aliases()
     botovalidate.install()
     botoparse.install()
+    botoserialize.install()
     lock = threading.RLock()  # load_service_model calls load_data_with_path
     kept: dict[tuple[Any, ...], Any] = {}
     for name in _CACHED:
