@@ -75,7 +75,7 @@ class Walks:
     """Shape -> its walk (see the module docstring), built on first use."""
 
     def __init__(self) -> None:
-        self._table = ShapeTable(self._build, _as_botocore, lambda shape: (shape.name,))
+        self._table = ShapeTable(self._build, _as_botocore)
 
     def of(self, shape: Any) -> Walk:
         return self._table.of(shape)

@@ -79,8 +79,7 @@ class Writes:
     """Shape -> its write (see the module docstring), built on first use."""
 
     def __init__(self) -> None:
-        self._table = ShapeTable(self._build, _as_botocore,
-                                 lambda shape: (shape.name, shape.serialization.get("timestampFormat")))
+        self._table = ShapeTable(self._build, _as_botocore)
 
     def of(self, shape: Any) -> Write:
         return self._table.of(shape)

@@ -65,12 +65,9 @@ class Checkers:
     """Shape -> its checker (see the module docstring), built on first use (``shapetable``)."""
 
     def __init__(self, scalar_types: dict[str, Any], container_types: dict[str, Any]) -> None:
-        from botocore.utils import is_json_value_header
-
         self.scalar = scalar_types
         self.container = container_types
-        self._table = ShapeTable(self._build, lambda shape: _never,
-                                 lambda shape: (shape.name, _min_allowed(shape), is_json_value_header(shape)))
+        self._table = ShapeTable(self._build, lambda shape: _never)
 
     def of(self, shape: Any) -> Checker:
         return self._table.of(shape)

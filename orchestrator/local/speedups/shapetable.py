@@ -3,9 +3,9 @@ botocore's models (``botovalidate``: request parameters; ``botoparse``: JSON res
 
 botocore makes a new ``Shape`` object each time it resolves a reference, so a recursive shape
 (DynamoDB's ``AttributeValue`` holds maps and lists of itself) never meets the same object
-twice: what is built is kept by service model (its shape resolver) and a key of the shape
-(its name and whatever member traits the builder reads), and by shape object for the lookup
-per request. A shape met again while it is being built refers to its function through a cell.
+twice: what is built is kept by service model (its shape resolver) and the shape's name with
+its traits (``trait_key``: a reference's member traits are merged over the named shape's, so
+two references to one name may differ), and by shape object for the lookup per request. A shape met again while it is being built refers to its function through a cell.
 A shape without a name or resolver, or one the builder fails on, gets ``fallback(shape)``:
 botocore's own walk.
 """
@@ -17,14 +17,19 @@ import weakref
 from typing import Any, Callable
 
 
+def trait_key(shape: Any) -> tuple[str, ...]:
+    """The shape's name, type, metadata and serialization traits: what any of the builders may read of it."""
+    return (shape.name, shape.type_name, repr(sorted(shape.metadata.items())),
+            repr(sorted(shape.serialization.items())))
+
+
 class ShapeTable:
     """Shape -> ``build(shape)``, built on first use (see the module docstring)."""
 
-    def __init__(self, build: Callable[[Any], Callable[..., Any]], fallback: Callable[[Any], Callable[..., Any]],
-                 key: Callable[[Any], tuple[Any, ...]]) -> None:
+    def __init__(self, build: Callable[[Any], Callable[..., Any]],
+                 fallback: Callable[[Any], Callable[..., Any]]) -> None:
         self._build = build
         self._fallback = fallback
-        self._key = key
         self._kept: weakref.WeakKeyDictionary[Any, Callable[..., Any]] = weakref.WeakKeyDictionary()
         self._named: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], Callable[..., Any]]] = \
             weakref.WeakKeyDictionary()
@@ -52,7 +57,7 @@ class ShapeTable:
             table = self._named.get(resolver)
             if table is None:
                 table = self._named[resolver] = {}
-            key = self._key(shape)
+            key = trait_key(shape)
             found = table.get(key)
             if found is not None:
                 return found

@@ -156,3 +156,20 @@ def test_a_validator_with_constraints_it_does_not_know_is_left_alone(monkeypatch
     botovalidate.install()
     assert ParamValidator.validate is _PLAIN
     monkeypatch.setattr(ParamValidator, "validate", plain)
+
+
+def test_two_references_to_one_shape_with_different_member_traits_are_checked_apart() -> None:
+    from botocore.model import ServiceModel
+
+    model = ServiceModel({
+        "metadata": {"protocol": "json", "apiVersion": "2026-01-01", "jsonVersion": "1.0", "targetPrefix": "T",
+                     "endpointPrefix": "t", "serviceId": "T", "signatureVersion": "v4"},
+        "operations": {"Op": {"name": "Op", "http": {"method": "POST", "requestUri": "/"}, "input": {"shape": "In"}}},
+        "shapes": {"In": {"type": "structure", "members": {"Plain": {"shape": "Str"},
+                                                           "Long": {"shape": "Str", "min": 3}}},
+                   "Str": {"type": "string"}},
+    }, service_name="t")
+    shape = model.operation_model("Op").input_shape
+    check = botovalidate.Checkers(ParamValidator.SCALAR_TYPES, ParamValidator.CONTAINER_TYPES).of(shape)
+    assert check({"Plain": "x", "Long": "xyz"}) and not _plain_errors({"Plain": "x", "Long": "xyz"}, shape)
+    assert _plain_errors({"Plain": "x", "Long": "x"}, shape) and not check({"Plain": "x", "Long": "x"})
