@@ -8,6 +8,7 @@ returns the exit status.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
@@ -78,8 +79,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
-        # `stratus runs X | head`: the reader went away; stop quietly like other Unix tools.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        # `stratus runs X | head`: the reader went away; stop quietly like other Unix tools. The
+        # process's own stdout, not sys.stdout: a run's task may have left a wrapper there (the
+        # local cloud's per-thread capture, secrets.printmask) that has no file descriptor.
+        stdout = sys.__stdout__ or sys.stdout
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stdout.fileno())
         return 141
 
 

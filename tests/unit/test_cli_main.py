@@ -43,3 +43,30 @@ def test_help_and_unknown_commands_list_every_command(capsys):
     assert main([]) == 2
     out = capsys.readouterr().out
     assert "run" in out and "dashboard" in out
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly_whatever_wraps_stdout(monkeypatch):
+    # `stratus run X | head`: a task's run leaves the local cloud's capture (no file descriptor)
+    # around sys.stdout; the process's own stdout is what is pointed at /dev/null.
+    import io
+    import os
+    import sys
+
+    import orchestrator.cli.main as cli
+
+    def broken(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    parser = argparse.ArgumentParser()
+    parser.set_defaults(func=broken)
+    monkeypatch.setattr(cli, "build_parser", lambda argv=None: parser)
+
+    class NoFileno(io.StringIO):
+        def fileno(self):
+            raise io.UnsupportedOperation("fileno")
+
+    pointed: list[int] = []
+    monkeypatch.setattr(sys, "stdout", NoFileno())
+    monkeypatch.setattr(os, "dup2", lambda fd, to: pointed.append(to))
+    assert main([]) == 141
+    assert pointed == [sys.__stdout__.fileno()]
