@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from orchestrator.local.speedups.shapetable import ShapeTable
+from orchestrator.local.speedups.shapetable import PerShape
 
 Walk = Callable[[Any, Any], Any]  # (the parser, the JSON value) -> the parsed value
 
@@ -71,14 +71,11 @@ def _as_is(parser: Any, value: Any) -> Any:
     return value
 
 
-class Walks:
+class Walks(PerShape):
     """Shape -> its walk (see the module docstring), built on first use."""
 
-    def __init__(self) -> None:
-        self._table = ShapeTable(self._build, _as_botocore)
-
-    def of(self, shape: Any) -> Walk:
-        return self._table.of(shape)
+    def _fallback(self, shape: Any) -> Walk:
+        return _as_botocore(shape)
 
     def _build(self, shape: Any) -> Walk:
         kind = shape.type_name
@@ -101,7 +98,7 @@ class Walks:
         return _as_is
 
     def _structure(self, shape: Any) -> Walk:
-        members = tuple((name, member.serialization.get("name", name), self._table.child(member))
+        members = tuple((name, member.serialization.get("name", name), self._child(member))
                         for name, member in shape.members.items())
 
         def walk(parser: Any, value: Any) -> Any:
@@ -119,9 +116,9 @@ class Walks:
         return walk
 
     def _list(self, shape: Any) -> Walk:
-        member = self._table.child(shape.member)
+        member = self._child(shape.member)
         return lambda parser, value: [None if item is None else member(parser, item) for item in value]
 
     def _map(self, shape: Any) -> Walk:
-        key, val = self._table.child(shape.key), self._table.child(shape.value)
+        key, val = self._child(shape.key), self._child(shape.value)
         return lambda parser, value: {key(parser, k): val(parser, v) for k, v in value.items()}

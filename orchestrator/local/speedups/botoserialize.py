@@ -17,7 +17,7 @@ from __future__ import annotations
 import decimal
 from typing import Any, Callable
 
-from orchestrator.local.speedups.shapetable import ShapeTable
+from orchestrator.local.speedups.shapetable import PerShape
 
 Write = Callable[[Any, Any, Any, Any], None]  # (the serializer, the dict written to, the value, its key)
 
@@ -75,14 +75,11 @@ def _as_given(serializer: Any, serialized: Any, value: Any, key: Any) -> None:
     serialized[key] = value
 
 
-class Writes:
+class Writes(PerShape):
     """Shape -> its write (see the module docstring), built on first use."""
 
-    def __init__(self) -> None:
-        self._table = ShapeTable(self._build, _as_botocore)
-
-    def of(self, shape: Any) -> Write:
-        return self._table.of(shape)
+    def _fallback(self, shape: Any) -> Write:
+        return _as_botocore(shape)
 
     def _build(self, shape: Any) -> Write:
         kind = shape.type_name
@@ -116,7 +113,7 @@ class Writes:
         return _as_botocore(shape)
 
     def _structure(self, shape: Any) -> Write:
-        members = {name: (member.serialization.get("name", name), self._table.child(member))
+        members = {name: (member.serialization.get("name", name), self._child(member))
                    for name, member in shape.members.items()}
 
         def structure(serializer: Any, serialized: Any, value: Any, key: Any) -> None:
@@ -131,7 +128,7 @@ class Writes:
         return structure
 
     def _map(self, shape: Any) -> Write:
-        write = self._table.child(shape.value)
+        write = self._child(shape.value)
 
         def mapping(serializer: Any, serialized: Any, value: Any, key: Any) -> None:
             out = serializer.MAP_TYPE()
@@ -142,7 +139,7 @@ class Writes:
         return mapping
 
     def _list(self, shape: Any) -> Write:
-        write = self._table.child(shape.member)
+        write = self._child(shape.member)
 
         def listing(serializer: Any, serialized: Any, value: Any, key: Any) -> None:
             out: list[Any] = []

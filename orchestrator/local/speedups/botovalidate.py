@@ -23,7 +23,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Callable
 
-from orchestrator.local.speedups.shapetable import ShapeTable
+from orchestrator.local.speedups.shapetable import PerShape
 
 Checker = Callable[[Any], bool]
 
@@ -61,19 +61,16 @@ def _never(value: Any) -> bool:
     return False
 
 
-class Checkers:
+class Checkers(PerShape):
     """Shape -> its checker (see the module docstring), built on first use (``shapetable``)."""
 
     def __init__(self, scalar_types: dict[str, Any], container_types: dict[str, Any]) -> None:
         self.scalar = scalar_types
         self.container = container_types
-        self._table = ShapeTable(self._build, lambda shape: _never)
+        super().__init__()
 
-    def of(self, shape: Any) -> Checker:
-        return self._table.of(shape)
-
-    def _child(self, shape: Any) -> Checker:
-        return self._table.child(shape)
+    def _fallback(self, shape: Any) -> Checker:
+        return _never
 
     def _build(self, shape: Any) -> Checker:
         from botocore.utils import is_json_value_header

@@ -5,9 +5,10 @@ botocore makes a new ``Shape`` object each time it resolves a reference, so a re
 (DynamoDB's ``AttributeValue`` holds maps and lists of itself) never meets the same object
 twice: what is built is kept by service model (its shape resolver) and the shape's name with
 its traits (``trait_key``: a reference's member traits are merged over the named shape's, so
-two references to one name may differ), and by shape object for the lookup per request. A shape met again while it is being built refers to its function through a cell.
-A shape without a name or resolver, or one the builder fails on, gets ``fallback(shape)``:
-botocore's own walk.
+two references to one name may differ), and by shape object for the lookup per request. A
+shape met again while it is being built refers to its function through a cell. A shape
+without a name or resolver, or one the builder fails on, gets ``fallback(shape)``: botocore's
+own walk.
 """
 
 from __future__ import annotations
@@ -69,3 +70,23 @@ class ShapeTable:
                 built = self._fallback(shape)
             cell[0] = table[key] = built
             return built
+
+
+class PerShape:
+    """A builder of one function per shape: subclasses give ``_build`` and ``_fallback``."""
+
+    def __init__(self) -> None:
+        self._table = ShapeTable(self._build, self._fallback)
+
+    def of(self, shape: Any) -> Callable[..., Any]:
+        """The function for a request's shape."""
+        return self._table.of(shape)
+
+    def _child(self, shape: Any) -> Callable[..., Any]:
+        return self._table.child(shape)
+
+    def _build(self, shape: Any) -> Callable[..., Any]:
+        raise NotImplementedError
+
+    def _fallback(self, shape: Any) -> Callable[..., Any]:
+        raise NotImplementedError
