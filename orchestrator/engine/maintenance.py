@@ -21,6 +21,7 @@ from orchestrator.engine.rules import Counts, Decision, decides_run, descendants
 from orchestrator.errors import ConflictError, NotFoundError, StratusError
 from orchestrator.plan.model import StepPlan
 from orchestrator.store import Update
+from orchestrator.store.instances import states_by_index
 
 ACTIVE = ("queued", "running", "up_for_retry", "up_for_reschedule")
 FENCE_S = 300  # how long a clear that died half-way holds its run open (then the sweeper finishes it)
@@ -172,7 +173,7 @@ def reconcile(engine: Engine, dag_id: str, run_id: str) -> dict[str, Any]:
             continue
         if step.mapping is not None and n is not None and not follower:
             # Instances lost between expansion and queueing; those above the marker are the relay's.
-            expansion.repair(engine, plan, run, step, _map_states(tis, t))
+            expansion.repair(engine, plan, run, step, states_by_index(tis, t))
             continue
         if (t, -1) in existing:
             continue
@@ -204,18 +205,12 @@ def reconcile(engine: Engine, dag_id: str, run_id: str) -> dict[str, Any]:
                 # them whose lane predecessor is not cleared are queued here (engine.lanes).
                 again = store.get_run(dag_id, run_id)
                 if again.get(ck.map_count(t)) is not None:
-                    expansion.repair(engine, plan, again, step, _map_states(tis, t))
+                    expansion.repair(engine, plan, again, step, states_by_index(tis, t))
         elif decision in (Decision.SKIP, Decision.UPSTREAM_FAILED):
             work += engine.decide(plan, run, steps[t], decision.value, frozenset(forced & descendants(plan, t)))
     expansion.resume(engine, plan, run, engine.epoch())
     engine.propagate(plan, run, work, check=True)
     return store.get_run(dag_id, run_id)
-
-
-def _map_states(tis: list[dict[str, Any]], task_id: str) -> dict[int, str]:
-    """A mapped task's stored instances: map index -> state."""
-    return {int(ti["map_index"]): str(ti.get("state")) for ti in tis
-            if ti["task_id"] == task_id and int(ti.get("map_index", -1)) >= 0}
 
 
 def _forced_skips(engine: Engine, plan: StepPlan, run_id: str,

@@ -9,7 +9,7 @@ run item's counters (docs/internals.md, "Counters for readiness").
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import Any, Iterable
 
 from orchestrator.errors import ConflictError, NotFoundError
 from orchestrator.store import dynamo as d
@@ -53,6 +53,12 @@ def _fenced(owner: str | None, upd: Update) -> Update:
     upd.names["#inv"] = "invocation_id"
     upd.values[":inv"] = owner
     return upd
+
+
+def states_by_index(items: Iterable[dict[str, Any]], task_id: str | None = None) -> dict[int, str]:
+    """Map index -> state of the mapped instances among task-instance items (``task_id``: that task's only)."""
+    return {int(ti["map_index"]): str(ti.get("state")) for ti in items
+            if (task_id is None or ti["task_id"] == task_id) and int(ti.get("map_index", -1)) >= 0}
 
 
 class InstancesMixin(StoreBase):
@@ -399,8 +405,8 @@ class InstancesMixin(StoreBase):
 
     def map_states(self, dag_id: str, run_id: str, task_id: str) -> dict[int, str]:
         """Map index -> state of each stored instance of mapped task ``task_id``, nothing else of them."""
-        found = self._query(d.run_pk(dag_id, run_id), prefix=d.ti_prefix(task_id), attributes=("map_index", "state"))
-        return {int(ti["map_index"]): str(ti.get("state")) for ti in found if int(ti.get("map_index", -1)) >= 0}
+        return states_by_index(self._query(d.run_pk(dag_id, run_id), prefix=d.ti_prefix(task_id),
+                                           attributes=("map_index", "state")))
 
     def delete_sched_markers(self, dag_id: str, run_id: str) -> None:
         """Remove waiting markers (re-derived by reconcile)."""
