@@ -63,10 +63,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one ``stratus`` command (``argv`` defaults to the process's); returns the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    with heap.paused():  # the command's imports live as long as the process (orchestrator.local.heap)
+    with heap.kept():  # the command's imports live as long as the process (orchestrator.local.heap)
         compiled.install()  # before the command's imports compile their patterns (local.speedups.compiled)
         parser = build_parser(argv)
-    heap.settle()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

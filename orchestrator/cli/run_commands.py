@@ -121,7 +121,7 @@ def run_once(dags: str, dag_id: str, *, conf: dict[str, Any] | None = None, logi
     """
     from orchestrator.local import heap
 
-    with heap.paused():  # the imports and the start make what lives until the run ends (local.heap)
+    with heap.kept():  # the imports and the start make what lives until the run ends (local.heap)
         from orchestrator.engine.start import start_run
         from orchestrator.local.cloud import LocalCloud
         from orchestrator.local.dev import local_parameters
@@ -130,11 +130,10 @@ def run_once(dags: str, dag_id: str, *, conf: dict[str, Any] | None = None, logi
         cloud = LocalCloud(dags, auto_advance=True, parameters=local_parameters()).start()
     out = out or sys.stdout
     with cloud:
-        with heap.paused():  # the plan and the clients (their service models) live as long as the run
+        with heap.kept():  # the plan and the clients (their service models) live as long as the run
             plan = cloud.sync_dag(dag_id)
             sync_trigger_targets(cloud, plan)
             engine = cloud.engine()
-        heap.settle()
         with quiet_stdout():
             run = start_run(engine, dag_id, plan=plan, conf=conf, logical_date=logical_date,
                             partition_key=partition_key).run

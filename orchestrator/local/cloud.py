@@ -203,13 +203,12 @@ class LocalCloud:
         # function's log, here it would interleave with the CLI's output.
         warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
         try:
-            with heap.paused():  # what the start makes lives as long as the cloud (local.heap)
+            with heap.kept():  # what the start makes lives as long as the cloud (local.heap)
                 self._start_moto()
                 self._deploy()
         except BaseException:
             self.close()
             raise
-        heap.settle()
         self._started = True
         return self
 

@@ -9,13 +9,14 @@ that found next to nothing, and a further 0.3 s to the one the interpreter runs 
 
 So, in this order:
 
-- ``paused()`` around what makes long-lived objects (a command's imports, the cloud's start:
+- ``kept()`` around what makes long-lived objects (a command's imports, the cloud's start:
   restore or deploy; a run's plan and its clients with their service models): no collection
-  meanwhile (the collector's state is restored after, whatever it was);
-- ``settle()`` after each: what exists now moves to the collector's permanent generation
-  (``gc.freeze``) and is not scanned again (else the next young collection scans everything
-  the paused block made: 20-40 ms each); what the run makes is collected as usual, so a long
-  run's garbage is still freed;
+  meanwhile (``paused()``), then, before the collector may run again, what exists moves to its
+  permanent generation (``settle()``: ``gc.freeze``) and is not scanned again. In that order:
+  the collector counts allocations while it is disabled, so the first allocation after
+  re-enabling it started a young collection of everything the block made (tens of thousands
+  of objects, 4-13 ms each on a fresh ``stratus run``) when the block ended before its
+  ``settle()``. What the run makes is collected as usual, so a long run's garbage is still freed;
 - ``release()`` when the cloud closes (``gc.unfreeze``): its objects are ordinary again
   and are freed when nothing refers to them (a test process starts many clouds);
 - ``settle()`` again just before a ``stratus`` process exits: the interpreter's last
@@ -41,6 +42,14 @@ def paused() -> Iterator[None]:
     finally:
         if was:
             gc.enable()
+
+
+@contextlib.contextmanager
+def kept() -> Iterator[None]:
+    """``paused()``, and ``settle()`` before the collector may run again (not when the block raises)."""
+    with paused():
+        yield
+        settle()
 
 
 def settle() -> None:
