@@ -474,8 +474,8 @@ class LocalCloud:
         while True:
             if self.host.pending:
                 quiet = 0
-                # Handlers are running: sleep until one finishes (the ticker starts due work).
-                self.host.wait_change(0.05)
+                # Handlers are running: sleep until none is (the ticker starts due work meanwhile).
+                self.host.wait_quiet(0.05)
             else:
                 started = self.emulation.pump()
                 if started == 0 and self.host.pending == 0:

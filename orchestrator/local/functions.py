@@ -8,7 +8,8 @@ runs the real handler module (``functions/<name>/app.py``) with a Lambda-like co
 
 - ``RequestResponse``: in the caller's thread; the result is the response payload, an
   exception becomes ``FunctionError: Unhandled`` with Lambda's error payload;
-- ``Event``: queued on the host's thread pool and answered 202 at once (no inline recursion);
+- ``Event``: queued on the host's pool (``local.invocations``: up to ``pool_size`` at once,
+  more only while those running wait) and answered 202 at once (no inline recursion);
   failures follow ``local.emulation`` (Lambda's retries, then the OnFailure destination);
 - ``DryRun``: answered 204.
 
@@ -29,7 +30,6 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import ModuleType
@@ -39,6 +39,7 @@ from orchestrator.constants import ASYNC_INVOKE_MAX_BYTES
 from orchestrator.local import iam
 from orchestrator.observe.logs import BufferSlot
 from orchestrator.engine.deadlines import Deadlines
+from orchestrator.local.invocations import InvocationPool
 from orchestrator.local.template import FunctionSpec
 
 log = logging.getLogger(__name__)
@@ -169,7 +170,7 @@ class FunctionHost:
         self._echo = echo_logs
         self._modules: dict[str, ModuleType] = {}
         self._import_lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="stratus-lambda")
+        self._pool = InvocationPool(pool_size)
         self._deadlines = Deadlines()
         self._busy = 0
         self._busy_lock = threading.Condition()
@@ -187,20 +188,28 @@ class FunctionHost:
     # -- activity accounting
     @contextlib.contextmanager
     def busy(self) -> Iterator[None]:
-        with self._busy_lock:
-            self._busy += 1
+        self._started_work()
         try:
             yield
         finally:
-            with self._busy_lock:
-                self._busy -= 1
+            self._ended_work()
+
+    def _started_work(self) -> None:
+        with self._busy_lock:
+            self._busy += 1
+
+    def _ended_work(self) -> None:
+        with self._busy_lock:
+            self._busy -= 1
+            # Only the waiter for "nothing pending" listens: waking it at every change cost two
+            # thread switches per task, which on a virtual machine cost more than the wait saves.
+            if self._busy == 0:
                 self._busy_lock.notify_all()
 
-    def wait_change(self, timeout: float) -> None:
-        """Block until the number of pending invocations changes (or ``timeout``)."""
+    def wait_quiet(self, timeout: float) -> None:
+        """Block until no invocation is pending (or ``timeout``)."""
         with self._busy_lock:
-            before = self._busy
-            self._busy_lock.wait_for(lambda: self._busy != before, timeout)
+            self._busy_lock.wait_for(lambda: self._busy == 0, timeout)
 
     @property
     def pending(self) -> int:
@@ -356,8 +365,7 @@ class FunctionHost:
         if self.closed:
             log.warning("local cloud closed: dropping async invoke of %s", name)
             return
-        with self._busy_lock:
-            self._busy += 1
+        self._started_work()
 
         def job() -> None:
             try:
@@ -367,16 +375,13 @@ class FunctionHost:
             except Exception:  # the pool must never die silently
                 log.exception("local cloud: async invocation of %s failed in the emulator", name)
             finally:
-                with self._busy_lock:
-                    self._busy -= 1
-                    self._busy_lock.notify_all()
+                self._ended_work()
 
         self._pool.submit(job)
 
     def submit(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` on the pool, counted as activity (used for SQS batches)."""
-        with self._busy_lock:
-            self._busy += 1
+        self._started_work()
 
         def job() -> None:
             try:
@@ -384,16 +389,14 @@ class FunctionHost:
             except Exception:
                 log.exception("local cloud: background delivery failed")
             finally:
-                with self._busy_lock:
-                    self._busy -= 1
-                    self._busy_lock.notify_all()
+                self._ended_work()
 
         self._pool.submit(job)
 
     def close(self, wait: bool = True) -> None:
         """Stop accepting work; queued invocations are dropped, running ones finish (if ``wait``)."""
         self.closed = True
-        self._pool.shutdown(wait=wait, cancel_futures=True)
+        self._pool.close(wait=wait)
         self._deadlines.close()
 
     # -- the moto side
