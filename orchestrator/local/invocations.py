@@ -56,7 +56,7 @@ class InvocationPool:
         self._allowed = 1  # jobs that may run at once now
         self._ended = time.monotonic()  # when a job last ended
         self._watcher: threading.Thread | None = None
-        self._watching = False
+        self._watching = False  # the watcher is looking in (else parked until a job comes)
         self._closed = False
         self._clock = _thread_cpu if _thread_cpu_available() else _process_cpu
 
@@ -74,7 +74,7 @@ class InvocationPool:
             self._jobs.append(job)
             if self._running < self._allowed:
                 self._wake_worker()
-            elif not self._watching:
+            if not self._watching:  # the first job of a burst: the watcher looks in from now on
                 self._start_watching()
 
     def close(self, wait: bool = True) -> None:
@@ -127,8 +127,6 @@ class InvocationPool:
                     return
                 job = self._jobs.popleft()
                 self._running += 1
-                if self._waiting() and not self._watching:  # the others queue behind this one now
-                    self._start_watching()
                 self._lock.release()
                 try:
                     job()
@@ -142,13 +140,15 @@ class InvocationPool:
                         self._allowed = 1  # the next burst starts from one again
 
     def _watch_loop(self) -> None:
+        # It looks in every WINDOW while the pool has work, rather than being woken whenever a
+        # job queues: in a chain every task queues the next one while it runs, and a wake-up
+        # each time would cost the thread switch this pool is here to save.
         with self._lock:
             while not self._closed:
-                if not self._waiting():
+                if not self._running and not self._jobs:
                     self._watching = False
-                    self._watch.wait()  # a submit that has to queue wakes it
+                    self._watch.wait()  # the next burst's first submit wakes it
                     continue
-                self._watching = True
                 cpu, started = self._cpu(), time.monotonic()
                 self._watch.wait(self.WINDOW)
                 if self._closed or not self._waiting():
