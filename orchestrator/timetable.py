@@ -49,9 +49,11 @@ from typing import Protocol
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
-
 from orchestrator.errors import ScheduleError
+
+# croniter is imported where a cron expression is evaluated, not here: its import runs the `file`
+# command on the interpreter (platform.architecture(), to detect 32-bit Pythons), ~10 ms of a
+# fresh process or a Lambda cold start that has no cron to evaluate.
 
 # Airflow's cron presets (Airflow 3 resolves all of them to CronTriggerTimetable).
 CRON_PRESETS: dict[str, str] = {
@@ -117,6 +119,8 @@ def validate_cron(expression: str, dag_id: str = "?") -> str:
             "Example: '0 6 * * *' for 06:00 every day, or a preset such as '@daily'."
         )
     try:
+        from croniter import croniter
+
         croniter(text, datetime(2000, 1, 1))
     except (ValueError, KeyError, TypeError) as exc:
         raise ScheduleError(
@@ -149,6 +153,8 @@ class CronSchedule:
         """The first fire instant strictly after ``after``."""
         after = utc(after)
         start = after.astimezone(self.tz).replace(tzinfo=None) - _DST_MARGIN
+        from croniter import croniter
+
         it = croniter(self.expression, start)
         best: datetime | None = None
         horizon: datetime | None = None
@@ -167,6 +173,8 @@ class CronSchedule:
         """The last fire instant at or before ``at_or_before``."""
         at = utc(at_or_before)
         start = at.astimezone(self.tz).replace(tzinfo=None) + _DST_MARGIN + timedelta(minutes=1)
+        from croniter import croniter
+
         it = croniter(self.expression, start)
         best: datetime | None = None
         horizon: datetime | None = None

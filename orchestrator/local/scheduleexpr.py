@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
-
 from orchestrator.errors import ScheduleError
+
+# croniter is imported where used (orchestrator.timetable says why).
 
 _AT = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$")
 _RATE = re.compile(r"^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$")
@@ -104,6 +104,8 @@ def parse(text: str, timezone_name: str | None = "UTC") -> Expression:
         if "W" in dom:
             raise ScheduleError(f"Schedule expression {text!r}: 'W' (nearest weekday) is not supported by the local cloud.")
         expr = " ".join([minute, hour, "*" if dom == "?" else dom, month, _dow(dow)])
+        from croniter import croniter
+
         if not croniter.is_valid(expr):
             raise ScheduleError(f"Schedule expression {text!r} is not a valid cron expression.")
         return Expression("cron", text, tz, cron=expr, years=_years(year))
@@ -136,6 +138,8 @@ def occurrences(expr: Expression, *, after: datetime, until: datetime, anchor: d
             k += 1
         return out
     assert expr.cron is not None
+    from croniter import croniter
+
     it = croniter(expr.cron, after.astimezone(expr.tz))
     while len(out) < MAX_FIRES_PER_STEP:
         t = it.get_next(datetime)
@@ -161,6 +165,8 @@ def next_occurrence(expr: Expression, *, after: datetime, anchor: datetime, hori
             t = anchor + timedelta(seconds=k * step)
         return t.astimezone(timezone.utc)
     assert expr.cron is not None
+    from croniter import croniter
+
     it = croniter(expr.cron, after.astimezone(expr.tz))
     limit = after + horizon
     while True:

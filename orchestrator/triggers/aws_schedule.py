@@ -27,8 +27,6 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from croniter import croniter
-
 from orchestrator.errors import ScheduleError
 from orchestrator.plan.model import StepPlan
 from orchestrator.triggers.timetable import (
@@ -259,6 +257,8 @@ def to_aws_schedule(plan: StepPlan, *, now: datetime) -> AwsSchedule | None:
 def _aws_next_fire(cron: CronSchedule, after: datetime) -> datetime:
     """Where EventBridge Scheduler fires next: gap times skipped, repeated times once."""
     start = after.astimezone(cron.tz).replace(tzinfo=None) - timedelta(hours=3)
+    from croniter import croniter
+
     it = croniter(cron.expression, start)
     while True:
         naive = it.get_next(datetime)
