@@ -173,3 +173,34 @@ def test_switched_off_by_env_and_in_server_mode(monkeypatch: pytest.MonkeyPatch,
     assert LocalCloud(tmp_path).deploy_cache is True
     monkeypatch.setenv(deploycache.ENV_SWITCH, "0")
     assert LocalCloud(tmp_path).deploy_cache is False
+
+
+def test_the_isolation_mode_comes_from_parameters_kept_by_the_template_text(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestrator.local import template
+
+    monkeypatch.setenv(deploycache.ENV_DIR, str(tmp_path / "cache"))
+    parsed: list[str] = []
+    real = template._light_parse
+    monkeypatch.setattr(template, "_light_parse", lambda text: parsed.append(text) or real(text))
+    path = tmp_path / "template.yaml"
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    path.write_text("Parameters:\n  Isolation:\n    Type: String\n    Default: shared\nResources: {}\n")
+    assert template.isolation_groups(path, dags) is None
+    assert template.isolation_groups(path, dags) is None
+    assert len(parsed) == 1  # the second read came from the kept parameters
+    assert template.isolation_groups(path, dags, {"Isolation": "dag"}) == []  # an override still wins
+    path.write_text("Parameters:\n  Isolation:\n    Type: String\n    Default: dag\nResources: {}\n")
+    assert template.isolation_groups(path, dags) == []  # an edited template is parsed again
+    assert len(parsed) == 2
+    path.write_text("Parameters: [unclosed\n")
+    import yaml
+
+    with pytest.raises(yaml.YAMLError):  # a template that does not parse fails as before, and nothing is kept
+        template.isolation_groups(path, dags)
+    monkeypatch.setenv(deploycache.ENV_SWITCH, "0")
+    path.write_text("Parameters:\n  Isolation:\n    Default: dag\n")
+    template.isolation_groups(path, dags)
+    template.isolation_groups(path, dags)
+    assert len(parsed) == 5  # off with the deploy cache: parsed every time
