@@ -130,6 +130,7 @@ TARGETS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
       "projection_expressions", "index_name")),
     ("moto.dynamodb.models", "DynamoDBBackend.update_item", ("self", "table_name")),
     ("moto.dynamodb.models.dynamo_type", "LimitedSizeDict.__setitem__", ("self", "key", "value")),
+    ("moto.dynamodb.models.dynamo_type", "DynamoType.size", ("self",)),
     ("moto.dynamodb.models.utilities", "bytesize", ("val",)),
 )
 
@@ -167,6 +168,7 @@ _REPLACED: tuple[tuple[str, str], ...] = (
     ("moto.dynamodb.models", "copy"),
     ("moto.dynamodb.models", "DynamoDBBackend.update_item"),
     ("moto.core.responses", "BaseResponse._enrich_response"),
+    ("moto.dynamodb.models.dynamo_type", "DynamoType.size"),
 )
 
 _state: dict[str, Any] = {"installed": False, "reason": None}

@@ -148,6 +148,46 @@ _MOTO_ITEM_LIMIT = 405000  # LimitedSizeDict's own
 _ABSENT = object()
 
 
+_SETS = frozenset(("SS", "NS", "BS"))
+
+
+def dynamo_size(self: Any) -> int:
+    """``DynamoType.size``, the same number without its copies.
+
+    moto's measures a map's values through ``DynamoType(value).size()``: a copy of each value
+    that copies every element of the lists and maps inside it again, level by level (an item's
+    history list of maps is copied whole for every measure, and moto measures an item before
+    every write and every item a query returns, for its 405,000-byte and 1 MB checks). Here a
+    value that is a ``DynamoType`` is measured in place; anything else goes through
+    ``DynamoType(value)`` as in moto (with moto's errors); a set's element as moto's
+    ``DynamoType({"S"|"N"|"B": element})`` measures it.
+    """
+    kind, value = self.type, self.value
+    if kind == "N":
+        return len(str(value))
+    if kind in _SETS:
+        sub = kind[0]
+        return sum(_scalar_size(sub, v) for v in value)
+    if kind == "L":
+        return sum(v.size() for v in value)
+    if kind == "M":
+        from moto.dynamodb.models.dynamo_type import DynamoType
+
+        return sum(len(k if isinstance(k, bytes) else k.encode("utf-8"))
+                   + (v.size() if type(v) is DynamoType else DynamoType(v).size()) for k, v in value.items())
+    if isinstance(value, bool):
+        return 1
+    return len(value if isinstance(value, bytes) else value.encode("utf-8"))
+
+
+def _scalar_size(kind: str, value: Any) -> int:
+    if kind == "N":
+        return len(str(value))
+    if isinstance(value, bool):
+        return 1
+    return len(value if isinstance(value, bytes) else value.encode("utf-8"))
+
+
 def _size(value: Any) -> int:
     """One key or value as ``LimitedSizeDict.__setitem__`` measures it."""
     from moto.dynamodb.models.dynamo_type import DynamoType
@@ -195,9 +235,14 @@ def install(materialize: Any) -> None:
     ``materialize(node)`` turns what the validator holds (see ``motofast``: a deferred copy
     that knows its expression text as ``.stratus_source``) into moto's tree when moto must do the work.
     """
+    from moto.dynamodb.models.dynamo_type import DynamoType
     from moto.dynamodb.parsing.executors import UpdateExpressionExecutor
     from moto.dynamodb.parsing.validators import UpdateExpressionValidator
 
+    if not getattr(DynamoType.size, _FLAG, False):
+        setattr(dynamo_size, _FLAG, True)
+        dynamo_size.__wrapped__ = DynamoType.size  # type: ignore[attr-defined]
+        DynamoType.size = dynamo_size  # type: ignore[method-assign]
     validate = UpdateExpressionValidator.validate
     if getattr(validate, _FLAG, False):
         return

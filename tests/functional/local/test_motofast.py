@@ -254,3 +254,64 @@ def test_a_table_with_a_stream_still_records_the_old_image(aws_env: None) -> Non
         modify = [r.to_json() for r in shard.items if r.to_json()["eventName"] == "MODIFY"]
         assert modify[0]["dynamodb"]["OldImage"]["state"] == {"S": "queued"}
         assert modify[0]["dynamodb"]["NewImage"]["state"] == {"S": "running"}
+
+
+def _attribute_values(rng: Any, depth: int = 0) -> dict[str, Any]:
+    """One attribute value in wire form, any DynamoDB type, nested up to four levels."""
+    kinds = ["S", "N", "B", "BOOL", "NULL", "SS", "NS", "BS"] + (["L", "M"] if depth < 4 else [])
+    kind = rng.choice(kinds)
+    text = lambda: "".join(rng.choice("aé€😀b ") for _ in range(rng.randrange(0, 12)))  # noqa: E731
+    number = lambda: rng.choice(["0", "-1", "3.25", "1e10", "123456789012345678901234567890"])  # noqa: E731
+    blob = lambda: bytes(rng.randrange(256) for _ in range(rng.randrange(0, 9)))  # noqa: E731
+    if kind == "S":
+        return {"S": text()}
+    if kind == "N":
+        return {"N": number()}
+    if kind == "B":
+        return {"B": blob() if rng.random() < 0.5 else "aGVsbG8="}
+    if kind == "BOOL":
+        return {"BOOL": rng.random() < 0.5}
+    if kind == "NULL":
+        return {"NULL": True}
+    if kind == "SS":
+        return {"SS": list({text() for _ in range(rng.randrange(1, 4))})}
+    if kind == "NS":
+        return {"NS": list({number() for _ in range(rng.randrange(1, 4))})}
+    if kind == "BS":
+        return {"BS": list({blob() for _ in range(rng.randrange(1, 4))})}
+    if kind == "L":
+        return {"L": [_attribute_values(rng, depth + 1) for _ in range(rng.randrange(0, 4))]}
+    return {"M": {text() or "k": _attribute_values(rng, depth + 1) for _ in range(rng.randrange(0, 4))}}
+
+
+def test_values_measure_as_moto_measures_them(aws_env: None) -> None:
+    import random
+
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    from orchestrator.local import speedups
+
+    speedups.install()
+    assert DynamoType.size is motoupdate.dynamo_size
+    moto_size = DynamoType.size.__wrapped__
+    rng = random.Random(17)
+    for _ in range(3000):
+        value = DynamoType(_attribute_values(rng))
+        assert value.size() == moto_size(value), value
+    # A map holding a raw wire value (moto's executors may leave one) is measured through DynamoType(...).
+    odd = DynamoType({"SS": [True, "é"]})  # no API call makes this; moto measures a bool element as 1
+    assert odd.size() == moto_size(odd) == 3
+    mixed = DynamoType({"M": {"a": {"S": "x"}}})
+    mixed.value["raw"] = {"L": [{"N": "12"}, {"S": "é"}]}
+    assert mixed.size() == moto_size(mixed)
+    # A whole item (moto's 405,000-byte check and a query's 1 MB page) sums the same numbers.
+    attrs = {f"a{i}": _attribute_values(rng) for i in range(30)}
+    item = Item({"S": "k"}, None, {"pk": {"S": "k"}, **attrs})
+    assert item.size() == sum(len(k.encode()) + moto_size(v) for k, v in item.attrs.items())
+    # What moto raises on a list holding something that is not a DynamoType, it still raises.
+    broken = DynamoType({"L": []})
+    broken.value.append({"S": "raw"})
+    with pytest.raises(AttributeError):
+        broken.size()
+    with pytest.raises(AttributeError):
+        moto_size(broken)
