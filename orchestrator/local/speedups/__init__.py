@@ -131,6 +131,12 @@ TARGETS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
     ("moto.dynamodb.models", "DynamoDBBackend.update_item", ("self", "table_name")),
     ("moto.dynamodb.models.dynamo_type", "LimitedSizeDict.__setitem__", ("self", "key", "value")),
     ("moto.dynamodb.models.dynamo_type", "DynamoType.size", ("self",)),
+    ("moto.dynamodb.models.dynamo_type", "Item.project", ("self", "projection_expressions")),
+    ("moto.dynamodb.models.dynamo_type", "Item.to_regular_json", ("self",)),
+    ("moto.dynamodb.models.dynamo_type", "find_nested_key", ("keys", "dct", "processed_keys", "result")),
+    ("moto.dynamodb.models.dynamo_type", "merge_dicts", None),
+    ("moto.dynamodb.models.dynamo_type", "serializer", None),
+    ("moto.dynamodb.models.dynamo_type", "deserializer", None),
     ("moto.dynamodb.models.utilities", "bytesize", ("val",)),
 )
 
@@ -169,6 +175,7 @@ _REPLACED: tuple[tuple[str, str], ...] = (
     ("moto.dynamodb.models", "DynamoDBBackend.update_item"),
     ("moto.core.responses", "BaseResponse._enrich_response"),
     ("moto.dynamodb.models.dynamo_type", "DynamoType.size"),
+    ("moto.dynamodb.models.dynamo_type", "Item.project"),
 )
 
 _state: dict[str, Any] = {"installed": False, "reason": None}

@@ -315,3 +315,32 @@ def test_values_measure_as_moto_measures_them(aws_env: None) -> None:
         broken.size()
     with pytest.raises(AttributeError):
         moto_size(broken)
+
+
+def test_projections_of_top_level_names_answer_as_moto(aws_env: None) -> None:
+    import random
+
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    from orchestrator.local import speedups
+
+    speedups.install()
+    moto_project = Item.project.__wrapped__
+    rng = random.Random(23)
+    for _ in range(300):
+        attrs = {f"a{i}": _attribute_values(rng) for i in range(rng.randrange(1, 12))}
+        item = Item(DynamoType({"S": "k"}), DynamoType({"S": "r"}), {"pk": {"S": "k"}, "sk": {"S": "r"}, **attrs})
+        names = sorted(attrs)
+        for projection in ([[rng.choice(names)]], [[n] for n in rng.sample(names, min(3, len(names)))],
+                           [["missing"]], [[names[0]], [names[0]]], [["pk"], ["a0"], ["nope"]],
+                           [[names[0], "inner"]], [[f"{names[0]}[0]"]]):  # the last two: moto's own path
+            assert _outcome(lambda: item.project(projection)) == _outcome(lambda: moto_project(item, projection)), \
+                projection
+
+
+def _outcome(make: Any) -> tuple[Any, ...]:
+    try:
+        made = make()
+    except Exception as exc:  # noqa: BLE001 - moto's own error, compared
+        return ("error", type(exc).__name__, str(exc))
+    return ("item", made.to_json(), made.hash_key, made.range_key)
