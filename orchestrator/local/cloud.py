@@ -108,7 +108,8 @@ class LocalCloud:
     Parameters: ``dags_root`` (the DAG folder the handlers load), ``template`` (default: the
     project's template.yaml), ``code_root`` (the folder ``CodeUri`` paths are relative to;
     default the template's folder), ``server`` (moto's threaded server on 127.0.0.1 instead
-    of in-process mocking; ``port`` 0 picks a free one), ``pool_size`` (threads running async invocations),
+    of in-process mocking; ``port`` 0 picks a free one), ``pool_size`` (async invocations at
+    most at once: ``local.invocations``),
     ``function_timeouts`` (logical id or name -> seconds, overriding the template),
     ``auto_advance`` (when only timers remain, jump the clock to the next one: what
     ``stratus run`` wants for retry delays), ``parameters`` (template parameter overrides),
