@@ -18,8 +18,10 @@ the same AWS calls. So the pool admits invocations the way the interpreter can r
   until another one's effect shows still sees that one start.
 
 What differs from Lambda: a task that computes in C with the interpreter lock released (a
-numpy kernel) does not get a second one beside it. The watcher's clock is each thread's CPU
-time where the platform has it (``time.pthread_getcpuclockid``: Linux), else the process's.
+numpy kernel) does not get a second one beside it. The watcher's clock is what each of the
+pool's threads spent on a CPU or waiting for one (Linux's ``/proc/self/task/<id>/schedstat``), so
+a machine busy with other processes does not make computing invocations look idle; else each
+thread's CPU time (``time.pthread_getcpuclockid``), else the process's.
 """
 
 from __future__ import annotations
@@ -36,8 +38,8 @@ log = logging.getLogger(__name__)
 class InvocationPool:
     """Jobs run on up to ``size`` threads, admitted as above; ``close`` drops those still queued."""
 
-    WINDOW = 0.02  # seconds of CPU time sampled before admitting one more
-    IDLE = 0.5  # the pool's threads used less than this share of one CPU: they wait
+    WINDOW = 0.02  # seconds sampled before admitting one more
+    IDLE = 0.5  # the pool's threads ran (or were ready to) less than this share of the window: they wait
     BUSY = 0.9  # more than this: they compute, and take turns
     PATIENCE = 1.0  # seconds without an invocation ending before one more is admitted anyway
 
@@ -58,7 +60,8 @@ class InvocationPool:
         self._watcher: threading.Thread | None = None
         self._watching = False  # the watcher is looking in (else parked until a job comes)
         self._closed = False
-        self._clock = _thread_cpu if _thread_cpu_available() else _process_cpu
+        self._clock = (_scheduled if _scheduled_available() else
+                       _thread_cpu if _thread_cpu_available() else _process_cpu)
 
     @property
     def allowed(self) -> int:
@@ -127,6 +130,8 @@ class InvocationPool:
                     return
                 job = self._jobs.popleft()
                 self._running += 1
+                if self._jobs and self._running < self._allowed:
+                    self._wake_worker()  # a turn is still free: a parked worker woken once may have been needed twice
                 self._lock.release()
                 try:
                     job()
@@ -161,6 +166,34 @@ class InvocationPool:
                         self._wake_worker()
                 elif used > self.BUSY and self._allowed > 1:
                     self._allowed -= 1
+
+
+def _schedstat(native_id: int) -> float:
+    """Seconds the thread ran on a CPU plus seconds it waited for one (runnable, not running)."""
+    with open(f"/proc/self/task/{native_id}/schedstat", "rb") as fh:
+        ran, waited = fh.read().split()[:2]
+    return (int(ran) + int(waited)) / 1e9
+
+
+def _scheduled_available() -> bool:
+    try:
+        _schedstat(threading.get_native_id())
+    except (OSError, ValueError):  # not Linux, or a kernel without scheduler statistics
+        return False
+    return True
+
+
+def _scheduled(threads: list[threading.Thread]) -> float:
+    total = 0.0
+    for thread in threads:
+        native = thread.native_id
+        if native is None or not thread.is_alive():
+            continue
+        try:
+            total += _schedstat(native)
+        except (OSError, ValueError):  # the thread has just ended
+            continue
+    return total
 
 
 def _thread_cpu_available() -> bool:

@@ -178,3 +178,50 @@ def test_close_drops_queued_jobs_waits_for_running_ones_and_refuses_more() -> No
 def test_size_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least one"):
         InvocationPool(0)
+
+
+def test_jobs_arriving_together_after_a_wide_phase_all_get_turns() -> None:
+    # Three turns allowed (three jobs waited side by side), one of them still running, workers
+    # parked: two jobs that need each other arrive together. Both must run beside the long one,
+    # without waiting for it to end.
+    pool = InvocationPool(8)
+    hold, release_one = threading.Event(), threading.Event()
+    started = threading.Semaphore(0)
+    try:
+        def long() -> None:
+            started.release()
+            hold.wait(SAFETY_S)
+
+        def short() -> None:
+            started.release()
+            release_one.wait(SAFETY_S)
+
+        pool.submit(long)
+        pool.submit(short)
+        pool.submit(short)
+        for _ in range(3):
+            assert started.acquire(timeout=SAFETY_S)
+        release_one.set()  # the two short ones end; the long one runs on; three turns stay allowed
+        deadline = time.monotonic() + SAFETY_S
+        while pool._running != 1 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert pool.allowed == 3
+        barrier = threading.Barrier(2, timeout=SAFETY_S)
+        met: list[bool] = []
+
+        def pair() -> None:
+            try:
+                barrier.wait()
+                met.append(True)
+            except threading.BrokenBarrierError:
+                met.append(False)
+            started.release()
+
+        pool.submit(pair)
+        pool.submit(pair)
+        for _ in range(2):
+            assert started.acquire(timeout=SAFETY_S)
+        assert met == [True, True]
+    finally:
+        hold.set()
+        pool.close()
