@@ -10,8 +10,8 @@ the same AWS calls. So the pool admits invocations the way the interpreter can r
 - one at a time while the running one computes: the thread that ends an invocation takes the
   next queued one itself, with no hand-over to another thread;
 - one more while those running wait (``time.sleep``, a socket, a subprocess, a lock): while
-  invocations queue for a turn, a watcher samples the CPU time of the pool's threads over
-  ``WINDOW`` and admits one more when they used less than ``IDLE`` of it, up to ``size``. Tasks
+  invocations queue for a turn, a watcher samples how long the pool's threads ran (or were ready
+  to run) over ``WINDOW`` and admits one more when that is less than ``IDLE`` of it, up to ``size``. Tasks
   that sleep or wait on I/O overlap as on Lambda (eight 1-second sleeps take about a second);
 - one fewer while those running together keep the interpreter busy (above ``BUSY``), down to one;
 - one more whatever the CPU says when none has ended for ``PATIENCE``: a task that spins
