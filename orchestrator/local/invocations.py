@@ -175,46 +175,45 @@ def _schedstat(native_id: int) -> float:
     return (int(ran) + int(waited)) / 1e9
 
 
-def _scheduled_available() -> bool:
+def _cpu_clock(ident: int) -> float:
+    return time.clock_gettime(time.pthread_getcpuclockid(ident))
+
+
+def _available(read: Callable[[int], float], ident: int) -> bool:
     try:
-        _schedstat(threading.get_native_id())
-    except (OSError, ValueError):  # not Linux, or a kernel without scheduler statistics
+        read(ident)
+    except (AttributeError, OSError, ValueError):  # not Linux (schedstat), or macOS/Windows (no pthread clock id)
         return False
     return True
 
 
-def _scheduled(threads: list[threading.Thread]) -> float:
+def _scheduled_available() -> bool:
+    return _available(_schedstat, threading.get_native_id())
+
+
+def _thread_cpu_available() -> bool:
+    return _available(_cpu_clock, threading.get_ident())
+
+
+def _total(threads: list[threading.Thread], read: Callable[[int], float], id_attr: str) -> float:
     total = 0.0
     for thread in threads:
-        native = thread.native_id
-        if native is None or not thread.is_alive():
+        ident = getattr(thread, id_attr)
+        if ident is None or not thread.is_alive():  # only a live thread's id names its clock
             continue
         try:
-            total += _schedstat(native)
+            total += read(ident)
         except (OSError, ValueError):  # the thread has just ended
             continue
     return total
 
 
-def _thread_cpu_available() -> bool:
-    try:
-        time.clock_gettime(time.pthread_getcpuclockid(threading.get_ident()))
-    except (AttributeError, OSError):  # macOS and Windows have no per-thread CPU clock id
-        return False
-    return True
+def _scheduled(threads: list[threading.Thread]) -> float:
+    return _total(threads, _schedstat, "native_id")
 
 
 def _thread_cpu(threads: list[threading.Thread]) -> float:
-    total = 0.0
-    for thread in threads:
-        ident = thread.ident
-        if ident is None or not thread.is_alive():  # only a live thread's id names a clock
-            continue
-        try:
-            total += time.clock_gettime(time.pthread_getcpuclockid(ident))
-        except OSError:  # the thread has ended
-            continue
-    return total
+    return _total(threads, _cpu_clock, "ident")
 
 
 def _process_cpu(threads: list[threading.Thread]) -> float:
