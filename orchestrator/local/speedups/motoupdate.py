@@ -163,8 +163,6 @@ def dynamo_size(self: Any) -> int:
     ``DynamoType({"S"|"N"|"B": element})`` measures it.
     """
     kind, value = self.type, self.value
-    if kind == "N":
-        return len(str(value))
     if kind in _SETS:
         sub = kind[0]
         return sum(_scalar_size(sub, v) for v in value)
@@ -173,18 +171,22 @@ def dynamo_size(self: Any) -> int:
     if kind == "M":
         from moto.dynamodb.models.dynamo_type import DynamoType
 
-        return sum(len(k if isinstance(k, bytes) else k.encode("utf-8"))
-                   + (v.size() if type(v) is DynamoType else DynamoType(v).size()) for k, v in value.items())
-    if isinstance(value, bool):
-        return 1
-    return len(value if isinstance(value, bytes) else value.encode("utf-8"))
+        return sum(_bytesize(k) + (v.size() if type(v) is DynamoType else DynamoType(v).size())
+                   for k, v in value.items())
+    return _scalar_size(kind, value)
 
 
 def _scalar_size(kind: str, value: Any) -> int:
+    """A value that is neither a set, a list nor a map, as moto measures it."""
     if kind == "N":
         return len(str(value))
     if isinstance(value, bool):
         return 1
+    return _bytesize(value)
+
+
+def _bytesize(value: Any) -> int:
+    """moto's ``bytesize``."""
     return len(value if isinstance(value, bytes) else value.encode("utf-8"))
 
 
